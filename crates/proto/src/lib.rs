@@ -1,0 +1,14 @@
+//! Roomcast's wire protocol: the ids, the signaling messages exchanged over the WebSocket,
+//! the stable error codes, and UserSig (TLSSigAPIv2) generation and verification.
+//!
+//! Pure data and pure functions: no sockets, no clock (time is always a parameter), no async.
+//! Both the server and the engine depend on this crate and on nothing of each other.
+
+pub mod error;
+pub mod ids;
+pub mod signal;
+pub mod usersig;
+
+pub use error::ErrorCode;
+pub use ids::{IdError, RoomId, SdkAppId, UserId};
+pub use signal::*;

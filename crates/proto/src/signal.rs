@@ -1,0 +1,355 @@
+//! Signaling messages: JSON over one WebSocket per client.
+//!
+//! Every client message carries an `id`; the server answers each with exactly one reply
+//! carrying the same `id` (`entered`, `ok`, `answer`) or an `error`. Everything else the
+//! server sends is an event about the room. The full protocol is described in
+//! `docs/PROTOCOL.md`.
+//!
+//! Media: one WebRTC peer connection per client, to the server. The client is always the
+//! offerer (`negotiate`): it adds send-only m-lines to publish and receive-only m-lines to
+//! subscribe, and says in `tracks` what each m-line (by `mid`) is for. The server (ICE-lite)
+//! only answers, so there is never glare.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::ids::{IdError, RoomId, SdkAppId, UserId};
+
+/// The protocol version this crate speaks; a client sends it in `enter_room`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest text frame the server accepts. SDP for a big room stays well below this.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// May publish and subscribe.
+    Anchor,
+    /// Subscribe only.
+    Audience,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scene {
+    VideoCall,
+    AudioCall,
+    Live,
+    VoiceChatRoom,
+}
+
+impl Scene {
+    /// Live scenes have anchors and an audience; in calls everyone is an anchor.
+    pub fn is_live(self) -> bool {
+        matches!(self, Scene::Live | Scene::VoiceChatRoom)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+/// Camera and screen share are separate streams of one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    /// Camera and microphone.
+    #[default]
+    Main,
+    /// Screen share (and its audio).
+    Sub,
+}
+
+/// What one m-line of the client's peer connection carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Track {
+    pub mid: String,
+    pub kind: MediaKind,
+    #[serde(default)]
+    pub stream: Stream,
+    /// Absent: the client publishes on this m-line. Present: the client receives this
+    /// user's stream on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+}
+
+/// A message from a client. `id` is chosen by the client and echoed in the reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientMessage {
+    pub id: u64,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Authenticate and enter (creating if needed) a room. Answered by `entered`.
+    EnterRoom(EnterRoom),
+    /// Leave the room; the connection may enter another. Answered by `ok`.
+    ExitRoom,
+    /// Change between anchor and audience (live scenes). Answered by `ok`.
+    SwitchRole { role: Role },
+    /// An SDP offer for the client's peer connection. Answered by `answer`.
+    Negotiate { sdp: String, tracks: Vec<Track> },
+    /// Stop forwarding to this receive m-line. Answered by `ok`.
+    Unsubscribe { mid: String },
+    /// Tell the room whether a published stream is on (unmuted) or off.
+    SetAvailable { kind: MediaKind, stream: Stream, available: bool },
+    /// Keep-alive; answered by `ok`.
+    Ping,
+}
+
+/// Kept as raw JSON values so that a bad id gets its own error code rather than
+/// "malformed message"; see [`EnterRoom::validate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnterRoom {
+    pub version: u32,
+    pub sdk_app_id: u32,
+    pub user_id: String,
+    pub user_sig: String,
+    pub room_id: serde_json::Value,
+    pub role: Role,
+    pub scene: Scene,
+    /// A hidden member ("dumb terminal", e.g. a recorder): nobody is told it entered.
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+/// The checked ids of an `enter_room`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnterIds {
+    pub app: SdkAppId,
+    pub user: UserId,
+    pub room: RoomId,
+}
+
+impl EnterRoom {
+    pub fn validate(&self) -> Result<EnterIds, (ErrorCode, String)> {
+        if self.version != PROTOCOL_VERSION {
+            return Err((
+                ErrorCode::UnsupportedVersion,
+                format!(
+                    "client speaks protocol {} but this server speaks {PROTOCOL_VERSION}; update the app",
+                    self.version
+                ),
+            ));
+        }
+        let app = SdkAppId::new(self.sdk_app_id)
+            .map_err(|e| (ErrorCode::AppUnknown, e.to_string()))?;
+        let user = UserId::new(self.user_id.clone())
+            .map_err(|e| (ErrorCode::InvalidUserId, e.to_string()))?;
+        let room = serde_json::from_value::<RoomId>(self.room_id.clone()).map_err(|e| {
+            (ErrorCode::InvalidRoomId, e.to_string())
+        })?;
+        Ok(EnterIds { app, user, room })
+    }
+}
+
+/// Someone else in the room, as this client sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteUser {
+    pub user_id: UserId,
+    pub role: Role,
+    pub audio: bool,
+    pub video: bool,
+    pub sub_video: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// The user exited the room.
+    Exited,
+    /// The user's connection was lost for too long (90 s).
+    ConnectionLost,
+    /// The user became audience in a live room.
+    BecameAudience,
+    /// The user was removed by the server (e.g. replaced by a new login).
+    Removed,
+}
+
+/// A message from the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Reply to `enter_room`: the room as it is now.
+    Entered {
+        id: u64,
+        room_id: RoomId,
+        user_id: UserId,
+        role: Role,
+        users: Vec<RemoteUser>,
+    },
+    /// Reply to a request that returns nothing.
+    Ok { id: u64 },
+    /// Reply to `negotiate`.
+    Answer { id: u64, sdp: String },
+    /// A request failed (`id` set), or the connection has a problem (`id` absent).
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        code: ErrorCode,
+        message: String,
+    },
+    /// Another user entered (in live scenes: only anchors are announced).
+    UserEnter { user_id: UserId, role: Role },
+    UserLeave { user_id: UserId, reason: LeaveReason },
+    /// A remote user's stream was turned on or off.
+    StreamAvailable {
+        user_id: UserId,
+        kind: MediaKind,
+        stream: Stream,
+        available: bool,
+    },
+    /// This client was taken out of the room by the server.
+    Removed { code: ErrorCode, message: String },
+}
+
+impl ServerMessage {
+    pub fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMessage::Error { id, code, message: message.into() }
+    }
+
+    /// The request id this message answers, if it is a reply.
+    pub fn reply_to(&self) -> Option<u64> {
+        match self {
+            ServerMessage::Entered { id, .. }
+            | ServerMessage::Ok { id }
+            | ServerMessage::Answer { id, .. } => Some(*id),
+            ServerMessage::Error { id, .. } => *id,
+            _ => None,
+        }
+    }
+}
+
+/// Why a client message could not be read, with the code to answer it with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError {
+    pub id: Option<u64>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Reads one client frame. Distinguishes an unknown `type` from broken JSON so the client
+/// learns which, and recovers the `id` when it can so the error answers the right request.
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(ParseError {
+            id: None,
+            code: ErrorCode::MessageTooLarge,
+            message: format!("message of {} bytes exceeds {MAX_MESSAGE_BYTES}", text.len()),
+        });
+    }
+    match serde_json::from_str::<ClientMessage>(text) {
+        Ok(m) => Ok(m),
+        Err(e) => {
+            let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
+            let id = value.as_ref().and_then(|v| v.get("id")).and_then(|v| v.as_u64());
+            let ty = value.as_ref().and_then(|v| v.get("type")).and_then(|v| v.as_str());
+            let code = match ty {
+                Some(t) if !KNOWN_REQUESTS.contains(&t) => ErrorCode::UnknownMessage,
+                _ => ErrorCode::MalformedMessage,
+            };
+            Err(ParseError { id, code, message: e.to_string() })
+        }
+    }
+}
+
+const KNOWN_REQUESTS: &[&str] = &[
+    "enter_room",
+    "exit_room",
+    "switch_role",
+    "negotiate",
+    "unsubscribe",
+    "set_available",
+    "ping",
+];
+
+impl From<IdError> for (ErrorCode, String) {
+    fn from(e: IdError) -> Self {
+        let code = match e {
+            IdError::UserId(_) => ErrorCode::InvalidUserId,
+            IdError::RoomNumber(_) | IdError::RoomName(_) => ErrorCode::InvalidRoomId,
+            IdError::SdkAppId => ErrorCode::AppUnknown,
+        };
+        (code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enter() -> EnterRoom {
+        EnterRoom {
+            version: PROTOCOL_VERSION,
+            sdk_app_id: 1400000001,
+            user_id: "alice".into(),
+            user_sig: "sig".into(),
+            room_id: serde_json::json!(1234),
+            role: Role::Anchor,
+            scene: Scene::VideoCall,
+            hidden: false,
+        }
+    }
+
+    #[test]
+    fn wire_shape_is_stable() {
+        let m = ClientMessage { id: 3, request: Request::EnterRoom(enter()) };
+        let v: serde_json::Value = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["type"], "enter_room");
+        assert_eq!(v["id"], 3);
+        assert_eq!(v["scene"], "videocall");
+        assert_eq!(v["room_id"], 1234);
+
+        let t = Track { mid: "1".into(), kind: MediaKind::Video, stream: Stream::Sub, user_id: None };
+        let m = ClientMessage { id: 4, request: Request::Negotiate { sdp: "v=0".into(), tracks: vec![t] } };
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(
+            text,
+            r#"{"id":4,"type":"negotiate","sdp":"v=0","tracks":[{"mid":"1","kind":"video","stream":"sub"}]}"#
+        );
+        assert_eq!(parse_client_message(&text).unwrap(), m);
+
+        let e = ServerMessage::error(Some(4), ErrorCode::RoomFull, "full");
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"type":"error","id":4,"code":3000,"message":"full"}"#
+        );
+    }
+
+    #[test]
+    fn parse_errors_are_specific() {
+        let e = parse_client_message("{not json").unwrap_err();
+        assert_eq!((e.code, e.id), (ErrorCode::MalformedMessage, None));
+        let e = parse_client_message(r#"{"id":9,"type":"dance"}"#).unwrap_err();
+        assert_eq!((e.code, e.id), (ErrorCode::UnknownMessage, Some(9)));
+        let e = parse_client_message(r#"{"id":10,"type":"switch_role","role":"king"}"#).unwrap_err();
+        assert_eq!((e.code, e.id), (ErrorCode::MalformedMessage, Some(10)));
+        let big = format!(r#"{{"id":1,"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
+        assert_eq!(parse_client_message(&big).unwrap_err().code, ErrorCode::MessageTooLarge);
+        assert!(parse_client_message(r#"{"id":1,"type":"ping"}"#).is_ok());
+    }
+
+    #[test]
+    fn enter_room_validation_codes() {
+        assert!(enter().validate().is_ok());
+        let mut e = enter();
+        e.user_id = "bad user".into();
+        assert_eq!(e.validate().unwrap_err().0, ErrorCode::InvalidUserId);
+        let mut e = enter();
+        e.room_id = serde_json::json!(0);
+        assert_eq!(e.validate().unwrap_err().0, ErrorCode::InvalidRoomId);
+        let mut e = enter();
+        e.room_id = serde_json::json!("team.standup");
+        assert_eq!(e.validate().unwrap().room, RoomId::Name("team.standup".into()));
+        let mut e = enter();
+        e.version = 99;
+        assert_eq!(e.validate().unwrap_err().0, ErrorCode::UnsupportedVersion);
+    }
+}
