@@ -1,1 +1,9 @@
-//! placeholder
+//! Roomcast's client media engine, in the spirit of TRTCCloud: sources → processing →
+//! codecs → WebRTC transport (str0m) → jitter buffers → decoders → sinks, behind an API of
+//! `enter_room`, `start_local_audio`, `start_remote_view`… and a stream of events.
+//!
+//! It knows nothing of Tauri or of the server's internals; it shares only `roomcast-proto`.
+
+pub mod codec;
+pub mod jitter;
+pub mod media;

@@ -1,0 +1,1 @@
+//! Audio and video codecs: Opus and OpenH264.

@@ -1,0 +1,1 @@
+//! Adaptive audio jitter buffer.

@@ -1,0 +1,1 @@
+//! Media frames, sources and sinks.

@@ -1,0 +1,1 @@
+//! Room state machine.
