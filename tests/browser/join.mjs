@@ -72,6 +72,10 @@ async function readPage(page) {
   });
 }
 
+async function screenshot(page) {
+  if (args.screenshot) await page.screenshot({ path: args.screenshot }).catch((e) => console.error(`join.mjs: screenshot: ${e.message}`));
+}
+
 function writeResult(result) {
   const text = JSON.stringify(result, null, 2) + '\n';
   if (args.out) writeFileSync(args.out, text);
@@ -136,12 +140,14 @@ async function main() {
   } catch {
     const now = await readPage(page).catch(() => ({ state: 'unknown' }));
     writeResult({ ...now, failure: `not in the room after ${args.enterTimeout} s` });
+    await screenshot(page);
     await browser.close();
     die(2, `not in the room after ${args.enterTimeout} s (state ${now.state})`);
   }
   if (state !== 'in_room') {
     const now = await readPage(page);
     writeResult(now);
+    await screenshot(page);
     const err = now.error || {};
     await browser.close();
     die(2, `entering the room failed: state ${now.state}, error ${err.code ?? '-'}: ${err.message ?? '(none)'}`);
@@ -157,7 +163,7 @@ async function main() {
   }
 
   const result = await readPage(page);
-  if (args.screenshot) await page.screenshot({ path: args.screenshot });
+  await screenshot(page);
   writeResult(result);
   summarize(result);
   await browser.close();
