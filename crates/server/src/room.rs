@@ -25,7 +25,7 @@
 //! - Entering a destroyed room fails with [`RoomError::Closed`]: the shell should open a
 //!   fresh room.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use roomcast_proto::{
@@ -117,6 +117,55 @@ pub struct UsageRecord {
     pub lost: Duration,
 }
 
+/// Which of a member's published streams are on: a set over the four (kind, stream) pairs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Streams(u8);
+
+impl Streams {
+    const ALL: [(MediaKind, Stream); 4] = [
+        (MediaKind::Audio, Stream::Main),
+        (MediaKind::Video, Stream::Main),
+        (MediaKind::Audio, Stream::Sub),
+        (MediaKind::Video, Stream::Sub),
+    ];
+
+    fn bit((kind, stream): (MediaKind, Stream)) -> u8 {
+        let k = match kind {
+            MediaKind::Audio => 0,
+            MediaKind::Video => 1,
+        };
+        let s = match stream {
+            Stream::Main => 0,
+            Stream::Sub => 2,
+        };
+        1 << (k + s)
+    }
+
+    fn contains(self, key: (MediaKind, Stream)) -> bool {
+        self.0 & Self::bit(key) != 0
+    }
+
+    fn set(&mut self, key: (MediaKind, Stream), on: bool) {
+        if on {
+            self.0 |= Self::bit(key);
+        } else {
+            self.0 &= !Self::bit(key);
+        }
+    }
+
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn clear(&mut self) {
+        self.0 = 0;
+    }
+
+    fn iter(self) -> impl Iterator<Item = (MediaKind, Stream)> {
+        Self::ALL.into_iter().filter(move |&key| self.contains(key))
+    }
+}
+
 #[derive(Debug)]
 struct Member {
     user: UserId,
@@ -127,7 +176,7 @@ struct Member {
     lost_since: Option<Instant>,
     /// Lost time of earlier, restored losses.
     lost_total: Duration,
-    available: BTreeSet<(MediaKind, Stream)>,
+    available: Streams,
 }
 
 impl Member {
@@ -136,7 +185,7 @@ impl Member {
     }
 
     fn to_remote(&self) -> RemoteUser {
-        let on = |kind, stream| self.available.contains(&(kind, stream));
+        let on = |kind, stream| self.available.contains((kind, stream));
         RemoteUser {
             user_id: self.user.clone(),
             role: self.role,
@@ -232,7 +281,7 @@ impl Room {
             joined: now,
             lost_since: None,
             lost_total: Duration::ZERO,
-            available: BTreeSet::new(),
+            available: Streams::default(),
         };
         let now_visible = self.visible(&new);
         let was_visible = match replaced.and_then(|id| Some((id, self.take(now, id)?))) {
@@ -247,7 +296,7 @@ impl Room {
                 });
                 self.events.push_back(RoomEvent::Usage(usage(now, &old)));
                 if was_visible && now_visible {
-                    for &(kind, stream) in &old.available {
+                    for (kind, stream) in old.available.iter() {
                         self.broadcast(
                             None,
                             ServerMessage::StreamAvailable {
@@ -354,7 +403,7 @@ impl Room {
         }
         let m = self.members.get(&member).ok_or(RoomError::NotInRoom)?;
         let key = (kind, stream);
-        if m.available.contains(&key) == available {
+        if m.available.contains(key) == available {
             return Ok(());
         }
         if available {
@@ -369,11 +418,7 @@ impl Room {
         let Some(m) = self.members.get_mut(&member) else {
             return Err(RoomError::NotInRoom);
         };
-        if available {
-            m.available.insert(key);
-        } else {
-            m.available.remove(&key);
-        }
+        m.available.set(key, available);
         let user_id = m.user.clone();
         self.broadcast(Some(member), ServerMessage::StreamAvailable { user_id, kind, stream, available });
         Ok(())
