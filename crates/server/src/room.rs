@@ -775,17 +775,19 @@ mod tests {
         let (mut r, t0) = room(Scene::VideoCall, Limits::default());
         enter(&mut r, t0, A, "a", Role::Anchor);
         enter(&mut r, t0, B, "b", Role::Anchor);
+        drain(&mut r);
         r.handle_connection_lost(t0 + secs(10), A);
         r.handle_connection_restored(t0 + secs(99), A);
         assert_eq!(r.poll_timeout(), None);
         r.handle_timeout(t0 + secs(500));
         assert!(drain(&mut r).is_empty());
         r.handle_connection_lost(t0 + secs(600), A);
-        r.handle_exit(t0 + secs(700), A);
+        r.handle_timeout(t0 + secs(679));
+        r.handle_exit(t0 + secs(680), A);
         let ev = drain(&mut r);
         assert_eq!(
             usages(&ev),
-            vec![UsageRecord { user: uid("a"), role: Role::Anchor, connected: secs(700), lost: secs(189) }]
+            vec![UsageRecord { user: uid("a"), role: Role::Anchor, connected: secs(680), lost: secs(89 + 80) }]
         );
         assert_eq!(r.poll_timeout(), None, "an exited member has no timer");
     }

@@ -552,6 +552,7 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(matches!(err, StoreError::Open { .. } | StoreError::Migrate { .. }), "{msg}");
+        eprintln!("{msg}");
         cleanup(&path);
     }
 
