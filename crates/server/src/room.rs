@@ -99,7 +99,11 @@ pub enum RoomEvent {
     /// The server takes this member out (replaced by a new login of the same user, or lost
     /// for too long): the shell sends `ServerMessage::Removed { code, message }` and drops
     /// its peer. The room has already forgotten it.
-    Remove { member: MemberId, code: ErrorCode, message: String },
+    Remove {
+        member: MemberId,
+        code: ErrorCode,
+        message: String,
+    },
     /// A member's stay ended (exit, removal, loss): for the usage ledger.
     Usage(UsageRecord),
     /// The room is gone; the shell drops it. Emitted exactly once.
@@ -270,7 +274,9 @@ impl Room {
         };
         let replaced = self.by_user.get(&user).copied();
         if replaced.is_none() && self.members.len() >= self.limits.max_users {
-            return Err(RoomError::RoomFull { max: self.limits.max_users });
+            return Err(RoomError::RoomFull {
+                max: self.limits.max_users,
+            });
         }
         self.linger_until = None;
 
@@ -314,17 +320,36 @@ impl Room {
         };
 
         match (was_visible, now_visible) {
-            (false, true) => {
-                self.broadcast(None, ServerMessage::UserEnter { user_id: user.clone(), role })
-            }
+            (false, true) => self.broadcast(
+                None,
+                ServerMessage::UserEnter {
+                    user_id: user.clone(),
+                    role,
+                },
+            ),
             (true, false) => {
-                let reason = if hidden { LeaveReason::Removed } else { LeaveReason::BecameAudience };
-                self.broadcast(None, ServerMessage::UserLeave { user_id: user.clone(), reason })
+                let reason = if hidden {
+                    LeaveReason::Removed
+                } else {
+                    LeaveReason::BecameAudience
+                };
+                self.broadcast(
+                    None,
+                    ServerMessage::UserLeave {
+                        user_id: user.clone(),
+                        reason,
+                    },
+                )
             }
             _ => {}
         }
 
-        let users = self.members.values().filter(|m| self.visible(m)).map(Member::to_remote).collect();
+        let users = self
+            .members
+            .values()
+            .filter(|m| self.visible(m))
+            .map(Member::to_remote)
+            .collect();
         self.members.insert(member, new);
         self.by_user.insert(user, member);
         Ok(users)
@@ -339,7 +364,12 @@ impl Room {
 
     /// Live scenes only. Anchor → audience: its streams become unavailable and the others
     /// get `UserLeave { reason: BecameAudience }`. Audience → anchor: they get `UserEnter`.
-    pub fn handle_switch_role(&mut self, _now: Instant, member: MemberId, role: Role) -> Result<(), RoomError> {
+    pub fn handle_switch_role(
+        &mut self,
+        _now: Instant,
+        member: MemberId,
+        role: Role,
+    ) -> Result<(), RoomError> {
         if self.destroyed {
             return Err(RoomError::Closed);
         }
@@ -364,7 +394,10 @@ impl Room {
         let msg = match role {
             Role::Audience => {
                 m.available.clear();
-                ServerMessage::UserLeave { user_id, reason: LeaveReason::BecameAudience }
+                ServerMessage::UserLeave {
+                    user_id,
+                    reason: LeaveReason::BecameAudience,
+                }
             }
             Role::Anchor => ServerMessage::UserEnter { user_id, role },
         };
@@ -411,7 +444,9 @@ impl Room {
             if !m.is_publisher() {
                 let publishers = self.members.values().filter(|m| m.is_publisher()).count();
                 if publishers >= self.limits.max_publishers {
-                    return Err(RoomError::TooManyPublishers { max: self.limits.max_publishers });
+                    return Err(RoomError::TooManyPublishers {
+                        max: self.limits.max_publishers,
+                    });
                 }
             }
         }
@@ -420,7 +455,15 @@ impl Room {
         };
         m.available.set(key, available);
         let user_id = m.user.clone();
-        self.broadcast(Some(member), ServerMessage::StreamAvailable { user_id, kind, stream, available });
+        self.broadcast(
+            Some(member),
+            ServerMessage::StreamAvailable {
+                user_id,
+                kind,
+                stream,
+                available,
+            },
+        );
         Ok(())
     }
 
@@ -504,7 +547,9 @@ impl Room {
 
     /// Whether `member`'s connection is currently lost.
     pub fn is_lost(&self, member: MemberId) -> bool {
-        self.members.get(&member).is_some_and(|m| m.lost_since.is_some())
+        self.members
+            .get(&member)
+            .is_some_and(|m| m.lost_since.is_some())
     }
 
     pub fn len(&self) -> usize {
@@ -556,12 +601,19 @@ impl Room {
                 Departure::Exited => LeaveReason::Exited,
                 Departure::Lost => LeaveReason::ConnectionLost,
             };
-            self.broadcast(None, ServerMessage::UserLeave { user_id: m.user.clone(), reason });
+            self.broadcast(
+                None,
+                ServerMessage::UserLeave {
+                    user_id: m.user.clone(),
+                    reason,
+                },
+            );
         }
         self.events.push_back(RoomEvent::Usage(usage(now, &m)));
 
         if self.members.is_empty() {
-            let at_once = self.scene == Scene::AudioCall || m.role == Role::Anchor || why == Departure::Lost;
+            let at_once =
+                self.scene == Scene::AudioCall || m.role == Role::Anchor || why == Departure::Lost;
             if at_once {
                 self.destroy();
             } else {
@@ -582,7 +634,10 @@ impl Room {
     fn broadcast(&mut self, except: Option<MemberId>, msg: ServerMessage) {
         for &to in self.members.keys() {
             if Some(to) != except {
-                self.events.push_back(RoomEvent::Send { to, msg: msg.clone() });
+                self.events.push_back(RoomEvent::Send {
+                    to,
+                    msg: msg.clone(),
+                });
             }
         }
     }
@@ -596,7 +651,6 @@ fn usage(now: Instant, m: &Member) -> UsageRecord {
         lost: m.lost_total,
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -646,11 +700,15 @@ mod tests {
     }
 
     fn destroyed_count(events: &[RoomEvent]) -> usize {
-        events.iter().filter(|e| matches!(e, RoomEvent::Destroyed)).count()
+        events
+            .iter()
+            .filter(|e| matches!(e, RoomEvent::Destroyed))
+            .count()
     }
 
     fn enter(r: &mut Room, now: Instant, m: MemberId, user: &str, role: Role) -> Vec<RemoteUser> {
-        r.handle_enter(now, m, uid(user), role, false).expect("enter succeeds")
+        r.handle_enter(now, m, uid(user), role, false)
+            .expect("enter succeeds")
     }
 
     fn names(users: &[RemoteUser]) -> Vec<&str> {
@@ -667,7 +725,10 @@ mod tests {
         assert_eq!(destroyed_count(&ev), 0);
         assert_eq!(
             sent_to(&ev, B),
-            vec![ServerMessage::UserLeave { user_id: uid("a"), reason: LeaveReason::Exited }]
+            vec![ServerMessage::UserLeave {
+                user_id: uid("a"),
+                reason: LeaveReason::Exited
+            }]
         );
         r.handle_exit(t0 + secs(9), B);
         let ev = drain(&mut r);
@@ -677,7 +738,10 @@ mod tests {
         assert_eq!(r.poll_timeout(), None);
 
         // After destruction everything is a no-op.
-        assert_eq!(r.handle_enter(t0 + secs(10), C, uid("c"), Role::Anchor, false), Err(RoomError::Closed));
+        assert_eq!(
+            r.handle_enter(t0 + secs(10), C, uid("c"), Role::Anchor, false),
+            Err(RoomError::Closed)
+        );
         r.handle_exit(t0 + secs(10), B);
         r.handle_timeout(t0 + secs(10_000));
         assert!(drain(&mut r).is_empty());
@@ -687,7 +751,11 @@ mod tests {
     fn video_call_last_anchor_destroys_at_once() {
         let (mut r, t0) = room(Scene::VideoCall, Limits::default());
         enter(&mut r, t0, A, "a", Role::Audience);
-        assert_eq!(r.role_of(A), Some(Role::Anchor), "everyone is an anchor in calls");
+        assert_eq!(
+            r.role_of(A),
+            Some(Role::Anchor),
+            "everyone is an anchor in calls"
+        );
         r.handle_exit(t0 + secs(1), A);
         assert_eq!(destroyed_count(&drain(&mut r)), 1);
     }
@@ -730,9 +798,14 @@ mod tests {
     #[test]
     fn entering_during_linger_cancels_destruction() {
         let (mut r, t0) = room(Scene::VideoCall, Limits::default());
-        r.handle_enter(t0, A, uid("rec"), Role::Audience, true).expect("enter");
+        r.handle_enter(t0, A, uid("rec"), Role::Audience, true)
+            .expect("enter");
         r.handle_exit(t0 + secs(1), A);
-        assert_eq!(r.poll_timeout(), Some(t0 + secs(601)), "a hidden member is audience");
+        assert_eq!(
+            r.poll_timeout(),
+            Some(t0 + secs(601)),
+            "a hidden member is audience"
+        );
         enter(&mut r, t0 + secs(300), B, "b", Role::Anchor);
         assert_eq!(r.poll_timeout(), None);
         r.handle_timeout(t0 + secs(601));
@@ -745,7 +818,8 @@ mod tests {
         let (mut r, t0) = room(Scene::VideoCall, Limits::default());
         enter(&mut r, t0, A, "a", Role::Anchor);
         enter(&mut r, t0, B, "b", Role::Anchor);
-        r.handle_set_available(t0, B, MediaKind::Video, Stream::Main, true).expect("publish");
+        r.handle_set_available(t0, B, MediaKind::Video, Stream::Main, true)
+            .expect("publish");
         drain(&mut r);
         r.handle_connection_lost(t0 + secs(10), B);
         r.handle_connection_lost(t0 + secs(20), B); // repeated loss keeps the first instant
@@ -755,15 +829,30 @@ mod tests {
         assert!(drain(&mut r).is_empty());
         r.handle_timeout(t0 + secs(100));
         let ev = drain(&mut r);
-        assert!(matches!(ev[0], RoomEvent::Remove { member: B, code: ErrorCode::NotInRoom, .. }));
+        assert!(matches!(
+            ev[0],
+            RoomEvent::Remove {
+                member: B,
+                code: ErrorCode::NotInRoom,
+                ..
+            }
+        ));
         assert_eq!(
             sent_to(&ev, A),
-            vec![ServerMessage::UserLeave { user_id: uid("b"), reason: LeaveReason::ConnectionLost }],
+            vec![ServerMessage::UserLeave {
+                user_id: uid("b"),
+                reason: LeaveReason::ConnectionLost
+            }],
             "the leave implies the stream is gone; no separate StreamAvailable"
         );
         assert_eq!(
             usages(&ev),
-            vec![UsageRecord { user: uid("b"), role: Role::Anchor, connected: secs(100), lost: secs(90) }]
+            vec![UsageRecord {
+                user: uid("b"),
+                role: Role::Anchor,
+                connected: secs(100),
+                lost: secs(90)
+            }]
         );
         assert_eq!(destroyed_count(&ev), 0);
         assert_eq!(r.member_of(&uid("b")), None);
@@ -787,7 +876,12 @@ mod tests {
         let ev = drain(&mut r);
         assert_eq!(
             usages(&ev),
-            vec![UsageRecord { user: uid("a"), role: Role::Anchor, connected: secs(680), lost: secs(89 + 80) }]
+            vec![UsageRecord {
+                user: uid("a"),
+                role: Role::Anchor,
+                connected: secs(680),
+                lost: secs(89 + 80)
+            }]
         );
         assert_eq!(r.poll_timeout(), None, "an exited member has no timer");
     }
@@ -807,7 +901,11 @@ mod tests {
         r.handle_timeout(t0 + secs(110));
         let ev = drain(&mut r);
         assert_eq!(usages(&ev).len(), 1);
-        assert_eq!(ev.last(), Some(&RoomEvent::Destroyed), "no audience linger when all were lost");
+        assert_eq!(
+            ev.last(),
+            Some(&RoomEvent::Destroyed),
+            "no audience linger when all were lost"
+        );
 
         // Both lost past their deadline, handled in one call: one Destroyed, two usages.
         let (mut r, t0) = room(Scene::VideoCall, Limits::default());
@@ -825,24 +923,42 @@ mod tests {
     fn room_full_at_301st_user() {
         let (mut r, t0) = room(Scene::VideoCall, Limits::default());
         for i in 0..300 {
-            r.handle_enter(t0, MemberId(i), uid(&format!("u{i}")), Role::Anchor, i % 7 == 0)
-                .expect("room has space");
+            r.handle_enter(
+                t0,
+                MemberId(i),
+                uid(&format!("u{i}")),
+                Role::Anchor,
+                i % 7 == 0,
+            )
+            .expect("room has space");
         }
-        let err = r.handle_enter(t0, MemberId(300), uid("late"), Role::Anchor, false).unwrap_err();
+        let err = r
+            .handle_enter(t0, MemberId(300), uid("late"), Role::Anchor, false)
+            .unwrap_err();
         assert_eq!(err, RoomError::RoomFull { max: 300 });
         assert_eq!(err.code(), ErrorCode::RoomFull);
         // A new login of someone inside replaces them and needs no extra seat.
-        assert!(r.handle_enter(t0, MemberId(301), uid("u5"), Role::Anchor, false).is_ok());
+        assert!(
+            r.handle_enter(t0, MemberId(301), uid("u5"), Role::Anchor, false)
+                .is_ok()
+        );
         assert_eq!(r.len(), 300);
     }
 
     #[test]
     fn small_limits_count_audience_and_hidden() {
-        let limits = Limits { max_users: 2, max_publishers: 1, ..Limits::default() };
+        let limits = Limits {
+            max_users: 2,
+            max_publishers: 1,
+            ..Limits::default()
+        };
         let (mut r, t0) = room(Scene::Live, limits);
         enter(&mut r, t0, A, "a", Role::Audience);
-        r.handle_enter(t0, B, uid("rec"), Role::Audience, true).expect("enter");
-        let err = r.handle_enter(t0, C, uid("c"), Role::Anchor, false).unwrap_err();
+        r.handle_enter(t0, B, uid("rec"), Role::Audience, true)
+            .expect("enter");
+        let err = r
+            .handle_enter(t0, C, uid("c"), Role::Anchor, false)
+            .unwrap_err();
         assert_eq!(err, RoomError::RoomFull { max: 2 });
         r.handle_exit(t0, A);
         enter(&mut r, t0, C, "c", Role::Anchor);
@@ -859,15 +975,18 @@ mod tests {
                 .expect("under the limit");
         }
         // An existing publisher may turn more streams on.
-        r.handle_set_available(t0, MemberId(0), MediaKind::Video, Stream::Main, true).expect("same publisher");
+        r.handle_set_available(t0, MemberId(0), MediaKind::Video, Stream::Main, true)
+            .expect("same publisher");
         let err = r
             .handle_set_available(t0, MemberId(50), MediaKind::Audio, Stream::Main, true)
             .unwrap_err();
         assert_eq!(err, RoomError::TooManyPublishers { max: 50 });
         assert_eq!(err.code(), ErrorCode::TooManyPublishers);
         // Once one publisher stops entirely, there is room again.
-        r.handle_set_available(t0, MemberId(1), MediaKind::Audio, Stream::Main, false).expect("off");
-        r.handle_set_available(t0, MemberId(50), MediaKind::Audio, Stream::Main, true).expect("freed");
+        r.handle_set_available(t0, MemberId(1), MediaKind::Audio, Stream::Main, false)
+            .expect("off");
+        r.handle_set_available(t0, MemberId(50), MediaKind::Audio, Stream::Main, true)
+            .expect("freed");
     }
 
     #[test]
@@ -876,9 +995,12 @@ mod tests {
         enter(&mut r, t0, A, "a", Role::Anchor);
         enter(&mut r, t0, B, "b", Role::Anchor);
         drain(&mut r);
-        r.handle_set_available(t0, A, MediaKind::Video, Stream::Sub, true).expect("on");
-        r.handle_set_available(t0, A, MediaKind::Video, Stream::Sub, true).expect("again");
-        r.handle_set_available(t0, A, MediaKind::Audio, Stream::Main, false).expect("already off");
+        r.handle_set_available(t0, A, MediaKind::Video, Stream::Sub, true)
+            .expect("on");
+        r.handle_set_available(t0, A, MediaKind::Video, Stream::Sub, true)
+            .expect("again");
+        r.handle_set_available(t0, A, MediaKind::Audio, Stream::Main, false)
+            .expect("already off");
         let ev = drain(&mut r);
         assert_eq!(
             ev,
@@ -893,7 +1015,10 @@ mod tests {
             }]
         );
         let users = enter(&mut r, t0, C, "c", Role::Anchor);
-        let a = users.iter().find(|u| u.user_id == uid("a")).expect("a is listed");
+        let a = users
+            .iter()
+            .find(|u| u.user_id == uid("a"))
+            .expect("a is listed");
         assert!(a.sub_video && !a.video && !a.audio);
         assert_eq!(
             r.handle_set_available(t0, D, MediaKind::Audio, Stream::Main, true),
@@ -907,18 +1032,33 @@ mod tests {
         assert!(enter(&mut r, t0, A, "a", Role::Anchor).is_empty());
         let users = enter(&mut r, t0, B, "b", Role::Audience);
         assert_eq!(names(&users), ["a"]);
-        assert!(drain(&mut r).is_empty(), "audience entering is not announced");
+        assert!(
+            drain(&mut r).is_empty(),
+            "audience entering is not announced"
+        );
         let users = enter(&mut r, t0, C, "c", Role::Audience);
         assert_eq!(names(&users), ["a"], "audience is not listed");
         let users = enter(&mut r, t0, D, "d", Role::Anchor);
         assert_eq!(names(&users), ["a"]);
         let ev = drain(&mut r);
         for m in [A, B, C] {
-            assert_eq!(sent_to(&ev, m), vec![ServerMessage::UserEnter { user_id: uid("d"), role: Role::Anchor }]);
+            assert_eq!(
+                sent_to(&ev, m),
+                vec![ServerMessage::UserEnter {
+                    user_id: uid("d"),
+                    role: Role::Anchor
+                }]
+            );
         }
-        assert!(sent_to(&ev, D).is_empty(), "the subject is not told about itself");
+        assert!(
+            sent_to(&ev, D).is_empty(),
+            "the subject is not told about itself"
+        );
         r.handle_exit(t0, B);
-        assert!(sent_to(&drain(&mut r), A).is_empty(), "audience leaving is not announced");
+        assert!(
+            sent_to(&drain(&mut r), A).is_empty(),
+            "audience leaving is not announced"
+        );
     }
 
     #[test]
@@ -930,7 +1070,10 @@ mod tests {
         assert_eq!(users[0].role, Role::Anchor);
         assert_eq!(
             sent_to(&drain(&mut r), A),
-            vec![ServerMessage::UserEnter { user_id: uid("b"), role: Role::Anchor }]
+            vec![ServerMessage::UserEnter {
+                user_id: uid("b"),
+                role: Role::Anchor
+            }]
         );
         assert!(r.check_publish(B).is_ok());
     }
@@ -942,7 +1085,9 @@ mod tests {
         let err = r.check_publish(A).unwrap_err();
         assert_eq!(err.code(), ErrorCode::RoleNotAllowed);
         assert!(err.to_string().contains("switch role to anchor"));
-        let err = r.handle_set_available(t0, A, MediaKind::Audio, Stream::Main, true).unwrap_err();
+        let err = r
+            .handle_set_available(t0, A, MediaKind::Audio, Stream::Main, true)
+            .unwrap_err();
         assert_eq!(err.code(), ErrorCode::RoleNotAllowed);
         assert_eq!(r.check_publish(B), Err(RoomError::NotInRoom));
         assert_eq!(RoomError::NotInRoom.code(), ErrorCode::NotInRoom);
@@ -956,22 +1101,32 @@ mod tests {
         enter(&mut r, t0, C, "c", Role::Audience);
         drain(&mut r);
 
-        r.handle_switch_role(t0, B, Role::Anchor).expect("audience to anchor");
+        r.handle_switch_role(t0, B, Role::Anchor)
+            .expect("audience to anchor");
         let ev = drain(&mut r);
-        let enter_b = ServerMessage::UserEnter { user_id: uid("b"), role: Role::Anchor };
+        let enter_b = ServerMessage::UserEnter {
+            user_id: uid("b"),
+            role: Role::Anchor,
+        };
         assert_eq!(sent_to(&ev, A), vec![enter_b.clone()]);
         assert_eq!(sent_to(&ev, C), vec![enter_b]);
         assert!(sent_to(&ev, B).is_empty());
         assert_eq!(r.role_of(B), Some(Role::Anchor));
-        r.handle_set_available(t0, B, MediaKind::Audio, Stream::Main, true).expect("anchor publishes");
-        r.handle_switch_role(t0, B, Role::Anchor).expect("same role is a no-op");
+        r.handle_set_available(t0, B, MediaKind::Audio, Stream::Main, true)
+            .expect("anchor publishes");
+        r.handle_switch_role(t0, B, Role::Anchor)
+            .expect("same role is a no-op");
         drain(&mut r);
 
-        r.handle_switch_role(t0, B, Role::Audience).expect("anchor to audience");
+        r.handle_switch_role(t0, B, Role::Audience)
+            .expect("anchor to audience");
         let ev = drain(&mut r);
         assert_eq!(
             sent_to(&ev, A),
-            vec![ServerMessage::UserLeave { user_id: uid("b"), reason: LeaveReason::BecameAudience }]
+            vec![ServerMessage::UserLeave {
+                user_id: uid("b"),
+                reason: LeaveReason::BecameAudience
+            }]
         );
         assert!(r.check_publish(B).is_err());
         // Its stream went away with the role: a newcomer sees nothing of it and B is no
@@ -983,28 +1138,43 @@ mod tests {
         enter(&mut call, t0, A, "a", Role::Anchor);
         let err = call.handle_switch_role(t0, A, Role::Audience).unwrap_err();
         assert_eq!(err.code(), ErrorCode::RoleNotAllowed);
-        assert_eq!(r.handle_switch_role(t0, MemberId(99), Role::Anchor), Err(RoomError::NotInRoom));
+        assert_eq!(
+            r.handle_switch_role(t0, MemberId(99), Role::Anchor),
+            Err(RoomError::NotInRoom)
+        );
     }
 
     #[test]
     fn switching_to_audience_frees_a_publisher_seat() {
-        let limits = Limits { max_publishers: 1, ..Limits::default() };
+        let limits = Limits {
+            max_publishers: 1,
+            ..Limits::default()
+        };
         let (mut r, t0) = room(Scene::Live, limits);
         enter(&mut r, t0, A, "a", Role::Anchor);
         enter(&mut r, t0, B, "b", Role::Anchor);
-        r.handle_set_available(t0, A, MediaKind::Video, Stream::Main, true).expect("first");
-        assert!(r.handle_set_available(t0, B, MediaKind::Video, Stream::Main, true).is_err());
+        r.handle_set_available(t0, A, MediaKind::Video, Stream::Main, true)
+            .expect("first");
+        assert!(
+            r.handle_set_available(t0, B, MediaKind::Video, Stream::Main, true)
+                .is_err()
+        );
         r.handle_switch_role(t0, A, Role::Audience).expect("switch");
-        r.handle_set_available(t0, B, MediaKind::Video, Stream::Main, true).expect("seat freed");
+        r.handle_set_available(t0, B, MediaKind::Video, Stream::Main, true)
+            .expect("seat freed");
     }
 
     #[test]
     fn new_login_replaces_old_without_flicker() {
-        let limits = Limits { max_users: 2, ..Limits::default() };
+        let limits = Limits {
+            max_users: 2,
+            ..Limits::default()
+        };
         let (mut r, t0) = room(Scene::VideoCall, limits);
         enter(&mut r, t0, A, "a", Role::Anchor);
         enter(&mut r, t0, B, "b", Role::Anchor);
-        r.handle_set_available(t0, A, MediaKind::Audio, Stream::Main, true).expect("on");
+        r.handle_set_available(t0, A, MediaKind::Audio, Stream::Main, true)
+            .expect("on");
         drain(&mut r);
 
         let users = enter(&mut r, t0 + secs(30), C, "a", Role::Anchor);
@@ -1012,11 +1182,20 @@ mod tests {
         let ev = drain(&mut r);
         assert!(matches!(
             ev[0],
-            RoomEvent::Remove { member: A, code: ErrorCode::ReplacedByNewLogin, .. }
+            RoomEvent::Remove {
+                member: A,
+                code: ErrorCode::ReplacedByNewLogin,
+                ..
+            }
         ));
         assert_eq!(
             usages(&ev),
-            vec![UsageRecord { user: uid("a"), role: Role::Anchor, connected: secs(30), lost: Duration::ZERO }]
+            vec![UsageRecord {
+                user: uid("a"),
+                role: Role::Anchor,
+                connected: secs(30),
+                lost: Duration::ZERO
+            }]
         );
         assert_eq!(
             sent_to(&ev, B),
@@ -1046,12 +1225,18 @@ mod tests {
         enter(&mut r, t0, C, "a", Role::Audience);
         assert_eq!(
             sent_to(&drain(&mut r), B),
-            vec![ServerMessage::UserLeave { user_id: uid("a"), reason: LeaveReason::BecameAudience }]
+            vec![ServerMessage::UserLeave {
+                user_id: uid("a"),
+                reason: LeaveReason::BecameAudience
+            }]
         );
         enter(&mut r, t0, D, "a", Role::Anchor);
         assert_eq!(
             sent_to(&drain(&mut r), B),
-            vec![ServerMessage::UserEnter { user_id: uid("a"), role: Role::Anchor }]
+            vec![ServerMessage::UserEnter {
+                user_id: uid("a"),
+                role: Role::Anchor
+            }]
         );
     }
 
@@ -1060,17 +1245,32 @@ mod tests {
         let (mut r, t0) = room(Scene::VideoCall, Limits::default());
         enter(&mut r, t0, A, "a", Role::Anchor);
         drain(&mut r);
-        let users = r.handle_enter(t0, B, uid("recorder"), Role::Anchor, true).expect("enter");
-        assert_eq!(names(&users), ["a"], "a hidden member still sees the others");
+        let users = r
+            .handle_enter(t0, B, uid("recorder"), Role::Anchor, true)
+            .expect("enter");
+        assert_eq!(
+            names(&users),
+            ["a"],
+            "a hidden member still sees the others"
+        );
         assert_eq!(r.role_of(B), Some(Role::Audience));
-        assert!(drain(&mut r).is_empty(), "nobody is told a hidden member entered");
-        assert_eq!(r.check_publish(B).map_err(|e| e.code()), Err(ErrorCode::RoleNotAllowed));
+        assert!(
+            drain(&mut r).is_empty(),
+            "nobody is told a hidden member entered"
+        );
+        assert_eq!(
+            r.check_publish(B).map_err(|e| e.code()),
+            Err(ErrorCode::RoleNotAllowed)
+        );
         let users = enter(&mut r, t0, C, "c", Role::Anchor);
         assert_eq!(names(&users), ["a"], "hidden members are never listed");
         let ev = drain(&mut r);
         assert_eq!(
             sent_to(&ev, B),
-            vec![ServerMessage::UserEnter { user_id: uid("c"), role: Role::Anchor }],
+            vec![ServerMessage::UserEnter {
+                user_id: uid("c"),
+                role: Role::Anchor
+            }],
             "a hidden member receives roster events"
         );
         r.handle_exit(t0 + secs(3), B);
@@ -1079,7 +1279,8 @@ mod tests {
         assert_eq!(usages(&ev)[0].role, Role::Audience);
 
         let (mut live, t0) = room(Scene::Live, Limits::default());
-        live.handle_enter(t0, A, uid("rec"), Role::Anchor, true).expect("enter");
+        live.handle_enter(t0, A, uid("rec"), Role::Anchor, true)
+            .expect("enter");
         assert!(live.handle_switch_role(t0, A, Role::Anchor).is_err());
     }
 
@@ -1100,14 +1301,19 @@ mod tests {
         users.sort();
         assert_eq!(users, [uid("a"), uid("a"), uid("b"), uid("c")]);
         assert_eq!(destroyed_count(&ev), 1);
-        assert_eq!(r.handle_enter(t0, A, uid("a"), Role::Anchor, false), Err(RoomError::Closed));
+        assert_eq!(
+            r.handle_enter(t0, A, uid("a"), Role::Anchor, false),
+            Err(RoomError::Closed)
+        );
     }
 
     #[test]
     fn same_member_cannot_enter_twice() {
         let (mut r, t0) = room(Scene::VideoCall, Limits::default());
         enter(&mut r, t0, A, "a", Role::Anchor);
-        let err = r.handle_enter(t0, A, uid("b"), Role::Anchor, false).unwrap_err();
+        let err = r
+            .handle_enter(t0, A, uid("b"), Role::Anchor, false)
+            .unwrap_err();
         assert_eq!(err.code(), ErrorCode::AlreadyInRoom);
         assert_eq!(r.app().get(), 1_400_000_001);
         assert_eq!(r.id(), &RoomId::Number(7));

@@ -21,7 +21,10 @@ pub const DEV_APP_NAME: &str = "development";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the directory {dir} for the database: {source}; check its permissions")]
-    CreateDir { dir: PathBuf, source: std::io::Error },
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "cannot open the database {db}: {source}; check that it is a Roomcast SQLite database, or move it away to start afresh"
     )]
@@ -29,12 +32,17 @@ pub enum StoreError {
     #[error(
         "cannot bring the database {db} up to date: {source}; it may come from a newer Roomcast or be damaged"
     )]
-    Migrate { db: String, source: sqlx::migrate::MigrateError },
+    Migrate {
+        db: String,
+        source: sqlx::migrate::MigrateError,
+    },
     #[error("database {db}: {source}")]
     Query { db: String, source: sqlx::Error },
     #[error("database {db} holds a value this server cannot read: {what}")]
     Invalid { db: String, what: String },
-    #[error("database {db}: found no unused SDKAppID after {tries} tries; the id range is nearly full")]
+    #[error(
+        "database {db}: found no unused SDKAppID after {tries} tries; the id range is nearly full"
+    )]
     NoFreeAppId { db: String, tries: u32 },
 }
 
@@ -79,7 +87,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("db", &self.db).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
     }
 }
 
@@ -119,7 +129,10 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir)
                 .await
-                .map_err(|source| StoreError::CreateDir { dir: dir.to_path_buf(), source })?;
+                .map_err(|source| StoreError::CreateDir {
+                    dir: dir.to_path_buf(),
+                    source,
+                })?;
         }
         let db: Arc<str> = path.display().to_string().into();
         let options = SqliteConnectOptions::new()
@@ -132,7 +145,10 @@ impl Store {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open { db: db.to_string(), source })?;
+            .map_err(|source| StoreError::Open {
+                db: db.to_string(),
+                source,
+            })?;
         Self::migrate(pool, db).await
     }
 
@@ -141,7 +157,10 @@ impl Store {
     pub async fn open_in_memory() -> Result<Self, StoreError> {
         let db: Arc<str> = ":memory:".into();
         let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .map_err(|source| StoreError::Open { db: db.to_string(), source })?
+            .map_err(|source| StoreError::Open {
+                db: db.to_string(),
+                source,
+            })?
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
@@ -150,24 +169,39 @@ impl Store {
             .max_lifetime(None)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open { db: db.to_string(), source })?;
+            .map_err(|source| StoreError::Open {
+                db: db.to_string(),
+                source,
+            })?;
         Self::migrate(pool, db).await
     }
 
     async fn migrate(pool: SqlitePool, db: Arc<str>) -> Result<Self, StoreError> {
-        sqlx::migrate!("./migrations").run(&pool).await.map_err(|source| {
-            // A file that is not a database only fails when first read.
-            StoreError::Migrate { db: db.to_string(), source }
-        })?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|source| {
+                // A file that is not a database only fails when first read.
+                StoreError::Migrate {
+                    db: db.to_string(),
+                    source,
+                }
+            })?;
         Ok(Self { pool, db })
     }
 
     fn query_err(&self) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-        move |source| StoreError::Query { db: self.db.to_string(), source }
+        move |source| StoreError::Query {
+            db: self.db.to_string(),
+            source,
+        }
     }
 
     fn invalid(&self, what: String) -> StoreError {
-        StoreError::Invalid { db: self.db.to_string(), what }
+        StoreError::Invalid {
+            db: self.db.to_string(),
+            what,
+        }
     }
 
     /// Creates an app with a random unused SDKAppID and a fresh 256-bit secret key.
@@ -186,11 +220,16 @@ impl Store {
             .await;
             match inserted {
                 Ok(_) => return Ok(app),
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && is_id_clash(&*e) => continue,
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && is_id_clash(&*e) => {
+                    continue;
+                }
                 Err(e) => return Err(self.query_err()(e)),
             }
         }
-        Err(StoreError::NoFreeAppId { db: self.db.to_string(), tries: TRIES })
+        Err(StoreError::NoFreeAppId {
+            db: self.db.to_string(),
+            tries: TRIES,
+        })
     }
 
     pub async fn app(&self, id: SdkAppId) -> Result<Option<App>, StoreError> {
@@ -222,12 +261,15 @@ impl Store {
         match self.create_app(DEV_APP_NAME).await {
             Ok(app) => Ok((app, true)),
             // Another caller created it between our look-up and insert.
-            Err(StoreError::Query { source: sqlx::Error::Database(e), .. }) if e.is_unique_violation() => {
-                match self.find_dev_app().await? {
-                    Some(app) => Ok((app, false)),
-                    None => Err(self.invalid("the development app vanished while being created".into())),
+            Err(StoreError::Query {
+                source: sqlx::Error::Database(e),
+                ..
+            }) if e.is_unique_violation() => match self.find_dev_app().await? {
+                Some(app) => Ok((app, false)),
+                None => {
+                    Err(self.invalid("the development app vanished while being created".into()))
                 }
-            }
+            },
             Err(e) => Err(e),
         }
     }
@@ -276,7 +318,8 @@ impl Store {
             .map(|r| {
                 Ok(Usage {
                     app: self.app_id(r.app_id)?,
-                    role: parse_role(&r.role).ok_or_else(|| self.invalid(format!("role {:?}", r.role)))?,
+                    role: parse_role(&r.role)
+                        .ok_or_else(|| self.invalid(format!("role {:?}", r.role)))?,
                     room: r.room,
                     user: r.user_id,
                     joined_at_ms: r.joined_at_ms,
@@ -289,26 +332,40 @@ impl Store {
     }
 
     /// Records that a room opened; returns the history row id for [`Store::room_closed`].
-    pub async fn room_opened(&self, app: SdkAppId, room: &str, scene: Scene, at_ms: i64) -> Result<i64, StoreError> {
-        let done = sqlx::query("INSERT INTO room_history (app_id, room, scene, opened_at_ms) VALUES (?, ?, ?, ?)")
-            .bind(i64::from(app.get()))
-            .bind(room)
-            .bind(scene_name(scene))
-            .bind(at_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(self.query_err())?;
+    pub async fn room_opened(
+        &self,
+        app: SdkAppId,
+        room: &str,
+        scene: Scene,
+        at_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO room_history (app_id, room, scene, opened_at_ms) VALUES (?, ?, ?, ?)",
+        )
+        .bind(i64::from(app.get()))
+        .bind(room)
+        .bind(scene_name(scene))
+        .bind(at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_err())?;
         Ok(done.last_insert_rowid())
     }
 
-    pub async fn room_closed(&self, id: i64, at_ms: i64, peak_users: i64) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE room_history SET closed_at_ms = ?, peak_users = ? WHERE id = ?")
-            .bind(at_ms)
-            .bind(peak_users)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(self.query_err())?;
+    pub async fn room_closed(
+        &self,
+        id: i64,
+        at_ms: i64,
+        peak_users: i64,
+    ) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE room_history SET closed_at_ms = ?, peak_users = ? WHERE id = ?")
+                .bind(at_ms)
+                .bind(peak_users)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(self.query_err())?;
         if done.rows_affected() == 0 {
             return Err(self.invalid(format!("no room history row {id} to close")));
         }
@@ -329,7 +386,8 @@ impl Store {
             .map(|r| {
                 Ok(RoomHistory {
                     app: self.app_id(r.app_id)?,
-                    scene: parse_scene(&r.scene).ok_or_else(|| self.invalid(format!("scene {:?}", r.scene)))?,
+                    scene: parse_scene(&r.scene)
+                        .ok_or_else(|| self.invalid(format!("scene {:?}", r.scene)))?,
                     room: r.room,
                     opened_at_ms: r.opened_at_ms,
                     closed_at_ms: r.closed_at_ms,
@@ -347,7 +405,12 @@ impl Store {
     }
 
     fn app_from_row(&self, r: AppRow) -> Result<App, StoreError> {
-        Ok(App { id: self.app_id(r.id)?, name: r.name, secret_key: r.secret_key, created_at_ms: r.created_at_ms })
+        Ok(App {
+            id: self.app_id(r.id)?,
+            name: r.name,
+            secret_key: r.secret_key,
+            created_at_ms: r.created_at_ms,
+        })
     }
 }
 
@@ -362,7 +425,12 @@ fn new_app(name: &str) -> Result<App, StoreError> {
         db: String::new(),
         what: format!("generated SDKAppID {raw}"),
     })?;
-    Ok(App { id, name: name.to_owned(), secret_key, created_at_ms: now_ms() })
+    Ok(App {
+        id,
+        name: name.to_owned(),
+        secret_key,
+        created_at_ms: now_ms(),
+    })
 }
 
 /// Whether a unique violation is on the id (retry with another) rather than on the name.
@@ -385,7 +453,9 @@ fn role_name(role: Role) -> &'static str {
 }
 
 fn parse_role(s: &str) -> Option<Role> {
-    [Role::Anchor, Role::Audience].into_iter().find(|r| role_name(*r) == s)
+    [Role::Anchor, Role::Audience]
+        .into_iter()
+        .find(|r| role_name(*r) == s)
 }
 
 fn scene_name(scene: Scene) -> &'static str {
@@ -398,9 +468,14 @@ fn scene_name(scene: Scene) -> &'static str {
 }
 
 fn parse_scene(s: &str) -> Option<Scene> {
-    [Scene::VideoCall, Scene::AudioCall, Scene::Live, Scene::VoiceChatRoom]
-        .into_iter()
-        .find(|sc| scene_name(*sc) == s)
+    [
+        Scene::VideoCall,
+        Scene::AudioCall,
+        Scene::Live,
+        Scene::VoiceChatRoom,
+    ]
+    .into_iter()
+    .find(|sc| scene_name(*sc) == s)
 }
 
 #[cfg(test)]
@@ -411,9 +486,15 @@ mod tests {
     fn temp_db(tag: &str) -> PathBuf {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         std::env::temp_dir()
-            .join(format!("roomcast-store-{tag}-{}-{nanos}-{n}", std::process::id()))
+            .join(format!(
+                "roomcast-store-{tag}-{}-{nanos}-{n}",
+                std::process::id()
+            ))
             .join("nested")
             .join("roomcast.db")
     }
@@ -445,8 +526,14 @@ mod tests {
         let (dev, created) = store.dev_app().await.expect("dev app");
         assert!(created);
         let other = store.create_app("acme").await.expect("create");
-        store.record_usage(&usage(other.id, "alice", 1_000)).await.expect("usage");
-        let hist = store.room_opened(dev.id, "standup", Scene::Live, 5).await.expect("opened");
+        store
+            .record_usage(&usage(other.id, "alice", 1_000))
+            .await
+            .expect("usage");
+        let hist = store
+            .room_opened(dev.id, "standup", Scene::Live, 5)
+            .await
+            .expect("opened");
         drop(store);
 
         let store = Store::open(&path).await.expect("reopens");
@@ -455,9 +542,15 @@ mod tests {
         assert_eq!(again, dev);
         assert_eq!(store.apps().await.expect("apps").len(), 2);
         assert_eq!(store.app(other.id).await.expect("app"), Some(other.clone()));
-        assert_eq!(store.usage(other.id).await.expect("usage"), vec![usage(other.id, "alice", 1_000)]);
+        assert_eq!(
+            store.usage(other.id).await.expect("usage"),
+            vec![usage(other.id, "alice", 1_000)]
+        );
         store.room_closed(hist, 9, 3).await.expect("closed");
-        assert_eq!(store.room_history(dev.id).await.expect("history")[0].closed_at_ms, Some(9));
+        assert_eq!(
+            store.room_history(dev.id).await.expect("history")[0].closed_at_ms,
+            Some(9)
+        );
         drop(store);
         cleanup(&path);
     }
@@ -482,7 +575,11 @@ mod tests {
             let app = store.create_app(&format!("app{i}")).await.expect("create");
             assert!(APP_ID_RANGE.contains(&app.id.get()));
             assert_eq!(app.secret_key.len(), 64);
-            assert!(app.secret_key.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            assert!(
+                app.secret_key
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
             assert!(ids.insert(app.id));
             assert!(keys.insert(app.secret_key.clone()));
             assert!(app.created_at_ms > 1_600_000_000_000);
@@ -502,18 +599,43 @@ mod tests {
         anchor.role = Role::Anchor;
         anchor.room = "team.standup".into();
         store.record_usage(&anchor).await.expect("record");
-        store.record_usage(&usage(a, "alice", 1_000)).await.expect("record");
-        store.record_usage(&usage(b, "carol", 500)).await.expect("record");
-        assert_eq!(store.usage(a).await.expect("usage"), vec![usage(a, "alice", 1_000), anchor]);
-        assert_eq!(store.usage(b).await.expect("usage"), vec![usage(b, "carol", 500)]);
+        store
+            .record_usage(&usage(a, "alice", 1_000))
+            .await
+            .expect("record");
+        store
+            .record_usage(&usage(b, "carol", 500))
+            .await
+            .expect("record");
+        assert_eq!(
+            store.usage(a).await.expect("usage"),
+            vec![usage(a, "alice", 1_000), anchor]
+        );
+        assert_eq!(
+            store.usage(b).await.expect("usage"),
+            vec![usage(b, "carol", 500)]
+        );
 
-        let scenes = [Scene::VideoCall, Scene::AudioCall, Scene::Live, Scene::VoiceChatRoom];
+        let scenes = [
+            Scene::VideoCall,
+            Scene::AudioCall,
+            Scene::Live,
+            Scene::VoiceChatRoom,
+        ];
         let mut ids = Vec::new();
         for (i, scene) in scenes.into_iter().enumerate() {
             let at = i64::try_from(i).expect("small") * 10;
-            ids.push(store.room_opened(a, &format!("r{i}"), scene, at).await.expect("opened"));
+            ids.push(
+                store
+                    .room_opened(a, &format!("r{i}"), scene, at)
+                    .await
+                    .expect("opened"),
+            );
         }
-        store.room_opened(b, "other", Scene::Live, 0).await.expect("opened");
+        store
+            .room_opened(b, "other", Scene::Live, 0)
+            .await
+            .expect("opened");
         store.room_closed(ids[1], 99, 7).await.expect("closed");
         let hist = store.room_history(a).await.expect("history");
         assert_eq!(hist.len(), 4);
@@ -531,7 +653,10 @@ mod tests {
         );
         assert_eq!(hist[0].closed_at_ms, None);
         assert_eq!(store.room_history(b).await.expect("history").len(), 1);
-        assert!(matches!(store.room_closed(12345, 1, 1).await, Err(StoreError::Invalid { .. })));
+        assert!(matches!(
+            store.room_closed(12345, 1, 1).await,
+            Err(StoreError::Invalid { .. })
+        ));
     }
 
     #[tokio::test]
@@ -546,12 +671,18 @@ mod tests {
     async fn a_file_that_is_not_a_database_gives_a_clear_error() {
         let path = temp_db("garbage");
         std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
-        std::fs::write(&path, b"this is not an SQLite database, just some text that is long enough ".repeat(100))
-            .expect("write");
+        std::fs::write(
+            &path,
+            b"this is not an SQLite database, just some text that is long enough ".repeat(100),
+        )
+        .expect("write");
         let err = Store::open(&path).await.unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");
-        assert!(matches!(err, StoreError::Open { .. } | StoreError::Migrate { .. }), "{msg}");
+        assert!(
+            matches!(err, StoreError::Open { .. } | StoreError::Migrate { .. }),
+            "{msg}"
+        );
         eprintln!("{msg}");
         cleanup(&path);
     }
@@ -563,7 +694,12 @@ mod tests {
             assert_eq!(json.as_str(), Some(role_name(role)));
             assert_eq!(parse_role(role_name(role)), Some(role));
         }
-        for scene in [Scene::VideoCall, Scene::AudioCall, Scene::Live, Scene::VoiceChatRoom] {
+        for scene in [
+            Scene::VideoCall,
+            Scene::AudioCall,
+            Scene::Live,
+            Scene::VoiceChatRoom,
+        ] {
             let json = serde_json::to_value(scene).expect("serialises");
             assert_eq!(json.as_str(), Some(scene_name(scene)));
             assert_eq!(parse_scene(scene_name(scene)), Some(scene));
