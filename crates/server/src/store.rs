@@ -44,6 +44,8 @@ pub enum StoreError {
         "database {db}: found no unused SDKAppID after {tries} tries; the id range is nearly full"
     )]
     NoFreeAppId { db: String, tries: u32 },
+    #[error("database {db}: an app named {name:?} already exists; choose another name")]
+    NameTaken { db: String, name: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -220,8 +222,14 @@ impl Store {
             .await;
             match inserted {
                 Ok(_) => return Ok(app),
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && is_id_clash(&*e) => {
-                    continue;
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    if is_id_clash(&*e) {
+                        continue;
+                    }
+                    return Err(StoreError::NameTaken {
+                        db: self.db.to_string(),
+                        name: name.to_owned(),
+                    });
                 }
                 Err(e) => return Err(self.query_err()(e)),
             }
@@ -261,10 +269,7 @@ impl Store {
         match self.create_app(DEV_APP_NAME).await {
             Ok(app) => Ok((app, true)),
             // Another caller created it between our look-up and insert.
-            Err(StoreError::Query {
-                source: sqlx::Error::Database(e),
-                ..
-            }) if e.is_unique_violation() => match self.find_dev_app().await? {
+            Err(StoreError::NameTaken { .. }) => match self.find_dev_app().await? {
                 Some(app) => Ok((app, false)),
                 None => {
                     Err(self.invalid("the development app vanished while being created".into()))
@@ -564,6 +569,28 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.name, DEV_APP_NAME);
         assert_eq!(store.apps().await.expect("apps"), vec![a]);
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_starts_share_one_dev_app() {
+        let path = temp_db("race");
+        let store = Store::open(&path).await.expect("fresh db opens");
+        let (a, b) = tokio::join!(store.dev_app(), store.dev_app());
+        let (a, b) = (a.expect("first"), b.expect("second"));
+        assert_eq!(a.0, b.0);
+        assert_eq!(
+            u8::from(a.1) + u8::from(b.1),
+            1,
+            "exactly one call created it"
+        );
+        assert_eq!(store.apps().await.expect("apps").len(), 1);
+        let err = store.create_app(DEV_APP_NAME).await.unwrap_err();
+        assert!(matches!(err, StoreError::NameTaken { .. }), "{err}");
+        // Other names may repeat.
+        store.create_app("team").await.expect("first team");
+        store.create_app("team").await.expect("second team");
+        drop(store);
+        cleanup(&path);
     }
 
     #[tokio::test]
