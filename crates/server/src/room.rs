@@ -207,6 +207,7 @@ enum Departure {
     Lost,
 }
 
+#[derive(Debug)]
 pub struct Room {
     app: SdkAppId,
     id: RoomId,
