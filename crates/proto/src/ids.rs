@@ -11,9 +11,7 @@ pub enum IdError {
     UserId(String),
     #[error("numeric RoomID must be between 1 and 4294967295 (got {0})")]
     RoomNumber(i128),
-    #[error(
-        "string RoomID must be 1 to 64 bytes of letters, digits and _-.@+= (got {0:?})"
-    )]
+    #[error("string RoomID must be 1 to 64 bytes of letters, digits and _-.@+= (got {0:?})")]
     RoomName(String),
     #[error("SDKAppID must be a positive 32-bit number")]
     SdkAppId,
@@ -26,7 +24,11 @@ pub struct SdkAppId(u32);
 
 impl SdkAppId {
     pub fn new(id: u32) -> Result<Self, IdError> {
-        if id == 0 { Err(IdError::SdkAppId) } else { Ok(Self(id)) }
+        if id == 0 {
+            Err(IdError::SdkAppId)
+        } else {
+            Ok(Self(id))
+        }
     }
     pub fn get(self) -> u32 {
         self.0
@@ -63,7 +65,11 @@ impl UserId {
         let ok = !s.is_empty()
             && s.len() <= 32
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if ok { Ok(Self(s)) } else { Err(IdError::UserId(s)) }
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(IdError::UserId(s))
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -99,15 +105,24 @@ pub enum RoomId {
 
 impl RoomId {
     pub fn number(n: u32) -> Result<Self, IdError> {
-        if n == 0 { Err(IdError::RoomNumber(0)) } else { Ok(Self::Number(n)) }
+        if n == 0 {
+            Err(IdError::RoomNumber(0))
+        } else {
+            Ok(Self::Number(n))
+        }
     }
 
     pub fn name(s: impl Into<String>) -> Result<Self, IdError> {
         let s = s.into();
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.@+=".contains(&b));
-        if ok { Ok(Self::Name(s)) } else { Err(IdError::RoomName(s)) }
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.@+=".contains(&b));
+        if ok {
+            Ok(Self::Name(s))
+        } else {
+            Err(IdError::RoomName(s))
+        }
     }
 
     /// Parses user input: all digits means a numeric id, anything else a string id.
@@ -177,10 +192,16 @@ mod tests {
     #[test]
     fn room_ids() {
         assert_eq!(RoomId::parse("1").unwrap(), RoomId::Number(1));
-        assert_eq!(RoomId::parse("4294967295").unwrap(), RoomId::Number(u32::MAX));
+        assert_eq!(
+            RoomId::parse("4294967295").unwrap(),
+            RoomId::Number(u32::MAX)
+        );
         assert!(RoomId::parse("0").is_err());
         assert!(RoomId::parse("4294967296").is_err());
-        assert_eq!(RoomId::parse("standup").unwrap(), RoomId::Name("standup".into()));
+        assert_eq!(
+            RoomId::parse("standup").unwrap(),
+            RoomId::Name("standup".into())
+        );
         assert!(RoomId::parse("").is_err());
         assert!(RoomId::parse(&"r".repeat(65)).is_err());
         assert!(RoomId::parse("a b").is_err());
@@ -189,8 +210,14 @@ mod tests {
     #[test]
     fn room_id_json() {
         assert_eq!(serde_json::to_string(&RoomId::Number(7)).unwrap(), "7");
-        assert_eq!(serde_json::from_str::<RoomId>("7").unwrap(), RoomId::Number(7));
-        assert_eq!(serde_json::from_str::<RoomId>("\"x\"").unwrap(), RoomId::Name("x".into()));
+        assert_eq!(
+            serde_json::from_str::<RoomId>("7").unwrap(),
+            RoomId::Number(7)
+        );
+        assert_eq!(
+            serde_json::from_str::<RoomId>("\"x\"").unwrap(),
+            RoomId::Name("x".into())
+        );
         assert!(serde_json::from_str::<RoomId>("0").is_err());
         assert!(serde_json::from_str::<RoomId>("-3").is_err());
         assert!(serde_json::from_str::<RoomId>("99999999999").is_err());
@@ -200,6 +227,11 @@ mod tests {
     fn app_ids() {
         assert!(SdkAppId::new(0).is_err());
         assert!(serde_json::from_str::<SdkAppId>("0").is_err());
-        assert_eq!(serde_json::from_str::<SdkAppId>("1400000000").unwrap().get(), 1400000000);
+        assert_eq!(
+            serde_json::from_str::<SdkAppId>("1400000000")
+                .unwrap()
+                .get(),
+            1400000000
+        );
     }
 }

@@ -46,7 +46,7 @@ impl Scene {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaKind {
     Audio,
@@ -54,7 +54,9 @@ pub enum MediaKind {
 }
 
 /// Camera and screen share are separate streams of one user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Stream {
     /// Camera and microphone.
@@ -99,7 +101,11 @@ pub enum Request {
     /// Stop forwarding to this receive m-line. Answered by `ok`.
     Unsubscribe { mid: String },
     /// Tell the room whether a published stream is on (unmuted) or off.
-    SetAvailable { kind: MediaKind, stream: Stream, available: bool },
+    SetAvailable {
+        kind: MediaKind,
+        stream: Stream,
+        available: bool,
+    },
     /// Keep-alive; answered by `ok`.
     Ping,
 }
@@ -139,13 +145,12 @@ impl EnterRoom {
                 ),
             ));
         }
-        let app = SdkAppId::new(self.sdk_app_id)
-            .map_err(|e| (ErrorCode::AppUnknown, e.to_string()))?;
+        let app =
+            SdkAppId::new(self.sdk_app_id).map_err(|e| (ErrorCode::AppUnknown, e.to_string()))?;
         let user = UserId::new(self.user_id.clone())
             .map_err(|e| (ErrorCode::InvalidUserId, e.to_string()))?;
-        let room = serde_json::from_value::<RoomId>(self.room_id.clone()).map_err(|e| {
-            (ErrorCode::InvalidRoomId, e.to_string())
-        })?;
+        let room = serde_json::from_value::<RoomId>(self.room_id.clone())
+            .map_err(|e| (ErrorCode::InvalidRoomId, e.to_string()))?;
         Ok(EnterIds { app, user, room })
     }
 }
@@ -198,7 +203,10 @@ pub enum ServerMessage {
     },
     /// Another user entered (in live scenes: only anchors are announced).
     UserEnter { user_id: UserId, role: Role },
-    UserLeave { user_id: UserId, reason: LeaveReason },
+    UserLeave {
+        user_id: UserId,
+        reason: LeaveReason,
+    },
     /// A remote user's stream was turned on or off.
     StreamAvailable {
         user_id: UserId,
@@ -212,7 +220,11 @@ pub enum ServerMessage {
 
 impl ServerMessage {
     pub fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerMessage::Error { id, code, message: message.into() }
+        ServerMessage::Error {
+            id,
+            code,
+            message: message.into(),
+        }
     }
 
     /// The request id this message answers, if it is a reply.
@@ -242,20 +254,33 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
         return Err(ParseError {
             id: None,
             code: ErrorCode::MessageTooLarge,
-            message: format!("message of {} bytes exceeds {MAX_MESSAGE_BYTES}", text.len()),
+            message: format!(
+                "message of {} bytes exceeds {MAX_MESSAGE_BYTES}",
+                text.len()
+            ),
         });
     }
     match serde_json::from_str::<ClientMessage>(text) {
         Ok(m) => Ok(m),
         Err(e) => {
             let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
-            let id = value.as_ref().and_then(|v| v.get("id")).and_then(|v| v.as_u64());
-            let ty = value.as_ref().and_then(|v| v.get("type")).and_then(|v| v.as_str());
+            let id = value
+                .as_ref()
+                .and_then(|v| v.get("id"))
+                .and_then(|v| v.as_u64());
+            let ty = value
+                .as_ref()
+                .and_then(|v| v.get("type"))
+                .and_then(|v| v.as_str());
             let code = match ty {
                 Some(t) if !KNOWN_REQUESTS.contains(&t) => ErrorCode::UnknownMessage,
                 _ => ErrorCode::MalformedMessage,
             };
-            Err(ParseError { id, code, message: e.to_string() })
+            Err(ParseError {
+                id,
+                code,
+                message: e.to_string(),
+            })
         }
     }
 }
@@ -300,15 +325,29 @@ mod tests {
 
     #[test]
     fn wire_shape_is_stable() {
-        let m = ClientMessage { id: 3, request: Request::EnterRoom(enter()) };
+        let m = ClientMessage {
+            id: 3,
+            request: Request::EnterRoom(enter()),
+        };
         let v: serde_json::Value = serde_json::to_value(&m).unwrap();
         assert_eq!(v["type"], "enter_room");
         assert_eq!(v["id"], 3);
         assert_eq!(v["scene"], "videocall");
         assert_eq!(v["room_id"], 1234);
 
-        let t = Track { mid: "1".into(), kind: MediaKind::Video, stream: Stream::Sub, user_id: None };
-        let m = ClientMessage { id: 4, request: Request::Negotiate { sdp: "v=0".into(), tracks: vec![t] } };
+        let t = Track {
+            mid: "1".into(),
+            kind: MediaKind::Video,
+            stream: Stream::Sub,
+            user_id: None,
+        };
+        let m = ClientMessage {
+            id: 4,
+            request: Request::Negotiate {
+                sdp: "v=0".into(),
+                tracks: vec![t],
+            },
+        };
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(
             text,
@@ -329,10 +368,17 @@ mod tests {
         assert_eq!((e.code, e.id), (ErrorCode::MalformedMessage, None));
         let e = parse_client_message(r#"{"id":9,"type":"dance"}"#).unwrap_err();
         assert_eq!((e.code, e.id), (ErrorCode::UnknownMessage, Some(9)));
-        let e = parse_client_message(r#"{"id":10,"type":"switch_role","role":"king"}"#).unwrap_err();
+        let e =
+            parse_client_message(r#"{"id":10,"type":"switch_role","role":"king"}"#).unwrap_err();
         assert_eq!((e.code, e.id), (ErrorCode::MalformedMessage, Some(10)));
-        let big = format!(r#"{{"id":1,"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
-        assert_eq!(parse_client_message(&big).unwrap_err().code, ErrorCode::MessageTooLarge);
+        let big = format!(
+            r#"{{"id":1,"type":"ping","pad":"{}"}}"#,
+            "x".repeat(MAX_MESSAGE_BYTES)
+        );
+        assert_eq!(
+            parse_client_message(&big).unwrap_err().code,
+            ErrorCode::MessageTooLarge
+        );
         assert!(parse_client_message(r#"{"id":1,"type":"ping"}"#).is_ok());
     }
 
@@ -347,7 +393,10 @@ mod tests {
         assert_eq!(e.validate().unwrap_err().0, ErrorCode::InvalidRoomId);
         let mut e = enter();
         e.room_id = serde_json::json!("team.standup");
-        assert_eq!(e.validate().unwrap().room, RoomId::Name("team.standup".into()));
+        assert_eq!(
+            e.validate().unwrap().room,
+            RoomId::Name("team.standup".into())
+        );
         let mut e = enter();
         e.version = 99;
         assert_eq!(e.validate().unwrap_err().0, ErrorCode::UnsupportedVersion);

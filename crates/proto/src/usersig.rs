@@ -56,7 +56,11 @@ struct Doc {
     expire: i64,
     #[serde(rename = "TLS.time")]
     time: i64,
-    #[serde(rename = "TLS.userbuf", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "TLS.userbuf",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     userbuf: Option<String>,
     #[serde(rename = "TLS.sig")]
     sig: String,
@@ -129,9 +133,14 @@ fn decode_doc(sig: &str) -> Result<(Doc, Option<Vec<u8>>), UserSigError> {
         .take(MAX_SIG_BYTES as u64)
         .read_to_end(&mut json)
         .map_err(|_| malformed("not zlib data"))?;
-    let doc: Doc = serde_json::from_slice(&json).map_err(|e| malformed(&format!("bad JSON: {e}")))?;
+    let doc: Doc =
+        serde_json::from_slice(&json).map_err(|e| malformed(&format!("bad JSON: {e}")))?;
     let userbuf = match &doc.userbuf {
-        Some(b) => Some(STANDARD.decode(b).map_err(|_| malformed("userbuf is not base64"))?),
+        Some(b) => Some(
+            STANDARD
+                .decode(b)
+                .map_err(|_| malformed("userbuf is not base64"))?,
+        ),
         None => None,
     };
     Ok((doc, userbuf))
@@ -151,9 +160,17 @@ pub fn verify(
         .map_err(|_| UserSigError::Malformed("TLS.sig is not base64".into()))?;
     let mut m = mac(key);
     m.update(
-        content(&doc.identifier, doc.sdkappid, doc.time, doc.expire, doc.userbuf.as_deref()).as_bytes(),
+        content(
+            &doc.identifier,
+            doc.sdkappid,
+            doc.time,
+            doc.expire,
+            doc.userbuf.as_deref(),
+        )
+        .as_bytes(),
     );
-    m.verify_slice(&expected).map_err(|_| UserSigError::BadSignature)?;
+    m.verify_slice(&expected)
+        .map_err(|_| UserSigError::BadSignature)?;
     if doc.sdkappid != sdk_app_id {
         return Err(UserSigError::WrongApp(doc.sdkappid));
     }
@@ -162,7 +179,11 @@ pub fn verify(
     }
     let ends = doc.time.saturating_add(doc.expire);
     if now > ends {
-        return Err(UserSigError::Expired { issued: doc.time, expire: doc.expire, ago: now - ends });
+        return Err(UserSigError::Expired {
+            issued: doc.time,
+            expire: doc.expire,
+            ago: now - ends,
+        });
     }
     Ok(Claims {
         identifier: doc.identifier,
@@ -209,21 +230,46 @@ mod tests {
         assert_eq!(c.identifier, "xiaojun");
         assert!(!sig.contains(['+', '/', '=']));
         let sig = generate(APP, KEY, "u", 1_700_000_000, 60, Some(b"abc"));
-        assert_eq!(verify(&sig, APP, KEY, "u", 1_700_000_000).unwrap().userbuf.unwrap(), b"abc");
+        assert_eq!(
+            verify(&sig, APP, KEY, "u", 1_700_000_000)
+                .unwrap()
+                .userbuf
+                .unwrap(),
+            b"abc"
+        );
     }
 
     #[test]
     fn refusals() {
         let sig = generate(APP, KEY, "alice", 1_700_000_000, 60, None);
-        assert_eq!(verify(&sig, APP, "other-key", "alice", 1_700_000_000), Err(UserSigError::BadSignature));
-        assert_eq!(verify(&sig, APP + 1, KEY, "alice", 1_700_000_000), Err(UserSigError::WrongApp(APP)));
-        assert_eq!(verify(&sig, APP, KEY, "bob", 1_700_000_000), Err(UserSigError::WrongUser("alice".into())));
+        assert_eq!(
+            verify(&sig, APP, "other-key", "alice", 1_700_000_000),
+            Err(UserSigError::BadSignature)
+        );
+        assert_eq!(
+            verify(&sig, APP + 1, KEY, "alice", 1_700_000_000),
+            Err(UserSigError::WrongApp(APP))
+        );
+        assert_eq!(
+            verify(&sig, APP, KEY, "bob", 1_700_000_000),
+            Err(UserSigError::WrongUser("alice".into()))
+        );
         assert_eq!(
             verify(&sig, APP, KEY, "alice", 1_700_000_180),
-            Err(UserSigError::Expired { issued: 1_700_000_000, expire: 60, ago: 120 })
+            Err(UserSigError::Expired {
+                issued: 1_700_000_000,
+                expire: 60,
+                ago: 120
+            })
         );
         for junk in ["", "!!!", "eJw_", &"A".repeat(5000)] {
-            assert!(matches!(verify(junk, APP, KEY, "alice", 0), Err(UserSigError::Malformed(_))), "{junk}");
+            assert!(
+                matches!(
+                    verify(junk, APP, KEY, "alice", 0),
+                    Err(UserSigError::Malformed(_))
+                ),
+                "{junk}"
+            );
         }
     }
 
@@ -236,7 +282,10 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(&json).unwrap();
         let forged = to_tls_alphabet(&STANDARD.encode(z.finish().unwrap()));
-        assert_eq!(verify(&forged, APP, KEY, "alice", 1_700_000_000), Err(UserSigError::BadSignature));
+        assert_eq!(
+            verify(&forged, APP, KEY, "alice", 1_700_000_000),
+            Err(UserSigError::BadSignature)
+        );
     }
 
     /// Sigs made by the reference Python generator (`tls-sig-api-v2` 1.1 on PyPI) with the

@@ -1,0 +1,825 @@
+//! The media worker: owns every room's state machine and every client's `Rtc`, reads the
+//! one UDP port, and forwards each publisher's media to the members that subscribed to it.
+//!
+//! It runs on its own thread with a single-threaded tokio runtime, so forwarding a packet
+//! takes no lock. Signaling talks to it through [`Command`]s and gets one reply each.
+
+mod peer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use roomcast_proto::{
+    ErrorCode, MediaKind, RemoteUser, Role, RoomId, Scene, SdkAppId, ServerMessage, Stream, Track,
+    UserId,
+};
+use str0m::media::{KeyframeRequestKind, MediaData, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Event, IceConnectionState, Input, Output};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ledger::{LedgerEvent, RoomKey, now_ms};
+use crate::room::{Limits, MemberId, Room, RoomEvent};
+use peer::{Peer, Use};
+
+type Failure = (ErrorCode, String);
+type ReplyTx = oneshot::Sender<Result<Reply, Failure>>;
+
+/// Requests from signaling.
+pub enum Command {
+    Enter {
+        member: MemberId,
+        app: SdkAppId,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        scene: Scene,
+        hidden: bool,
+        events: mpsc::UnboundedSender<ServerMessage>,
+        reply: ReplyTx,
+    },
+    Exit {
+        member: MemberId,
+        reply: ReplyTx,
+    },
+    /// The WebSocket closed without `exit_room`: the member counts as lost (90 s rule).
+    Disconnected {
+        member: MemberId,
+    },
+    SwitchRole {
+        member: MemberId,
+        role: Role,
+        reply: ReplyTx,
+    },
+    Negotiate {
+        member: MemberId,
+        sdp: String,
+        tracks: Vec<Track>,
+        reply: ReplyTx,
+    },
+    Unsubscribe {
+        member: MemberId,
+        mid: String,
+        reply: ReplyTx,
+    },
+    SetAvailable {
+        member: MemberId,
+        kind: MediaKind,
+        stream: Stream,
+        available: bool,
+        reply: ReplyTx,
+    },
+    Shutdown,
+}
+
+pub enum Reply {
+    Done,
+    Entered { role: Role, users: Vec<RemoteUser> },
+    Answer(String),
+}
+
+/// Counters for benchmarks and health, readable from any thread.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub datagrams_in: AtomicU64,
+    pub datagrams_out: AtomicU64,
+    /// Media frames written to subscribers (one audio packet or one video frame each).
+    pub frames_forwarded: AtomicU64,
+    /// UDP datagrams that were not STUN/DTLS/RTP or that no client claimed.
+    pub garbage_in: AtomicU64,
+    /// Sum over forwarded frames of the time from the frame's arrival to its forwarding, µs.
+    pub forward_delay_us_total: AtomicU64,
+    pub members: AtomicU64,
+    pub rooms: AtomicU64,
+}
+
+impl WorkerStats {
+    pub fn to_json(&self) -> serde_json::Value {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        serde_json::json!({
+            "datagrams_in": g(&self.datagrams_in),
+            "datagrams_out": g(&self.datagrams_out),
+            "frames_forwarded": g(&self.frames_forwarded),
+            "garbage_in": g(&self.garbage_in),
+            "forward_delay_us_total": g(&self.forward_delay_us_total),
+            "members": g(&self.members),
+            "rooms": g(&self.rooms),
+        })
+    }
+}
+
+pub fn spawn(
+    udp: std::net::UdpSocket,
+    advertised: SocketAddr,
+    commands: mpsc::UnboundedReceiver<Command>,
+    ledger: mpsc::UnboundedSender<LedgerEvent>,
+    stats: Arc<WorkerStats>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    udp.set_nonblocking(true)?;
+    let local = udp.local_addr()?;
+    std::thread::Builder::new()
+        .name("roomcast-sfu".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread runtime only fails when the OS is out of resources");
+            runtime.block_on(async move {
+                let socket = match UdpSocket::from_std(udp) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!("media socket unusable: {e}");
+                        return;
+                    }
+                };
+                let mut worker = Worker {
+                    socket,
+                    local,
+                    advertised,
+                    ledger,
+                    stats,
+                    rooms: HashMap::new(),
+                    room_index: HashMap::new(),
+                    members: HashMap::new(),
+                    by_addr: HashMap::new(),
+                    next_room: 1,
+                    dirty: Vec::new(),
+                };
+                worker.run(commands).await;
+            });
+        })
+}
+
+struct RoomEntry {
+    room: Room,
+    app: SdkAppId,
+    id: RoomId,
+    peak: usize,
+}
+
+struct Member {
+    room: RoomKey,
+    user: UserId,
+    events: mpsc::UnboundedSender<ServerMessage>,
+    peer: Option<Peer>,
+    addr: Option<SocketAddr>,
+    last_keyframe_request: HashMap<Mid, Instant>,
+}
+
+struct Worker {
+    socket: UdpSocket,
+    local: SocketAddr,
+    advertised: SocketAddr,
+    ledger: mpsc::UnboundedSender<LedgerEvent>,
+    stats: Arc<WorkerStats>,
+    rooms: HashMap<RoomKey, RoomEntry>,
+    room_index: HashMap<(SdkAppId, RoomId), RoomKey>,
+    members: HashMap<MemberId, Member>,
+    by_addr: HashMap<SocketAddr, MemberId>,
+    next_room: RoomKey,
+    /// Members whose `Rtc` got input and must be polled.
+    dirty: Vec<MemberId>,
+}
+
+/// What polling one peer produced that concerns other members.
+enum Forward {
+    Media {
+        from: MemberId,
+        data: Box<MediaData>,
+    },
+    KeyframeRequest {
+        from: MemberId,
+        mid: Mid,
+    },
+    Connected {
+        member: MemberId,
+    },
+    Lost {
+        member: MemberId,
+    },
+    Restored {
+        member: MemberId,
+    },
+}
+
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
+
+impl Worker {
+    async fn run(&mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            self.drive(Instant::now());
+            let deadline = self.next_deadline();
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Shutdown) | None => break,
+                    Some(cmd) => self.command(Instant::now(), cmd),
+                },
+                received = self.socket.recv_from(&mut buf) => {
+                    if let Ok((n, source)) = received {
+                        self.datagram(Instant::now(), source, &buf[..n]);
+                        // Take what else is already queued before polling everyone again.
+                        for _ in 0..64 {
+                            match self.socket.try_recv_from(&mut buf) {
+                                Ok((n, source)) => self.datagram(Instant::now(), source, &buf[..n]),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    self.timeouts(Instant::now());
+                }
+            }
+        }
+        let members: Vec<MemberId> = self.members.keys().copied().collect();
+        for m in members {
+            if let Some(mut p) = self.members.get_mut(&m).and_then(|m| m.peer.take()) {
+                p.rtc.disconnect();
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(1);
+        let peers = self
+            .members
+            .values()
+            .filter_map(|m| m.peer.as_ref().map(|p| p.timeout));
+        let rooms = self.rooms.values().filter_map(|r| r.room.poll_timeout());
+        peers.chain(rooms).fold(far, Instant::min)
+    }
+
+    fn timeouts(&mut self, now: Instant) {
+        for (id, m) in self.members.iter_mut() {
+            if let Some(p) = m.peer.as_mut()
+                && p.timeout <= now
+            {
+                if p.rtc.handle_input(Input::Timeout(now)).is_err() {
+                    p.rtc.disconnect();
+                }
+                self.dirty.push(*id);
+            }
+        }
+        let due: Vec<RoomKey> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.room.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            if let Some(r) = self.rooms.get_mut(&key) {
+                r.room.handle_timeout(now);
+            }
+            self.room_events(key);
+        }
+    }
+
+    fn datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        self.stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
+        let Ok(contents) = data.try_into() else {
+            self.stats.garbage_in.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
+        let owner = match self.by_addr.get(&source) {
+            Some(m) => Some(*m),
+            None => self
+                .members
+                .iter()
+                .find(|(_, m)| m.peer.as_ref().is_some_and(|p| p.rtc.accepts(&input)))
+                .map(|(id, _)| *id),
+        };
+        let Some(owner) = owner else {
+            self.stats.garbage_in.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let Some(member) = self.members.get_mut(&owner) else {
+            return;
+        };
+        let Some(peer) = member.peer.as_mut() else {
+            return;
+        };
+        if member.addr != Some(source) {
+            if let Some(old) = member.addr.replace(source) {
+                self.by_addr.remove(&old);
+            }
+            self.by_addr.insert(source, owner);
+        }
+        if let Err(e) = peer.rtc.handle_input(input) {
+            tracing::debug!("dropping a peer after bad input: {e}");
+            peer.rtc.disconnect();
+        }
+        self.dirty.push(owner);
+    }
+
+    /// Polls every peer that got input until all are idle, forwarding what they produce.
+    fn drive(&mut self, now: Instant) {
+        let mut forwards = Vec::new();
+        while !self.dirty.is_empty() {
+            let mut dirty = std::mem::take(&mut self.dirty);
+            dirty.sort_unstable();
+            dirty.dedup();
+            for id in dirty {
+                self.poll_peer(id, &mut forwards);
+            }
+            for f in forwards.drain(..) {
+                self.forward(now, f);
+            }
+        }
+    }
+
+    fn poll_peer(&mut self, id: MemberId, out: &mut Vec<Forward>) {
+        let Some(member) = self.members.get_mut(&id) else {
+            return;
+        };
+        let Some(peer) = member.peer.as_mut() else {
+            return;
+        };
+        loop {
+            if !peer.rtc.is_alive() {
+                member.peer = None;
+                if let Some(addr) = member.addr.take() {
+                    self.by_addr.remove(&addr);
+                }
+                out.push(Forward::Lost { member: id });
+                return;
+            }
+            match peer.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => {
+                    self.stats.datagrams_out.fetch_add(1, Ordering::Relaxed);
+                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Timeout(t)) => {
+                    peer.timeout = t;
+                    return;
+                }
+                Ok(Output::Event(e)) => match e {
+                    Event::Connected => {
+                        peer.connected = true;
+                        out.push(Forward::Connected { member: id });
+                    }
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                        out.push(Forward::Lost { member: id })
+                    }
+                    Event::IceConnectionStateChange(
+                        IceConnectionState::Connected | IceConnectionState::Completed,
+                    ) => out.push(Forward::Restored { member: id }),
+                    Event::MediaData(data) => out.push(Forward::Media {
+                        from: id,
+                        data: Box::new(data),
+                    }),
+                    Event::KeyframeRequest(req) => out.push(Forward::KeyframeRequest {
+                        from: id,
+                        mid: req.mid,
+                    }),
+                    _ => {}
+                },
+                Err(e) => {
+                    tracing::debug!("peer failed: {e}");
+                    peer.rtc.disconnect();
+                }
+            }
+        }
+    }
+
+    fn forward(&mut self, now: Instant, f: Forward) {
+        match f {
+            Forward::Media { from, data } => self.forward_media(from, *data),
+            Forward::KeyframeRequest { from, mid } => {
+                let Some(Use::Subscribe { user, kind, stream }) = self
+                    .members
+                    .get(&from)
+                    .and_then(|m| m.peer.as_ref())
+                    .and_then(|p| p.uses.get(&mid))
+                    .cloned()
+                else {
+                    return;
+                };
+                let Some(room) = self.members.get(&from).map(|m| m.room) else {
+                    return;
+                };
+                self.request_keyframe(now, room, &user, kind, stream);
+            }
+            Forward::Connected { member } => self.request_keyframes_for(now, member),
+            Forward::Lost { member } => {
+                if let Some(key) = self.members.get(&member).map(|m| m.room) {
+                    if let Some(r) = self.rooms.get_mut(&key) {
+                        r.room.handle_connection_lost(now, member);
+                    }
+                    self.room_events(key);
+                }
+            }
+            Forward::Restored { member } => {
+                if let Some(key) = self.members.get(&member).map(|m| m.room) {
+                    if let Some(r) = self.rooms.get_mut(&key) {
+                        r.room.handle_connection_restored(now, member);
+                    }
+                    self.room_events(key);
+                }
+            }
+        }
+    }
+
+    fn forward_media(&mut self, from: MemberId, data: MediaData) {
+        let Some(publisher) = self.members.get(&from) else {
+            return;
+        };
+        let Some(Use::Publish { kind, stream }) = publisher
+            .peer
+            .as_ref()
+            .and_then(|p| p.uses.get(&data.mid))
+            .cloned()
+        else {
+            return;
+        };
+        let room_key = publisher.room;
+        let Some(entry) = self.rooms.get(&room_key) else {
+            return;
+        };
+        // Defence in depth: only anchors' media is forwarded, whatever was negotiated.
+        if entry.room.role_of(from) != Some(Role::Anchor) {
+            return;
+        }
+        let user = publisher.user.clone();
+        let delay_us = data.network_time.elapsed().as_micros() as u64;
+        let subscribers: Vec<MemberId> = entry.room.members().filter(|m| *m != from).collect();
+        for sub in subscribers {
+            let Some(member) = self.members.get_mut(&sub) else {
+                continue;
+            };
+            let Some(peer) = member.peer.as_mut() else {
+                continue;
+            };
+            if !peer.connected {
+                continue;
+            }
+            let mids: Vec<Mid> = peer.subscription_mids(&user, kind, stream).collect();
+            for mid in mids {
+                let Some(writer) = peer.rtc.writer(mid) else {
+                    continue;
+                };
+                let Some(pt) = writer.match_params(data.params) else {
+                    continue;
+                };
+                if writer
+                    .write(pt, data.network_time, data.time, data.data.clone())
+                    .is_ok()
+                {
+                    self.stats.frames_forwarded.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .forward_delay_us_total
+                        .fetch_add(delay_us, Ordering::Relaxed);
+                }
+                self.dirty.push(sub);
+            }
+        }
+    }
+
+    /// Asks `user`'s publisher in `room` for a keyframe of `stream`, at most every 250 ms.
+    fn request_keyframe(
+        &mut self,
+        now: Instant,
+        room: RoomKey,
+        user: &UserId,
+        kind: MediaKind,
+        stream: Stream,
+    ) {
+        if kind != MediaKind::Video {
+            return;
+        }
+        let Some(publisher) = self.rooms.get(&room).and_then(|r| r.room.member_of(user)) else {
+            return;
+        };
+        let Some(member) = self.members.get_mut(&publisher) else {
+            return;
+        };
+        let Some(peer) = member.peer.as_mut() else {
+            return;
+        };
+        let Some(mid) = peer.publish_mid(kind, stream) else {
+            return;
+        };
+        if member
+            .last_keyframe_request
+            .get(&mid)
+            .is_some_and(|t| now.duration_since(*t) < KEYFRAME_REQUEST_INTERVAL)
+        {
+            return;
+        }
+        if let Some(mut writer) = peer.rtc.writer(mid)
+            && writer
+                .request_keyframe(None, KeyframeRequestKind::Pli)
+                .is_ok()
+        {
+            member.last_keyframe_request.insert(mid, now);
+            self.dirty.push(publisher);
+        }
+    }
+
+    /// A subscriber can only start decoding at a keyframe: ask every publisher it receives.
+    fn request_keyframes_for(&mut self, now: Instant, member: MemberId) {
+        let Some(m) = self.members.get(&member) else {
+            return;
+        };
+        let room = m.room;
+        let wanted: Vec<(UserId, MediaKind, Stream)> = m
+            .peer
+            .iter()
+            .flat_map(|p| p.uses.values())
+            .filter_map(|u| match u {
+                Use::Subscribe { user, kind, stream } => Some((user.clone(), *kind, *stream)),
+                _ => None,
+            })
+            .collect();
+        for (user, kind, stream) in wanted {
+            self.request_keyframe(now, room, &user, kind, stream);
+        }
+    }
+
+    fn command(&mut self, now: Instant, cmd: Command) {
+        match cmd {
+            Command::Enter {
+                member,
+                app,
+                room,
+                user,
+                role,
+                scene,
+                hidden,
+                events,
+                reply,
+            } => {
+                let r = self.enter(now, member, app, room, user, role, scene, hidden, events);
+                let _ = reply.send(r);
+            }
+            Command::Exit { member, reply } => {
+                self.leave(now, member);
+                let _ = reply.send(Ok(Reply::Done));
+            }
+            Command::Disconnected { member } => {
+                if let Some(m) = self.members.get_mut(&member) {
+                    if let Some(mut p) = m.peer.take() {
+                        p.rtc.disconnect();
+                    }
+                    if let Some(addr) = m.addr.take() {
+                        self.by_addr.remove(&addr);
+                    }
+                }
+                self.forward(now, Forward::Lost { member });
+            }
+            Command::SwitchRole {
+                member,
+                role,
+                reply,
+            } => {
+                let r = self.with_room(member, |room| room.handle_switch_role(now, member, role));
+                let _ = reply.send(r.map(|_| Reply::Done));
+            }
+            Command::SetAvailable {
+                member,
+                kind,
+                stream,
+                available,
+                reply,
+            } => {
+                let r = self.with_room(member, |room| {
+                    room.handle_set_available(now, member, kind, stream, available)
+                });
+                let _ = reply.send(r.map(|_| Reply::Done));
+            }
+            Command::Negotiate {
+                member,
+                sdp,
+                tracks,
+                reply,
+            } => {
+                let r = self.negotiate(now, member, &sdp, &tracks);
+                let _ = reply.send(r.map(Reply::Answer));
+            }
+            Command::Unsubscribe { member, mid, reply } => {
+                if let Some(p) = self.members.get_mut(&member).and_then(|m| m.peer.as_mut()) {
+                    p.uses.remove(&Mid::from(mid.as_str()));
+                }
+                let _ = reply.send(Ok(Reply::Done));
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn enter(
+        &mut self,
+        now: Instant,
+        member: MemberId,
+        app: SdkAppId,
+        room_id: RoomId,
+        user: UserId,
+        role: Role,
+        scene: Scene,
+        hidden: bool,
+        events: mpsc::UnboundedSender<ServerMessage>,
+    ) -> Result<Reply, Failure> {
+        let key = match self.room_index.get(&(app, room_id.clone())) {
+            Some(k) => *k,
+            None => {
+                let key = self.next_room;
+                self.next_room += 1;
+                let room = Room::new(app, room_id.clone(), scene, Limits::default(), now);
+                self.rooms.insert(
+                    key,
+                    RoomEntry {
+                        room,
+                        app,
+                        id: room_id.clone(),
+                        peak: 0,
+                    },
+                );
+                self.room_index.insert((app, room_id.clone()), key);
+                self.stats.rooms.fetch_add(1, Ordering::Relaxed);
+                let _ = self.ledger.send(LedgerEvent::RoomOpened {
+                    key,
+                    app,
+                    room: room_id.to_string(),
+                    scene,
+                    at_ms: now_ms(),
+                });
+                key
+            }
+        };
+        let entry = self
+            .rooms
+            .get_mut(&key)
+            .expect("the room was just looked up or created");
+        let users = entry
+            .room
+            .handle_enter(now, member, user.clone(), role, hidden)
+            .map_err(|e| (e.code(), e.to_string()))?;
+        let role = entry.room.role_of(member).unwrap_or(role);
+        entry.peak = entry.peak.max(entry.room.len());
+        self.members.insert(
+            member,
+            Member {
+                room: key,
+                user,
+                events,
+                peer: None,
+                addr: None,
+                last_keyframe_request: HashMap::new(),
+            },
+        );
+        self.stats.members.fetch_add(1, Ordering::Relaxed);
+        self.room_events(key);
+        Ok(Reply::Entered { role, users })
+    }
+
+    fn leave(&mut self, now: Instant, member: MemberId) {
+        let Some(key) = self.members.get(&member).map(|m| m.room) else {
+            return;
+        };
+        if let Some(r) = self.rooms.get_mut(&key) {
+            r.room.handle_exit(now, member);
+        }
+        self.drop_member(member);
+        self.room_events(key);
+    }
+
+    fn drop_member(&mut self, member: MemberId) {
+        if let Some(mut m) = self.members.remove(&member) {
+            self.stats.members.fetch_sub(1, Ordering::Relaxed);
+            if let Some(addr) = m.addr.take() {
+                self.by_addr.remove(&addr);
+            }
+            if let Some(mut p) = m.peer.take() {
+                p.rtc.disconnect();
+            }
+        }
+    }
+
+    fn with_room(
+        &mut self,
+        member: MemberId,
+        f: impl FnOnce(&mut Room) -> Result<(), crate::room::RoomError>,
+    ) -> Result<(), Failure> {
+        let key = self
+            .members
+            .get(&member)
+            .map(|m| m.room)
+            .ok_or((ErrorCode::NotInRoom, "enter a room first".to_string()))?;
+        let r = match self.rooms.get_mut(&key) {
+            Some(entry) => f(&mut entry.room).map_err(|e| (e.code(), e.to_string())),
+            None => Err((ErrorCode::NotInRoom, "the room has closed".to_string())),
+        };
+        self.room_events(key);
+        r
+    }
+
+    fn negotiate(
+        &mut self,
+        now: Instant,
+        member: MemberId,
+        sdp: &str,
+        tracks: &[Track],
+    ) -> Result<String, Failure> {
+        let m = self
+            .members
+            .get(&member)
+            .ok_or((ErrorCode::NotInRoom, "enter a room first".to_string()))?;
+        let key = m.room;
+        if tracks.iter().any(|t| t.user_id.is_none())
+            && let Some(r) = self.rooms.get(&key)
+        {
+            r.room
+                .check_publish(member)
+                .map_err(|e| (e.code(), e.to_string()))?;
+        }
+        let advertised = self.advertised;
+        let m = self.members.get_mut(&member).expect("checked above");
+        if m.peer.is_none() {
+            m.peer = Some(Peer::new(now, advertised).map_err(|e| (ErrorCode::Internal, e))?);
+        }
+        let peer = m.peer.as_mut().expect("created above");
+        let answer = peer
+            .negotiate(sdp, tracks)
+            .map_err(|e| (ErrorCode::NegotiationFailed, e))?;
+        let connected = peer.connected;
+        self.dirty.push(member);
+        if connected {
+            self.request_keyframes_for(now, member);
+        }
+        Ok(answer)
+    }
+
+    /// Carries out what a room decided.
+    fn room_events(&mut self, key: RoomKey) {
+        loop {
+            let Some(entry) = self.rooms.get_mut(&key) else {
+                return;
+            };
+            let Some(event) = entry.room.poll_event() else {
+                return;
+            };
+            match event {
+                RoomEvent::Send { to, msg } => {
+                    if let Some(m) = self.members.get(&to) {
+                        let _ = m.events.send(msg);
+                    }
+                }
+                RoomEvent::Remove {
+                    member,
+                    code,
+                    message,
+                } => {
+                    if let Some(m) = self.members.get(&member) {
+                        let _ = m.events.send(ServerMessage::Removed { code, message });
+                    }
+                    self.drop_member(member);
+                }
+                RoomEvent::Usage(u) => {
+                    let (app, room) = (entry.app, entry.id.to_string());
+                    let _ = self.ledger.send(LedgerEvent::Stay {
+                        app,
+                        room,
+                        user: u.user.as_str().to_string(),
+                        role: u.role,
+                        left_at_ms: now_ms(),
+                        seconds_connected: u.connected.as_secs_f64(),
+                        seconds_lost: u.lost.as_secs_f64(),
+                    });
+                }
+                RoomEvent::Destroyed => {
+                    let entry = self.rooms.remove(&key).expect("looked up above");
+                    self.room_index.remove(&(entry.app, entry.id.clone()));
+                    self.stats.rooms.fetch_sub(1, Ordering::Relaxed);
+                    let _ = self.ledger.send(LedgerEvent::RoomClosed {
+                        key,
+                        at_ms: now_ms(),
+                        peak_users: entry.peak as i64,
+                    });
+                    let orphans: Vec<MemberId> = self
+                        .members
+                        .iter()
+                        .filter(|(_, m)| m.room == key)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for m in orphans {
+                        self.drop_member(m);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}

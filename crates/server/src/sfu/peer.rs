@@ -1,0 +1,131 @@
+//! One client's WebRTC connection on the server side: a str0m `Rtc` (ICE-lite) and what
+//! each of its m-lines carries.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use roomcast_proto::{MediaKind, Stream, Track, UserId};
+use str0m::change::SdpOffer;
+use str0m::media::{Direction, Mid};
+use str0m::{Candidate, Rtc};
+
+/// What the server does with one of a client's m-lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Use {
+    /// The client publishes its own stream here.
+    Publish { kind: MediaKind, stream: Stream },
+    /// The server forwards `user`'s stream here.
+    Subscribe {
+        user: UserId,
+        kind: MediaKind,
+        stream: Stream,
+    },
+}
+
+pub struct Peer {
+    pub rtc: Rtc,
+    pub uses: HashMap<Mid, Use>,
+    /// Set once ICE and DTLS are up: media written before that is dropped by str0m.
+    pub connected: bool,
+    /// When str0m next wants `handle_input(Timeout)`.
+    pub timeout: Instant,
+}
+
+impl Peer {
+    pub fn new(now: Instant, udp_addr: SocketAddr) -> Result<Self, String> {
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_h264(true)
+            .build(now);
+        let candidate = Candidate::host(udp_addr, "udp")
+            .map_err(|e| format!("bad media address {udp_addr}: {e}"))?;
+        rtc.add_local_candidate(candidate);
+        Ok(Self {
+            rtc,
+            uses: HashMap::new(),
+            connected: false,
+            timeout: now,
+        })
+    }
+
+    /// Applies a client offer; returns the answer SDP. `tracks` must describe every active
+    /// m-line; publishing m-lines must be send-only from the client.
+    pub fn negotiate(&mut self, sdp: &str, tracks: &[Track]) -> Result<String, String> {
+        let offer = SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| format!("cannot read the SDP offer: {e}"))?;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| format!("cannot accept the SDP offer: {e}"))?;
+        let mut uses = HashMap::new();
+        for t in tracks {
+            let mid = Mid::from(t.mid.as_str());
+            let Some(media) = self.rtc.media(mid) else {
+                return Err(format!(
+                    "track mid {:?} is not an m-line of the offer",
+                    t.mid
+                ));
+            };
+            let dir = media.direction();
+            let kind_ok = matches!(
+                (t.kind, media.kind()),
+                (MediaKind::Audio, str0m::media::MediaKind::Audio)
+                    | (MediaKind::Video, str0m::media::MediaKind::Video)
+            );
+            if !kind_ok {
+                return Err(format!(
+                    "track mid {:?} is declared {:?} but the m-line is not",
+                    t.mid, t.kind
+                ));
+            }
+            let u = match &t.user_id {
+                None if matches!(dir, Direction::RecvOnly | Direction::SendRecv) => Use::Publish {
+                    kind: t.kind,
+                    stream: t.stream,
+                },
+                None => continue,
+                Some(user) if matches!(dir, Direction::SendOnly | Direction::SendRecv) => {
+                    Use::Subscribe {
+                        user: user.clone(),
+                        kind: t.kind,
+                        stream: t.stream,
+                    }
+                }
+                Some(_) => continue,
+            };
+            uses.insert(mid, u);
+        }
+        self.uses = uses;
+        Ok(answer.to_sdp_string())
+    }
+
+    /// The m-line on which this client publishes `kind`/`stream`.
+    pub fn publish_mid(&self, kind: MediaKind, stream: Stream) -> Option<Mid> {
+        self.uses
+            .iter()
+            .find_map(|(mid, u)| (*u == Use::Publish { kind, stream }).then_some(*mid))
+    }
+
+    /// The m-lines on which this client receives `user`'s `kind`/`stream`.
+    pub fn subscription_mids<'a>(
+        &'a self,
+        user: &'a UserId,
+        kind: MediaKind,
+        stream: Stream,
+    ) -> impl Iterator<Item = Mid> + 'a {
+        self.uses.iter().filter_map(move |(mid, u)| match u {
+            Use::Subscribe {
+                user: u,
+                kind: k,
+                stream: s,
+            } if u == user && *k == kind && *s == stream => Some(*mid),
+            _ => None,
+        })
+    }
+}
