@@ -158,19 +158,29 @@ impl Serialize for RoomId {
 
 impl<'de> Deserialize<'de> for RoomId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(i128),
-            Name(String),
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RoomId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a room number 1..=4294967295 or a room name")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<RoomId, E> {
+                u32::try_from(n)
+                    .map_err(|_| IdError::RoomNumber(i128::from(n)))
+                    .and_then(RoomId::number)
+                    .map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<RoomId, E> {
+                Err(E::custom(IdError::RoomNumber(i128::from(n))))
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<RoomId, E> {
+                Err(E::custom(format!("room id {n} is not a whole number")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RoomId, E> {
+                RoomId::name(s).map_err(E::custom)
+            }
         }
-        match Raw::deserialize(d)? {
-            Raw::Number(n) => u32::try_from(n)
-                .map_err(|_| IdError::RoomNumber(n))
-                .and_then(RoomId::number),
-            Raw::Name(s) => RoomId::name(s),
-        }
-        .map_err(serde::de::Error::custom)
+        d.deserialize_any(V)
     }
 }
 
