@@ -1,1 +1,85 @@
-//! End-to-end tests live in tests/*.rs.
+//! Shared harness for the end-to-end tests: a server in-process on ephemeral ports, and
+//! helpers to make UserSigs and headless participants.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use roomcast_engine::codec::AudioProfile;
+use roomcast_engine::media::{PatternSource, ToneSource};
+use roomcast_engine::{Engine, EngineConfig, EngineError, EnterRoomParams};
+use roomcast_proto::{Role, RoomId, Scene, Stream};
+use roomcast_server::{RunningServer, ServerConfig};
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub app: u32,
+    pub key: String,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let server = RunningServer::start(ServerConfig::ephemeral()).await.expect("server starts on ephemeral ports");
+        let app = server.dev_app.id.get();
+        let key = server.dev_app.secret_key.clone();
+        Self { server, app, key }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn sig(&self, user: &str) -> String {
+        sig(self.app, &self.key, user, 3600)
+    }
+
+    pub fn params(&self, user: &str, room: u32, role: Role, scene: Scene) -> EnterRoomParams {
+        EnterRoomParams {
+            server_url: self.url(),
+            sdk_app_id: self.app,
+            user_id: user.to_string(),
+            user_sig: self.sig(user),
+            room_id: RoomId::Number(room),
+            role,
+            scene,
+            hidden: false,
+        }
+    }
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+pub fn sig(app: u32, key: &str, user: &str, expire: i64) -> String {
+    roomcast_proto::usersig::generate(u64::from(app), key, user, unix_now(), expire, None)
+}
+
+/// An engine that receives everything.
+pub fn receiving_engine() -> Engine {
+    Engine::new(EngineConfig { auto_subscribe_audio: true, auto_subscribe_video: true, ..EngineConfig::default() })
+}
+
+/// Enters a video call and publishes the tone and the test pattern.
+pub async fn participant(
+    server: &TestServer,
+    user: &str,
+    room: u32,
+    (w, h, fps, kbps): (u32, u32, u32, u32),
+) -> Result<Engine, EngineError> {
+    let mut e = receiving_engine();
+    e.enter_room(server.params(user, room, Role::Anchor, Scene::VideoCall)).await?;
+    e.start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default).await?;
+    e.start_local_video(Box::new(PatternSource::new(w, h, fps)), Stream::Main, kbps * 1000).await?;
+    Ok(e)
+}
+
+/// Polls `cond` until it holds or `timeout` passes; returns whether it held.
+pub async fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cond()
+}

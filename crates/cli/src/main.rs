@@ -1,1 +1,135 @@
-fn main() {}
+//! `roomcast`: run the room server, create apps, make UserSigs, join a room headless, and
+//! run the benchmarks.
+
+mod bench;
+mod join;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use roomcast_server::{RunningServer, ServerConfig, config::default_data_dir, store::Store};
+
+#[derive(Parser)]
+#[command(name = "roomcast", version, about = "Self-hosted real-time audio/video rooms")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the room server (signaling + SFU).
+    Serve {
+        /// HTTP/WebSocket signaling address.
+        #[arg(long, default_value = "127.0.0.1:7880")]
+        listen: SocketAddr,
+        /// UDP port for all WebRTC media.
+        #[arg(long, default_value_t = 7882)]
+        udp_port: u16,
+        /// Address advertised to clients (behind NAT: the public address).
+        #[arg(long)]
+        public_ip: Option<IpAddr>,
+        /// Data directory (SQLite database). Default: the user's data directory.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Manage apps (tenants with their own secret keys).
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
+    /// Print a UserSig (TLSSigAPIv2) for a user.
+    Usersig {
+        #[arg(long)]
+        app: u32,
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        user: String,
+        /// Validity in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        expire: i64,
+    },
+    /// Join a room as a headless participant and report what was received.
+    Join(join::JoinArgs),
+    /// Run the benchmarks and write docs/BENCHMARKS.md.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Create an app; prints {"sdkAppId": ..., "secretKey": "..."}.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,roomcast=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { listen, udp_port, public_ip, data } => {
+            let data_dir = data.unwrap_or_else(default_data_dir);
+            let server = RunningServer::start(ServerConfig { listen, udp_port, public_ip, data_dir: Some(data_dir.clone()) })
+                .await
+                .context("cannot start the server")?;
+            println!("Roomcast server listening on {} (media on UDP {})", server.url(), server.udp_addr);
+            println!("Data: {}", data_dir.display());
+            let created = if server.dev_app_created { " (created now)" } else { "" };
+            println!(
+                "Development app{created}: SDKAppID {}  secret key {}",
+                server.dev_app.id.get(),
+                server.dev_app.secret_key
+            );
+            println!("Open {} in a browser to join from a web page.", server.url());
+            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+            println!("Shutting down");
+            server.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::App { command: AppCommand::Create { name, data } } => {
+            let dir = data.unwrap_or_else(default_data_dir);
+            let store = Store::open(&dir.join("roomcast.db")).await.context("cannot open the server database")?;
+            let app = store.create_app(&name).await?;
+            let out = serde_json::json!({"sdkAppId": app.id.get(), "secretKey": app.secret_key, "name": app.name});
+            println!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Usersig { app, key, user, expire } => {
+            roomcast_proto::UserId::new(user.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+            println!("{}", roomcast_proto::usersig::generate(u64::from(app), &key, &user, now, expire, None));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Join(args) => join::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}

@@ -1,9 +1,19 @@
-//! Roomcast's client media engine, in the spirit of TRTCCloud: sources → processing →
-//! codecs → WebRTC transport (str0m) → jitter buffers → decoders → sinks, behind an API of
-//! `enter_room`, `start_local_audio`, `start_remote_view`… and a stream of events.
+//! Roomcast's client media engine, in the spirit of TRTCCloud: sources → codecs → WebRTC
+//! transport (str0m) → jitter buffers → decoders → sinks, behind an API of `enter_room`,
+//! `start_local_audio`, `start_remote_view`… and a stream of events.
 //!
 //! It knows nothing of Tauri or of the server's internals; it shares only `roomcast-proto`.
 
+mod capture;
 pub mod codec;
+mod engine;
 pub mod jitter;
 pub mod media;
+mod remote;
+mod session;
+pub mod stats;
+
+pub use engine::{
+    AudioSinkFactory, Engine, EngineConfig, EngineError, EngineEvent, EnterRoomParams, VideoSinkFactory,
+};
+pub use stats::{Statistics, percentile};

@@ -1,0 +1,279 @@
+//! `roomcast join`: a headless participant. Publishes synthetic or file sources, receives
+//! everyone, optionally records, and reports what arrived and how late.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use roomcast_engine::codec::AudioProfile;
+use roomcast_engine::media::{
+    AudioSink, AudioSource, NullSink, PatternSource, ToneSource, VideoSink, VideoSource, WavSink, WavSource, Y4mSink,
+    Y4mSource,
+};
+use roomcast_engine::stats::{AudioStats, VideoStats};
+use roomcast_engine::{Engine, EngineConfig, EngineError, EngineEvent, EnterRoomParams, Statistics, percentile};
+use roomcast_proto::{Role, RoomId, Scene, Stream};
+use serde_json::{Value, json};
+
+#[derive(Args, Debug, Clone)]
+pub struct JoinArgs {
+    /// Room server, e.g. http://127.0.0.1:7880
+    #[arg(long)]
+    pub server: String,
+    #[arg(long)]
+    pub app: u32,
+    /// The app's secret key (a UserSig is made from it) …
+    #[arg(long, conflicts_with = "sig", required_unless_present = "sig")]
+    pub key: Option<String>,
+    /// … or a ready UserSig.
+    #[arg(long)]
+    pub sig: Option<String>,
+    /// Room number or name.
+    #[arg(long)]
+    pub room: String,
+    #[arg(long)]
+    pub user: String,
+    #[arg(long, default_value = "anchor", value_parser = parse_role)]
+    pub role: Role,
+    #[arg(long, default_value = "videocall", value_parser = parse_scene)]
+    pub scene: Scene,
+    /// `tone`, a 48 kHz WAV file, or `none`.
+    #[arg(long, default_value = "tone")]
+    pub audio: String,
+    /// `pattern`, a Y4M file, or `none`.
+    #[arg(long, default_value = "pattern")]
+    pub video: String,
+    /// Test pattern size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x360", value_parser = parse_size)]
+    pub video_size: (u32, u32),
+    #[arg(long, default_value_t = 15)]
+    pub fps: u32,
+    #[arg(long, default_value_t = 600)]
+    pub video_kbps: u32,
+    /// Record what is received: DIR/<user>.wav and DIR/<user>-<stream>.y4m
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Seconds to stay in the room.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Write the JSON report here (default: stdout).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "anchor" => Ok(Role::Anchor),
+        "audience" => Ok(Role::Audience),
+        _ => Err("expected anchor or audience".into()),
+    }
+}
+
+fn parse_scene(s: &str) -> Result<Scene, String> {
+    match s {
+        "videocall" => Ok(Scene::VideoCall),
+        "audiocall" => Ok(Scene::AudioCall),
+        "live" => Ok(Scene::Live),
+        "voicechatroom" => Ok(Scene::VoiceChatRoom),
+        _ => Err("expected videocall, audiocall, live or voicechatroom".into()),
+    }
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once('x').ok_or("expected WIDTHxHEIGHT, e.g. 640x360")?;
+    let w: u32 = w.parse().map_err(|_| "bad width")?;
+    let h: u32 = h.parse().map_err(|_| "bad height")?;
+    if w < 16 || h < 16 || w % 2 == 1 || h % 2 == 1 || w > 3840 || h > 2160 {
+        return Err("width and height must be even, 16..=3840 x 16..=2160".into());
+    }
+    Ok((w, h))
+}
+
+pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
+    let room = RoomId::parse(&args.room).map_err(|e| anyhow::anyhow!("--room: {e}"))?;
+    let sig = match (&args.sig, &args.key) {
+        (Some(sig), _) => sig.clone(),
+        (None, Some(key)) => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+            roomcast_proto::usersig::generate(u64::from(args.app), key, &args.user, now, 86_400, None)
+        }
+        (None, None) => anyhow::bail!("give --key or --sig"),
+    };
+    // Open sources first: a missing file is an error before anyone sees us enter.
+    let audio = audio_source(&args.audio)?;
+    let video = video_source(&args)?;
+    if let Some(dir) = &args.record {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut engine = Engine::new(sink_config(args.record.clone()));
+    let params = EnterRoomParams {
+        server_url: args.server.clone(),
+        sdk_app_id: args.app,
+        user_id: args.user.clone(),
+        user_sig: sig,
+        room_id: room,
+        role: args.role,
+        scene: args.scene,
+        hidden: false,
+    };
+    if let Err(e) = engine.enter_room(params).await {
+        return Ok(failed(&e));
+    }
+    let publish = args.role == Role::Anchor || !args.scene.is_live();
+    if publish {
+        if let Some(source) = audio {
+            if let Err(e) = engine.start_local_audio(source, AudioProfile::Default).await {
+                return Ok(failed(&e));
+            }
+        }
+        if let Some(source) = video {
+            if let Err(e) = engine.start_local_video(source, Stream::Main, args.video_kbps * 1000).await {
+                return Ok(failed(&e));
+            }
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.duration.max(0.0));
+    loop {
+        match tokio::time::timeout_at(deadline, engine.next_event()).await {
+            Err(_) | Ok(None) => break,
+            Ok(Some(EngineEvent::Removed { code, message })) => {
+                eprintln!("removed from the room: error {}: {message}", code.code());
+                break;
+            }
+            Ok(Some(EngineEvent::ExitRoom)) => break,
+            Ok(Some(e)) => tracing::info!("{e:?}"),
+        }
+    }
+    let stats = engine.statistics();
+    engine.exit_room().await;
+    let report = report(&stats);
+    let text = serde_json::to_string_pretty(&report)?;
+    match &args.report {
+        Some(path) => std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?,
+        None => println!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn failed(e: &EngineError) -> ExitCode {
+    match e {
+        EngineError::Server { code, message } => eprintln!("error {}: {message}", code.code()),
+        other => eprintln!("error: {other}"),
+    }
+    ExitCode::from(2)
+}
+
+fn audio_source(spec: &str) -> anyhow::Result<Option<Box<dyn AudioSource>>> {
+    Ok(match spec {
+        "none" => None,
+        "tone" => Some(Box::new(ToneSource::new(1))),
+        path => Some(Box::new(WavSource::open(path.as_ref()).map_err(|e| anyhow::anyhow!("--audio {path}: {e}"))?)),
+    })
+}
+
+fn video_source(args: &JoinArgs) -> anyhow::Result<Option<Box<dyn VideoSource>>> {
+    Ok(match args.video.as_str() {
+        "none" => None,
+        "pattern" => Some(Box::new(PatternSource::new(args.video_size.0, args.video_size.1, args.fps.clamp(1, 60)))),
+        path => Some(Box::new(Y4mSource::open(path.as_ref()).map_err(|e| anyhow::anyhow!("--video {path}: {e}"))?)),
+    })
+}
+
+fn sink_config(record: Option<PathBuf>) -> EngineConfig {
+    let audio_dir = record.clone();
+    EngineConfig {
+        auto_subscribe_audio: true,
+        auto_subscribe_video: true,
+        audio_sink: std::sync::Arc::new(move |user: &str| -> Box<dyn AudioSink> {
+            match &audio_dir {
+                Some(dir) => match WavSink::create(&dir.join(format!("{user}.wav")), 2) {
+                    Ok(s) => Box::new(s),
+                    Err(e) => {
+                        tracing::error!("cannot record {user}'s audio: {e}");
+                        Box::new(NullSink)
+                    }
+                },
+                None => Box::new(NullSink),
+            }
+        }),
+        video_sink: std::sync::Arc::new(move |user: &str, stream: Stream| -> Box<dyn VideoSink> {
+            let name = match stream {
+                Stream::Main => "main",
+                Stream::Sub => "sub",
+            };
+            match &record {
+                Some(dir) => match Y4mSink::create(&dir.join(format!("{user}-{name}.y4m"))) {
+                    Ok(s) => Box::new(s),
+                    Err(e) => {
+                        tracing::error!("cannot record {user}'s video: {e}");
+                        Box::new(NullSink)
+                    }
+                },
+                None => Box::new(NullSink),
+            }
+        }),
+    }
+}
+
+fn round(v: Option<f64>) -> Value {
+    v.map(|x| json!((x * 10.0).round() / 10.0)).unwrap_or(Value::Null)
+}
+
+fn audio_report(a: &AudioStats) -> Value {
+    json!({
+        "frames": a.frames,
+        "decoded": a.decoded,
+        "fec_recovered": a.fec_recovered,
+        "concealed": a.concealed,
+        "packets": a.packets,
+        "bursts": a.latencies.len(),
+        "jitter_delay_ms": round(Some(a.jitter_delay_ms)),
+        "latency_ms_p50": round(percentile(&a.latencies, 50.0)),
+        "latency_ms_p95": round(percentile(&a.latencies, 95.0)),
+    })
+}
+
+fn video_report(v: &VideoStats) -> Value {
+    json!({
+        "frames": v.frames,
+        "received": v.received,
+        "width": v.width,
+        "height": v.height,
+        "gaps": v.gaps,
+        "out_of_order": v.out_of_order,
+        "marks": v.latencies.len(),
+        "decode_errors": v.decode_errors,
+        "latency_ms_p50": round(percentile(&v.latencies, 50.0)),
+        "latency_ms_p95": round(percentile(&v.latencies, 95.0)),
+    })
+}
+
+pub fn report(s: &Statistics) -> Value {
+    let mut remotes = BTreeMap::new();
+    for (user, r) in &s.remotes {
+        let mut o = serde_json::Map::new();
+        if let Some(a) = &r.audio {
+            o.insert("audio".into(), audio_report(a));
+        }
+        if let Some(v) = &r.video {
+            o.insert("video".into(), video_report(v));
+        }
+        if let Some(v) = &r.sub_video {
+            o.insert("sub_video".into(), video_report(v));
+        }
+        remotes.insert(user.clone(), Value::Object(o));
+    }
+    json!({
+        "enter_room_ms": round(s.enter_room_ms),
+        "first_video_frame_ms": round(s.first_video_frame_ms),
+        "sent": {
+            "audio_packets": s.audio_packets_sent,
+            "video_frames": s.video_frames_sent,
+            "keyframes": s.keyframes_sent,
+        },
+        "remotes": remotes,
+    })
+}

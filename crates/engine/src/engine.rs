@@ -1,0 +1,322 @@
+//! The engine's public API, in the spirit of TRTCCloud: enter/exit a room, publish local
+//! audio and video from any source, view remote users, and read events and statistics.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use roomcast_proto::{ErrorCode, LeaveReason, MediaKind, Role, RoomId, Scene, Stream, UserId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::capture::{self, Capture, Encoded};
+use crate::codec::{AudioProfile, CodecError};
+use crate::media::{AudioSink, AudioSource, NullSink, VideoSink, VideoSource};
+use crate::session::{self, Cmd, Session};
+use crate::stats::{Registry, Statistics, lock};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    /// The server refused: the code says why (bad UserSig, room full, role not allowed…).
+    #[error("error {}: {message}", code.code())]
+    Server { code: ErrorCode, message: String },
+    #[error("{0}")]
+    Connect(String),
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("not in a room; enter a room first")]
+    NotInRoom,
+    #[error("already in a room; exit it first")]
+    AlreadyInRoom,
+    #[error("codec: {0}")]
+    Codec(String),
+    #[error("cannot start a media thread: {0}")]
+    Thread(String),
+}
+
+impl From<CodecError> for EngineError {
+    fn from(e: CodecError) -> Self {
+        EngineError::Codec(e.to_string())
+    }
+}
+
+pub type AudioSinkFactory = Arc<dyn Fn(&str) -> Box<dyn AudioSink> + Send + Sync>;
+pub type VideoSinkFactory = Arc<dyn Fn(&str, Stream) -> Box<dyn VideoSink> + Send + Sync>;
+
+/// How the engine treats remote media.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Receive every remote user's audio as soon as it is available (TRTC's default).
+    pub auto_subscribe_audio: bool,
+    /// Receive every remote video without `start_remote_view` (the headless client does).
+    pub auto_subscribe_video: bool,
+    /// Where remote audio goes, per user (speaker, file, callback).
+    pub audio_sink: AudioSinkFactory,
+    /// Where remote video goes when `start_remote_view` names no sink.
+    pub video_sink: VideoSinkFactory,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            auto_subscribe_audio: true,
+            auto_subscribe_video: false,
+            audio_sink: Arc::new(|_| Box::new(NullSink)),
+            video_sink: Arc::new(|_, _| Box::new(NullSink)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EnterRoomParams {
+    /// `http://host:port` of the room server.
+    pub server_url: String,
+    pub sdk_app_id: u32,
+    pub user_id: String,
+    pub user_sig: String,
+    pub room_id: RoomId,
+    pub role: Role,
+    pub scene: Scene,
+    pub hidden: bool,
+}
+
+/// What happens in the room, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    EnterRoom { elapsed_ms: f64 },
+    ExitRoom,
+    SwitchRole { role: Role },
+    RemoteUserEnter { user: UserId },
+    RemoteUserLeave { user: UserId, reason: LeaveReason },
+    UserAudioAvailable { user: UserId, available: bool },
+    UserVideoAvailable { user: UserId, stream: Stream, available: bool },
+    FirstAudioFrame { user: UserId, elapsed_ms: f64 },
+    FirstVideoFrame { user: UserId, stream: Stream, width: u32, height: u32, elapsed_ms: f64 },
+    ConnectionLost,
+    ConnectionRecovered,
+    /// The server took us out of the room (e.g. the same user logged in elsewhere).
+    Removed { code: ErrorCode, message: String },
+    Error { code: Option<ErrorCode>, message: String },
+}
+
+struct Running {
+    cmds: mpsc::UnboundedSender<Cmd>,
+    media: mpsc::UnboundedSender<Encoded>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub struct Engine {
+    config: EngineConfig,
+    events_tx: mpsc::UnboundedSender<EngineEvent>,
+    events_rx: mpsc::UnboundedReceiver<EngineEvent>,
+    registry: Arc<Registry>,
+    running: Option<Running>,
+    audio: Option<Capture>,
+    video: HashMap<Stream, Capture>,
+    role: Role,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Self {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        Self {
+            config,
+            events_tx,
+            events_rx,
+            registry: Arc::new(Registry::default()),
+            running: None,
+            audio: None,
+            video: HashMap::new(),
+            role: Role::Anchor,
+        }
+    }
+
+    /// Connects, authenticates and enters the room; returns how long it took in ms.
+    /// Must be called inside a tokio runtime.
+    pub async fn enter_room(&mut self, params: EnterRoomParams) -> Result<f64, EngineError> {
+        if self.running.as_ref().is_some_and(|r| !r.task.is_finished()) {
+            return Err(EngineError::AlreadyInRoom);
+        }
+        let started = Instant::now();
+        let result = async {
+            let (ws, entered) = session::connect(&params).await?;
+            let (cmds, cmd_rx) = mpsc::unbounded_channel();
+            let session = Session::new(
+                ws,
+                &params.server_url,
+                self.events_tx.clone(),
+                cmds.clone(),
+                self.config.clone(),
+                self.registry.clone(),
+                started,
+            )
+            .await?;
+            Ok::<_, EngineError>((session, entered, cmds, cmd_rx))
+        }
+        .await;
+        let (session, entered, cmds, cmd_rx) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = self.events_tx.send(EngineEvent::Error { code: e.code(), message: e.to_string() });
+                return Err(e);
+            }
+        };
+        if let roomcast_proto::ServerMessage::Entered { role, .. } = &entered {
+            self.role = *role;
+        }
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        lock(&self.registry.local).enter_room_ms = Some(elapsed_ms);
+        let _ = self.events_tx.send(EngineEvent::EnterRoom { elapsed_ms });
+        let (media, media_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(session.run(entered, cmd_rx, media_rx));
+        self.running = Some(Running { cmds, media, task });
+        Ok(elapsed_ms)
+    }
+
+    /// Stops publishing, leaves the room and waits until the session has ended.
+    pub async fn exit_room(&mut self) {
+        self.stop_local_audio().await;
+        for (_, c) in self.video.drain() {
+            c.stop();
+        }
+        if let Some(r) = self.running.take() {
+            let (done, wait) = oneshot::channel();
+            if r.cmds.send(Cmd::Exit { done }).is_ok() {
+                let _ = wait.await;
+            }
+            let _ = r.task.await;
+        }
+    }
+
+    fn cmds(&self) -> Result<&mpsc::UnboundedSender<Cmd>, EngineError> {
+        self.running.as_ref().map(|r| &r.cmds).ok_or(EngineError::NotInRoom)
+    }
+
+    async fn ask(&self, make: impl FnOnce(oneshot::Sender<Result<(), EngineError>>) -> Cmd) -> Result<(), EngineError> {
+        let (done, wait) = oneshot::channel();
+        self.cmds()?.send(make(done)).map_err(|_| EngineError::NotInRoom)?;
+        wait.await.map_err(|_| EngineError::NotInRoom)?
+    }
+
+    /// Anchor ↔ audience in live scenes. Becoming audience stops publishing first.
+    pub async fn switch_role(&mut self, role: Role) -> Result<(), EngineError> {
+        if role == Role::Audience {
+            self.stop_local_audio().await;
+            let streams: Vec<Stream> = self.video.keys().copied().collect();
+            for s in streams {
+                self.stop_local_video(s).await;
+            }
+        }
+        self.ask(|done| Cmd::SwitchRole { role, done }).await?;
+        self.role = role;
+        Ok(())
+    }
+
+    /// Publishes audio from `source` (microphone, file, tone, custom push).
+    pub async fn start_local_audio(&mut self, source: Box<dyn AudioSource>, profile: AudioProfile) -> Result<(), EngineError> {
+        self.ask(|done| Cmd::Publish { kind: MediaKind::Audio, stream: Stream::Main, done }).await?;
+        let media = self.running.as_ref().ok_or(EngineError::NotInRoom)?.media.clone();
+        let events = self.events_tx.clone();
+        let capture = capture::start_audio(source, profile, media, move |m| {
+            let _ = events.send(EngineEvent::Error { code: None, message: m });
+        })?;
+        self.audio = Some(capture);
+        self.set_available(MediaKind::Audio, Stream::Main, true);
+        Ok(())
+    }
+
+    pub async fn stop_local_audio(&mut self) {
+        if let Some(c) = self.audio.take() {
+            c.stop();
+            self.set_available(MediaKind::Audio, Stream::Main, false);
+        }
+    }
+
+    /// Keeps the microphone open but sends nothing; others see audio unavailable.
+    pub async fn mute_local_audio(&mut self, mute: bool) {
+        if let Some(c) = &self.audio {
+            c.controls.muted.store(mute, Ordering::Relaxed);
+            self.set_available(MediaKind::Audio, Stream::Main, !mute);
+        }
+    }
+
+    /// Publishes video from `source` on `stream` (Main: camera, Sub: screen share).
+    pub async fn start_local_video(
+        &mut self,
+        source: Box<dyn VideoSource>,
+        stream: Stream,
+        bitrate_bps: u32,
+    ) -> Result<(), EngineError> {
+        self.ask(|done| Cmd::Publish { kind: MediaKind::Video, stream, done }).await?;
+        let media = self.running.as_ref().ok_or(EngineError::NotInRoom)?.media.clone();
+        let events = self.events_tx.clone();
+        let capture = capture::start_video(source, stream, bitrate_bps, media, move |m| {
+            let _ = events.send(EngineEvent::Error { code: None, message: m });
+        })?;
+        self.cmds()?
+            .send(Cmd::RegisterVideo { stream, controls: capture.controls.clone() })
+            .map_err(|_| EngineError::NotInRoom)?;
+        if let Some(old) = self.video.insert(stream, capture) {
+            old.stop();
+        }
+        self.set_available(MediaKind::Video, stream, true);
+        Ok(())
+    }
+
+    pub async fn stop_local_video(&mut self, stream: Stream) {
+        if let Some(c) = self.video.remove(&stream) {
+            c.stop();
+            self.set_available(MediaKind::Video, stream, false);
+        }
+    }
+
+    pub async fn mute_local_video(&mut self, stream: Stream, mute: bool) {
+        if let Some(c) = self.video.get(&stream) {
+            c.controls.muted.store(mute, Ordering::Relaxed);
+            self.set_available(MediaKind::Video, stream, !mute);
+        }
+    }
+
+    /// Changes the video encoder's target bitrate.
+    pub fn set_video_bitrate(&self, stream: Stream, bitrate_bps: u32) {
+        if let Some(c) = self.video.get(&stream) {
+            c.controls.bitrate_bps.store(bitrate_bps, Ordering::Relaxed);
+        }
+    }
+
+    fn set_available(&self, kind: MediaKind, stream: Stream, available: bool) {
+        if let Ok(c) = self.cmds() {
+            let _ = c.send(Cmd::SetAvailable { kind, stream, available });
+        }
+    }
+
+    /// Starts receiving `user`'s video `stream` into `sink` (or the configured default).
+    pub fn start_remote_view(&self, user: UserId, stream: Stream, sink: Option<Box<dyn VideoSink>>) -> Result<(), EngineError> {
+        self.cmds()?
+            .send(Cmd::Subscribe { user, kind: MediaKind::Video, stream, video_sink: sink })
+            .map_err(|_| EngineError::NotInRoom)
+    }
+
+    pub fn stop_remote_view(&self, user: UserId, stream: Stream) -> Result<(), EngineError> {
+        self.cmds()?
+            .send(Cmd::Unsubscribe { user, kind: MediaKind::Video, stream })
+            .map_err(|_| EngineError::NotInRoom)
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The next event; None only if the engine is gone.
+    pub async fn next_event(&mut self) -> Option<EngineEvent> {
+        self.events_rx.recv().await
+    }
+
+    pub fn try_event(&mut self) -> Option<EngineEvent> {
+        self.events_rx.try_recv().ok()
+    }
+
+    pub fn statistics(&self) -> Statistics {
+        self.registry.snapshot()
+    }
+}

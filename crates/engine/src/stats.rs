@@ -1,0 +1,183 @@
+//! What the engine measured: per remote user and stream, frames, gaps, sizes and the
+//! end-to-end latency read from the media itself (video marks, audio bursts).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+/// Received audio of one remote user.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AudioStats {
+    /// 20 ms frames played out (decoded, recovered or concealed).
+    pub frames: u64,
+    pub decoded: u64,
+    pub fec_recovered: u64,
+    pub concealed: u64,
+    pub packets: u64,
+    pub jitter_delay_ms: f64,
+    /// Mouth-to-ear latencies from the tone bursts, ms.
+    #[serde(skip)]
+    pub latencies: Vec<f64>,
+}
+
+/// Received video of one remote user's stream.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VideoStats {
+    /// Frames decoded.
+    pub frames: u64,
+    /// Encoded frames received.
+    pub received: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Frame counters skipped between consecutive decoded frames.
+    pub gaps: u64,
+    /// Decoded frames whose counter went backwards.
+    pub out_of_order: u64,
+    pub decode_errors: u64,
+    pub keyframe_requests: u64,
+    #[serde(skip)]
+    pub last_counter: Option<u32>,
+    /// Capture-to-decoded latencies from the frame marks, ms.
+    #[serde(skip)]
+    pub latencies: Vec<f64>,
+}
+
+impl VideoStats {
+    /// Accounts one decoded frame's mark.
+    pub fn mark(&mut self, counter: u32, latency_ms: f64) {
+        if let Some(last) = self.last_counter {
+            if counter > last {
+                self.gaps += u64::from(counter - last - 1);
+            } else {
+                self.out_of_order += 1;
+            }
+        }
+        self.last_counter = Some(counter);
+        self.latencies.push(latency_ms);
+    }
+}
+
+pub type Shared<T> = Arc<Mutex<T>>;
+
+/// Locks a stats cell; a panic elsewhere must not take statistics down with it.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RemoteStats {
+    pub audio: Option<AudioStats>,
+    pub video: Option<VideoStats>,
+    pub sub_video: Option<VideoStats>,
+}
+
+/// A snapshot of everything the engine measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Statistics {
+    pub enter_room_ms: Option<f64>,
+    /// From `enter_room` to the first remote video frame decoded.
+    pub first_video_frame_ms: Option<f64>,
+    pub audio_packets_sent: u64,
+    pub video_frames_sent: u64,
+    pub keyframes_sent: u64,
+    pub remotes: BTreeMap<String, RemoteStats>,
+}
+
+/// The p-th percentile (0..=100) of samples, nearest-rank; None when empty.
+pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    Some(v[rank.clamp(1, v.len()) - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50.0));
+        assert_eq!(percentile(&v, 95.0), Some(95.0));
+        assert_eq!(percentile(&[3.0], 95.0), Some(3.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn gaps_and_reordering_are_counted() {
+        let mut s = VideoStats::default();
+        for c in [0, 1, 2, 5, 4, 6] {
+            s.mark(c, 10.0);
+        }
+        assert_eq!(s.gaps, 2 + 1);
+        assert_eq!(s.out_of_order, 1);
+    }
+}
+
+/// Where the engine's threads record what they measure; `snapshot` reads it all.
+#[derive(Debug, Default)]
+pub struct Registry {
+    pub local: Mutex<LocalStats>,
+    remotes: Mutex<BTreeMap<String, RemoteCells>>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct LocalStats {
+    pub enter_room_ms: Option<f64>,
+    pub first_video_frame_ms: Option<f64>,
+    pub audio_packets_sent: u64,
+    pub video_frames_sent: u64,
+    pub keyframes_sent: u64,
+}
+
+#[derive(Debug, Default)]
+struct RemoteCells {
+    audio: Option<Shared<AudioStats>>,
+    video: Option<Shared<VideoStats>>,
+    sub_video: Option<Shared<VideoStats>>,
+}
+
+impl Registry {
+    pub fn audio(&self, user: &str) -> Shared<AudioStats> {
+        let mut r = lock(&self.remotes);
+        r.entry(user.to_string()).or_default().audio.get_or_insert_with(Default::default).clone()
+    }
+
+    pub fn video(&self, user: &str, stream: roomcast_proto::Stream) -> Shared<VideoStats> {
+        let mut r = lock(&self.remotes);
+        let cells = r.entry(user.to_string()).or_default();
+        let slot = match stream {
+            roomcast_proto::Stream::Main => &mut cells.video,
+            roomcast_proto::Stream::Sub => &mut cells.sub_video,
+        };
+        slot.get_or_insert_with(Default::default).clone()
+    }
+
+    pub fn snapshot(&self) -> Statistics {
+        let local = lock(&self.local).clone();
+        let remotes = lock(&self.remotes)
+            .iter()
+            .map(|(user, c)| {
+                let stats = RemoteStats {
+                    audio: c.audio.as_ref().map(|a| lock(a).clone()),
+                    video: c.video.as_ref().map(|v| lock(v).clone()),
+                    sub_video: c.sub_video.as_ref().map(|v| lock(v).clone()),
+                };
+                (user.clone(), stats)
+            })
+            .collect();
+        Statistics {
+            enter_room_ms: local.enter_room_ms,
+            first_video_frame_ms: local.first_video_frame_ms,
+            audio_packets_sent: local.audio_packets_sent,
+            video_frames_sent: local.video_frames_sent,
+            keyframes_sent: local.keyframes_sent,
+            remotes,
+        }
+    }
+}
