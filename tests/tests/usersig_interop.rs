@@ -48,7 +48,7 @@ fn reference_generator_and_roomcast_agree() {
     let with_buf = run_python(
         &py,
         &format!(
-            "import TLSSigAPIv2; print(TLSSigAPIv2.TLSSigAPIv2({app}, '{key}').gen_sig_with_userbuf('bob', 600, 'room-42'))"
+            "import TLSSigAPIv2; print(TLSSigAPIv2.TLSSigAPIv2({app}, '{key}').gen_sig_with_userbuf('bob', 600, b'room-42'))"
         ),
     );
     let claims = usersig::verify(&with_buf, app, key, "bob", now).expect("userbuf sig verifies");
@@ -65,7 +65,7 @@ sig = '{ours}'
 raw = base64.b64decode(sig.replace('*', '+').replace('-', '/').replace('_', '='))
 doc = json.loads(zlib.decompress(raw))
 api = TLSSigAPIv2.TLSSigAPIv2({app}, '{key}')
-mac = api._TLSSigAPIv2__hmacsha256(doc['TLS.identifier'], doc['TLS.time'], doc['TLS.expire'], None, False)
+mac = api._TLSSigAPIv2__hmacsha256(doc['TLS.identifier'], doc['TLS.time'], doc['TLS.expire'], None).decode()
 print('ok' if mac == doc['TLS.sig'] and doc['TLS.sdkappid'] == {app} else 'mismatch')
 "#
         ),
