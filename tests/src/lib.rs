@@ -17,7 +17,9 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
-        let server = RunningServer::start(ServerConfig::ephemeral()).await.expect("server starts on ephemeral ports");
+        let server = RunningServer::start(ServerConfig::ephemeral())
+            .await
+            .expect("server starts on ephemeral ports");
         let app = server.dev_app.id.get();
         let key = server.dev_app.secret_key.clone();
         Self { server, app, key }
@@ -46,7 +48,10 @@ impl TestServer {
 }
 
 pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 pub fn sig(app: u32, key: &str, user: &str, expire: i64) -> String {
@@ -55,7 +60,11 @@ pub fn sig(app: u32, key: &str, user: &str, expire: i64) -> String {
 
 /// An engine that receives everything.
 pub fn receiving_engine() -> Engine {
-    Engine::new(EngineConfig { auto_subscribe_audio: true, auto_subscribe_video: true, ..EngineConfig::default() })
+    Engine::new(EngineConfig {
+        auto_subscribe_audio: true,
+        auto_subscribe_video: true,
+        ..EngineConfig::default()
+    })
 }
 
 /// Enters a video call and publishes the tone and the test pattern.
@@ -66,9 +75,16 @@ pub async fn participant(
     (w, h, fps, kbps): (u32, u32, u32, u32),
 ) -> Result<Engine, EngineError> {
     let mut e = receiving_engine();
-    e.enter_room(server.params(user, room, Role::Anchor, Scene::VideoCall)).await?;
-    e.start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default).await?;
-    e.start_local_video(Box::new(PatternSource::new(w, h, fps)), Stream::Main, kbps * 1000).await?;
+    e.enter_room(server.params(user, room, Role::Anchor, Scene::VideoCall))
+        .await?;
+    e.start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
+        .await?;
+    e.start_local_video(
+        Box::new(PatternSource::new(w, h, fps)),
+        Stream::Main,
+        kbps * 1000,
+    )
+    .await?;
     Ok(e)
 }
 

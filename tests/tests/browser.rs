@@ -11,7 +11,10 @@ use roomcast_tests::TestServer;
 use serde_json::Value;
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
 }
 
 /// target/<profile>/roomcast, next to this test's own executable.
@@ -25,12 +28,18 @@ fn roomcast_binary() -> Option<PathBuf> {
 fn prerequisites() -> Result<PathBuf, String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
-        return Err(format!("{chromium} not found (run scripts/install-test-deps)"));
+        return Err(format!(
+            "{chromium} not found (run scripts/install-test-deps)"
+        ));
     }
-    if !repo_root().join("tests/browser/node_modules/playwright-core").exists() {
+    if !repo_root()
+        .join("tests/browser/node_modules/playwright-core")
+        .exists()
+    {
         return Err("tests/browser/node_modules missing (run scripts/install-test-deps)".into());
     }
-    roomcast_binary().ok_or_else(|| "the roomcast binary is not built (cargo build -p roomcast-cli)".into())
+    roomcast_binary()
+        .ok_or_else(|| "the roomcast binary is not built (cargo build -p roomcast-cli)".into())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,8 +60,27 @@ async fn browser_and_headless_client_exchange_media() {
     let _ = std::fs::remove_file(&report);
 
     let cli = Command::new(&roomcast)
-        .args(["join", "--server", &server.url(), "--app", &server.app.to_string(), "--key", &server.key])
-        .args(["--room", "4242", "--user", "cli", "--duration", "14", "--video-size", "640x360", "--fps", "15"])
+        .args([
+            "join",
+            "--server",
+            &server.url(),
+            "--app",
+            &server.app.to_string(),
+            "--key",
+            &server.key,
+        ])
+        .args([
+            "--room",
+            "4242",
+            "--user",
+            "cli",
+            "--duration",
+            "14",
+            "--video-size",
+            "640x360",
+            "--fps",
+            "15",
+        ])
         .arg("--report")
         .arg(&report)
         .spawn()
@@ -83,36 +111,64 @@ async fn browser_and_headless_client_exchange_media() {
     })
     .await
     .expect("browser task");
-    let cli = tokio::task::spawn_blocking(move || cli.wait_with_output()).await.expect("cli task").expect("cli ends");
+    let cli = tokio::task::spawn_blocking(move || cli.wait_with_output())
+        .await
+        .expect("cli task")
+        .expect("cli ends");
     assert!(browser.success(), "the browser driver failed: {browser}");
     assert!(cli.status.success(), "roomcast join failed: {}", cli.status);
 
-    let stats: Value = serde_json::from_slice(&std::fs::read(&browser_out).expect("browser stats")).expect("json");
-    let inbound = stats["stats"]["inbound"].as_array().cloned().unwrap_or_default();
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(&browser_out).expect("browser stats")).expect("json");
+    let inbound = stats["stats"]["inbound"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let video = inbound
         .iter()
         .find(|s| s["kind"] == "video" && s["user_id"] == "cli")
         .unwrap_or_else(|| panic!("the browser received no video from cli: {stats:#}"));
-    assert!(video["framesDecoded"].as_u64().unwrap_or(0) >= 30, "browser decoded too little: {video}");
+    assert!(
+        video["framesDecoded"].as_u64().unwrap_or(0) >= 30,
+        "browser decoded too little: {video}"
+    );
     assert_eq!(video["frameWidth"], 640, "{video}");
-    assert!(video["codec"].as_str().unwrap_or("").contains("H264"), "{video}");
+    assert!(
+        video["codec"].as_str().unwrap_or("").contains("H264"),
+        "{video}"
+    );
     let audio = inbound
         .iter()
         .find(|s| s["kind"] == "audio" && s["user_id"] == "cli")
         .unwrap_or_else(|| panic!("the browser received no audio from cli: {stats:#}"));
-    assert!(audio["totalSamplesReceived"].as_u64().unwrap_or(0) >= 48_000, "browser audio: {audio}");
+    assert!(
+        audio["totalSamplesReceived"].as_u64().unwrap_or(0) >= 48_000,
+        "browser audio: {audio}"
+    );
 
-    let report: Value = serde_json::from_slice(&std::fs::read(&report).expect("cli report")).expect("json");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("cli report")).expect("json");
     let from_browser = &report["remotes"]["browser"];
-    assert!(from_browser["video"]["frames"].as_u64().unwrap_or(0) >= 30, "cli got little video from the browser: {report:#}");
-    assert!(from_browser["video"]["width"].as_u64().unwrap_or(0) > 0, "{report:#}");
-    assert!(from_browser["audio"]["decoded"].as_u64().unwrap_or(0) >= 100, "cli got little audio from the browser: {report:#}");
+    assert!(
+        from_browser["video"]["frames"].as_u64().unwrap_or(0) >= 30,
+        "cli got little video from the browser: {report:#}"
+    );
+    assert!(
+        from_browser["video"]["width"].as_u64().unwrap_or(0) > 0,
+        "{report:#}"
+    );
+    assert!(
+        from_browser["audio"]["decoded"].as_u64().unwrap_or(0) >= 100,
+        "cli got little audio from the browser: {report:#}"
+    );
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -7,20 +7,53 @@ use roomcast_engine::{Engine, Statistics, percentile};
 use roomcast_tests::{TestServer, eventually, participant};
 
 fn check_received(name: &str, stats: &Statistics, from: &str, size: (u32, u32)) {
-    let r = stats.remotes.get(from).unwrap_or_else(|| panic!("{name} got nothing from {from}: {stats:#?}"));
-    let v = r.video.as_ref().unwrap_or_else(|| panic!("{name} got no video from {from}"));
-    let a = r.audio.as_ref().unwrap_or_else(|| panic!("{name} got no audio from {from}"));
-    assert!(v.frames >= 20, "{name} decoded only {} frames from {from}", v.frames);
+    let r = stats
+        .remotes
+        .get(from)
+        .unwrap_or_else(|| panic!("{name} got nothing from {from}: {stats:#?}"));
+    let v = r
+        .video
+        .as_ref()
+        .unwrap_or_else(|| panic!("{name} got no video from {from}"));
+    let a = r
+        .audio
+        .as_ref()
+        .unwrap_or_else(|| panic!("{name} got no audio from {from}"));
+    assert!(
+        v.frames >= 20,
+        "{name} decoded only {} frames from {from}",
+        v.frames
+    );
     assert_eq!((v.width, v.height), size, "{name}: {from}'s video size");
-    assert!(v.latencies.len() as u64 >= v.frames * 9 / 10, "{name}: marks unreadable in {from}'s video");
+    assert!(
+        v.latencies.len() as u64 >= v.frames * 9 / 10,
+        "{name}: marks unreadable in {from}'s video"
+    );
     assert_eq!(v.out_of_order, 0, "{name}: {from}'s frames out of order");
-    assert!(v.gaps <= 2, "{name}: {} frames of {from} missing on loopback", v.gaps);
+    assert!(
+        v.gaps <= 2,
+        "{name}: {} frames of {from} missing on loopback",
+        v.gaps
+    );
     let vp50 = percentile(&v.latencies, 50.0).expect("video latencies");
-    assert!(vp50 < 150.0, "{name}: video from {from} p50 latency {vp50} ms");
-    assert!(a.decoded >= 50, "{name} decoded only {} audio frames from {from}", a.decoded);
-    assert!(a.latencies.len() >= 3, "{name}: no tone bursts detected in {from}'s audio: {a:?}");
+    assert!(
+        vp50 < 150.0,
+        "{name}: video from {from} p50 latency {vp50} ms"
+    );
+    assert!(
+        a.decoded >= 50,
+        "{name} decoded only {} audio frames from {from}",
+        a.decoded
+    );
+    assert!(
+        a.latencies.len() >= 3,
+        "{name}: no tone bursts detected in {from}'s audio: {a:?}"
+    );
     let ap50 = percentile(&a.latencies, 50.0).expect("audio latencies");
-    assert!(ap50 < 150.0, "{name}: audio from {from} p50 latency {ap50} ms");
+    assert!(
+        ap50 < 150.0,
+        "{name}: audio from {from} p50 latency {ap50} ms"
+    );
 }
 
 async fn call(n: usize, size: (u32, u32, u32, u32), room: u32, seconds: u64) {
@@ -28,17 +61,28 @@ async fn call(n: usize, size: (u32, u32, u32, u32), room: u32, seconds: u64) {
     let names: Vec<String> = (0..n).map(|i| format!("user{i}")).collect();
     let mut engines: Vec<Engine> = Vec::new();
     for name in &names {
-        engines.push(participant(&server, name, room, size).await.expect("enters and publishes"));
+        engines.push(
+            participant(&server, name, room, size)
+                .await
+                .expect("enters and publishes"),
+        );
     }
     // Everyone must see everyone's first frames before we start counting.
     let ready = eventually(Duration::from_secs(20), || {
         engines.iter().all(|e| {
             let s = e.statistics();
-            s.remotes.len() == n - 1 && s.remotes.values().all(|r| r.video.as_ref().is_some_and(|v| v.frames > 0))
+            s.remotes.len() == n - 1
+                && s.remotes
+                    .values()
+                    .all(|r| r.video.as_ref().is_some_and(|v| v.frames > 0))
         })
     })
     .await;
-    assert!(ready, "not everyone received video: {:#?}", engines.iter().map(|e| e.statistics()).collect::<Vec<_>>());
+    assert!(
+        ready,
+        "not everyone received video: {:#?}",
+        engines.iter().map(|e| e.statistics()).collect::<Vec<_>>()
+    );
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     for (i, e) in engines.iter().enumerate() {
         let stats = e.statistics();

@@ -12,20 +12,36 @@ fn python() -> Option<String> {
         Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/pyvenv/bin/python").to_string()),
     ];
     candidates.into_iter().flatten().find(|p| {
-        Command::new(p).args(["-c", "import TLSSigAPIv2"]).output().is_ok_and(|o| o.status.success())
+        Command::new(p)
+            .args(["-c", "import TLSSigAPIv2"])
+            .output()
+            .is_ok_and(|o| o.status.success())
     })
 }
 
 fn run_python(py: &str, code: &str) -> String {
-    let out = Command::new(py).args(["-c", code]).output().expect("python runs");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
+    let out = Command::new(py)
+        .args(["-c", code])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
 }
 
 #[test]
 fn reference_generator_and_roomcast_agree() {
     let Some(py) = python() else {
-        assert!(std::env::var("CI").is_err(), "tls-sig-api-v2 missing under CI: scripts/install-test-deps must install it");
+        assert!(
+            std::env::var("CI").is_err(),
+            "tls-sig-api-v2 missing under CI: scripts/install-test-deps must install it"
+        );
         eprintln!("skipping: tls-sig-api-v2 not installed (run scripts/install-test-deps)");
         return;
     };
@@ -35,14 +51,29 @@ fn reference_generator_and_roomcast_agree() {
     // Theirs → ours.
     let theirs = run_python(
         &py,
-        &format!("import TLSSigAPIv2; print(TLSSigAPIv2.TLSSigAPIv2({app}, '{key}').gen_sig('alice', 86400))"),
+        &format!(
+            "import TLSSigAPIv2; print(TLSSigAPIv2.TLSSigAPIv2({app}, '{key}').gen_sig('alice', 86400))"
+        ),
     );
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
-    let claims = usersig::verify(&theirs, app, key, "alice", now).expect("the reference sig verifies");
-    assert_eq!((claims.identifier.as_str(), claims.expire), ("alice", 86400));
-    assert!(matches!(usersig::verify(&theirs, app, "wrong", "alice", now), Err(usersig::UserSigError::BadSignature)));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let claims =
+        usersig::verify(&theirs, app, key, "alice", now).expect("the reference sig verifies");
+    assert_eq!(
+        (claims.identifier.as_str(), claims.expire),
+        ("alice", 86400)
+    );
+    assert!(matches!(
+        usersig::verify(&theirs, app, "wrong", "alice", now),
+        Err(usersig::UserSigError::BadSignature)
+    ));
     let later = now + 86400 + 10;
-    assert!(matches!(usersig::verify(&theirs, app, key, "alice", later), Err(usersig::UserSigError::Expired { .. })));
+    assert!(matches!(
+        usersig::verify(&theirs, app, key, "alice", later),
+        Err(usersig::UserSigError::Expired { .. })
+    ));
 
     // With a userbuf too.
     let with_buf = run_python(

@@ -75,7 +75,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).ok();
     }
-    std::fs::write(&args.out, &md).with_context(|| format!("cannot write {}", args.out.display()))?;
+    std::fs::write(&args.out, &md)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     println!("{md}");
     eprintln!("bench: wrote {}", args.out.display());
     Ok(ExitCode::SUCCESS)
@@ -84,18 +85,31 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     format!("{cpu}, {cores} cores, {}", std::env::consts::OS)
 }
 
 fn encode_bench() -> anyhow::Result<Vec<f64>> {
     let mut source = PatternSource::new(1280, 720, 30);
-    let mut enc = H264Encoder::new(EncoderConfig { width: 1280, height: 720, fps: 30, bitrate_bps: 1_500_000 })?;
+    let mut enc = H264Encoder::new(EncoderConfig {
+        width: 1280,
+        height: 720,
+        fps: 30,
+        bitrate_bps: 1_500_000,
+    })?;
     let mut times = Vec::new();
     for i in 0..180u64 {
-        let frame = source.next_frame(now_us()).context("pattern source ended")?;
+        let frame = source
+            .next_frame(now_us())
+            .context("pattern source ended")?;
         let t = Instant::now();
         enc.encode(&frame, i == 0)?;
         if i >= 30 {
@@ -126,7 +140,14 @@ impl Server {
         std::fs::create_dir_all(&dir)?;
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
-            .args(["serve", "--listen", "127.0.0.1:0", "--udp-port", "0", "--data"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--udp-port",
+                "0",
+                "--data",
+            ])
             .arg(&dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -136,14 +157,22 @@ impl Server {
         let mut lines = BufReader::new(stdout).lines();
         let (mut url, mut app, mut key) = (None, None, None);
         while url.is_none() || app.is_none() {
-            let Some(line) = lines.next() else { bail!("the server exited before it was ready") };
+            let Some(line) = lines.next() else {
+                bail!("the server exited before it was ready")
+            };
             let line = line?;
             if let Some(rest) = line.strip_prefix("Roomcast server listening on ") {
                 url = rest.split_whitespace().next().map(str::to_string);
             }
             if line.starts_with("Development app") {
                 let words: Vec<&str> = line.split_whitespace().collect();
-                let after = |w: &str| words.iter().position(|x| *x == w).and_then(|i| words.get(i + 1)).map(|s| s.to_string());
+                let after = |w: &str| {
+                    words
+                        .iter()
+                        .position(|x| *x == w)
+                        .and_then(|i| words.get(i + 1))
+                        .map(|s| s.to_string())
+                };
                 app = after("SDKAppID").and_then(|s| s.parse().ok());
                 key = after("key");
             }
@@ -159,12 +188,22 @@ impl Server {
     }
 
     fn params(&self, user: &str, room: u32) -> EnterRoomParams {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         EnterRoomParams {
             server_url: self.url.clone(),
             sdk_app_id: self.app,
             user_id: user.into(),
-            user_sig: roomcast_proto::usersig::generate(u64::from(self.app), &self.key, user, now, 3600, None),
+            user_sig: roomcast_proto::usersig::generate(
+                u64::from(self.app),
+                &self.key,
+                user,
+                now,
+                3600,
+                None,
+            ),
             room_id: RoomId::Number(room),
             role: Role::Anchor,
             scene: Scene::VideoCall,
@@ -176,9 +215,20 @@ impl Server {
     fn usage(&self) -> (f64, f64) {
         let pid = self.child.id();
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-        let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
-            + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields
+            .get(11)
+            .and_then(|u| u.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            + fields
+                .get(12)
+                .and_then(|s| s.parse::<f64>().ok())
+                .unwrap_or(0.0);
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let rss_kb: f64 = status
             .lines()
@@ -193,7 +243,12 @@ impl Server {
         let addr = self.url.trim_start_matches("http://").to_string();
         let mut stream = tokio::net::TcpStream::connect(&addr).await?;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        stream.write_all(format!("GET /stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+        stream
+            .write_all(
+                format!("GET /stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await?;
         let mut body = String::new();
         stream.read_to_string(&mut body).await?;
         let json = body.split("\r\n\r\n").nth(1).context("no body in /stats")?;
@@ -208,19 +263,37 @@ impl Drop for Server {
     }
 }
 
-async fn sfu_bench(server: &Server, room: u32, publishers: usize, subscribers: usize, seconds: u64) -> anyhow::Result<String> {
-    let config = EngineConfig { auto_subscribe_audio: true, auto_subscribe_video: true, ..EngineConfig::default() };
+async fn sfu_bench(
+    server: &Server,
+    room: u32,
+    publishers: usize,
+    subscribers: usize,
+    seconds: u64,
+) -> anyhow::Result<String> {
+    let config = EngineConfig {
+        auto_subscribe_audio: true,
+        auto_subscribe_video: true,
+        ..EngineConfig::default()
+    };
     let mut engines = Vec::new();
     for i in 0..publishers {
         let mut e = Engine::new(config.clone());
-        e.enter_room(server.params(&format!("pub{i}"), room)).await?;
-        e.start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default).await?;
-        e.start_local_video(Box::new(PatternSource::new(320, 180, 15)), Stream::Main, 300_000).await?;
+        e.enter_room(server.params(&format!("pub{i}"), room))
+            .await?;
+        e.start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
+            .await?;
+        e.start_local_video(
+            Box::new(PatternSource::new(320, 180, 15)),
+            Stream::Main,
+            300_000,
+        )
+        .await?;
         engines.push(e);
     }
     for i in 0..subscribers {
         let mut e = Engine::new(config.clone());
-        e.enter_room(server.params(&format!("sub{i}"), room)).await?;
+        e.enter_room(server.params(&format!("sub{i}"), room))
+            .await?;
         engines.push(e);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -251,7 +324,11 @@ async fn sfu_bench(server: &Server, room: u32, publishers: usize, subscribers: u
     for mut e in engines {
         e.exit_room().await;
     }
-    let f = |v: &[f64], p: f64| percentile(v, p).map(|x| format!("{x:.0}")).unwrap_or_else(|| "–".into());
+    let f = |v: &[f64], p: f64| {
+        percentile(v, p)
+            .map(|x| format!("{x:.0}"))
+            .unwrap_or_else(|| "–".into())
+    };
     Ok(format!(
         "| {publishers} × {subscribers} | {:.0} | {:.1} | {:.0} | {:.2} ms | {} / {} | {} / {} | {} |\n",
         out / wall,
@@ -272,7 +349,8 @@ async fn memory_bench(server: &Server, n: usize) -> anyhow::Result<(usize, f64)>
     let mut engines = Vec::new();
     for i in 0..n {
         let mut e = Engine::new(EngineConfig::default());
-        e.enter_room(server.params(&format!("idle{i}"), 999)).await?;
+        e.enter_room(server.params(&format!("idle{i}"), 999))
+            .await?;
         engines.push(e);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

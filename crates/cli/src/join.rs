@@ -10,11 +10,13 @@ use anyhow::Context;
 use clap::Args;
 use roomcast_engine::codec::AudioProfile;
 use roomcast_engine::media::{
-    AudioSink, AudioSource, NullSink, PatternSource, ToneSource, VideoSink, VideoSource, WavSink, WavSource, Y4mSink,
-    Y4mSource,
+    AudioSink, AudioSource, NullSink, PatternSource, ToneSource, VideoSink, VideoSource, WavSink,
+    WavSource, Y4mSink, Y4mSource,
 };
 use roomcast_engine::stats::{AudioStats, VideoStats};
-use roomcast_engine::{Engine, EngineConfig, EngineError, EngineEvent, EnterRoomParams, Statistics, percentile};
+use roomcast_engine::{
+    Engine, EngineConfig, EngineError, EngineEvent, EnterRoomParams, Statistics, percentile,
+};
 use roomcast_proto::{Role, RoomId, Scene, Stream};
 use serde_json::{Value, json};
 
@@ -83,7 +85,9 @@ fn parse_scene(s: &str) -> Result<Scene, String> {
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once('x').ok_or("expected WIDTHxHEIGHT, e.g. 640x360")?;
+    let (w, h) = s
+        .split_once('x')
+        .ok_or("expected WIDTHxHEIGHT, e.g. 640x360")?;
     let w: u32 = w.parse().map_err(|_| "bad width")?;
     let h: u32 = h.parse().map_err(|_| "bad height")?;
     if w < 16 || h < 16 || w % 2 == 1 || h % 2 == 1 || w > 3840 || h > 2160 {
@@ -97,8 +101,17 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     let sig = match (&args.sig, &args.key) {
         (Some(sig), _) => sig.clone(),
         (None, Some(key)) => {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
-            roomcast_proto::usersig::generate(u64::from(args.app), key, &args.user, now, 86_400, None)
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs() as i64;
+            roomcast_proto::usersig::generate(
+                u64::from(args.app),
+                key,
+                &args.user,
+                now,
+                86_400,
+                None,
+            )
         }
         (None, None) => anyhow::bail!("give --key or --sig"),
     };
@@ -122,18 +135,23 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = engine.enter_room(params).await {
         return Ok(failed(&e));
     }
-    let publish = args.role == Role::Anchor || !args.scene.is_live();
-    if publish {
-        if let Some(source) = audio {
-            if let Err(e) = engine.start_local_audio(source, AudioProfile::Default).await {
-                return Ok(failed(&e));
-            }
-        }
-        if let Some(source) = video {
-            if let Err(e) = engine.start_local_video(source, Stream::Main, args.video_kbps * 1000).await {
-                return Ok(failed(&e));
-            }
-        }
+    // Audience members watch; in call scenes the server makes everyone an anchor.
+    let publish = engine.role() == Role::Anchor;
+    if publish
+        && let Some(source) = audio
+        && let Err(e) = engine
+            .start_local_audio(source, AudioProfile::Default)
+            .await
+    {
+        return Ok(failed(&e));
+    }
+    if publish
+        && let Some(source) = video
+        && let Err(e) = engine
+            .start_local_video(source, Stream::Main, args.video_kbps * 1000)
+            .await
+    {
+        return Ok(failed(&e));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.duration.max(0.0));
     loop {
@@ -152,7 +170,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     let report = report(&stats);
     let text = serde_json::to_string_pretty(&report)?;
     match &args.report {
-        Some(path) => std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?,
         None => println!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
@@ -170,15 +189,23 @@ fn audio_source(spec: &str) -> anyhow::Result<Option<Box<dyn AudioSource>>> {
     Ok(match spec {
         "none" => None,
         "tone" => Some(Box::new(ToneSource::new(1))),
-        path => Some(Box::new(WavSource::open(path.as_ref()).map_err(|e| anyhow::anyhow!("--audio {path}: {e}"))?)),
+        path => Some(Box::new(
+            WavSource::open(path.as_ref()).map_err(|e| anyhow::anyhow!("--audio {path}: {e}"))?,
+        )),
     })
 }
 
 fn video_source(args: &JoinArgs) -> anyhow::Result<Option<Box<dyn VideoSource>>> {
     Ok(match args.video.as_str() {
         "none" => None,
-        "pattern" => Some(Box::new(PatternSource::new(args.video_size.0, args.video_size.1, args.fps.clamp(1, 60)))),
-        path => Some(Box::new(Y4mSource::open(path.as_ref()).map_err(|e| anyhow::anyhow!("--video {path}: {e}"))?)),
+        "pattern" => Some(Box::new(PatternSource::new(
+            args.video_size.0,
+            args.video_size.1,
+            args.fps.clamp(1, 60),
+        ))),
+        path => Some(Box::new(
+            Y4mSource::open(path.as_ref()).map_err(|e| anyhow::anyhow!("--video {path}: {e}"))?,
+        )),
     })
 }
 
@@ -219,7 +246,8 @@ fn sink_config(record: Option<PathBuf>) -> EngineConfig {
 }
 
 fn round(v: Option<f64>) -> Value {
-    v.map(|x| json!((x * 10.0).round() / 10.0)).unwrap_or(Value::Null)
+    v.map(|x| json!((x * 10.0).round() / 10.0))
+        .unwrap_or(Value::Null)
 }
 
 fn audio_report(a: &AudioStats) -> Value {

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use roomcast_server::{RunningServer, ServerConfig, config::default_data_dir, store::Store};
 
 #[derive(Parser)]
-#[command(name = "roomcast", version, about = "Self-hosted real-time audio/video rooms")]
+#[command(
+    name = "roomcast",
+    version,
+    about = "Self-hosted real-time audio/video rooms"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,12 +77,16 @@ enum AppCommand {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,roomcast=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,roomcast=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -96,37 +104,74 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, udp_port, public_ip, data } => {
+        Command::Serve {
+            listen,
+            udp_port,
+            public_ip,
+            data,
+        } => {
             let data_dir = data.unwrap_or_else(default_data_dir);
-            let server = RunningServer::start(ServerConfig { listen, udp_port, public_ip, data_dir: Some(data_dir.clone()) })
-                .await
-                .context("cannot start the server")?;
-            println!("Roomcast server listening on {} (media on UDP {})", server.url(), server.udp_addr);
+            let server = RunningServer::start(ServerConfig {
+                listen,
+                udp_port,
+                public_ip,
+                data_dir: Some(data_dir.clone()),
+            })
+            .await
+            .context("cannot start the server")?;
+            println!(
+                "Roomcast server listening on {} (media on UDP {})",
+                server.url(),
+                server.udp_addr
+            );
             println!("Data: {}", data_dir.display());
-            let created = if server.dev_app_created { " (created now)" } else { "" };
+            let created = if server.dev_app_created {
+                " (created now)"
+            } else {
+                ""
+            };
             println!(
                 "Development app{created}: SDKAppID {}  secret key {}",
                 server.dev_app.id.get(),
                 server.dev_app.secret_key
             );
-            println!("Open {} in a browser to join from a web page.", server.url());
-            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+            println!(
+                "Open {} in a browser to join from a web page.",
+                server.url()
+            );
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
             println!("Shutting down");
             server.shutdown().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::App { command: AppCommand::Create { name, data } } => {
+        Command::App {
+            command: AppCommand::Create { name, data },
+        } => {
             let dir = data.unwrap_or_else(default_data_dir);
-            let store = Store::open(&dir.join("roomcast.db")).await.context("cannot open the server database")?;
+            let store = Store::open(&dir.join("roomcast.db"))
+                .await
+                .context("cannot open the server database")?;
             let app = store.create_app(&name).await?;
             let out = serde_json::json!({"sdkAppId": app.id.get(), "secretKey": app.secret_key, "name": app.name});
             println!("{out}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Usersig { app, key, user, expire } => {
+        Command::Usersig {
+            app,
+            key,
+            user,
+            expire,
+        } => {
             roomcast_proto::UserId::new(user.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
-            println!("{}", roomcast_proto::usersig::generate(u64::from(app), &key, &user, now, expire, None));
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs() as i64;
+            println!(
+                "{}",
+                roomcast_proto::usersig::generate(u64::from(app), &key, &user, now, expire, None)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Join(args) => join::run(args).await,

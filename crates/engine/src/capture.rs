@@ -10,8 +10,8 @@ use std::time::Duration;
 use roomcast_proto::{MediaKind, Stream};
 use tokio::sync::mpsc;
 
-use crate::codec::{AudioProfile, EncoderConfig, H264Encoder, OpusEncoder};
 use crate::EngineError;
+use crate::codec::{AudioProfile, EncoderConfig, H264Encoder, OpusEncoder};
 use crate::media::{AudioSource, FRAME_MS, VideoSource, now_us};
 
 /// One encoded frame on its way to the network.
@@ -92,13 +92,21 @@ pub fn start_audio(
             while wait_until(next, &c) {
                 let capture_us = next;
                 next += frame_us;
-                let Some(frame) = source.next_frame(capture_us) else { break };
+                let Some(frame) = source.next_frame(capture_us) else {
+                    break;
+                };
                 if c.muted.load(Ordering::Relaxed) {
                     continue;
                 }
                 match encoder.encode(&frame.samples) {
                     Ok(data) => {
-                        let e = Encoded { kind: MediaKind::Audio, stream: Stream::Main, data, keyframe: false, capture_us };
+                        let e = Encoded {
+                            kind: MediaKind::Audio,
+                            stream: Stream::Main,
+                            data,
+                            keyframe: false,
+                            capture_us,
+                        };
                         if out.send(e).is_err() {
                             break;
                         }
@@ -113,7 +121,10 @@ pub fn start_audio(
             }
         })
         .map_err(|e| EngineError::Thread(e.to_string()))?;
-    Ok(Capture { controls, thread: Some(thread) })
+    Ok(Capture {
+        controls,
+        thread: Some(thread),
+    })
 }
 
 pub fn start_video(
@@ -125,8 +136,16 @@ pub fn start_video(
 ) -> Result<Capture, EngineError> {
     let (width, height) = source.size();
     let fps = source.fps().max(1);
-    let mut encoder = H264Encoder::new(EncoderConfig { width, height, fps, bitrate_bps })?;
-    let controls = Arc::new(Controls { bitrate_bps: AtomicU32::new(bitrate_bps), ..Controls::default() });
+    let mut encoder = H264Encoder::new(EncoderConfig {
+        width,
+        height,
+        fps,
+        bitrate_bps,
+    })?;
+    let controls = Arc::new(Controls {
+        bitrate_bps: AtomicU32::new(bitrate_bps),
+        ..Controls::default()
+    });
     let c = controls.clone();
     let frame_us = 1_000_000 / u64::from(fps);
     let thread = std::thread::Builder::new()
@@ -139,7 +158,9 @@ pub fn start_video(
             while wait_until(next, &c) {
                 let capture_us = now_us();
                 next += frame_us;
-                let Some(frame) = source.next_frame(capture_us) else { break };
+                let Some(frame) = source.next_frame(capture_us) else {
+                    break;
+                };
                 if c.muted.load(Ordering::Relaxed) {
                     c.force_keyframe.store(true, Ordering::Relaxed);
                     continue;
@@ -152,7 +173,13 @@ pub fn start_video(
                 let force = c.force_keyframe.swap(false, Ordering::Relaxed);
                 match encoder.encode(&frame, force) {
                     Ok(Some(f)) => {
-                        let e = Encoded { kind: MediaKind::Video, stream, data: f.data, keyframe: f.keyframe, capture_us };
+                        let e = Encoded {
+                            kind: MediaKind::Video,
+                            stream,
+                            data: f.data,
+                            keyframe: f.keyframe,
+                            capture_us,
+                        };
                         if out.send(e).is_err() {
                             break;
                         }
@@ -171,5 +198,8 @@ pub fn start_video(
             }
         })
         .map_err(|e| EngineError::Thread(e.to_string()))?;
-    Ok(Capture { controls, thread: Some(thread) })
+    Ok(Capture {
+        controls,
+        thread: Some(thread),
+    })
 }

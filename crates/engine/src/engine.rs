@@ -83,20 +83,51 @@ pub struct EnterRoomParams {
 /// What happens in the room, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
-    EnterRoom { elapsed_ms: f64 },
+    EnterRoom {
+        elapsed_ms: f64,
+    },
     ExitRoom,
-    SwitchRole { role: Role },
-    RemoteUserEnter { user: UserId },
-    RemoteUserLeave { user: UserId, reason: LeaveReason },
-    UserAudioAvailable { user: UserId, available: bool },
-    UserVideoAvailable { user: UserId, stream: Stream, available: bool },
-    FirstAudioFrame { user: UserId, elapsed_ms: f64 },
-    FirstVideoFrame { user: UserId, stream: Stream, width: u32, height: u32, elapsed_ms: f64 },
+    SwitchRole {
+        role: Role,
+    },
+    RemoteUserEnter {
+        user: UserId,
+    },
+    RemoteUserLeave {
+        user: UserId,
+        reason: LeaveReason,
+    },
+    UserAudioAvailable {
+        user: UserId,
+        available: bool,
+    },
+    UserVideoAvailable {
+        user: UserId,
+        stream: Stream,
+        available: bool,
+    },
+    FirstAudioFrame {
+        user: UserId,
+        elapsed_ms: f64,
+    },
+    FirstVideoFrame {
+        user: UserId,
+        stream: Stream,
+        width: u32,
+        height: u32,
+        elapsed_ms: f64,
+    },
     ConnectionLost,
     ConnectionRecovered,
     /// The server took us out of the room (e.g. the same user logged in elsewhere).
-    Removed { code: ErrorCode, message: String },
-    Error { code: Option<ErrorCode>, message: String },
+    Removed {
+        code: ErrorCode,
+        message: String,
+    },
+    Error {
+        code: Option<ErrorCode>,
+        message: String,
+    },
 }
 
 struct Running {
@@ -157,7 +188,10 @@ impl Engine {
         let (session, entered, cmds, cmd_rx) = match result {
             Ok(r) => r,
             Err(e) => {
-                let _ = self.events_tx.send(EngineEvent::Error { code: e.code(), message: e.to_string() });
+                let _ = self.events_tx.send(EngineEvent::Error {
+                    code: e.code(),
+                    message: e.to_string(),
+                });
                 return Err(e);
             }
         };
@@ -189,12 +223,20 @@ impl Engine {
     }
 
     fn cmds(&self) -> Result<&mpsc::UnboundedSender<Cmd>, EngineError> {
-        self.running.as_ref().map(|r| &r.cmds).ok_or(EngineError::NotInRoom)
+        self.running
+            .as_ref()
+            .map(|r| &r.cmds)
+            .ok_or(EngineError::NotInRoom)
     }
 
-    async fn ask(&self, make: impl FnOnce(oneshot::Sender<Result<(), EngineError>>) -> Cmd) -> Result<(), EngineError> {
+    async fn ask(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<(), EngineError>>) -> Cmd,
+    ) -> Result<(), EngineError> {
         let (done, wait) = oneshot::channel();
-        self.cmds()?.send(make(done)).map_err(|_| EngineError::NotInRoom)?;
+        self.cmds()?
+            .send(make(done))
+            .map_err(|_| EngineError::NotInRoom)?;
         wait.await.map_err(|_| EngineError::NotInRoom)?
     }
 
@@ -213,12 +255,29 @@ impl Engine {
     }
 
     /// Publishes audio from `source` (microphone, file, tone, custom push).
-    pub async fn start_local_audio(&mut self, source: Box<dyn AudioSource>, profile: AudioProfile) -> Result<(), EngineError> {
-        self.ask(|done| Cmd::Publish { kind: MediaKind::Audio, stream: Stream::Main, done }).await?;
-        let media = self.running.as_ref().ok_or(EngineError::NotInRoom)?.media.clone();
+    pub async fn start_local_audio(
+        &mut self,
+        source: Box<dyn AudioSource>,
+        profile: AudioProfile,
+    ) -> Result<(), EngineError> {
+        self.ask(|done| Cmd::Publish {
+            kind: MediaKind::Audio,
+            stream: Stream::Main,
+            done,
+        })
+        .await?;
+        let media = self
+            .running
+            .as_ref()
+            .ok_or(EngineError::NotInRoom)?
+            .media
+            .clone();
         let events = self.events_tx.clone();
         let capture = capture::start_audio(source, profile, media, move |m| {
-            let _ = events.send(EngineEvent::Error { code: None, message: m });
+            let _ = events.send(EngineEvent::Error {
+                code: None,
+                message: m,
+            });
         })?;
         self.audio = Some(capture);
         self.set_available(MediaKind::Audio, Stream::Main, true);
@@ -247,14 +306,30 @@ impl Engine {
         stream: Stream,
         bitrate_bps: u32,
     ) -> Result<(), EngineError> {
-        self.ask(|done| Cmd::Publish { kind: MediaKind::Video, stream, done }).await?;
-        let media = self.running.as_ref().ok_or(EngineError::NotInRoom)?.media.clone();
+        self.ask(|done| Cmd::Publish {
+            kind: MediaKind::Video,
+            stream,
+            done,
+        })
+        .await?;
+        let media = self
+            .running
+            .as_ref()
+            .ok_or(EngineError::NotInRoom)?
+            .media
+            .clone();
         let events = self.events_tx.clone();
         let capture = capture::start_video(source, stream, bitrate_bps, media, move |m| {
-            let _ = events.send(EngineEvent::Error { code: None, message: m });
+            let _ = events.send(EngineEvent::Error {
+                code: None,
+                message: m,
+            });
         })?;
         self.cmds()?
-            .send(Cmd::RegisterVideo { stream, controls: capture.controls.clone() })
+            .send(Cmd::RegisterVideo {
+                stream,
+                controls: capture.controls.clone(),
+            })
             .map_err(|_| EngineError::NotInRoom)?;
         if let Some(old) = self.video.insert(stream, capture) {
             old.stop();
@@ -286,20 +361,38 @@ impl Engine {
 
     fn set_available(&self, kind: MediaKind, stream: Stream, available: bool) {
         if let Ok(c) = self.cmds() {
-            let _ = c.send(Cmd::SetAvailable { kind, stream, available });
+            let _ = c.send(Cmd::SetAvailable {
+                kind,
+                stream,
+                available,
+            });
         }
     }
 
     /// Starts receiving `user`'s video `stream` into `sink` (or the configured default).
-    pub fn start_remote_view(&self, user: UserId, stream: Stream, sink: Option<Box<dyn VideoSink>>) -> Result<(), EngineError> {
+    pub fn start_remote_view(
+        &self,
+        user: UserId,
+        stream: Stream,
+        sink: Option<Box<dyn VideoSink>>,
+    ) -> Result<(), EngineError> {
         self.cmds()?
-            .send(Cmd::Subscribe { user, kind: MediaKind::Video, stream, video_sink: sink })
+            .send(Cmd::Subscribe {
+                user,
+                kind: MediaKind::Video,
+                stream,
+                video_sink: sink,
+            })
             .map_err(|_| EngineError::NotInRoom)
     }
 
     pub fn stop_remote_view(&self, user: UserId, stream: Stream) -> Result<(), EngineError> {
         self.cmds()?
-            .send(Cmd::Unsubscribe { user, kind: MediaKind::Video, stream })
+            .send(Cmd::Unsubscribe {
+                user,
+                kind: MediaKind::Video,
+                stream,
+            })
             .map_err(|_| EngineError::NotInRoom)
     }
 

@@ -19,7 +19,11 @@ pub struct JitterConfig {
 
 impl Default for JitterConfig {
     fn default() -> Self {
-        Self { min_delay_ms: 20, max_delay_ms: 1000, frame_ms: 20 }
+        Self {
+            min_delay_ms: 20,
+            max_delay_ms: 1000,
+            frame_ms: 20,
+        }
     }
 }
 
@@ -27,7 +31,9 @@ impl Default for JitterConfig {
 pub enum Playout {
     Packet(Vec<u8>),
     /// The frame due now is missing; `next` is the following packet if it is already here.
-    Lost { next: Option<Vec<u8>> },
+    Lost {
+        next: Option<Vec<u8>>,
+    },
     /// Nothing to play: before the first packet, or after a long silence (DTX).
     Empty,
 }
@@ -97,7 +103,11 @@ impl AudioJitterBuffer {
         // Arrival relative to when the timestamp says it should arrive.
         let expected = t0 as i64 + offset * 1000 / 48;
         self.delays.push_back((now_us, now_us as i64 - expected));
-        while self.delays.front().is_some_and(|(t, _)| now_us.saturating_sub(*t) > WINDOW_US) {
+        while self
+            .delays
+            .front()
+            .is_some_and(|(t, _)| now_us.saturating_sub(*t) > WINDOW_US)
+        {
             self.delays.pop_front();
         }
         self.adapt();
@@ -113,8 +123,10 @@ impl AudioJitterBuffer {
         self.packets.insert(index, payload);
         // Never hold more than the maximum delay.
         let max_frames = i64::from(self.cfg.max_delay_ms / self.cfg.frame_ms).max(1);
-        while let (Some((&first, _)), Some((&last, _))) = (self.packets.first_key_value(), self.packets.last_key_value())
-        {
+        while let (Some((&first, _)), Some((&last, _))) = (
+            self.packets.first_key_value(),
+            self.packets.last_key_value(),
+        ) {
             if last - first < max_frames {
                 break;
             }
@@ -131,12 +143,16 @@ impl AudioJitterBuffer {
     fn adapt(&mut self) {
         let mut d: Vec<i64> = self.delays.iter().map(|(_, d)| *d).collect();
         d.sort_unstable();
-        let (Some(min), Some(_)) = (d.first().copied(), d.last()) else { return };
+        let (Some(min), Some(_)) = (d.first().copied(), d.last()) else {
+            return;
+        };
         let p95 = d[((d.len() - 1) * 95) / 100];
         let jitter = (p95 - min).max(0) as u64;
         self.stats.jitter_ms = jitter as f64 / 1000.0;
-        let want = (jitter + self.frame_us())
-            .clamp(u64::from(self.cfg.min_delay_ms) * 1000, u64::from(self.cfg.max_delay_ms) * 1000);
+        let want = (jitter + self.frame_us()).clamp(
+            u64::from(self.cfg.min_delay_ms) * 1000,
+            u64::from(self.cfg.max_delay_ms) * 1000,
+        );
         self.target_us = want;
     }
 
@@ -144,7 +160,10 @@ impl AudioJitterBuffer {
         match (self.next, self.packets.last_key_value()) {
             (Some(n), Some((&last, _))) if last >= n => (last - n + 1) as u64 * self.frame_us(),
             (None, Some(_)) => {
-                let (first, last) = (self.packets.first_key_value(), self.packets.last_key_value());
+                let (first, last) = (
+                    self.packets.first_key_value(),
+                    self.packets.last_key_value(),
+                );
                 match (first, last) {
                     (Some((&f, _)), Some((&l, _))) => (l - f + 1) as u64 * self.frame_us(),
                     _ => 0,
@@ -165,7 +184,9 @@ impl AudioJitterBuffer {
     fn pop_inner(&mut self, now_us: u64) -> Playout {
         let Some(next) = self.next else {
             // Start once the oldest packet has waited the target delay.
-            let Some((&first, _)) = self.packets.first_key_value() else { return Playout::Empty };
+            let Some((&first, _)) = self.packets.first_key_value() else {
+                return Playout::Empty;
+            };
             let newest_age = now_us.saturating_sub(self.last_packet_us);
             let buffered = self.buffered_us() + newest_age;
             if buffered < self.target_us {
@@ -185,7 +206,9 @@ impl AudioJitterBuffer {
             // A hole with packets after it: this frame is lost.
             self.next = Some(next + 1);
             self.stats.lost += 1;
-            return Playout::Lost { next: self.packets.get(&(next + 1)).cloned() };
+            return Playout::Lost {
+                next: self.packets.get(&(next + 1)).cloned(),
+            };
         }
         // Nothing buffered. A short underrun is concealed without consuming the timeline
         // (the delay grows); a long one is silence: stop and re-anchor on the next packet.
@@ -201,14 +224,14 @@ impl AudioJitterBuffer {
 
     fn maybe_shrink(&mut self, now_us: u64) {
         let excess = self.buffered_us().saturating_sub(self.target_us);
-        if excess >= 2 * self.frame_us() && now_us.saturating_sub(self.last_shrink_us) >= SHRINK_EVERY_US {
-            if let Some(n) = self.next
-                && self.packets.remove(&n).is_some()
-            {
-                self.next = Some(n + 1);
-                self.stats.accelerated += 1;
-                self.last_shrink_us = now_us;
-            }
+        if excess >= 2 * self.frame_us()
+            && now_us.saturating_sub(self.last_shrink_us) >= SHRINK_EVERY_US
+            && let Some(n) = self.next
+            && self.packets.remove(&n).is_some()
+        {
+            self.next = Some(n + 1);
+            self.stats.accelerated += 1;
+            self.last_shrink_us = now_us;
         }
     }
 
@@ -252,7 +275,15 @@ mod tests {
     }
 
     fn played(out: &[Playout]) -> Vec<u64> {
-        out.iter().filter_map(|p| if let Playout::Packet(p) = p { Some(id(p)) } else { None }).collect()
+        out.iter()
+            .filter_map(|p| {
+                if let Playout::Packet(p) = p {
+                    Some(id(p))
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -278,14 +309,28 @@ mod tests {
 
     #[test]
     fn a_lost_packet_is_reported_with_the_next_one_for_fec() {
-        let arrivals: Vec<_> = (0..40).filter(|i| *i != 15).map(|i| (i, i * F + 5_000)).collect();
+        let arrivals: Vec<_> = (0..40)
+            .filter(|i| *i != 15)
+            .map(|i| (i, i * F + 5_000))
+            .collect();
         let (out, jb) = simulate(&arrivals, 0, 42);
         // 16 arrives just after 15 was due: one concealed frame while waiting, then 15 is
         // declared lost with 16 at hand for FEC, and playout goes on without a gap.
-        let lost_at = out.iter().position(|p| matches!(p, Playout::Lost { next: Some(_) })).expect("a loss");
-        assert_eq!(out[lost_at], Playout::Lost { next: Some(pkt(16)) });
+        let lost_at = out
+            .iter()
+            .position(|p| matches!(p, Playout::Lost { next: Some(_) }))
+            .expect("a loss");
+        assert_eq!(
+            out[lost_at],
+            Playout::Lost {
+                next: Some(pkt(16))
+            }
+        );
         assert_eq!(played(&out[..lost_at]).last(), Some(&14));
-        assert_eq!(played(&out), (0..40).filter(|i| *i != 15).collect::<Vec<_>>());
+        assert_eq!(
+            played(&out),
+            (0..40).filter(|i| *i != 15).collect::<Vec<_>>()
+        );
         assert!(jb.stats().lost <= 2, "{:?}", jb.stats());
     }
 
@@ -295,7 +340,9 @@ mod tests {
         let mut arrivals = Vec::new();
         let mut seed = 7u64;
         for i in 0..150u64 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             arrivals.push((i, i * F + (seed >> 33) % 120_000));
         }
         for i in 150..550u64 {
@@ -308,7 +355,11 @@ mod tests {
         for tick in 0..600u64 {
             let now = tick * F;
             while k < pending.len() && pending[k].1 <= now {
-                jb.push(pending[k].1, 1_000_000 + pending[k].0 * 960, pkt(pending[k].0));
+                jb.push(
+                    pending[k].1,
+                    1_000_000 + pending[k].0 * 960,
+                    pkt(pending[k].0),
+                );
                 k += 1;
             }
             let p = jb.pop(now);
@@ -319,7 +370,10 @@ mod tests {
         }
         assert!(max_target >= 100.0, "target never rose: {max_target}");
         let s = jb.stats();
-        assert!(s.target_delay_ms <= 40.0, "target did not come back down: {s:?}");
+        assert!(
+            s.target_delay_ms <= 40.0,
+            "target did not come back down: {s:?}"
+        );
         assert!(s.current_delay_ms <= 80.0, "buffer did not drain: {s:?}");
         assert!(s.accelerated > 0);
         assert_eq!(lost_late_phase, 0);
@@ -333,13 +387,20 @@ mod tests {
         let (out, jb) = simulate(&arrivals, 0, 210);
         assert_eq!(played(&out), (0..50).chain(150..200).collect::<Vec<_>>());
         // A few frames are concealed before the silence is recognised (100 ms), not 100.
-        assert!(jb.stats().lost <= 12, "silence counted as loss: {:?}", jb.stats());
+        assert!(
+            jb.stats().lost <= 12,
+            "silence counted as loss: {:?}",
+            jb.stats()
+        );
         assert!(out.iter().filter(|p| **p == Playout::Empty).count() > 80);
     }
 
     #[test]
     fn late_packets_are_dropped() {
-        let mut arrivals: Vec<_> = (0..40).filter(|i| *i != 10).map(|i| (i, i * F + 5_000)).collect();
+        let mut arrivals: Vec<_> = (0..40)
+            .filter(|i| *i != 10)
+            .map(|i| (i, i * F + 5_000))
+            .collect();
         arrivals.push((10, 30 * F));
         let (out, jb) = simulate(&arrivals, 0, 50);
         assert!(!played(&out).contains(&10));

@@ -14,6 +14,7 @@ mod session;
 pub mod stats;
 
 pub use engine::{
-    AudioSinkFactory, Engine, EngineConfig, EngineError, EngineEvent, EnterRoomParams, VideoSinkFactory,
+    AudioSinkFactory, Engine, EngineConfig, EngineError, EngineEvent, EnterRoomParams,
+    VideoSinkFactory,
 };
 pub use stats::{Statistics, percentile};

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use crate::codec::{H264Decoder, OpusDecoder};
 use crate::jitter::{AudioJitterBuffer, JitterConfig, Playout};
-use crate::media::{AudioFrame, AudioSink, BurstDetector, FRAME_MS, SAMPLE_RATE, VideoSink, now_us, read_mark};
+use crate::media::{
+    AudioFrame, AudioSink, BurstDetector, FRAME_MS, SAMPLE_RATE, VideoSink, now_us, read_mark,
+};
 use crate::stats::{AudioStats, Shared, VideoStats, lock};
 
 /// Something a receiver wants the session to do.
@@ -20,7 +22,10 @@ pub enum Feedback {
     /// The decoder cannot continue without a keyframe.
     KeyframeNeeded,
     /// The first frame was decoded.
-    FirstFrame { width: u32, height: u32 },
+    FirstFrame {
+        width: u32,
+        height: u32,
+    },
     FirstAudio,
 }
 
@@ -61,85 +66,103 @@ pub fn start_audio(
     let (tx, rx): (Sender<AudioPacket>, Receiver<AudioPacket>) = channel();
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
-    let thread = std::thread::Builder::new().name("roomcast-audio-playout".into()).spawn(move || {
-        let mut jitter = AudioJitterBuffer::new(JitterConfig::default());
-        let mut decoder = match OpusDecoder::new(channels) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!("cannot create the Opus decoder: {e}");
-                return;
-            }
-        };
-        let mut bursts = BurstDetector::new();
-        let frame_us = u64::from(FRAME_MS) * 1000;
-        let mut next = now_us();
-        let mut first = true;
-        let mut started = false;
-        while !s.load(Ordering::Relaxed) {
-            loop {
-                match rx.try_recv() {
-                    Ok(p) => {
-                        lock(&stats).packets += 1;
-                        jitter.push(p.arrival_us, p.rtp_ts, p.payload);
-                    }
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => return finish(sink.as_mut()),
-                }
-            }
-            let now = now_us();
-            if now < next {
-                std::thread::sleep(Duration::from_micros((next - now).min(5_000)));
-                continue;
-            }
-            next += frame_us;
-            if now > next + 10 * frame_us {
-                next = now + frame_us;
-            }
-            let (pcm, how) = match jitter.pop(now) {
-                Playout::Packet(p) => (decoder.decode(&p), How::Decoded),
-                Playout::Lost { next: Some(n) } => (decoder.decode_fec(&n), How::Fec),
-                Playout::Lost { next: None } => (decoder.conceal(), How::Concealed),
-                Playout::Empty => {
-                    if started {
-                        // Silence (DTX or nothing sent): keep the sink's timeline continuous.
-                        (Ok(vec![0; (SAMPLE_RATE / 1000 * FRAME_MS) as usize * usize::from(channels)]), How::Silence)
-                    } else {
-                        continue;
-                    }
+    let thread = std::thread::Builder::new()
+        .name("roomcast-audio-playout".into())
+        .spawn(move || {
+            let mut jitter = AudioJitterBuffer::new(JitterConfig::default());
+            let mut decoder = match OpusDecoder::new(channels) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!("cannot create the Opus decoder: {e}");
+                    return;
                 }
             };
-            started = true;
-            let samples = match pcm {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::debug!("audio decode failed: {e}");
+            let mut bursts = BurstDetector::new();
+            let frame_us = u64::from(FRAME_MS) * 1000;
+            let mut next = now_us();
+            let mut first = true;
+            let mut started = false;
+            while !s.load(Ordering::Relaxed) {
+                loop {
+                    match rx.try_recv() {
+                        Ok(p) => {
+                            lock(&stats).packets += 1;
+                            jitter.push(p.arrival_us, p.rtp_ts, p.payload);
+                        }
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => return finish(sink.as_mut()),
+                    }
+                }
+                let now = now_us();
+                if now < next {
+                    std::thread::sleep(Duration::from_micros((next - now).min(5_000)));
                     continue;
                 }
-            };
-            {
-                let mut st = lock(&stats);
-                st.frames += 1;
-                match how {
-                    How::Decoded => st.decoded += 1,
-                    How::Fec => st.fec_recovered += 1,
-                    How::Concealed => st.concealed += 1,
-                    How::Silence => {}
+                next += frame_us;
+                if now > next + 10 * frame_us {
+                    next = now + frame_us;
                 }
-                st.jitter_delay_ms = jitter.stats().current_delay_ms;
-                st.latencies.extend(bursts.push(&samples, channels, now));
+                let (pcm, how) = match jitter.pop(now) {
+                    Playout::Packet(p) => (decoder.decode(&p), How::Decoded),
+                    Playout::Lost { next: Some(n) } => (decoder.decode_fec(&n), How::Fec),
+                    Playout::Lost { next: None } => (decoder.conceal(), How::Concealed),
+                    Playout::Empty => {
+                        if started {
+                            // Silence (DTX or nothing sent): keep the sink's timeline continuous.
+                            (
+                                Ok(vec![
+                                    0;
+                                    (SAMPLE_RATE / 1000 * FRAME_MS) as usize
+                                        * usize::from(channels)
+                                ]),
+                                How::Silence,
+                            )
+                        } else {
+                            continue;
+                        }
+                    }
+                };
+                started = true;
+                let samples = match pcm {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::debug!("audio decode failed: {e}");
+                        continue;
+                    }
+                };
+                {
+                    let mut st = lock(&stats);
+                    st.frames += 1;
+                    match how {
+                        How::Decoded => st.decoded += 1,
+                        How::Fec => st.fec_recovered += 1,
+                        How::Concealed => st.concealed += 1,
+                        How::Silence => {}
+                    }
+                    st.jitter_delay_ms = jitter.stats().current_delay_ms;
+                    st.latencies.extend(bursts.push(&samples, channels, now));
+                }
+                if first && how == How::Decoded {
+                    first = false;
+                    feedback(Feedback::FirstAudio);
+                }
+                let frame = AudioFrame {
+                    samples,
+                    channels,
+                    sample_rate: SAMPLE_RATE,
+                    capture_us: now,
+                };
+                if let Err(e) = sink.write(&frame) {
+                    tracing::warn!("audio sink failed: {e}");
+                }
             }
-            if first && how == How::Decoded {
-                first = false;
-                feedback(Feedback::FirstAudio);
-            }
-            let frame = AudioFrame { samples, channels, sample_rate: SAMPLE_RATE, capture_us: now };
-            if let Err(e) = sink.write(&frame) {
-                tracing::warn!("audio sink failed: {e}");
-            }
-        }
-        finish(sink.as_mut());
-    })?;
-    Ok(Receiving { tx, stop, thread: Some(thread) })
+            finish(sink.as_mut());
+        })?;
+    Ok(Receiving {
+        tx,
+        stop,
+        thread: Some(thread),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,67 +187,76 @@ pub fn start_video(
     let (tx, rx): (Sender<VideoPacket>, Receiver<VideoPacket>) = channel();
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
-    let thread = std::thread::Builder::new().name("roomcast-video-decode".into()).spawn(move || {
-        let mut decoder = match H264Decoder::new() {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!("cannot create the H.264 decoder: {e}");
-                return;
-            }
-        };
-        let mut first = true;
-        let mut need_keyframe = false;
-        while !s.load(Ordering::Relaxed) {
-            let packet = match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(p) => p,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+    let thread = std::thread::Builder::new()
+        .name("roomcast-video-decode".into())
+        .spawn(move || {
+            let mut decoder = match H264Decoder::new() {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!("cannot create the H.264 decoder: {e}");
+                    return;
+                }
             };
-            lock(&stats).received += 1;
-            if !packet.contiguous && !need_keyframe {
-                need_keyframe = true;
-                lock(&stats).keyframe_requests += 1;
-                feedback(Feedback::KeyframeNeeded);
-            }
-            match decoder.decode(&packet.data) {
-                Ok(Some(mut frame)) => {
-                    need_keyframe = false;
-                    let now = now_us();
-                    frame.capture_us = now;
-                    {
-                        let mut st = lock(&stats);
-                        st.frames += 1;
-                        st.width = frame.width;
-                        st.height = frame.height;
-                        if let Some(mark) = read_mark(&frame) {
-                            frame.capture_us = mark.capture_ms * 1000;
-                            let latency = (now as f64 / 1000.0) - mark.capture_ms as f64;
-                            st.mark(mark.counter, latency);
+            let mut first = true;
+            let mut need_keyframe = false;
+            while !s.load(Ordering::Relaxed) {
+                let packet = match rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(p) => p,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                };
+                lock(&stats).received += 1;
+                if !packet.contiguous && !need_keyframe {
+                    need_keyframe = true;
+                    lock(&stats).keyframe_requests += 1;
+                    feedback(Feedback::KeyframeNeeded);
+                }
+                match decoder.decode(&packet.data) {
+                    Ok(Some(mut frame)) => {
+                        need_keyframe = false;
+                        let now = now_us();
+                        frame.capture_us = now;
+                        {
+                            let mut st = lock(&stats);
+                            st.frames += 1;
+                            st.width = frame.width;
+                            st.height = frame.height;
+                            if let Some(mark) = read_mark(&frame) {
+                                frame.capture_us = mark.capture_ms * 1000;
+                                let latency = (now as f64 / 1000.0) - mark.capture_ms as f64;
+                                st.mark(mark.counter, latency);
+                            }
+                        }
+                        if first {
+                            first = false;
+                            feedback(Feedback::FirstFrame {
+                                width: frame.width,
+                                height: frame.height,
+                            });
+                        }
+                        if let Err(e) = sink.write(&frame) {
+                            tracing::warn!("video sink failed: {e}");
                         }
                     }
-                    if first {
-                        first = false;
-                        feedback(Feedback::FirstFrame { width: frame.width, height: frame.height });
-                    }
-                    if let Err(e) = sink.write(&frame) {
-                        tracing::warn!("video sink failed: {e}");
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::debug!("video decode failed: {e}");
-                    lock(&stats).decode_errors += 1;
-                    if !need_keyframe {
-                        need_keyframe = true;
-                        lock(&stats).keyframe_requests += 1;
-                        feedback(Feedback::KeyframeNeeded);
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!("video decode failed: {e}");
+                        lock(&stats).decode_errors += 1;
+                        if !need_keyframe {
+                            need_keyframe = true;
+                            lock(&stats).keyframe_requests += 1;
+                            feedback(Feedback::KeyframeNeeded);
+                        }
                     }
                 }
             }
-        }
-        if let Err(e) = sink.finish() {
-            tracing::warn!("video sink failed to finish: {e}");
-        }
-    })?;
-    Ok(Receiving { tx, stop, thread: Some(thread) })
+            if let Err(e) = sink.finish() {
+                tracing::warn!("video sink failed to finish: {e}");
+            }
+        })?;
+    Ok(Receiving {
+        tx,
+        stop,
+        thread: Some(thread),
+    })
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use roomcast_proto::{
-    ClientMessage, ErrorCode, LeaveReason, MediaKind, PROTOCOL_VERSION, Request, Role, ServerMessage, Stream,
-    Track, UserId,
+    ClientMessage, ErrorCode, LeaveReason, MediaKind, PROTOCOL_VERSION, Request, Role,
+    ServerMessage, Stream, Track, UserId,
 };
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
@@ -28,19 +28,48 @@ use crate::media::{AudioSink, VideoSink, now_us};
 use crate::remote::{self, AudioPacket, Feedback, Receiving, VideoPacket};
 use crate::stats::{Registry, lock};
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 type Done = oneshot::Sender<Result<(), EngineError>>;
 
 /// What the engine asks of a running session.
 pub enum Cmd {
-    Publish { kind: MediaKind, stream: Stream, done: Done },
-    SetAvailable { kind: MediaKind, stream: Stream, available: bool },
-    RegisterVideo { stream: Stream, controls: Arc<Controls> },
-    Subscribe { user: UserId, kind: MediaKind, stream: Stream, video_sink: Option<Box<dyn VideoSink>> },
-    Unsubscribe { user: UserId, kind: MediaKind, stream: Stream },
-    SwitchRole { role: Role, done: Done },
-    Feedback { mid: Mid, feedback: Feedback },
-    Exit { done: oneshot::Sender<()> },
+    Publish {
+        kind: MediaKind,
+        stream: Stream,
+        done: Done,
+    },
+    SetAvailable {
+        kind: MediaKind,
+        stream: Stream,
+        available: bool,
+    },
+    RegisterVideo {
+        stream: Stream,
+        controls: Arc<Controls>,
+    },
+    Subscribe {
+        user: UserId,
+        kind: MediaKind,
+        stream: Stream,
+        video_sink: Option<Box<dyn VideoSink>>,
+    },
+    Unsubscribe {
+        user: UserId,
+        kind: MediaKind,
+        stream: Stream,
+    },
+    SwitchRole {
+        role: Role,
+        done: Done,
+    },
+    Feedback {
+        mid: Mid,
+        feedback: Feedback,
+    },
+    Exit {
+        done: oneshot::Sender<()>,
+    },
 }
 
 enum Pending {
@@ -89,12 +118,14 @@ pub async fn connect(p: &EnterRoomParams) -> Result<(Ws, ServerMessage), EngineE
     };
     send(&mut ws, &enter).await?;
     loop {
-        let msg = next_message(&mut ws)
-            .await?
-            .ok_or_else(|| EngineError::Connect("the server closed the connection while entering".into()))?;
+        let msg = next_message(&mut ws).await?.ok_or_else(|| {
+            EngineError::Connect("the server closed the connection while entering".into())
+        })?;
         match msg {
             ServerMessage::Entered { .. } => return Ok((ws, msg)),
-            ServerMessage::Error { code, message, .. } => return Err(EngineError::Server { code, message }),
+            ServerMessage::Error { code, message, .. } => {
+                return Err(EngineError::Server { code, message });
+            }
             _ => continue,
         }
     }
@@ -112,7 +143,9 @@ fn ws_url(server: &str) -> Result<String, EngineError> {
     } else if !s.is_empty() && !s.contains("://") {
         format!("ws://{s}/ws")
     } else {
-        return Err(EngineError::Connect(format!("not a server address: {server:?} (use http://host:port)")));
+        return Err(EngineError::Connect(format!(
+            "not a server address: {server:?} (use http://host:port)"
+        )));
     };
     Ok(url)
 }
@@ -134,7 +167,11 @@ async fn next_message(ws: &mut Ws) -> Result<Option<ServerMessage>, EngineError>
             }
             Ok(Message::Close(_)) => return Ok(None),
             Ok(_) => continue,
-            Err(e) => return Err(EngineError::Connect(format!("lost the connection to the room server: {e}"))),
+            Err(e) => {
+                return Err(EngineError::Connect(format!(
+                    "lost the connection to the room server: {e}"
+                )));
+            }
         }
     }
     Ok(None)
@@ -180,15 +217,20 @@ impl Session {
         let local_ip = route_ip(server_url).await;
         let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
             .await
-            .map_err(|e| EngineError::Connect(format!("cannot open a UDP socket for media: {e}")))?;
-        let local = socket.local_addr().map_err(|e| EngineError::Connect(e.to_string()))?;
+            .map_err(|e| {
+                EngineError::Connect(format!("cannot open a UDP socket for media: {e}"))
+            })?;
+        let local = socket
+            .local_addr()
+            .map_err(|e| EngineError::Connect(e.to_string()))?;
         let mut rtc = Rtc::builder()
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
             .clear_codecs()
             .enable_opus(true, false)
             .enable_h264(true)
             .build(Instant::now());
-        let candidate = Candidate::host(local, "udp").map_err(|e| EngineError::Connect(e.to_string()))?;
+        let candidate =
+            Candidate::host(local, "udp").map_err(|e| EngineError::Connect(e.to_string()))?;
         rtc.add_local_candidate(candidate);
         Ok(Self {
             ws,
@@ -232,11 +274,16 @@ impl Session {
     ) {
         if let ServerMessage::Entered { users, .. } = entered {
             for u in users {
-                self.emit(EngineEvent::RemoteUserEnter { user: u.user_id.clone() });
+                self.emit(EngineEvent::RemoteUserEnter {
+                    user: u.user_id.clone(),
+                });
                 self.users.insert(u.user_id.clone(), (false, false, false));
-                self.stream_available(u.user_id.clone(), MediaKind::Audio, Stream::Main, u.audio).await;
-                self.stream_available(u.user_id.clone(), MediaKind::Video, Stream::Main, u.video).await;
-                self.stream_available(u.user_id, MediaKind::Video, Stream::Sub, u.sub_video).await;
+                self.stream_available(u.user_id.clone(), MediaKind::Audio, Stream::Main, u.audio)
+                    .await;
+                self.stream_available(u.user_id.clone(), MediaKind::Video, Stream::Main, u.video)
+                    .await;
+                self.stream_available(u.user_id, MediaKind::Video, Stream::Sub, u.sub_video)
+                    .await;
             }
         }
         let mut buf = vec![0u8; 2048];
@@ -270,9 +317,9 @@ impl Session {
                 enc = media.recv() => if let Some(e) = enc { self.write_media(e) },
                 received = self.socket.recv_from(&mut buf) => {
                     if let Ok((n, source)) = received {
-                        self.input(source, &buf[..n].to_vec());
+                        self.input(source, &buf[..n]);
                         while let Ok((n, source)) = self.socket.try_recv_from(&mut buf) {
-                            self.input(source, &buf[..n].to_vec());
+                            self.input(source, &buf[..n]);
                         }
                     }
                 }
@@ -297,8 +344,18 @@ impl Session {
     }
 
     fn input(&mut self, source: SocketAddr, data: &[u8]) {
-        let Ok(contents) = data.try_into() else { return };
-        let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.local, contents });
+        let Ok(contents) = data.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            Instant::now(),
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
         if let Err(e) = self.rtc.handle_input(input) {
             tracing::debug!("bad media input: {e}");
         }
@@ -331,26 +388,33 @@ impl Session {
                 self.ice_lost = true;
                 self.emit(EngineEvent::ConnectionLost);
             }
-            Event::IceConnectionStateChange(IceConnectionState::Connected | IceConnectionState::Completed) => {
-                if std::mem::take(&mut self.ice_lost) {
-                    self.emit(EngineEvent::ConnectionRecovered);
-                }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) if std::mem::take(&mut self.ice_lost) => {
+                self.emit(EngineEvent::ConnectionRecovered);
             }
             Event::KeyframeRequest(req) => {
-                if let Some(line) = self.lines.get(&req.mid) {
-                    if line.track.user_id.is_none() && line.track.kind == MediaKind::Video {
-                        if let Some(c) = self.video_controls.get(&line.track.stream) {
-                            c.force_keyframe.store(true, Ordering::Relaxed);
-                        }
-                    }
+                if let Some(line) = self.lines.get(&req.mid)
+                    && line.track.user_id.is_none()
+                    && line.track.kind == MediaKind::Video
+                    && let Some(c) = self.video_controls.get(&line.track.stream)
+                {
+                    c.force_keyframe.store(true, Ordering::Relaxed);
                 }
             }
             Event::MediaData(data) => match self.receivers.get(&data.mid) {
                 Some(Receiver::Audio(r)) => {
-                    let _ = r.tx.send(AudioPacket { arrival_us: now_us(), rtp_ts: data.time.numer(), payload: data.data.to_vec() });
+                    let _ = r.tx.send(AudioPacket {
+                        arrival_us: now_us(),
+                        rtp_ts: data.time.numer(),
+                        payload: data.data.to_vec(),
+                    });
                 }
                 Some(Receiver::Video(r)) => {
-                    let _ = r.tx.send(VideoPacket { data: data.data.to_vec(), contiguous: data.contiguous });
+                    let _ = r.tx.send(VideoPacket {
+                        data: data.data.to_vec(),
+                        contiguous: data.contiguous,
+                    });
                 }
                 None => {}
             },
@@ -363,13 +427,19 @@ impl Session {
             return;
         }
         let Some(mid) = self.order.iter().copied().find(|m| {
-            self.lines.get(m).is_some_and(|l| l.track.user_id.is_none() && l.track.kind == e.kind && l.track.stream == e.stream)
+            self.lines.get(m).is_some_and(|l| {
+                l.track.user_id.is_none() && l.track.kind == e.kind && l.track.stream == e.stream
+            })
         }) else {
             return;
         };
-        let Some(pt) = self.lines.get(&mid).and_then(|l| l.pt) else { return };
+        let Some(pt) = self.lines.get(&mid).and_then(|l| l.pt) else {
+            return;
+        };
         let time = match e.kind {
-            MediaKind::Audio => MediaTime::new(e.capture_us * 48 / 1000, Frequency::FORTY_EIGHT_KHZ),
+            MediaKind::Audio => {
+                MediaTime::new(e.capture_us * 48 / 1000, Frequency::FORTY_EIGHT_KHZ)
+            }
             MediaKind::Video => MediaTime::new(e.capture_us * 9 / 100, Frequency::NINETY_KHZ),
         };
         if let Some(writer) = self.rtc.writer(mid) {
@@ -407,36 +477,73 @@ impl Session {
                 _ => 0,
             }
         };
-        params.iter().filter(|p| score(p) > 0).max_by_key(|p| score(p)).map(|p| p.pt())
+        params
+            .iter()
+            .filter(|p| score(p) > 0)
+            .max_by_key(|p| score(p))
+            .map(|p| p.pt())
     }
 
     async fn command(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Publish { kind, stream, done } => {
-                let exists = self.lines.values().any(|l| l.track.user_id.is_none() && l.track.kind == kind && l.track.stream == stream)
-                    || self.queued.iter().any(|q| q.user.is_none() && q.kind == kind && q.stream == stream);
+                let exists = self.lines.values().any(|l| {
+                    l.track.user_id.is_none() && l.track.kind == kind && l.track.stream == stream
+                }) || self
+                    .queued
+                    .iter()
+                    .any(|q| q.user.is_none() && q.kind == kind && q.stream == stream);
                 if exists {
                     let _ = done.send(Ok(()));
                 } else {
-                    self.queued.push(Queued { kind, stream, user: None, video_sink: None });
+                    self.queued.push(Queued {
+                        kind,
+                        stream,
+                        user: None,
+                        video_sink: None,
+                    });
                     self.waiting.push(done);
                     self.negotiate().await;
                 }
             }
-            Cmd::SetAvailable { kind, stream, available } => {
+            Cmd::SetAvailable {
+                kind,
+                stream,
+                available,
+            } => {
                 let id = self.request_id();
                 self.pending.insert(id, Pending::Ignore);
-                let _ = send(&mut self.ws, &ClientMessage { id, request: Request::SetAvailable { kind, stream, available } }).await;
+                let _ = send(
+                    &mut self.ws,
+                    &ClientMessage {
+                        id,
+                        request: Request::SetAvailable {
+                            kind,
+                            stream,
+                            available,
+                        },
+                    },
+                )
+                .await;
             }
             Cmd::RegisterVideo { stream, controls } => {
                 self.video_controls.insert(stream, controls);
             }
-            Cmd::Subscribe { user, kind, stream, video_sink } => self.subscribe(user, kind, stream, video_sink).await,
+            Cmd::Subscribe {
+                user,
+                kind,
+                stream,
+                video_sink,
+            } => self.subscribe(user, kind, stream, video_sink).await,
             Cmd::Unsubscribe { user, kind, stream } => {
                 let mids: Vec<Mid> = self
                     .lines
                     .iter()
-                    .filter(|(_, l)| l.track.user_id.as_ref() == Some(&user) && l.track.kind == kind && l.track.stream == stream)
+                    .filter(|(_, l)| {
+                        l.track.user_id.as_ref() == Some(&user)
+                            && l.track.kind == kind
+                            && l.track.stream == stream
+                    })
                     .map(|(m, _)| *m)
                     .collect();
                 for mid in mids {
@@ -444,14 +551,31 @@ impl Session {
                     self.lines.remove(&mid);
                     let id = self.request_id();
                     self.pending.insert(id, Pending::Ignore);
-                    let _ = send(&mut self.ws, &ClientMessage { id, request: Request::Unsubscribe { mid: mid.to_string() } }).await;
+                    let _ = send(
+                        &mut self.ws,
+                        &ClientMessage {
+                            id,
+                            request: Request::Unsubscribe {
+                                mid: mid.to_string(),
+                            },
+                        },
+                    )
+                    .await;
                 }
             }
             Cmd::SwitchRole { role, done } => {
                 let (tx, rx) = oneshot::channel();
                 let id = self.request_id();
                 self.pending.insert(id, Pending::Reply(tx));
-                if let Err(e) = send(&mut self.ws, &ClientMessage { id, request: Request::SwitchRole { role } }).await {
+                if let Err(e) = send(
+                    &mut self.ws,
+                    &ClientMessage {
+                        id,
+                        request: Request::SwitchRole { role },
+                    },
+                )
+                .await
+                {
                     let _ = done.send(Err(e));
                     return;
                 }
@@ -470,8 +594,12 @@ impl Session {
                 });
             }
             Cmd::Feedback { mid, feedback } => {
-                let Some(line) = self.lines.get(&mid) else { return };
-                let Some(user) = line.track.user_id.clone() else { return };
+                let Some(line) = self.lines.get(&mid) else {
+                    return;
+                };
+                let Some(user) = line.track.user_id.clone() else {
+                    return;
+                };
                 let stream = line.track.stream;
                 match feedback {
                     Feedback::KeyframeNeeded => {
@@ -481,8 +609,16 @@ impl Session {
                     }
                     Feedback::FirstFrame { width, height } => {
                         let elapsed_ms = self.elapsed_ms();
-                        lock(&self.registry.local).first_video_frame_ms.get_or_insert(elapsed_ms);
-                        self.emit(EngineEvent::FirstVideoFrame { user, stream, width, height, elapsed_ms });
+                        lock(&self.registry.local)
+                            .first_video_frame_ms
+                            .get_or_insert(elapsed_ms);
+                        self.emit(EngineEvent::FirstVideoFrame {
+                            user,
+                            stream,
+                            width,
+                            height,
+                            elapsed_ms,
+                        });
                     }
                     Feedback::FirstAudio => {
                         let elapsed_ms = self.elapsed_ms();
@@ -499,17 +635,41 @@ impl Session {
         self.lines.insert(mid, Line { track, pt: None });
     }
 
-    async fn subscribe(&mut self, user: UserId, kind: MediaKind, stream: Stream, video_sink: Option<Box<dyn VideoSink>>) {
-        let exists = self.lines.values().any(|l| l.track.user_id.as_ref() == Some(&user) && l.track.kind == kind && l.track.stream == stream)
-            || self.queued.iter().any(|q| q.user.as_ref() == Some(&user) && q.kind == kind && q.stream == stream);
+    async fn subscribe(
+        &mut self,
+        user: UserId,
+        kind: MediaKind,
+        stream: Stream,
+        video_sink: Option<Box<dyn VideoSink>>,
+    ) {
+        let exists = self.lines.values().any(|l| {
+            l.track.user_id.as_ref() == Some(&user)
+                && l.track.kind == kind
+                && l.track.stream == stream
+        }) || self
+            .queued
+            .iter()
+            .any(|q| q.user.as_ref() == Some(&user) && q.kind == kind && q.stream == stream);
         if !exists {
-            self.queued.push(Queued { kind, stream, user: Some(user), video_sink });
+            self.queued.push(Queued {
+                kind,
+                stream,
+                user: Some(user),
+                video_sink,
+            });
             self.negotiate().await;
         }
     }
 
     /// Starts the thread that receives `user`'s stream on `mid`.
-    fn start_receiver(&mut self, mid: Mid, user: &UserId, kind: MediaKind, stream: Stream, video_sink: Option<Box<dyn VideoSink>>) {
+    fn start_receiver(
+        &mut self,
+        mid: Mid,
+        user: &UserId,
+        kind: MediaKind,
+        stream: Stream,
+        video_sink: Option<Box<dyn VideoSink>>,
+    ) {
         let tx = self.cmd_tx.clone();
         let fb = move |feedback| {
             let _ = tx.send(Cmd::Feedback { mid, feedback });
@@ -521,7 +681,8 @@ impl Session {
                 remote::start_audio(2, sink, stats, fb).map(Receiver::Audio)
             }
             MediaKind::Video => {
-                let sink = video_sink.unwrap_or_else(|| (self.config.video_sink)(user.as_str(), stream));
+                let sink =
+                    video_sink.unwrap_or_else(|| (self.config.video_sink)(user.as_str(), stream));
                 let stats = self.registry.video(user.as_str(), stream);
                 remote::start_video(sink, stats, fb).map(Receiver::Video)
             }
@@ -530,7 +691,10 @@ impl Session {
             Ok(r) => {
                 self.receivers.insert(mid, r);
             }
-            Err(e) => self.emit(EngineEvent::Error { code: None, message: format!("cannot start a receiver: {e}") }),
+            Err(e) => self.emit(EngineEvent::Error {
+                code: None,
+                message: format!("cannot start a receiver: {e}"),
+            }),
         }
     }
 
@@ -558,7 +722,15 @@ impl Session {
             if let Some(user) = &q.user {
                 self.start_receiver(mid, user, q.kind, q.stream, q.video_sink);
             }
-            self.add_line(mid, Track { mid: mid.to_string(), kind: q.kind, stream: q.stream, user_id: q.user });
+            self.add_line(
+                mid,
+                Track {
+                    mid: mid.to_string(),
+                    kind: q.kind,
+                    stream: q.stream,
+                    user_id: q.user,
+                },
+            );
         }
         let Some((offer, pending)) = applied else {
             for d in self.waiting.drain(..) {
@@ -566,15 +738,30 @@ impl Session {
             }
             return;
         };
-        let tracks: Vec<Track> = self.order.iter().filter_map(|m| self.lines.get(m)).map(|l| l.track.clone()).collect();
+        let tracks: Vec<Track> = self
+            .order
+            .iter()
+            .filter_map(|m| self.lines.get(m))
+            .map(|l| l.track.clone())
+            .collect();
         let id = self.request_id();
         let waiting = std::mem::take(&mut self.waiting);
-        self.pending.insert(id, Pending::Offer(pending, waiting, mids));
+        self.pending
+            .insert(id, Pending::Offer(pending, waiting, mids));
         self.offer_in_flight = true;
-        let msg = ClientMessage { id, request: Request::Negotiate { sdp: offer.to_sdp_string(), tracks } };
+        let msg = ClientMessage {
+            id,
+            request: Request::Negotiate {
+                sdp: offer.to_sdp_string(),
+                tracks,
+            },
+        };
         tracing::debug!("sending offer {id}");
         if let Err(e) = send(&mut self.ws, &msg).await {
-            self.emit(EngineEvent::Error { code: None, message: e.to_string() });
+            self.emit(EngineEvent::Error {
+                code: None,
+                message: e.to_string(),
+            });
         }
     }
 
@@ -584,7 +771,9 @@ impl Session {
             match self.pending.remove(&id) {
                 Some(Pending::Reply(tx)) => {
                     let r = match msg {
-                        ServerMessage::Error { code, message, .. } => Err(EngineError::Server { code, message }),
+                        ServerMessage::Error { code, message, .. } => {
+                            Err(EngineError::Server { code, message })
+                        }
                         other => Ok(other),
                     };
                     let _ = tx.send(r);
@@ -596,8 +785,12 @@ impl Session {
                             tracing::debug!("answer {id}");
                             self.accept_answer(pending, &sdp)
                         }
-                        ServerMessage::Error { code, message, .. } => Err(EngineError::Server { code, message }),
-                        _ => Err(EngineError::Protocol("unexpected reply to negotiate".into())),
+                        ServerMessage::Error { code, message, .. } => {
+                            Err(EngineError::Server { code, message })
+                        }
+                        _ => Err(EngineError::Protocol(
+                            "unexpected reply to negotiate".into(),
+                        )),
                     };
                     if let Err(e) = &result {
                         // The offer's new m-lines never came to be.
@@ -606,7 +799,10 @@ impl Session {
                             self.receivers.remove(&mid);
                             self.order.retain(|m| *m != mid);
                         }
-                        self.emit(EngineEvent::Error { code: e.code(), message: e.to_string() });
+                        self.emit(EngineEvent::Error {
+                            code: e.code(),
+                            message: e.to_string(),
+                        });
                     }
                     for d in waiting {
                         let _ = d.send(result.clone());
@@ -615,7 +811,10 @@ impl Session {
                 }
                 Some(Pending::Ignore) => {
                     if let ServerMessage::Error { code, message, .. } = msg {
-                        self.emit(EngineEvent::Error { code: Some(code), message });
+                        self.emit(EngineEvent::Error {
+                            code: Some(code),
+                            message,
+                        });
                     }
                 }
                 None => {}
@@ -624,19 +823,30 @@ impl Session {
         }
         match msg {
             ServerMessage::UserEnter { user_id, .. } => {
-                self.users.entry(user_id.clone()).or_insert((false, false, false));
+                self.users
+                    .entry(user_id.clone())
+                    .or_insert((false, false, false));
                 self.emit(EngineEvent::RemoteUserEnter { user: user_id });
             }
             ServerMessage::UserLeave { user_id, reason } => self.user_left(user_id, reason),
-            ServerMessage::StreamAvailable { user_id, kind, stream, available } => {
-                self.stream_available(user_id, kind, stream, available).await
+            ServerMessage::StreamAvailable {
+                user_id,
+                kind,
+                stream,
+                available,
+            } => {
+                self.stream_available(user_id, kind, stream, available)
+                    .await
             }
             ServerMessage::Removed { code, message } => {
                 self.emit(EngineEvent::Removed { code, message });
                 return false;
             }
             ServerMessage::Error { code, message, .. } => {
-                self.emit(EngineEvent::Error { code: Some(code), message });
+                self.emit(EngineEvent::Error {
+                    code: Some(code),
+                    message,
+                });
             }
             _ => {}
         }
@@ -644,7 +854,8 @@ impl Session {
     }
 
     fn accept_answer(&mut self, pending: SdpPendingOffer, sdp: &str) -> Result<(), EngineError> {
-        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| EngineError::Protocol(format!("bad SDP answer: {e}")))?;
+        let answer = SdpAnswer::from_sdp_string(sdp)
+            .map_err(|e| EngineError::Protocol(format!("bad SDP answer: {e}")))?;
         self.rtc
             .sdp_api()
             .accept_answer(pending, answer)
@@ -666,16 +877,29 @@ impl Session {
 
     fn user_left(&mut self, user: UserId, reason: LeaveReason) {
         self.users.remove(&user);
-        let mids: Vec<Mid> =
-            self.lines.iter().filter(|(_, l)| l.track.user_id.as_ref() == Some(&user)).map(|(m, _)| *m).collect();
+        let mids: Vec<Mid> = self
+            .lines
+            .iter()
+            .filter(|(_, l)| l.track.user_id.as_ref() == Some(&user))
+            .map(|(m, _)| *m)
+            .collect();
         for mid in mids {
             self.receivers.remove(&mid);
         }
         self.emit(EngineEvent::RemoteUserLeave { user, reason });
     }
 
-    async fn stream_available(&mut self, user: UserId, kind: MediaKind, stream: Stream, available: bool) {
-        let flags = self.users.entry(user.clone()).or_insert((false, false, false));
+    async fn stream_available(
+        &mut self,
+        user: UserId,
+        kind: MediaKind,
+        stream: Stream,
+        available: bool,
+    ) {
+        let flags = self
+            .users
+            .entry(user.clone())
+            .or_insert((false, false, false));
         let slot = match (kind, stream) {
             (MediaKind::Audio, _) => &mut flags.0,
             (MediaKind::Video, Stream::Main) => &mut flags.1,
@@ -686,8 +910,15 @@ impl Session {
         }
         *slot = available;
         match kind {
-            MediaKind::Audio => self.emit(EngineEvent::UserAudioAvailable { user: user.clone(), available }),
-            MediaKind::Video => self.emit(EngineEvent::UserVideoAvailable { user: user.clone(), stream, available }),
+            MediaKind::Audio => self.emit(EngineEvent::UserAudioAvailable {
+                user: user.clone(),
+                available,
+            }),
+            MediaKind::Video => self.emit(EngineEvent::UserVideoAvailable {
+                user: user.clone(),
+                stream,
+                available,
+            }),
         }
         let auto = match kind {
             MediaKind::Audio => self.config.auto_subscribe_audio,
@@ -700,10 +931,19 @@ impl Session {
 
     async fn exit(&mut self) {
         let id = self.request_id();
-        let _ = send(&mut self.ws, &ClientMessage { id, request: Request::ExitRoom }).await;
+        let _ = send(
+            &mut self.ws,
+            &ClientMessage {
+                id,
+                request: Request::ExitRoom,
+            },
+        )
+        .await;
         // Wait briefly for the ok so the server records a clean exit, not a lost connection.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        while let Ok(Ok(Some(msg))) = tokio::time::timeout_at(deadline, next_message(&mut self.ws)).await {
+        while let Ok(Ok(Some(msg))) =
+            tokio::time::timeout_at(deadline, next_message(&mut self.ws)).await
+        {
             if msg.reply_to() == Some(id) {
                 break;
             }
@@ -729,14 +969,24 @@ async fn route_ip(server_url: &str) -> IpAddr {
         .next()
         .unwrap_or_default()
         .to_string();
-    let target = tokio::net::lookup_host(if host.contains(':') { host.clone() } else { format!("{host}:80") })
-        .await
-        .ok()
-        .and_then(|mut a| a.next());
+    let target = tokio::net::lookup_host(if host.contains(':') {
+        host.clone()
+    } else {
+        format!("{host}:80")
+    })
+    .await
+    .ok()
+    .and_then(|mut a| a.next());
     let fallback = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-    let Some(target) = target else { return fallback };
+    let Some(target) = target else {
+        return fallback;
+    };
     let Ok(probe) = std::net::UdpSocket::bind(SocketAddr::new(
-        if target.is_ipv4() { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) } else { IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) },
+        if target.is_ipv4() {
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        },
         0,
     )) else {
         return fallback;

@@ -145,7 +145,11 @@ struct RemoteCells {
 impl Registry {
     pub fn audio(&self, user: &str) -> Shared<AudioStats> {
         let mut r = lock(&self.remotes);
-        r.entry(user.to_string()).or_default().audio.get_or_insert_with(Default::default).clone()
+        r.entry(user.to_string())
+            .or_default()
+            .audio
+            .get_or_insert_with(Default::default)
+            .clone()
     }
 
     pub fn video(&self, user: &str, stream: roomcast_proto::Stream) -> Shared<VideoStats> {

@@ -4,8 +4,8 @@
 use openh264::OpenH264API;
 use openh264::decoder::Decoder;
 use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig as OhConfig, FrameRate, FrameType, IntraFramePeriod, Profile, RateControlMode,
-    UsageType,
+    BitRate, Encoder, EncoderConfig as OhConfig, FrameRate, FrameType, IntraFramePeriod, Profile,
+    RateControlMode, UsageType,
 };
 use openh264::formats::{YUVSlices, YUVSource};
 
@@ -56,15 +56,24 @@ fn open(config: EncoderConfig) -> Result<Encoder, CodecError> {
 impl H264Encoder {
     pub fn new(config: EncoderConfig) -> Result<Self, CodecError> {
         check_size(config.width, config.height)?;
-        Ok(Self { inner: open(config)?, config })
+        Ok(Self {
+            inner: open(config)?,
+            config,
+        })
     }
 
     /// Encodes one frame; `None` when the encoder produced nothing for it.
-    pub fn encode(&mut self, frame: &VideoFrame, force_keyframe: bool) -> Result<Option<EncodedFrame>, CodecError> {
+    pub fn encode(
+        &mut self,
+        frame: &VideoFrame,
+        force_keyframe: bool,
+    ) -> Result<Option<EncodedFrame>, CodecError> {
         check_size(frame.width, frame.height)?;
         let (w, h) = (frame.width as usize, frame.height as usize);
         if frame.y.len() < w * h || frame.u.len() < w * h / 4 || frame.v.len() < w * h / 4 {
-            return Err(CodecError::Input(format!("I420 planes too small for {w}x{h}")));
+            return Err(CodecError::Input(format!(
+                "I420 planes too small for {w}x{h}"
+            )));
         }
         if (frame.width, frame.height) != (self.config.width, self.config.height) {
             self.config.width = frame.width;
@@ -106,7 +115,9 @@ impl H264Encoder {
 
 fn check_size(w: u32, h: u32) -> Result<(), CodecError> {
     if w < 16 || h < 16 || w % 2 == 1 || h % 2 == 1 || w > 4096 || h > 4096 {
-        return Err(CodecError::Input(format!("video size {w}x{h} must be even and within 16..=4096")));
+        return Err(CodecError::Input(format!(
+            "video size {w}x{h} must be even and within 16..=4096"
+        )));
     }
     Ok(())
 }
@@ -117,7 +128,9 @@ pub struct H264Decoder {
 
 impl H264Decoder {
     pub fn new() -> Result<Self, CodecError> {
-        Ok(Self { inner: Decoder::new().map_err(err)? })
+        Ok(Self {
+            inner: Decoder::new().map_err(err)?,
+        })
     }
 
     /// Decodes one Annex B access unit; `None` when no picture is ready yet.
@@ -153,17 +166,26 @@ mod tests {
 
     fn run(w: u32, h: u32, kbps: u32, frames: u32) {
         let mut src = PatternSource::new(w, h, 15);
-        let mut enc = H264Encoder::new(EncoderConfig { width: w, height: h, fps: 15, bitrate_bps: kbps * 1000 })
-            .expect("encoder");
+        let mut enc = H264Encoder::new(EncoderConfig {
+            width: w,
+            height: h,
+            fps: 15,
+            bitrate_bps: kbps * 1000,
+        })
+        .expect("encoder");
         let mut dec = H264Decoder::new().expect("decoder");
         for i in 0..frames {
             let capture_us = 1_700_000_000_000_000 + u64::from(i) * 66_666;
             let frame = src.next_frame(capture_us).expect("pattern frame");
-            let out = enc.encode(&frame, i == 0).expect("encode").expect("a frame comes out");
+            let out = enc
+                .encode(&frame, i == 0)
+                .expect("encode")
+                .expect("a frame comes out");
             assert_eq!(out.keyframe, i == 0, "frame {i}");
             let pic = dec.decode(&out.data).expect("decode").expect("a picture");
             assert_eq!((pic.width, pic.height), (w, h));
-            let mark = read_mark(&pic).unwrap_or_else(|| panic!("mark unreadable in frame {i} at {w}x{h} {kbps} kbps"));
+            let mark = read_mark(&pic)
+                .unwrap_or_else(|| panic!("mark unreadable in frame {i} at {w}x{h} {kbps} kbps"));
             assert_eq!(mark.counter, i);
             assert_eq!(mark.capture_ms, capture_us / 1000);
         }
@@ -183,17 +205,32 @@ mod tests {
     #[test]
     fn keyframe_on_request_starts_a_new_decoder() {
         let mut src = PatternSource::new(320, 180, 15);
-        let mut enc =
-            H264Encoder::new(EncoderConfig { width: 320, height: 180, fps: 15, bitrate_bps: 300_000 }).expect("encoder");
+        let mut enc = H264Encoder::new(EncoderConfig {
+            width: 320,
+            height: 180,
+            fps: 15,
+            bitrate_bps: 300_000,
+        })
+        .expect("encoder");
         for i in 0..10 {
             let f = src.next_frame(i * 66_666).expect("frame");
-            assert!(!enc.encode(&f, i == 0).expect("encode").expect("frame").keyframe || i == 0);
+            assert!(
+                !enc.encode(&f, i == 0)
+                    .expect("encode")
+                    .expect("frame")
+                    .keyframe
+                    || i == 0
+            );
         }
         let f = src.next_frame(700_000).expect("frame");
         let key = enc.encode(&f, true).expect("encode").expect("frame");
         assert!(key.keyframe);
         let mut late = H264Decoder::new().expect("decoder");
-        assert!(late.decode(&key.data).expect("decodes from the keyframe").is_some());
+        assert!(
+            late.decode(&key.data)
+                .expect("decodes from the keyframe")
+                .is_some()
+        );
     }
 
     #[test]
@@ -201,6 +238,14 @@ mod tests {
         let mut dec = H264Decoder::new().expect("decoder");
         let _ = dec.decode(&[0, 0, 0, 1, 0x65, 0xff, 0x00, 0x12]);
         let _ = dec.decode(&[1, 2, 3]);
-        assert!(H264Encoder::new(EncoderConfig { width: 15, height: 10, fps: 15, bitrate_bps: 100_000 }).is_err());
+        assert!(
+            H264Encoder::new(EncoderConfig {
+                width: 15,
+                height: 10,
+                fps: 15,
+                bitrate_bps: 100_000
+            })
+            .is_err()
+        );
     }
 }

@@ -13,7 +13,9 @@ fn channels(n: u16) -> Result<Channels, CodecError> {
     match n {
         1 => Ok(Channels::Mono),
         2 => Ok(Channels::Stereo),
-        _ => Err(CodecError::Input(format!("Opus takes 1 or 2 channels, not {n}"))),
+        _ => Err(CodecError::Input(format!(
+            "Opus takes 1 or 2 channels, not {n}"
+        ))),
     }
 }
 
@@ -33,25 +35,35 @@ impl OpusEncoder {
             AudioProfile::Music => Application::Audio,
         };
         let mut inner = opus::Encoder::new(SAMPLE_RATE, channels(channels_n)?, app).map_err(err)?;
-        inner.set_bitrate(Bitrate::Bits(profile.bitrate_bps() as i32)).map_err(err)?;
+        inner
+            .set_bitrate(Bitrate::Bits(profile.bitrate_bps() as i32))
+            .map_err(err)?;
         // In-band FEC only helps if the encoder expects loss; 10 % is WebRTC's usual guess.
         inner.set_inband_fec(true).map_err(err)?;
         inner.set_packet_loss_perc(10).map_err(err)?;
         inner.set_dtx(profile != AudioProfile::Music).map_err(err)?;
-        Ok(Self { inner, channels: channels_n })
+        Ok(Self {
+            inner,
+            channels: channels_n,
+        })
     }
 
     /// Encodes one 20 ms frame of interleaved samples.
     pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, CodecError> {
         let want = FRAME_SAMPLES * usize::from(self.channels);
         if pcm.len() != want {
-            return Err(CodecError::Input(format!("expected {want} samples (20 ms), got {}", pcm.len())));
+            return Err(CodecError::Input(format!(
+                "expected {want} samples (20 ms), got {}",
+                pcm.len()
+            )));
         }
         self.inner.encode_vec(pcm, MAX_PACKET).map_err(err)
     }
 
     pub fn set_bitrate(&mut self, bps: u32) -> Result<(), CodecError> {
-        self.inner.set_bitrate(Bitrate::Bits(bps.clamp(6_000, 510_000) as i32)).map_err(err)
+        self.inner
+            .set_bitrate(Bitrate::Bits(bps.clamp(6_000, 510_000) as i32))
+            .map_err(err)
     }
 }
 
@@ -63,7 +75,10 @@ pub struct OpusDecoder {
 impl OpusDecoder {
     pub fn new(channels_n: u16) -> Result<Self, CodecError> {
         let inner = opus::Decoder::new(SAMPLE_RATE, channels(channels_n)?).map_err(err)?;
-        Ok(Self { inner, channels: channels_n })
+        Ok(Self {
+            inner,
+            channels: channels_n,
+        })
     }
 
     fn run(&mut self, packet: &[u8], fec: bool) -> Result<Vec<i16>, CodecError> {
@@ -72,7 +87,9 @@ impl OpusDecoder {
         let n = if fec {
             // FEC decodes exactly the lost frame's duration.
             let len = FRAME_SAMPLES * usize::from(self.channels);
-            self.inner.decode(packet, &mut out[..len], true).map_err(err)?
+            self.inner
+                .decode(packet, &mut out[..len], true)
+                .map_err(err)?
         } else {
             self.inner.decode(packet, &mut out, false).map_err(err)?
         };
@@ -109,7 +126,10 @@ mod tests {
 
     fn sine(ms: usize, freq: f64) -> Vec<i16> {
         (0..SAMPLE_RATE as usize * ms / 1000)
-            .map(|i| ((i as f64 * freq * 2.0 * std::f64::consts::PI / SAMPLE_RATE as f64).sin() * 8000.0) as i16)
+            .map(|i| {
+                ((i as f64 * freq * 2.0 * std::f64::consts::PI / SAMPLE_RATE as f64).sin() * 8000.0)
+                    as i16
+            })
             .collect()
     }
 
@@ -122,7 +142,10 @@ mod tests {
         let mut enc = OpusEncoder::new(1, AudioProfile::Default).expect("encoder");
         let mut dec = OpusDecoder::new(1).expect("decoder");
         let pcm = sine(1000, 440.0);
-        let packets: Vec<Vec<u8>> = pcm.chunks(FRAME_SAMPLES).map(|f| enc.encode(f).expect("encode")).collect();
+        let packets: Vec<Vec<u8>> = pcm
+            .chunks(FRAME_SAMPLES)
+            .map(|f| enc.encode(f).expect("encode"))
+            .collect();
         assert!(packets.iter().all(|p| p.len() < 400));
         for p in &packets[..20] {
             assert_eq!(dec.decode(p).expect("decode").len(), FRAME_SAMPLES);
@@ -130,7 +153,10 @@ mod tests {
         // Packet 20 is lost: rebuild it from 21's FEC, then go on.
         let recovered = dec.decode_fec(&packets[21]).expect("fec");
         assert_eq!(recovered.len(), FRAME_SAMPLES);
-        assert!(energy(&recovered) > energy(&pcm) * 0.2, "FEC output is nearly silent");
+        assert!(
+            energy(&recovered) > energy(&pcm) * 0.2,
+            "FEC output is nearly silent"
+        );
         dec.decode(&packets[21]).expect("decode after fec");
         let concealed = dec.conceal().expect("plc");
         assert_eq!(concealed.len(), FRAME_SAMPLES);

@@ -34,7 +34,9 @@ impl WavSource {
             ))
         };
         let mut header = [0u8; 12];
-        read_exact(&mut reader, &mut header, path)?.then_some(()).ok_or_else(|| bad("file is shorter than a RIFF header"))?;
+        read_exact(&mut reader, &mut header, path)?
+            .then_some(())
+            .ok_or_else(|| bad("file is shorter than a RIFF header"))?;
         if &header[..4] != b"RIFF" || &header[8..] != b"WAVE" {
             return Err(bad("no RIFF/WAVE header"));
         }
@@ -171,10 +173,14 @@ impl Y4mSource {
             }
         }
         if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
-            return Err(bad(&format!("size {width}x{height}; need non-zero even dimensions")));
+            return Err(bad(&format!(
+                "size {width}x{height}; need non-zero even dimensions"
+            )));
         }
         if width > 8192 || height > 8192 {
-            return Err(bad(&format!("size {width}x{height} is larger than 8192x8192")));
+            return Err(bad(&format!(
+                "size {width}x{height} is larger than 8192x8192"
+            )));
         }
         Ok(Self {
             reader,
@@ -287,7 +293,12 @@ impl AudioSink for WavSink {
         let bytes: Vec<u8> = frame.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
         let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         // The RIFF size field is 32-bit: refuse to write a header that would lie.
-        if self.data_bytes.checked_add(len).and_then(|n| n.checked_add(36)).is_none() {
+        if self
+            .data_bytes
+            .checked_add(len)
+            .and_then(|n| n.checked_add(36))
+            .is_none()
+        {
             return Err(MediaError::Format(format!(
                 "{} reached the 4 GiB WAV limit; start a new file",
                 self.path.display()
@@ -384,7 +395,9 @@ impl VideoSink for Y4mSink {
     }
 
     fn finish(&mut self) -> Result<(), MediaError> {
-        self.writer.flush().map_err(|e| MediaError::io(&self.path, e))
+        self.writer
+            .flush()
+            .map_err(|e| MediaError::io(&self.path, e))
     }
 }
 
@@ -398,7 +411,8 @@ fn read_exact(reader: &mut impl Read, buf: &mut [u8], path: &Path) -> Result<boo
 }
 
 fn skip(reader: &mut impl Read, n: u64, path: &Path) -> Result<(), MediaError> {
-    std::io::copy(&mut reader.take(n), &mut std::io::sink()).map_err(|e| MediaError::io(path, e))?;
+    std::io::copy(&mut reader.take(n), &mut std::io::sink())
+        .map_err(|e| MediaError::io(path, e))?;
     Ok(())
 }
 

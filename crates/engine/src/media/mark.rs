@@ -231,7 +231,10 @@ mod tests {
                 let frame = source.next_frame(capture_us).expect("pattern never ends");
                 assert_eq!(
                     read_mark(&frame),
-                    Some(VideoMark { counter: k as u32, capture_ms: capture_us / 1000 }),
+                    Some(VideoMark {
+                        counter: k as u32,
+                        capture_ms: capture_us / 1000
+                    }),
                     "{w}x{h}"
                 );
             }

@@ -7,7 +7,9 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::{AudioFrame, AudioSource, FRAME_SAMPLES, MediaError, SAMPLE_RATE, VideoFrame, VideoSource};
+use super::{
+    AudioFrame, AudioSource, FRAME_SAMPLES, MediaError, SAMPLE_RATE, VideoFrame, VideoSource,
+};
 
 /// Queued audio frames before the oldest is dropped (200 ms).
 pub const AUDIO_QUEUE_FRAMES: usize = 10;
@@ -281,7 +283,13 @@ mod tests {
         }
         assert_eq!(pusher.dropped(), 2);
         assert_eq!(source.next_frame(0).map(|f| f.capture_us), Some(3));
-        assert!(matches!(pusher.push(AudioFrame { channels: 2, ..audio(1) }), Err(MediaError::InvalidFrame(_))));
+        assert!(matches!(
+            pusher.push(AudioFrame {
+                channels: 2,
+                ..audio(1)
+            }),
+            Err(MediaError::InvalidFrame(_))
+        ));
         drop(pusher);
         drop(second);
         let rest = std::iter::from_fn(|| source.next_frame(0)).count();
@@ -292,7 +300,9 @@ mod tests {
     fn video_blocks_until_pushed_from_another_thread() {
         let (mut source, pusher) = push_video_source(64, 32, 15);
         let handle = std::thread::spawn(move || {
-            pusher.push(VideoFrame::black(64, 32)).expect("source alive");
+            pusher
+                .push(VideoFrame::black(64, 32))
+                .expect("source alive");
         });
         let frame = source.next_frame(77).expect("one frame pushed");
         assert_eq!((frame.width, frame.capture_us), (64, 77));
@@ -304,7 +314,17 @@ mod tests {
     fn push_after_source_dropped_is_an_error() {
         let (source, pusher) = push_video_source(64, 32, 15);
         drop(source);
-        assert!(matches!(pusher.push(VideoFrame::black(64, 32)), Err(MediaError::Closed)));
-        assert!(pusher.push(VideoFrame { width: 3, ..VideoFrame::black(64, 32) }).is_err());
+        assert!(matches!(
+            pusher.push(VideoFrame::black(64, 32)),
+            Err(MediaError::Closed)
+        ));
+        assert!(
+            pusher
+                .push(VideoFrame {
+                    width: 3,
+                    ..VideoFrame::black(64, 32)
+                })
+                .is_err()
+        );
     }
 }
