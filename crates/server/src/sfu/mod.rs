@@ -120,7 +120,6 @@ pub fn spawn(
     stats: Arc<WorkerStats>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     udp.set_nonblocking(true)?;
-    let local = udp.local_addr()?;
     std::thread::Builder::new()
         .name("roomcast-sfu".into())
         .spawn(move || {
@@ -138,7 +137,6 @@ pub fn spawn(
                 };
                 let mut worker = Worker {
                     socket,
-                    local,
                     advertised,
                     ledger,
                     stats,
@@ -172,7 +170,6 @@ struct Member {
 
 struct Worker {
     socket: UdpSocket,
-    local: SocketAddr,
     advertised: SocketAddr,
     ledger: mpsc::UnboundedSender<LedgerEvent>,
     stats: Arc<WorkerStats>,
@@ -285,12 +282,14 @@ impl Worker {
             self.stats.garbage_in.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        // The destination str0m must see is the address we advertised in our candidate
+        // (behind NAT or a relay it differs from the socket's own address).
         let input = Input::Receive(
             now,
             Receive {
                 proto: Protocol::Udp,
                 source,
-                destination: self.local,
+                destination: self.advertised,
                 contents,
             },
         );

@@ -1,0 +1,186 @@
+//! The `roomcast` binary as an operator and a tester use it: app creation, UserSigs,
+//! refused joins with their codes, and a recorded headless call with its JSON report.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use roomcast_engine::media::{AudioSource, VideoSource, WavSource, Y4mSource};
+use roomcast_tests::TestServer;
+use serde_json::Value;
+
+fn roomcast() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join(format!("roomcast{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "build the binary first: cargo build -p roomcast-cli ({} missing)",
+        bin.display()
+    );
+    bin
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("roomcast-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+#[test]
+fn app_create_prints_id_and_key_and_usersig_verifies() {
+    let dir = temp_dir("app");
+    let out = Command::new(roomcast())
+        .args(["app", "create", "--name", "acme", "--data"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let app = v["sdkAppId"].as_u64().expect("sdkAppId");
+    let key = v["secretKey"].as_str().expect("secretKey");
+    assert_eq!(key.len(), 64);
+    let out = Command::new(roomcast())
+        .args([
+            "usersig",
+            "--app",
+            &app.to_string(),
+            "--key",
+            key,
+            "--user",
+            "alice",
+            "--expire",
+            "600",
+        ])
+        .output()
+        .expect("runs");
+    let sig = String::from_utf8(out.stdout).expect("utf-8");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    roomcast_proto::usersig::verify(sig.trim(), app, key, "alice", now)
+        .expect("the printed sig verifies");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_join_exits_with_the_error_code() {
+    let server = TestServer::start().await;
+    let url = server.url();
+    let app = server.app.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(roomcast())
+            .args([
+                "join",
+                "--server",
+                &url,
+                "--app",
+                &app,
+                "--key",
+                "wrong-key",
+                "--room",
+                "5",
+                "--user",
+                "eve",
+            ])
+            .args(["--duration", "1"])
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error 2000"), "stderr: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_participants_record_and_report() {
+    let server = TestServer::start().await;
+    let dir = temp_dir("record");
+    let run = |user: &'static str, dur: &'static str| {
+        let (url, app, key, dir) = (
+            server.url(),
+            server.app.to_string(),
+            server.key.clone(),
+            dir.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            Command::new(roomcast())
+                .args([
+                    "join",
+                    "--server",
+                    &url,
+                    "--app",
+                    &app,
+                    "--key",
+                    &key,
+                    "--room",
+                    "team.standup",
+                    "--user",
+                    user,
+                ])
+                .args([
+                    "--duration",
+                    dur,
+                    "--video-size",
+                    "320x180",
+                    "--fps",
+                    "15",
+                    "--record",
+                ])
+                .arg(dir.join(user))
+                .arg("--report")
+                .arg(dir.join(format!("{user}.json")))
+                .output()
+                .expect("runs")
+        })
+    };
+    let a = run("alice", "6");
+    let b = run("bob", "5");
+    let (a, b) = (a.await.expect("alice"), b.await.expect("bob"));
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("bob.json")).expect("report"))
+            .expect("JSON");
+    assert!(report["enter_room_ms"].as_f64().expect("enter_room_ms") > 0.0);
+    let video = &report["remotes"]["alice"]["video"];
+    assert!(video["frames"].as_u64().unwrap_or(0) >= 30, "{report:#}");
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(320), Some(180))
+    );
+    assert!(video["latency_ms_p50"].as_f64().is_some(), "{report:#}");
+    let audio = &report["remotes"]["alice"]["audio"];
+    assert!(audio["frames"].as_u64().unwrap_or(0) >= 100, "{report:#}");
+    assert!(
+        audio["latency_ms_p50"].as_f64().is_some(),
+        "no bursts measured: {report:#}"
+    );
+
+    // What bob recorded of alice reads back as media.
+    let mut wav = WavSource::open(&dir.join("bob/alice.wav")).expect("recorded WAV");
+    assert!(wav.next_frame(0).is_some(), "empty recording");
+    let mut y4m = Y4mSource::open(&dir.join("bob/alice-main.y4m")).expect("recorded Y4M");
+    assert_eq!(y4m.size(), (320, 180));
+    let mut n = 0;
+    while y4m.next_frame(0).is_some() {
+        n += 1;
+    }
+    assert!(n >= 30, "only {n} frames recorded");
+    let _ = std::fs::remove_dir_all(&dir);
+}
