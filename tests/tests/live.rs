@@ -192,3 +192,47 @@ async fn hostile_input_does_not_disturb_a_call() {
     a.exit_room().await;
     b.exit_room().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_and_restart_remote_view() {
+    let server = TestServer::start().await;
+    let size = (320, 180, 15, 300);
+    let mut a = participant(&server, "alice", 66, size)
+        .await
+        .expect("alice");
+    let mut b = participant(&server, "bob", 66, size).await.expect("bob");
+    assert!(eventually(Duration::from_secs(10), || video_frames(&b, "alice") >= 10).await);
+
+    let alice = roomcast_proto::UserId::new("alice").expect("id");
+    b.stop_remote_view(alice.clone(), Stream::Main)
+        .expect("unsubscribe");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopped = video_frames(&b, "alice");
+    let audio = |e: &roomcast_engine::Engine| {
+        e.statistics()
+            .remotes
+            .get("alice")
+            .and_then(|r| r.audio.as_ref())
+            .map(|a| a.decoded)
+            .unwrap_or(0)
+    };
+    let audio_before = audio(&b);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        video_frames(&b, "alice"),
+        stopped,
+        "video kept arriving after stop_remote_view"
+    );
+    assert!(audio(&b) >= audio_before + 25, "audio must continue");
+
+    b.start_remote_view(alice, Stream::Main, None)
+        .expect("subscribe again");
+    assert!(
+        eventually(Duration::from_secs(10), || video_frames(&b, "alice")
+            >= stopped + 10)
+        .await,
+        "video did not come back after start_remote_view"
+    );
+    a.exit_room().await;
+    b.exit_room().await;
+}

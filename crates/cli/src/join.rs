@@ -162,6 +162,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
                 break;
             }
             Ok(Some(EngineEvent::ExitRoom)) => break,
+            Ok(Some(EngineEvent::Statistics(s))) => tracing::debug!("{s:?}"),
             Ok(Some(e)) => tracing::info!("{e:?}"),
         }
     }

@@ -81,7 +81,7 @@ pub struct EnterRoomParams {
 }
 
 /// What happens in the room, in order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum EngineEvent {
     EnterRoom {
         elapsed_ms: f64,
@@ -117,6 +117,8 @@ pub enum EngineEvent {
         height: u32,
         elapsed_ms: f64,
     },
+    /// Every 2 s while in a room: what was sent and received so far.
+    Statistics(Box<Statistics>),
     ConnectionLost,
     ConnectionRecovered,
     /// The server took us out of the room (e.g. the same user logged in elsewhere).

@@ -288,6 +288,8 @@ impl Session {
         }
         let mut buf = vec![0u8; 2048];
         let mut ping = tokio::time::interval(Duration::from_secs(10));
+        let mut report = tokio::time::interval(Duration::from_secs(2));
+        report.tick().await;
         loop {
             let timeout = self.drive();
             tokio::select! {
@@ -325,6 +327,9 @@ impl Session {
                 }
                 _ = tokio::time::sleep_until(timeout.into()) => {
                     let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));
+                }
+                _ = report.tick() => {
+                    self.emit(EngineEvent::Statistics(Box::new(self.registry.snapshot())));
                 }
                 _ = ping.tick() => {
                     let id = self.request_id();
