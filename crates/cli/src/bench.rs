@@ -56,11 +56,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     md.push_str("Packets/core-s = UDP datagrams the server sent per CPU-second of the whole server process.\n\n");
     md.push_str("| publishers × subscribers | datagrams out/s | server CPU % | packets per core-s | server forwarding delay (mean) | audio p50 / p95 ms | video p50 / p95 ms | enter → first frame p50 ms |\n");
     md.push_str("|---|---|---|---|---|---|---|---|\n");
-    for (i, (p, s)) in [(1usize, 4usize), (2, 6), (4, 4)].into_iter().enumerate() {
-        eprintln!("bench: SFU {p} publishers × {s} subscribers");
-        let row = sfu_bench(&server, 100 + i as u32, p, s, args.seconds).await?;
+    let configs = [(1usize, 4usize, true), (2, 6, true), (4, 4, true), (16, 0, false)];
+    for (i, (p, s, video)) in configs.into_iter().enumerate() {
+        eprintln!("bench: SFU {p} publishers × {s} subscribers (video: {video})");
+        let row = sfu_bench(&server, 100 + i as u32, p, s, video, args.seconds).await?;
         md.push_str(&row);
     }
+    md.push_str("\nThe last row is an audio-only room where all 16 publish and hear each other (16 × 15 streams).\n");
     md.push_str("\nTargets: ≥ 150,000 packets per core-second; loopback audio p50 ≤ 60 ms, video p50 ≤ 80 ms; enter → first frame ≤ 300 ms.\n\n");
 
     eprintln!("bench: memory per idle participant");
@@ -308,8 +310,9 @@ async fn sfu_bench(
     let out = d("datagrams_out");
     let cpu = (cpu1 - cpu0).max(0.01);
     let delay_us = d("forward_delay_us_total") / d("frames_forwarded").max(1.0);
-    let (mut audio, mut video, mut first) = (Vec::new(), Vec::new(), Vec::new());
-    for e in &engines[publishers..] {
+    let (mut audio, mut video_lat, mut first) = (Vec::new(), Vec::new(), Vec::new());
+    let listeners = if subscribers > 0 { &engines[publishers..] } else { &engines[..] };
+    for e in listeners {
         let s = e.statistics();
         first.extend(s.first_video_frame_ms);
         for r in s.remotes.values() {
@@ -317,7 +320,7 @@ async fn sfu_bench(
                 audio.extend(&a.latencies);
             }
             if let Some(v) = &r.video {
-                video.extend(&v.latencies);
+                video_lat.extend(&v.latencies);
             }
         }
     }
@@ -330,15 +333,17 @@ async fn sfu_bench(
             .unwrap_or_else(|| "–".into())
     };
     Ok(format!(
-        "| {publishers} × {subscribers} | {:.0} | {:.1} | {:.0} | {:.2} ms | {} / {} | {} / {} | {} |\n",
+        "| {publishers} × {} {} | {:.0} | {:.1} | {:.0} | {:.2} ms | {} / {} | {} / {} | {} |\n",
+        if subscribers > 0 { subscribers } else { publishers - 1 },
+        if video { "" } else { "(audio only)" },
         out / wall,
         100.0 * cpu / wall,
         out / cpu,
         delay_us / 1000.0,
         f(&audio, 50.0),
         f(&audio, 95.0),
-        f(&video, 50.0),
-        f(&video, 95.0),
+        f(&video_lat, 50.0),
+        f(&video_lat, 95.0),
         f(&first, 50.0),
     ))
 }
