@@ -1,1 +1,441 @@
-//! Adaptive audio jitter buffer.
+//! Adaptive audio jitter buffer, sans-IO: the caller passes the time to every call.
+//!
+//! Packets are keyed by their (unwrapped) RTP timestamp, so reordering is free and a
+//! timestamp already buffered or recently played is a duplicate. The playout point is
+//! `next_ts`; each [`AudioJitterBuffer::pop`] (one per frame, driven by the caller's
+//! playout clock) plays the frame due there, or reports it [`Playout::Lost`] so the decoder
+//! can use the following packet's FEC or conceal.
+//!
+//! *Delay* is measured against the fastest packet seen recently: a packet's relative delay
+//! is its transit time (arrival − send time from its timestamp) minus the minimum transit
+//! in the window, and the playout delay is how far behind that best case we play. The
+//! target delay is the 95th percentile of relative delays over the last
+//! [`WINDOW_US`] plus a small margin, clamped to `[min_delay_ms, max_delay_ms]`. The buffer
+//! grows at once (a concealed frame is inserted without advancing) and shrinks slowly (one
+//! frame dropped at most every [`DROP_INTERVAL_US`] while above target).
+//!
+//! Silence (Opus DTX, muted sender): once nothing has arrived for [`SILENCE_US`] and the
+//! buffer is empty, the buffer returns [`Playout::Empty`] and re-anchors on the next packet,
+//! so a long pause is not a long run of losses. Only frames missing while a later packet is
+//! already buffered count as lost; trailing gaps cannot be told apart from DTX.
+
+use std::collections::{BTreeMap, VecDeque};
+
+/// Window over which inter-arrival jitter is measured.
+pub const WINDOW_US: u64 = 5_000_000;
+/// No arrivals for this long with an empty buffer means silence, not loss.
+pub const SILENCE_US: u64 = 200_000;
+/// Shrinking drops at most one frame this often.
+pub const DROP_INTERVAL_US: u64 = 500_000;
+/// Headroom above the measured jitter percentile.
+const MARGIN_MS: f64 = 5.0;
+/// Timestamps this far behind the playout point mean the sender restarted its clock.
+const RESTART_TS_MS: u64 = 2_000;
+const RTP_RATE: u64 = 48_000;
+/// Bound on buffered packets so a flood cannot grow memory without limit.
+const MAX_PACKETS: usize = 512;
+const RECENT_PLAYED: usize = 64;
+
+#[derive(Debug, Clone, Copy)]
+pub struct JitterConfig {
+    pub min_delay_ms: u32,
+    pub max_delay_ms: u32,
+    pub frame_ms: u32,
+}
+
+impl Default for JitterConfig {
+    fn default() -> Self {
+        Self {
+            min_delay_ms: 20,
+            max_delay_ms: 1000,
+            frame_ms: 20,
+        }
+    }
+}
+
+/// What to play for the frame due now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Playout {
+    Packet(Vec<u8>),
+    /// the frame due now is missing; `next` = the following packet if already here (for Opus FEC)
+    Lost {
+        next: Option<Vec<u8>>,
+    },
+    /// nothing to play yet (before the first packet / after a long silence e.g. DTX)
+    Empty,
+}
+
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct JitterStats {
+    pub target_delay_ms: f64,
+    pub current_delay_ms: f64,
+    /// RFC 3550 interarrival jitter.
+    pub jitter_ms: f64,
+    pub played: u64,
+    pub lost: u64,
+    pub late: u64,
+    pub duplicates: u64,
+}
+
+pub struct AudioJitterBuffer {
+    cfg: JitterConfig,
+    frame_ts: u64,
+    packets: BTreeMap<u64, Vec<u8>>,
+    next_ts: Option<u64>,
+    recent_played: VecDeque<u64>,
+    /// (arrival time, transit in µs) within [`WINDOW_US`].
+    arrivals: VecDeque<(u64, f64)>,
+    last_arrival_us: Option<u64>,
+    last_transit_us: Option<f64>,
+    last_drop_us: Option<u64>,
+    stats: JitterStats,
+}
+
+fn ts_to_us(ts: u64) -> f64 {
+    ts as f64 * 1e6 / RTP_RATE as f64
+}
+
+impl AudioJitterBuffer {
+    pub fn new(cfg: JitterConfig) -> Self {
+        let frame_ms = cfg.frame_ms.max(1);
+        let min = cfg.min_delay_ms.min(cfg.max_delay_ms);
+        let cfg = JitterConfig {
+            min_delay_ms: min,
+            max_delay_ms: cfg.max_delay_ms,
+            frame_ms,
+        };
+        Self {
+            cfg,
+            frame_ts: RTP_RATE / 1000 * u64::from(frame_ms),
+            packets: BTreeMap::new(),
+            next_ts: None,
+            recent_played: VecDeque::new(),
+            arrivals: VecDeque::new(),
+            last_arrival_us: None,
+            last_transit_us: None,
+            last_drop_us: None,
+            stats: JitterStats {
+                target_delay_ms: f64::from(min),
+                ..JitterStats::default()
+            },
+        }
+    }
+
+    /// rtp_ts: extended (unwrapped) RTP timestamp in 48 kHz units; one packet = one 20 ms frame (960)
+    pub fn push(&mut self, now_us: u64, rtp_ts: u64, payload: Vec<u8>) {
+        if self.packets.contains_key(&rtp_ts) || self.recent_played.contains(&rtp_ts) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        if let Some(next) = self.next_ts
+            && rtp_ts < next
+        {
+            if next - rtp_ts < RTP_RATE / 1000 * RESTART_TS_MS {
+                self.stats.late += 1;
+                return;
+            }
+            // The sender's timestamps went back by seconds: a new stream, start over.
+            self.next_ts = None;
+            self.packets.clear();
+            self.arrivals.clear();
+            self.last_transit_us = None;
+        }
+        let transit = now_us as f64 - ts_to_us(rtp_ts);
+        if let Some(last) = self.last_transit_us {
+            let d = (transit - last).abs() / 1000.0;
+            self.stats.jitter_ms += (d - self.stats.jitter_ms) / 16.0;
+        }
+        self.last_transit_us = Some(transit);
+        self.arrivals.push_back((now_us, transit));
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|&(t, _)| t + WINDOW_US < now_us)
+        {
+            self.arrivals.pop_front();
+        }
+        self.last_arrival_us = Some(now_us);
+        self.packets.insert(rtp_ts, payload);
+        if self.packets.len() > MAX_PACKETS {
+            self.packets.pop_first();
+        }
+        self.update_target();
+    }
+
+    /// called by the playout clock every frame_ms
+    pub fn pop(&mut self, now_us: u64) -> Playout {
+        let frame_ms = f64::from(self.cfg.frame_ms);
+        let Some(mut next) = self.anchor(now_us) else {
+            return Playout::Empty;
+        };
+        let target = self.stats.target_delay_ms;
+        let mut current = self.delay_ms(now_us, next);
+
+        if current + frame_ms / 2.0 < target {
+            // Grow now: play a concealed frame and keep the playout point where it is.
+            self.stats.current_delay_ms = current + frame_ms;
+            return Playout::Lost { next: None };
+        }
+        let may_drop = self
+            .last_drop_us
+            .is_none_or(|t| now_us >= t + DROP_INTERVAL_US);
+        if current > target + frame_ms
+            && may_drop
+            && self.packets.contains_key(&(next + self.frame_ts))
+            && let Some(_dropped) = self.packets.remove(&next)
+        {
+            self.remember_played(next);
+            next += self.frame_ts;
+            current -= frame_ms;
+            self.last_drop_us = Some(now_us);
+        }
+        self.stats.current_delay_ms = current;
+        self.next_ts = Some(next + self.frame_ts);
+        if let Some(packet) = self.packets.remove(&next) {
+            self.remember_played(next);
+            self.stats.played += 1;
+            return Playout::Packet(packet);
+        }
+        if !self.packets.is_empty() {
+            self.stats.lost += 1;
+        }
+        Playout::Lost {
+            next: self.packets.get(&(next + self.frame_ts)).cloned(),
+        }
+    }
+
+    pub fn stats(&self) -> JitterStats {
+        self.stats
+    }
+
+    /// The timestamp due now, anchoring or re-anchoring the playout point as needed.
+    fn anchor(&mut self, now_us: u64) -> Option<u64> {
+        let silence_ts = RTP_RATE * SILENCE_US / 1_000_000;
+        if let Some(next) = self.next_ts {
+            let quiet = self
+                .last_arrival_us
+                .is_none_or(|t| now_us >= t + SILENCE_US);
+            match self.packets.first_key_value() {
+                None if quiet => self.next_ts = None,
+                // Talk spurt after DTX arrived before the silence timer: start afresh.
+                Some((&first, _)) if first >= next + silence_ts => self.next_ts = None,
+                _ => return Some(next),
+            }
+        }
+        let (&first, _) = self.packets.first_key_value()?;
+        let waited = self.delay_ms(now_us, first);
+        if waited + f64::from(self.cfg.frame_ms) / 2.0 >= self.stats.target_delay_ms {
+            self.next_ts = Some(first);
+            Some(first)
+        } else {
+            None
+        }
+    }
+
+    /// How far behind the best-case arrival the frame `ts` plays if played now.
+    fn delay_ms(&self, now_us: u64, ts: u64) -> f64 {
+        let min_transit = self.min_transit().unwrap_or(0.0);
+        (now_us as f64 - ts_to_us(ts) - min_transit) / 1000.0
+    }
+
+    fn min_transit(&self) -> Option<f64> {
+        self.arrivals.iter().map(|&(_, t)| t).reduce(f64::min)
+    }
+
+    fn update_target(&mut self) {
+        let Some(min) = self.min_transit() else {
+            return;
+        };
+        let mut rel: Vec<f64> = self.arrivals.iter().map(|&(_, t)| t - min).collect();
+        rel.sort_by(f64::total_cmp);
+        let idx = ((rel.len() as f64 * 0.95).ceil() as usize).saturating_sub(1);
+        let p95_ms = rel.get(idx).copied().unwrap_or(0.0) / 1000.0;
+        self.stats.target_delay_ms = (p95_ms + MARGIN_MS).clamp(
+            f64::from(self.cfg.min_delay_ms),
+            f64::from(self.cfg.max_delay_ms),
+        );
+    }
+
+    fn remember_played(&mut self, ts: u64) {
+        self.recent_played.push_back(ts);
+        if self.recent_played.len() > RECENT_PLAYED {
+            self.recent_played.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const F: u64 = 960;
+    const T0: u64 = 1_000_000_000;
+
+    fn payload(k: u64) -> Vec<u8> {
+        k.to_be_bytes().to_vec()
+    }
+
+    fn id(p: &[u8]) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(p);
+        u64::from_be_bytes(b)
+    }
+
+    /// Packet k is sent at T0 + k*20 ms and arrives `delay(k)` µs later; pops run every
+    /// 20 ms offset by 7 ms. Returns one entry per pop: Some(k) played, None otherwise.
+    fn simulate(
+        jb: &mut AudioJitterBuffer,
+        ks: impl Iterator<Item = u64>,
+        delay: impl Fn(u64) -> u64,
+        pops: u64,
+    ) -> Vec<Playout> {
+        let mut arrivals: Vec<(u64, u64)> = ks.map(|k| (T0 + k * 20_000 + delay(k), k)).collect();
+        arrivals.sort();
+        let mut arrivals = arrivals.into_iter().peekable();
+        let mut out = Vec::new();
+        for p in 0..pops {
+            let now = T0 + p * 20_000 + 7_000;
+            while let Some((t, k)) = arrivals.next_if(|&(t, _)| t <= now) {
+                jb.push(t, 5_000 + k * F, payload(k));
+            }
+            out.push(jb.pop(now));
+        }
+        out
+    }
+
+    fn played(out: &[Playout]) -> Vec<u64> {
+        out.iter()
+            .filter_map(|p| match p {
+                Playout::Packet(b) => Some(id(b)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn in_order_plays_everything_with_minimum_delay() {
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        let out = simulate(&mut jb, 0..100, |_| 10_000, 102);
+        assert_eq!(out[0], Playout::Empty);
+        assert_eq!(played(&out), (0..100).collect::<Vec<_>>());
+        let s = jb.stats();
+        assert_eq!((s.played, s.lost, s.late, s.duplicates), (100, 0, 0, 0));
+        assert!(
+            s.target_delay_ms <= 20.0 && s.current_delay_ms <= 30.0,
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn reordered_packets_play_in_order() {
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        // Odd packets overtake even ones.
+        let out = simulate(
+            &mut jb,
+            0..200,
+            |k| if k % 2 == 0 { 30_000 } else { 5_000 },
+            210,
+        );
+        let got = played(&out);
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+        assert!(got.len() >= 195, "{}", got.len());
+        assert!(jb.stats().target_delay_ms >= 25.0, "{:?}", jb.stats());
+        assert_eq!(got[got.len() - 100..], (100..200).collect::<Vec<_>>()[..]);
+    }
+
+    #[test]
+    fn duplicates_are_dropped() {
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        jb.push(T0, 0, payload(0));
+        jb.push(T0 + 1, 0, payload(0));
+        assert_eq!(jb.pop(T0 + 30_000), Playout::Packet(payload(0)));
+        jb.push(T0 + 31_000, 0, payload(0));
+        assert_eq!(jb.stats().duplicates, 2);
+    }
+
+    #[test]
+    fn lost_packet_offers_the_next_for_fec() {
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        let out = simulate(&mut jb, (0..50).filter(|&k| k != 20), |_| 10_000, 50);
+        let i = out
+            .iter()
+            .position(|p| matches!(p, Playout::Lost { .. }))
+            .expect("one loss");
+        assert_eq!(
+            out[i],
+            Playout::Lost {
+                next: Some(payload(21))
+            }
+        );
+        assert_eq!(out[i - 1], Playout::Packet(payload(19)));
+        assert_eq!(out[i + 1], Playout::Packet(payload(21)));
+        assert_eq!(jb.stats().lost, 1);
+    }
+
+    #[test]
+    fn late_packet_is_counted_and_discarded() {
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        let out = simulate(
+            &mut jb,
+            0..50,
+            |k| if k == 20 { 200_000 } else { 10_000 },
+            50,
+        );
+        assert!(!played(&out).contains(&20));
+        let s = jb.stats();
+        assert_eq!((s.late, s.lost), (1, 1), "{s:?}");
+    }
+
+    fn lcg(seed: u64) -> u64 {
+        seed.wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407)
+            >> 33
+    }
+
+    #[test]
+    fn delay_grows_under_jitter_and_shrinks_after_calm() {
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        // 10 s of 0–100 ms random delay, then 30 s of a constant 10 ms.
+        let jittery = |k: u64| if k < 500 { lcg(k) % 100_000 } else { 10_000 };
+        let mut ks = 0..2000u64;
+        let out = simulate(&mut jb, ks.by_ref(), jittery, 500);
+        let s = jb.stats();
+        assert!(s.target_delay_ms >= 80.0, "{s:?}");
+        assert!(s.current_delay_ms >= 70.0, "{s:?}");
+        // Once adapted, nearly everything arrives in time.
+        let tail = played(&out[250..]).len();
+        assert!(tail >= 240, "{tail}");
+
+        let mut jb2 = AudioJitterBuffer::new(JitterConfig::default());
+        let out = simulate(&mut jb2, 0..2000u64, jittery, 2000);
+        let s = jb2.stats();
+        assert!(s.target_delay_ms <= 20.0, "{s:?}");
+        assert!(s.current_delay_ms <= 40.0, "{s:?}");
+        assert!(played(&out[1500..]).len() == 500);
+    }
+
+    #[test]
+    fn dtx_silence_re_anchors_instead_of_counting_losses() {
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        // Talk 1 s, 3 s of DTX (nothing sent), talk 1 s.
+        let talking = (0..50).chain(200..250);
+        let out = simulate(&mut jb, talking, |_| 10_000, 260);
+        let empties_in_gap = out[60..200]
+            .iter()
+            .filter(|p| **p == Playout::Empty)
+            .count();
+        assert!(empties_in_gap >= 125, "{empties_in_gap}");
+        assert_eq!(played(&out), (0..50).chain(200..250).collect::<Vec<_>>());
+        assert_eq!(jb.stats().lost, 0);
+    }
+
+    #[test]
+    fn sender_restart_is_not_late_forever() {
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        simulate(&mut jb, 0..500, |_| 10_000, 500);
+        let now = T0 + 10_020_000;
+        jb.push(now, 0, payload(7));
+        assert_eq!(jb.stats().late, 0);
+        assert_eq!(jb.pop(now + 30_000), Playout::Packet(payload(7)));
+    }
+}
