@@ -83,6 +83,8 @@ pub struct AudioJitterBuffer {
     packets: BTreeMap<u64, Vec<u8>>,
     next_ts: Option<u64>,
     recent_played: VecDeque<u64>,
+    /// Frames concealed with nothing buffered behind them: lost, late or silence.
+    unconfirmed: VecDeque<u64>,
     /// (arrival time, transit in µs) within [`WINDOW_US`].
     arrivals: VecDeque<(u64, f64)>,
     last_arrival_us: Option<u64>,
@@ -110,6 +112,7 @@ impl AudioJitterBuffer {
             packets: BTreeMap::new(),
             next_ts: None,
             recent_played: VecDeque::new(),
+            unconfirmed: VecDeque::new(),
             arrivals: VecDeque::new(),
             last_arrival_us: None,
             last_transit_us: None,
@@ -128,18 +131,40 @@ impl AudioJitterBuffer {
             return;
         }
         if let Some(next) = self.next_ts
-            && rtp_ts < next
+            && next > rtp_ts + RTP_RATE / 1000 * RESTART_TS_MS
         {
-            if next - rtp_ts < RTP_RATE / 1000 * RESTART_TS_MS {
-                self.stats.late += 1;
-                return;
-            }
             // The sender's timestamps went back by seconds: a new stream, start over.
-            self.next_ts = None;
-            self.packets.clear();
+            self.reset();
             self.arrivals.clear();
             self.last_transit_us = None;
         }
+        // Late packets count too: leaving them out would hide exactly the jitter that
+        // the target delay must cover.
+        self.record_arrival(now_us, rtp_ts);
+        if let Some(pos) = self.unconfirmed.iter().position(|&ts| ts == rtp_ts) {
+            self.unconfirmed.remove(pos);
+            self.stats.late += 1;
+            return;
+        }
+        if let Some(next) = self.next_ts {
+            if rtp_ts < next {
+                self.stats.late += 1;
+                return;
+            }
+            // A later packet confirms that the frames concealed before it were lost,
+            // unless it starts a new talk spurt after silence.
+            if rtp_ts < next + self.silence_ts() {
+                self.stats.lost += self.unconfirmed.len() as u64;
+            }
+            self.unconfirmed.clear();
+        }
+        self.packets.insert(rtp_ts, payload);
+        if self.packets.len() > MAX_PACKETS {
+            self.packets.pop_first();
+        }
+    }
+
+    fn record_arrival(&mut self, now_us: u64, rtp_ts: u64) {
         let transit = now_us as f64 - ts_to_us(rtp_ts);
         if let Some(last) = self.last_transit_us {
             let d = (transit - last).abs() / 1000.0;
@@ -155,11 +180,18 @@ impl AudioJitterBuffer {
             self.arrivals.pop_front();
         }
         self.last_arrival_us = Some(now_us);
-        self.packets.insert(rtp_ts, payload);
-        if self.packets.len() > MAX_PACKETS {
-            self.packets.pop_first();
-        }
         self.update_target();
+    }
+
+    fn silence_ts(&self) -> u64 {
+        RTP_RATE * SILENCE_US / 1_000_000
+    }
+
+    /// Forget the playout point; frames concealed but not confirmed lost were silence.
+    fn reset(&mut self) {
+        self.next_ts = None;
+        self.packets.clear();
+        self.unconfirmed.clear();
     }
 
     /// called by the playout clock every frame_ms
@@ -196,7 +228,12 @@ impl AudioJitterBuffer {
             self.stats.played += 1;
             return Playout::Packet(packet);
         }
-        if !self.packets.is_empty() {
+        if self.packets.is_empty() {
+            self.unconfirmed.push_back(next);
+            if self.unconfirmed.len() > RECENT_PLAYED {
+                self.unconfirmed.pop_front();
+            }
+        } else {
             self.stats.lost += 1;
         }
         Playout::Lost {
@@ -210,15 +247,18 @@ impl AudioJitterBuffer {
 
     /// The timestamp due now, anchoring or re-anchoring the playout point as needed.
     fn anchor(&mut self, now_us: u64) -> Option<u64> {
-        let silence_ts = RTP_RATE * SILENCE_US / 1_000_000;
+        let silence_ts = self.silence_ts();
         if let Some(next) = self.next_ts {
             let quiet = self
                 .last_arrival_us
                 .is_none_or(|t| now_us >= t + SILENCE_US);
             match self.packets.first_key_value() {
-                None if quiet => self.next_ts = None,
+                None if quiet => self.reset(),
                 // Talk spurt after DTX arrived before the silence timer: start afresh.
-                Some((&first, _)) if first >= next + silence_ts => self.next_ts = None,
+                Some((&first, _)) if first >= next + silence_ts => {
+                    self.next_ts = None;
+                    self.unconfirmed.clear();
+                }
                 _ => return Some(next),
             }
         }
@@ -355,7 +395,12 @@ mod tests {
 
     #[test]
     fn lost_packet_offers_the_next_for_fec() {
-        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        // With 40 ms of buffering the packet after the hole is already here.
+        let cfg = JitterConfig {
+            min_delay_ms: 40,
+            ..JitterConfig::default()
+        };
+        let mut jb = AudioJitterBuffer::new(cfg);
         let out = simulate(&mut jb, (0..50).filter(|&k| k != 20), |_| 10_000, 50);
         let i = out
             .iter()
@@ -369,6 +414,19 @@ mod tests {
         );
         assert_eq!(out[i - 1], Playout::Packet(payload(19)));
         assert_eq!(out[i + 1], Playout::Packet(payload(21)));
+        assert_eq!(jb.stats().lost, 1);
+    }
+
+    #[test]
+    fn loss_at_minimum_delay_is_confirmed_by_the_next_packet() {
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        let out = simulate(&mut jb, (0..50).filter(|&k| k != 20), |_| 10_000, 50);
+        assert_eq!(
+            out.iter()
+                .filter(|p| matches!(p, Playout::Lost { .. }))
+                .count(),
+            1
+        );
         assert_eq!(jb.stats().lost, 1);
     }
 

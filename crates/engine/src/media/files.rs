@@ -445,3 +445,180 @@ fn read_line(reader: &mut impl Read, max: usize) -> Option<String> {
         line.push(byte[0]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::{PatternSource, ToneSource, read_mark};
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("roomcast-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir is writable");
+            Self(dir)
+        }
+        fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, bytes).expect("temp dir is writable");
+            path
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn format_error(result: Result<impl Sized, MediaError>) -> String {
+        match result {
+            Err(MediaError::Format(msg)) => msg,
+            Err(e) => panic!("expected a format error, got {e}"),
+            Ok(_) => panic!("expected a format error, got a source"),
+        }
+    }
+
+    #[test]
+    fn wav_round_trip_mono_and_stereo() {
+        let dir = TempDir::new("wav");
+        for channels in [1u16, 2] {
+            let path = dir.0.join(format!("tone{channels}.wav"));
+            let mut source = ToneSource::new(channels);
+            let frames: Vec<AudioFrame> = (0..10)
+                .filter_map(|k| source.next_frame(k * 20_000))
+                .collect();
+            {
+                let mut sink = WavSink::create(&path, channels).expect("create");
+                for f in &frames {
+                    sink.write(f).expect("write");
+                }
+                sink.finish().expect("finish");
+            }
+            let mut back = WavSource::open(&path).expect("our own WAV");
+            assert_eq!(back.channels(), channels);
+            for f in &frames {
+                let got = back
+                    .next_frame(f.capture_us)
+                    .expect("a frame per frame written");
+                assert_eq!(got.samples, f.samples);
+            }
+            assert!(back.next_frame(0).is_none());
+        }
+    }
+
+    #[test]
+    fn wav_header_is_fixed_on_drop() {
+        let dir = TempDir::new("wavdrop");
+        let path = dir.0.join("dropped.wav");
+        {
+            let mut sink = WavSink::create(&path, 1).expect("create");
+            let frame = ToneSource::new(1).next_frame(0).expect("tone");
+            sink.write(&frame).expect("write");
+        }
+        let bytes = std::fs::read(&path).expect("written");
+        assert_eq!(bytes.len(), 44 + FRAME_SAMPLES * 2);
+        assert_eq!(
+            u32::from_le_bytes([bytes[40], bytes[41], bytes[42], bytes[43]]),
+            (FRAME_SAMPLES * 2) as u32
+        );
+    }
+
+    #[test]
+    fn bad_wav_files_give_clear_errors() {
+        let dir = TempDir::new("badwav");
+        let mut sink_path = dir.0.join("ok.wav");
+        {
+            let mut sink = WavSink::create(&sink_path, 1).expect("create");
+            sink.finish().expect("finish");
+        }
+        let good = std::fs::read(&sink_path).expect("written");
+        let mut at_44k = good.clone();
+        at_44k[24..28].copy_from_slice(&44_100u32.to_le_bytes());
+        let mut eight_bit = good.clone();
+        eight_bit[34] = 8;
+        let mut float = good.clone();
+        float[20] = 3;
+        for (name, bytes, needle) in [
+            ("empty.wav", &b""[..], "shorter than a RIFF header"),
+            ("text.wav", b"hello world, not a wav", "no RIFF/WAVE header"),
+            ("44k.wav", &at_44k, "44100 Hz"),
+            ("8bit.wav", &eight_bit, "8 bits"),
+            ("float.wav", &float, "not PCM"),
+            ("cut.wav", &good[..30], "truncated"),
+        ] {
+            sink_path = dir.file(name, bytes);
+            let msg = format_error(WavSource::open(&sink_path));
+            assert!(
+                msg.contains(needle) && msg.contains("ffmpeg"),
+                "{name}: {msg}"
+            );
+        }
+        assert!(matches!(
+            WavSource::open(&dir.0.join("missing.wav")),
+            Err(MediaError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn y4m_round_trip_and_marks() {
+        let dir = TempDir::new("y4m");
+        let path = dir.0.join("pattern.y4m");
+        let mut source = PatternSource::new(160, 90, 15);
+        let frames: Vec<VideoFrame> = (0..5)
+            .filter_map(|k| source.next_frame(k * 66_666))
+            .collect();
+        let mut sink = Y4mSink::create(&path).expect("create").with_fps(15);
+        for f in &frames {
+            sink.write(f).expect("write");
+        }
+        sink.write(&VideoFrame::black(64, 64))
+            .expect("skipped, not an error");
+        assert_eq!(sink.skipped(), 1);
+        sink.finish().expect("finish");
+        drop(sink);
+
+        let mut back = Y4mSource::open(&path).expect("our own Y4M");
+        assert_eq!((back.size(), back.fps()), ((160, 90), 15));
+        for (k, f) in frames.iter().enumerate() {
+            let got = back
+                .next_frame(f.capture_us)
+                .expect("a frame per frame written");
+            assert_eq!((&got.y, &got.u, &got.v), (&f.y, &f.u, &f.v));
+            assert_eq!(read_mark(&got).map(|m| m.counter), Some(k as u32));
+        }
+        assert!(back.next_frame(0).is_none());
+
+        // A truncated last frame ends the source cleanly.
+        let bytes = std::fs::read(&path).expect("written");
+        let cut = dir.file("cut.y4m", &bytes[..bytes.len() - 100]);
+        let mut back = Y4mSource::open(&cut).expect("header intact");
+        assert_eq!(std::iter::from_fn(|| back.next_frame(0)).count(), 4);
+    }
+
+    #[test]
+    fn bad_y4m_files_give_clear_errors() {
+        let dir = TempDir::new("bady4m");
+        for (name, bytes, needle) in [
+            ("empty.y4m", &b""[..], "no header"),
+            ("text.y4m", b"P6 320 240\n", "signature"),
+            ("444.y4m", b"YUV4MPEG2 W320 H240 F30:1 C444\n", "C444"),
+            ("odd.y4m", b"YUV4MPEG2 W321 H240 F30:1\n", "321x240"),
+            ("nosize.y4m", b"YUV4MPEG2 F30:1\n", "0x0"),
+            ("fps.y4m", b"YUV4MPEG2 W320 H240 F30:0\n", "zero frame rate"),
+            ("huge.y4m", b"YUV4MPEG2 W99998 H240 F30:1\n", "larger than"),
+        ] {
+            let path = dir.file(name, bytes);
+            let msg = format_error(Y4mSource::open(&path));
+            assert!(
+                msg.contains(needle) && msg.contains("ffmpeg"),
+                "{name}: {msg}"
+            );
+        }
+        let path = dir.file("paldv.y4m", b"YUV4MPEG2 W4 H2 F25:1 C420paldv\nFRAME\n");
+        let mut source = Y4mSource::open(&path).expect("valid header");
+        assert_eq!(source.fps(), 25);
+        assert!(source.next_frame(0).is_none());
+    }
+}
