@@ -332,4 +332,31 @@ mod tests {
         let _ = decoder.decode(&[0, 0, 0, 1, 0x65, 0xff, 0x00, 0x12]);
         let _ = decoder.decode(&[1, 2, 3]);
     }
+
+    #[test]
+    fn set_bitrate_takes_effect_within_two_seconds() {
+        let cfg = EncoderConfig {
+            width: 640,
+            height: 360,
+            fps: 30,
+            bitrate_bps: 1_500_000,
+        };
+        let mut source = PatternSource::new(640, 360, 30);
+        let mut encoder = H264Encoder::new(cfg).expect("valid config");
+        let mut sizes = Vec::new();
+        for k in 0..180u64 {
+            if k == 60 {
+                encoder.set_bitrate(200_000);
+            }
+            let frame = source.next_frame(k * 33_333).expect("pattern never ends");
+            let size = encoder
+                .encode(&frame, false)
+                .expect("encode")
+                .map_or(0, |e| e.data.len());
+            sizes.push(size);
+        }
+        let before: usize = sizes[30..60].iter().sum();
+        let after: usize = sizes[150..180].iter().sum();
+        assert!(after * 3 < before, "before {before} B, after {after} B");
+    }
 }
