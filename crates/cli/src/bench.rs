@@ -56,7 +56,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     md.push_str("Packets/core-s = UDP datagrams the server sent per CPU-second of the whole server process.\n\n");
     md.push_str("| publishers × subscribers | datagrams out/s | server CPU % | packets per core-s | server forwarding delay (mean) | audio p50 / p95 ms | video p50 / p95 ms | enter → first frame p50 ms |\n");
     md.push_str("|---|---|---|---|---|---|---|---|\n");
-    let configs = [(1usize, 4usize, true), (2, 6, true), (4, 4, true), (16, 0, false)];
+    let configs = [
+        (1usize, 4usize, true),
+        (2, 6, true),
+        (4, 4, true),
+        (16, 0, false),
+    ];
     for (i, (p, s, video)) in configs.into_iter().enumerate() {
         eprintln!("bench: SFU {p} publishers × {s} subscribers (video: {video})");
         let row = sfu_bench(&server, 100 + i as u32, p, s, video, args.seconds).await?;
@@ -270,6 +275,7 @@ async fn sfu_bench(
     room: u32,
     publishers: usize,
     subscribers: usize,
+    video: bool,
     seconds: u64,
 ) -> anyhow::Result<String> {
     let config = EngineConfig {
@@ -284,12 +290,10 @@ async fn sfu_bench(
             .await?;
         e.start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
             .await?;
-        e.start_local_video(
-            Box::new(PatternSource::new(320, 180, 15)),
-            Stream::Main,
-            300_000,
-        )
-        .await?;
+        if video {
+            let source = Box::new(PatternSource::new(320, 180, 15));
+            e.start_local_video(source, Stream::Main, 300_000).await?;
+        }
         engines.push(e);
     }
     for i in 0..subscribers {
@@ -311,7 +315,11 @@ async fn sfu_bench(
     let cpu = (cpu1 - cpu0).max(0.01);
     let delay_us = d("forward_delay_us_total") / d("frames_forwarded").max(1.0);
     let (mut audio, mut video_lat, mut first) = (Vec::new(), Vec::new(), Vec::new());
-    let listeners = if subscribers > 0 { &engines[publishers..] } else { &engines[..] };
+    let listeners = if subscribers > 0 {
+        &engines[publishers..]
+    } else {
+        &engines[..]
+    };
     for e in listeners {
         let s = e.statistics();
         first.extend(s.first_video_frame_ms);
@@ -334,7 +342,11 @@ async fn sfu_bench(
     };
     Ok(format!(
         "| {publishers} × {} {} | {:.0} | {:.1} | {:.0} | {:.2} ms | {} / {} | {} / {} | {} |\n",
-        if subscribers > 0 { subscribers } else { publishers - 1 },
+        if subscribers > 0 {
+            subscribers
+        } else {
+            publishers - 1
+        },
         if video { "" } else { "(audio only)" },
         out / wall,
         100.0 * cpu / wall,

@@ -198,7 +198,7 @@ pub fn start_video(
                 }
             };
             let mut first = true;
-            let mut need_keyframe = false;
+            let mut keyframes = KeyframeAsker::default();
             while !s.load(Ordering::Relaxed) {
                 let packet = match rx.recv_timeout(Duration::from_millis(50)) {
                     Ok(p) => p,
@@ -206,14 +206,12 @@ pub fn start_video(
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 };
                 lock(&stats).received += 1;
-                if !packet.contiguous && !need_keyframe {
-                    need_keyframe = true;
-                    lock(&stats).keyframe_requests += 1;
-                    feedback(Feedback::KeyframeNeeded);
+                if !packet.contiguous {
+                    keyframes.need(&stats, &feedback);
                 }
                 match decoder.decode(&packet.data) {
                     Ok(Some(mut frame)) => {
-                        need_keyframe = false;
+                        keyframes.satisfied();
                         let now = now_us();
                         frame.capture_us = now;
                         {
@@ -238,15 +236,13 @@ pub fn start_video(
                             tracing::warn!("video sink failed: {e}");
                         }
                     }
+                    // Nothing decodable yet (no keyframe seen): keep asking.
+                    Ok(None) if first => keyframes.need(&stats, &feedback),
                     Ok(None) => {}
                     Err(e) => {
                         tracing::debug!("video decode failed: {e}");
                         lock(&stats).decode_errors += 1;
-                        if !need_keyframe {
-                            need_keyframe = true;
-                            lock(&stats).keyframe_requests += 1;
-                            feedback(Feedback::KeyframeNeeded);
-                        }
+                        keyframes.need(&stats, &feedback);
                     }
                 }
             }
@@ -259,4 +255,29 @@ pub fn start_video(
         stop,
         thread: Some(thread),
     })
+}
+
+/// Asks for a keyframe when decoding cannot go on, and again every 500 ms while still
+/// waiting: a request can be lost, or throttled by the server when several subscribers ask
+/// at once.
+#[derive(Default)]
+struct KeyframeAsker {
+    waiting_since: Option<std::time::Instant>,
+}
+
+impl KeyframeAsker {
+    fn need(&mut self, stats: &Shared<VideoStats>, feedback: &impl Fn(Feedback)) {
+        let due = self
+            .waiting_since
+            .is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
+        if due {
+            self.waiting_since = Some(std::time::Instant::now());
+            lock(stats).keyframe_requests += 1;
+            feedback(Feedback::KeyframeNeeded);
+        }
+    }
+
+    fn satisfied(&mut self) {
+        self.waiting_since = None;
+    }
 }

@@ -388,7 +388,13 @@ impl Session {
             tracing::debug!("rtc event: {e:?}");
         }
         match e {
-            Event::Connected => self.connected = true,
+            Event::Connected => {
+                self.connected = true;
+                // Frames encoded before the connection were dropped: start with a keyframe.
+                for c in self.video_controls.values() {
+                    c.force_keyframe.store(true, Ordering::Relaxed);
+                }
+            }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.ice_lost = true;
                 self.emit(EngineEvent::ConnectionLost);

@@ -1,5 +1,8 @@
-//! Codecs: Opus for audio (48 kHz, 20 ms frames, in-band FEC, DTX) and H.264 constrained
-//! baseline through OpenH264 built from its bundled source (no binary download).
+//! Audio and video codecs: Opus and OpenH264.
+//!
+//! Thin wrappers that fix the settings a real-time call needs (20 ms Opus frames with
+//! in-band FEC, constrained-baseline H.264 without B-frames) so the rest of the engine never
+//! touches codec knobs.
 
 mod h264;
 mod opus;
@@ -7,42 +10,48 @@ mod opus;
 pub use h264::{EncodedFrame, EncoderConfig, H264Decoder, H264Encoder};
 pub use opus::{OpusDecoder, OpusEncoder};
 
-/// The audio quality profile (TRTC's speech / default / music).
+/// What kind of audio a publisher sends; picks channels, bitrate and Opus application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AudioProfile {
-    /// Mono, 24 kbit/s, tuned for voice.
+    /// Mono 24 kbps, VoIP application.
     Speech,
-    /// Mono, 40 kbit/s.
+    /// Mono 40 kbps, VoIP application.
     #[default]
     Default,
-    /// Stereo, 128 kbit/s, full band, for music.
+    /// Stereo 128 kbps, Audio application.
     Music,
 }
 
 impl AudioProfile {
     pub fn channels(self) -> u16 {
         match self {
-            AudioProfile::Music => 2,
-            _ => 1,
+            Self::Speech | Self::Default => 1,
+            Self::Music => 2,
         }
     }
 
     pub fn bitrate_bps(self) -> u32 {
         match self {
-            AudioProfile::Speech => 24_000,
-            AudioProfile::Default => 40_000,
-            AudioProfile::Music => 128_000,
+            Self::Speech => 24_000,
+            Self::Default => 40_000,
+            Self::Music => 128_000,
         }
     }
 }
 
+/// What went wrong in a codec.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
-    #[error("Opus: {0}")]
-    Opus(String),
-    #[error("H.264: {0}")]
-    H264(String),
-    #[error("unsupported input: {0}")]
-    Input(String),
+    #[error("Opus {op} failed: {source}")]
+    Opus {
+        op: &'static str,
+        #[source]
+        source: ::opus::Error,
+    },
+    #[error("H.264 {op} failed: {detail}")]
+    H264 { op: &'static str, detail: String },
+    /// The caller passed something the codec cannot take; the message says what.
+    #[error("invalid codec input: {0}")]
+    InvalidInput(String),
 }

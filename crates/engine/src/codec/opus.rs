@@ -1,121 +1,133 @@
-//! Opus through libopus: 48 kHz, 20 ms frames.
+//! Opus at 48 kHz in 20 ms frames, with in-band FEC for the jitter buffer's `Lost { next }`.
 
-use opus::{Application, Bitrate, Channels};
+use ::opus::{Application, Bitrate, Channels, Decoder, Encoder};
 
 use super::{AudioProfile, CodecError};
-use crate::media::{FRAME_MS, SAMPLE_RATE};
+use crate::media::{FRAME_SAMPLES, SAMPLE_RATE};
 
-const FRAME_SAMPLES: usize = (SAMPLE_RATE / 1000 * FRAME_MS) as usize;
-/// Largest packet we produce; libopus needs the room, the network never sees more than ~500.
-const MAX_PACKET: usize = 1500;
+/// Largest packet we produce; 1275 bytes is Opus' own per-frame maximum.
+const MAX_PACKET: usize = 1275;
+/// Largest decode: 120 ms per channel, Opus' maximum packet duration.
+const MAX_DECODE_SAMPLES: usize = 5760;
+/// Loss the encoder plans FEC for.
+const EXPECTED_LOSS_PERCENT: i32 = 10;
 
-fn channels(n: u16) -> Result<Channels, CodecError> {
-    match n {
+fn channels_of(channels: u16) -> Result<Channels, CodecError> {
+    match channels {
         1 => Ok(Channels::Mono),
         2 => Ok(Channels::Stereo),
-        _ => Err(CodecError::Input(format!(
+        n => Err(CodecError::InvalidInput(format!(
             "Opus takes 1 or 2 channels, not {n}"
         ))),
     }
 }
 
-fn err(e: opus::Error) -> CodecError {
-    CodecError::Opus(e.to_string())
+fn opus_err(op: &'static str) -> impl FnOnce(::opus::Error) -> CodecError {
+    move |source| CodecError::Opus { op, source }
 }
 
+/// Encodes 20 ms frames of interleaved 48 kHz PCM.
 pub struct OpusEncoder {
-    inner: opus::Encoder,
+    inner: Encoder,
     channels: u16,
 }
 
 impl OpusEncoder {
-    pub fn new(channels_n: u16, profile: AudioProfile) -> Result<Self, CodecError> {
-        let app = match profile {
-            AudioProfile::Speech | AudioProfile::Default => Application::Voip,
+    /// 48 kHz, 20 ms frames, in-band FEC on, expected loss 10 %, DTX on for Speech/Default.
+    pub fn new(channels: u16, profile: AudioProfile) -> Result<Self, CodecError> {
+        let application = match profile {
             AudioProfile::Music => Application::Audio,
+            AudioProfile::Speech | AudioProfile::Default => Application::Voip,
         };
-        let mut inner = opus::Encoder::new(SAMPLE_RATE, channels(channels_n)?, app).map_err(err)?;
+        let mut inner = Encoder::new(SAMPLE_RATE, channels_of(channels)?, application)
+            .map_err(opus_err("encoder creation"))?;
         inner
             .set_bitrate(Bitrate::Bits(profile.bitrate_bps() as i32))
-            .map_err(err)?;
-        // In-band FEC only helps if the encoder expects loss; 10 % is WebRTC's usual guess.
-        inner.set_inband_fec(true).map_err(err)?;
-        inner.set_packet_loss_perc(10).map_err(err)?;
-        inner.set_dtx(profile != AudioProfile::Music).map_err(err)?;
-        Ok(Self {
-            inner,
-            channels: channels_n,
-        })
+            .map_err(opus_err("set bitrate"))?;
+        inner.set_inband_fec(true).map_err(opus_err("enable FEC"))?;
+        inner
+            .set_packet_loss_perc(EXPECTED_LOSS_PERCENT)
+            .map_err(opus_err("set expected loss"))?;
+        inner
+            .set_dtx(profile != AudioProfile::Music)
+            .map_err(opus_err("set DTX"))?;
+        Ok(Self { inner, channels })
     }
 
-    /// Encodes one 20 ms frame of interleaved samples.
+    /// `pcm` must hold exactly 20 ms (960 × channels samples).
     pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, CodecError> {
-        let want = FRAME_SAMPLES * usize::from(self.channels);
-        if pcm.len() != want {
-            return Err(CodecError::Input(format!(
-                "expected {want} samples (20 ms), got {}",
+        let expected = FRAME_SAMPLES * usize::from(self.channels);
+        if pcm.len() != expected {
+            return Err(CodecError::InvalidInput(format!(
+                "Opus encoder takes 20 ms frames of {expected} samples, got {}",
                 pcm.len()
             )));
         }
-        self.inner.encode_vec(pcm, MAX_PACKET).map_err(err)
+        self.inner
+            .encode_vec(pcm, MAX_PACKET)
+            .map_err(opus_err("encode"))
     }
 
+    /// Clamped to Opus' 6–510 kbps.
     pub fn set_bitrate(&mut self, bps: u32) -> Result<(), CodecError> {
+        let bps = bps.clamp(6_000, 510_000) as i32;
         self.inner
-            .set_bitrate(Bitrate::Bits(bps.clamp(6_000, 510_000) as i32))
-            .map_err(err)
+            .set_bitrate(Bitrate::Bits(bps))
+            .map_err(opus_err("set bitrate"))
     }
 }
 
+/// Decodes Opus packets into interleaved 48 kHz PCM.
 pub struct OpusDecoder {
-    inner: opus::Decoder,
+    inner: Decoder,
     channels: u16,
 }
 
 impl OpusDecoder {
-    pub fn new(channels_n: u16) -> Result<Self, CodecError> {
-        let inner = opus::Decoder::new(SAMPLE_RATE, channels(channels_n)?).map_err(err)?;
-        Ok(Self {
-            inner,
-            channels: channels_n,
-        })
+    pub fn new(channels: u16) -> Result<Self, CodecError> {
+        let inner = Decoder::new(SAMPLE_RATE, channels_of(channels)?)
+            .map_err(opus_err("decoder creation"))?;
+        Ok(Self { inner, channels })
     }
 
-    fn run(&mut self, packet: &[u8], fec: bool) -> Result<Vec<i16>, CodecError> {
-        // Up to 120 ms per packet is legal Opus.
-        let mut out = vec![0i16; FRAME_SAMPLES * 6 * usize::from(self.channels)];
-        let n = if fec {
-            // FEC decodes exactly the lost frame's duration.
-            let len = FRAME_SAMPLES * usize::from(self.channels);
-            self.inner
-                .decode(packet, &mut out[..len], true)
-                .map_err(err)?
-        } else {
-            self.inner.decode(packet, &mut out, false).map_err(err)?
-        };
-        out.truncate(n * usize::from(self.channels));
-        Ok(out)
-    }
-
-    /// Decodes a packet into interleaved samples.
+    /// Interleaved samples for whatever duration the packet holds (20 ms from our encoder).
     pub fn decode(&mut self, packet: &[u8]) -> Result<Vec<i16>, CodecError> {
         if packet.is_empty() {
-            return Err(CodecError::Input("empty Opus packet".into()));
+            return Err(CodecError::InvalidInput(
+                "empty Opus packet; call conceal() for a missing frame".into(),
+            ));
         }
-        self.run(packet, false)
+        self.run(packet, MAX_DECODE_SAMPLES, false, "decode")
     }
 
-    /// Rebuilds the lost 20 ms before `next_packet` from its in-band FEC (PLC if it has none).
+    /// Recovers the lost frame before `next_packet` from its in-band FEC (20 ms). If
+    /// `next_packet` carries no FEC, Opus falls back to concealment.
     pub fn decode_fec(&mut self, next_packet: &[u8]) -> Result<Vec<i16>, CodecError> {
-        self.run(next_packet, true)
+        if next_packet.is_empty() {
+            return self.conceal();
+        }
+        self.run(next_packet, FRAME_SAMPLES, true, "FEC decode")
     }
 
     /// Packet loss concealment for one missing 20 ms frame.
     pub fn conceal(&mut self) -> Result<Vec<i16>, CodecError> {
-        let len = FRAME_SAMPLES * usize::from(self.channels);
-        let mut out = vec![0i16; len];
-        let n = self.inner.decode(&[], &mut out, false).map_err(err)?;
-        out.truncate(n * usize::from(self.channels));
+        self.run(&[], FRAME_SAMPLES, false, "concealment")
+    }
+
+    fn run(
+        &mut self,
+        input: &[u8],
+        per_channel: usize,
+        fec: bool,
+        op: &'static str,
+    ) -> Result<Vec<i16>, CodecError> {
+        let ch = usize::from(self.channels);
+        let mut out = vec![0i16; per_channel * ch];
+        let n = self
+            .inner
+            .decode(input, &mut out, fec)
+            .map_err(opus_err(op))?;
+        out.truncate(n * ch);
         Ok(out)
     }
 }
@@ -123,59 +135,91 @@ impl OpusDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::{AudioSource, BurstDetector, ToneSource};
 
-    fn sine(ms: usize, freq: f64) -> Vec<i16> {
-        (0..SAMPLE_RATE as usize * ms / 1000)
-            .map(|i| {
-                ((i as f64 * freq * 2.0 * std::f64::consts::PI / SAMPLE_RATE as f64).sin() * 8000.0)
-                    as i16
+    fn energy(x: &[i16]) -> f64 {
+        x.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / x.len().max(1) as f64
+    }
+
+    fn tone_packets(
+        channels: u16,
+        profile: AudioProfile,
+        start: u64,
+        n: u64,
+    ) -> Vec<(u64, Vec<i16>, Vec<u8>)> {
+        let mut source = ToneSource::new(channels);
+        let mut encoder = OpusEncoder::new(channels, profile).expect("valid settings");
+        (0..n)
+            .map(|k| {
+                let capture = start + k * 20_000;
+                let frame = source.next_frame(capture).expect("tone never ends");
+                let packet = encoder.encode(&frame.samples).expect("20 ms frame");
+                (capture, frame.samples, packet)
             })
             .collect()
     }
 
-    fn energy(s: &[i16]) -> f64 {
-        s.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / s.len().max(1) as f64
+    #[test]
+    fn bursts_survive_opus_and_latency_is_measured() {
+        for (profile, channels) in [
+            (AudioProfile::Speech, 1),
+            (AudioProfile::Default, 1),
+            (AudioProfile::Music, 2),
+        ] {
+            let mut decoder = OpusDecoder::new(channels).expect("valid settings");
+            let mut detector = BurstDetector::new();
+            let mut latencies = Vec::new();
+            for (capture, _, packet) in tone_packets(channels, profile, 1_700_000_000_000_000, 200)
+            {
+                let pcm = decoder.decode(&packet).expect("our own packet");
+                assert_eq!(pcm.len(), FRAME_SAMPLES * usize::from(channels));
+                latencies.extend(detector.push(&pcm, channels, capture + 40_000));
+            }
+            assert!(latencies.len() >= 7, "{profile:?}: {latencies:?}");
+            // 40 ms playout offset plus Opus' algorithmic delay (≤ ~7 ms at 48 kHz).
+            for l in &latencies {
+                assert!((40.0..=50.0).contains(l), "{profile:?}: {latencies:?}");
+            }
+        }
     }
 
     #[test]
-    fn round_trip_fec_and_plc() {
-        let mut enc = OpusEncoder::new(1, AudioProfile::Default).expect("encoder");
-        let mut dec = OpusDecoder::new(1).expect("decoder");
-        let pcm = sine(1000, 440.0);
-        let packets: Vec<Vec<u8>> = pcm
-            .chunks(FRAME_SAMPLES)
-            .map(|f| enc.encode(f).expect("encode"))
-            .collect();
-        assert!(packets.iter().all(|p| p.len() < 400));
-        for p in &packets[..20] {
-            assert_eq!(dec.decode(p).expect("decode").len(), FRAME_SAMPLES);
+    fn fec_recovers_a_lost_packet_and_plc_fills_gaps() {
+        let packets = tone_packets(1, AudioProfile::Default, 1_000_000_000_000, 40);
+        let mut decoder = OpusDecoder::new(1).expect("valid settings");
+        let lost = 27; // inside a burst: 27*20 ms = 540 ms, burst runs 500..560 ms
+        let mut recovered = Vec::new();
+        for (k, (_, _, packet)) in packets.iter().enumerate() {
+            if k == lost {
+                continue;
+            }
+            if k == lost + 1 {
+                recovered = decoder.decode_fec(packet).expect("FEC decode");
+            }
+            decoder.decode(packet).expect("our own packet");
         }
-        // Packet 20 is lost: rebuild it from 21's FEC, then go on.
-        let recovered = dec.decode_fec(&packets[21]).expect("fec");
         assert_eq!(recovered.len(), FRAME_SAMPLES);
+        let original = energy(&packets[lost].1);
+        let got = energy(&recovered);
         assert!(
-            energy(&recovered) > energy(&pcm) * 0.2,
-            "FEC output is nearly silent"
+            got > original * 0.3 && got < original * 3.0,
+            "{got} vs {original}"
         );
-        dec.decode(&packets[21]).expect("decode after fec");
-        let concealed = dec.conceal().expect("plc");
+
+        let concealed = decoder.conceal().expect("PLC");
         assert_eq!(concealed.len(), FRAME_SAMPLES);
-        // After the gap, decoding converges back to the signal.
-        let mut decoded = Vec::new();
-        for p in &packets[23..30] {
-            decoded = dec.decode(p).expect("decode");
-        }
-        assert!(energy(&decoded) > energy(&pcm) * 0.3);
+        let mut stereo = OpusDecoder::new(2).expect("valid settings");
+        assert_eq!(stereo.conceal().expect("PLC").len(), 2 * FRAME_SAMPLES);
     }
 
     #[test]
     fn bad_input_is_an_error() {
-        let mut enc = OpusEncoder::new(2, AudioProfile::Music).expect("encoder");
-        assert!(enc.encode(&[0; 10]).is_err());
-        assert!(OpusEncoder::new(3, AudioProfile::Music).is_err());
-        let mut dec = OpusDecoder::new(2).expect("decoder");
-        assert!(dec.decode(&[]).is_err());
-        // Garbage must not panic; libopus either decodes something or reports an error.
-        let _ = dec.decode(&[0xff; 40]);
+        assert!(OpusEncoder::new(3, AudioProfile::Speech).is_err());
+        let mut encoder = OpusEncoder::new(1, AudioProfile::Speech).expect("valid settings");
+        assert!(encoder.encode(&[0; 100]).is_err());
+        encoder.set_bitrate(1).expect("clamped");
+        let mut decoder = OpusDecoder::new(1).expect("valid settings");
+        assert!(decoder.decode(&[]).is_err());
+        assert!(decoder.decode(&[0xff, 0xff, 0xff]).is_err());
     }
 }

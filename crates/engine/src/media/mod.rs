@@ -15,11 +15,12 @@ mod mark;
 mod push;
 mod sinks;
 mod synth;
+mod wav;
+mod y4m;
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use files::{WavSink, WavSource, Y4mSink, Y4mSource};
 pub use mark::{PatternSource, VideoMark, read_mark};
 pub use push::{
     AudioPusher, PushAudioSource, PushVideoSource, VideoPusher, push_audio_source,
@@ -27,6 +28,8 @@ pub use push::{
 };
 pub use sinks::{CallbackAudioSink, CallbackVideoSink, NullSink};
 pub use synth::{BurstDetector, ToneSource};
+pub use wav::{WavSink, WavSource};
+pub use y4m::{Y4mSink, Y4mSource};
 
 /// Audio sample rate used everywhere in the engine (Opus' native rate).
 pub const SAMPLE_RATE: u32 = 48_000;

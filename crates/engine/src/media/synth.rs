@@ -207,25 +207,30 @@ impl BurstDetector {
     }
 
     /// With a symmetric window the 1 kHz amplitude reaches half the burst level when the
-    /// burst fills half the window, so the onset is half a window before that window's end.
+    /// burst fills half the window, so the onset is half a window before the (interpolated)
+    /// end of the window where that happens. A burst already under way when the stream
+    /// starts has no observed onset and is ignored.
     fn locate_onset(&mut self, first: u64) -> Option<f64> {
-        let peak = self
+        let windows: Vec<(u64, f64, f64)> = self
             .history
             .iter()
-            .filter(|(i, _, _)| *i >= first)
-            .map(|&(_, _, a)| a)
-            .fold(0.0, f64::max);
-        let crossing = self
-            .history
-            .iter()
-            .find(|&&(i, _, a)| i + 2 >= first && a >= peak / 2.0);
-        match crossing {
-            Some(&(_, end_us, _)) => Some(end_us - WINDOW as f64 / 2.0 * US_PER_SAMPLE),
-            None => {
-                self.state = State::Idle;
-                None
-            }
-        }
+            .copied()
+            .filter(|&(i, _, _)| i + 1 >= first)
+            .collect();
+        let peak = windows.iter().map(|&(_, _, a)| a).fold(0.0, f64::max);
+        let half = peak / 2.0;
+        // The window before `first` must have been seen, or the onset was not observed.
+        let observed = windows.first().is_some_and(|&(i, _, _)| i + 1 == first);
+        let crossing = windows
+            .windows(2)
+            .find(|pair| pair[0].2 < half && pair[1].2 >= half)
+            .filter(|_| observed);
+        let Some(&[(_, e0, a0), (_, e1, a1)]) = crossing else {
+            self.state = State::Idle;
+            return None;
+        };
+        let end_us = e0 + (half - a0) / (a1 - a0).max(f64::EPSILON) * (e1 - e0);
+        Some(end_us - WINDOW as f64 / 2.0 * US_PER_SAMPLE)
     }
 }
 
@@ -249,7 +254,8 @@ mod tests {
         let mut detector = BurstDetector::new();
         let start = 1_700_000_000_000_000;
         let latencies = run(&mut detector, start, 150, 123_000);
-        assert_eq!(latencies.len(), 6, "{latencies:?}");
+        // The burst at the very start has no observed onset; the other five count.
+        assert_eq!(latencies.len(), 5, "{latencies:?}");
         for l in latencies {
             assert!((l - 123.0).abs() <= 2.0, "{l}");
         }
