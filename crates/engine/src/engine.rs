@@ -256,18 +256,20 @@ impl Engine {
         Ok(())
     }
 
-    /// Publishes audio from `source` (microphone, file, tone, custom push).
-    pub async fn start_local_audio(
-        &mut self,
-        source: Box<dyn AudioSource>,
-        profile: AudioProfile,
-    ) -> Result<(), EngineError> {
-        self.ask(|done| Cmd::Publish {
-            kind: MediaKind::Audio,
-            stream: Stream::Main,
-            done,
-        })
-        .await?;
+    /// Adds the publishing m-line (the server checks the role) and returns where encoded
+    /// frames go and how capture errors are reported.
+    async fn publish(
+        &self,
+        kind: MediaKind,
+        stream: Stream,
+    ) -> Result<
+        (
+            mpsc::UnboundedSender<Encoded>,
+            impl Fn(String) + Send + 'static,
+        ),
+        EngineError,
+    > {
+        self.ask(|done| Cmd::Publish { kind, stream, done }).await?;
         let media = self
             .running
             .as_ref()
@@ -275,12 +277,23 @@ impl Engine {
             .media
             .clone();
         let events = self.events_tx.clone();
-        let capture = capture::start_audio(source, profile, media, move |m| {
+        let on_error = move |message| {
             let _ = events.send(EngineEvent::Error {
                 code: None,
-                message: m,
+                message,
             });
-        })?;
+        };
+        Ok((media, on_error))
+    }
+
+    /// Publishes audio from `source` (microphone, file, tone, custom push).
+    pub async fn start_local_audio(
+        &mut self,
+        source: Box<dyn AudioSource>,
+        profile: AudioProfile,
+    ) -> Result<(), EngineError> {
+        let (media, on_error) = self.publish(MediaKind::Audio, Stream::Main).await?;
+        let capture = capture::start_audio(source, profile, media, on_error)?;
         self.audio = Some(capture);
         self.set_available(MediaKind::Audio, Stream::Main, true);
         Ok(())
@@ -308,25 +321,8 @@ impl Engine {
         stream: Stream,
         bitrate_bps: u32,
     ) -> Result<(), EngineError> {
-        self.ask(|done| Cmd::Publish {
-            kind: MediaKind::Video,
-            stream,
-            done,
-        })
-        .await?;
-        let media = self
-            .running
-            .as_ref()
-            .ok_or(EngineError::NotInRoom)?
-            .media
-            .clone();
-        let events = self.events_tx.clone();
-        let capture = capture::start_video(source, stream, bitrate_bps, media, move |m| {
-            let _ = events.send(EngineEvent::Error {
-                code: None,
-                message: m,
-            });
-        })?;
+        let (media, on_error) = self.publish(MediaKind::Video, stream).await?;
+        let capture = capture::start_video(source, stream, bitrate_bps, media, on_error)?;
         self.cmds()?
             .send(Cmd::RegisterVideo {
                 stream,

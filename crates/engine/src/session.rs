@@ -331,16 +331,21 @@ impl Session {
                 _ = report.tick() => {
                     self.emit(EngineEvent::Statistics(Box::new(self.registry.snapshot())));
                 }
-                _ = ping.tick() => {
-                    let id = self.request_id();
-                    self.pending.insert(id, Pending::Ignore);
-                    let _ = send(&mut self.ws, &ClientMessage { id, request: Request::Ping }).await;
-                }
+                _ = ping.tick() => self.notify(Request::Ping).await,
             }
         }
         self.receivers.clear();
         self.rtc.disconnect();
         self.emit(EngineEvent::ExitRoom);
+    }
+
+    /// Sends a request whose reply only matters if it is an error (reported as an event).
+    async fn notify(&mut self, request: Request) {
+        let id = self.request_id();
+        self.pending.insert(id, Pending::Ignore);
+        if let Err(e) = send(&mut self.ws, &ClientMessage { id, request }).await {
+            tracing::debug!("cannot send: {e}");
+        }
     }
 
     fn request_id(&mut self) -> u64 {
@@ -522,19 +527,11 @@ impl Session {
                 stream,
                 available,
             } => {
-                let id = self.request_id();
-                self.pending.insert(id, Pending::Ignore);
-                let _ = send(
-                    &mut self.ws,
-                    &ClientMessage {
-                        id,
-                        request: Request::SetAvailable {
-                            kind,
-                            stream,
-                            available,
-                        },
-                    },
-                )
+                self.notify(Request::SetAvailable {
+                    kind,
+                    stream,
+                    available,
+                })
                 .await;
             }
             Cmd::RegisterVideo { stream, controls } => {
@@ -560,17 +557,9 @@ impl Session {
                 for mid in mids {
                     self.receivers.remove(&mid);
                     self.lines.remove(&mid);
-                    let id = self.request_id();
-                    self.pending.insert(id, Pending::Ignore);
-                    let _ = send(
-                        &mut self.ws,
-                        &ClientMessage {
-                            id,
-                            request: Request::Unsubscribe {
-                                mid: mid.to_string(),
-                            },
-                        },
-                    )
+                    self.notify(Request::Unsubscribe {
+                        mid: mid.to_string(),
+                    })
                     .await;
                 }
             }
