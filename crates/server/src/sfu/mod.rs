@@ -166,6 +166,9 @@ struct Member {
     peer: Option<Peer>,
     addr: Option<SocketAddr>,
     last_keyframe_request: HashMap<Mid, Instant>,
+    /// Keyframe requests that came within the throttle interval: sent when it ends, so a
+    /// subscriber that connects just after another still gets its keyframe promptly.
+    keyframe_pending: Vec<Mid>,
 }
 
 struct Worker {
@@ -248,10 +251,18 @@ impl Worker {
             .values()
             .filter_map(|m| m.peer.as_ref().map(|p| p.timeout));
         let rooms = self.rooms.values().filter_map(|r| r.room.poll_timeout());
-        peers.chain(rooms).fold(far, Instant::min)
+        let keyframes = self.members.values().flat_map(|m| {
+            m.keyframe_pending.iter().filter_map(|mid| {
+                m.last_keyframe_request
+                    .get(mid)
+                    .map(|t| *t + KEYFRAME_REQUEST_INTERVAL)
+            })
+        });
+        peers.chain(rooms).chain(keyframes).fold(far, Instant::min)
     }
 
     fn timeouts(&mut self, now: Instant) {
+        self.pending_keyframes(now);
         for (id, m) in self.members.iter_mut() {
             if let Some(p) = m.peer.as_mut()
                 && p.timeout <= now
@@ -516,6 +527,9 @@ impl Worker {
             .get(&mid)
             .is_some_and(|t| now.duration_since(*t) < KEYFRAME_REQUEST_INTERVAL)
         {
+            if !member.keyframe_pending.contains(&mid) {
+                member.keyframe_pending.push(mid);
+            }
             return;
         }
         if let Some(mut writer) = peer.rtc.writer(mid)
@@ -525,6 +539,34 @@ impl Worker {
         {
             member.last_keyframe_request.insert(mid, now);
             self.dirty.push(publisher);
+        }
+    }
+
+    /// Sends the keyframe requests held back by the throttle whose interval has passed.
+    fn pending_keyframes(&mut self, now: Instant) {
+        for (id, m) in self.members.iter_mut() {
+            if m.keyframe_pending.is_empty() {
+                continue;
+            }
+            let Some(peer) = m.peer.as_mut() else {
+                m.keyframe_pending.clear();
+                continue;
+            };
+            let last = &mut m.last_keyframe_request;
+            m.keyframe_pending.retain(|mid| {
+                if last
+                    .get(mid)
+                    .is_some_and(|t| now.duration_since(*t) < KEYFRAME_REQUEST_INTERVAL)
+                {
+                    return true;
+                }
+                if let Some(mut writer) = peer.rtc.writer(*mid) {
+                    let _ = writer.request_keyframe(None, KeyframeRequestKind::Pli);
+                    last.insert(*mid, now);
+                    self.dirty.push(*id);
+                }
+                false
+            });
         }
     }
 
@@ -677,6 +719,7 @@ impl Worker {
                 peer: None,
                 addr: None,
                 last_keyframe_request: HashMap::new(),
+                keyframe_pending: Vec::new(),
             },
         );
         self.stats.members.fetch_add(1, Ordering::Relaxed);
