@@ -3,7 +3,7 @@
 //! path: only the `AudioSource`/`VideoSource` differs.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -32,6 +32,8 @@ pub struct Controls {
     pub muted: AtomicBool,
     pub force_keyframe: AtomicBool,
     pub bitrate_bps: AtomicU32,
+    /// Loudness of the last captured audio frame, 0..=100 (0 while muted).
+    pub level: AtomicU8,
 }
 
 pub struct Capture {
@@ -96,8 +98,11 @@ pub fn start_audio(
                     break;
                 };
                 if c.muted.load(Ordering::Relaxed) {
+                    c.level.store(0, Ordering::Relaxed);
                     continue;
                 }
+                c.level
+                    .store(crate::stats::level(&frame.samples), Ordering::Relaxed);
                 match encoder.encode(&frame.samples) {
                     Ok(data) => {
                         let e = Encoded {

@@ -119,6 +119,10 @@ pub enum EngineEvent {
     },
     /// Every 2 s while in a room: what was sent and received so far.
     Statistics(Box<Statistics>),
+    /// Every 300 ms: loudness 0..=100 of the local user (None) and each remote user.
+    Volumes(Vec<(Option<UserId>, u8)>),
+    /// Every 2 s: each remote user's reception quality.
+    NetworkQuality(Vec<(UserId, crate::quality::Quality)>),
     ConnectionLost,
     ConnectionRecovered,
     /// The server took us out of the room (e.g. the same user logged in elsewhere).
@@ -294,6 +298,11 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let (media, on_error) = self.publish(MediaKind::Audio, Stream::Main).await?;
         let capture = capture::start_audio(source, profile, media, on_error)?;
+        self.cmds()?
+            .send(Cmd::RegisterAudio {
+                controls: capture.controls.clone(),
+            })
+            .map_err(|_| EngineError::NotInRoom)?;
         self.audio = Some(capture);
         self.set_available(MediaKind::Audio, Stream::Main, true);
         Ok(())
@@ -401,6 +410,13 @@ impl Engine {
     /// The next event; None only if the engine is gone.
     pub async fn next_event(&mut self) -> Option<EngineEvent> {
         self.events_rx.recv().await
+    }
+
+    /// Takes the event stream out of the engine (e.g. to forward it from its own task);
+    /// afterwards `next_event` returns None.
+    pub fn take_events(&mut self) -> mpsc::UnboundedReceiver<EngineEvent> {
+        let (_, empty) = mpsc::unbounded_channel();
+        std::mem::replace(&mut self.events_rx, empty)
     }
 
     pub fn try_event(&mut self) -> Option<EngineEvent> {

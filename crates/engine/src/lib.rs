@@ -9,6 +9,7 @@ pub mod codec;
 mod engine;
 pub mod jitter;
 pub mod media;
+pub mod quality;
 mod remote;
 mod session;
 pub mod stats;

@@ -141,6 +141,7 @@ pub fn start_audio(
                     }
                     st.jitter_delay_ms = jitter.stats().current_delay_ms;
                     st.latencies.extend(bursts.push(&samples, channels, now));
+                    st.level = crate::stats::level(&samples);
                 }
                 if first && how == How::Decoded {
                     first = false;

@@ -44,6 +44,9 @@ pub enum Cmd {
         stream: Stream,
         available: bool,
     },
+    RegisterAudio {
+        controls: Arc<Controls>,
+    },
     RegisterVideo {
         stream: Stream,
         controls: Arc<Controls>,
@@ -192,6 +195,8 @@ pub struct Session {
     waiting: Vec<Done>,
     receivers: HashMap<Mid, Receiver>,
     video_controls: HashMap<Stream, Arc<Controls>>,
+    audio_controls: Option<Arc<Controls>>,
+    quality: crate::quality::QualityMeter,
     events: mpsc::UnboundedSender<EngineEvent>,
     cmd_tx: mpsc::UnboundedSender<Cmd>,
     config: EngineConfig,
@@ -246,6 +251,8 @@ impl Session {
             waiting: Vec::new(),
             receivers: HashMap::new(),
             video_controls: HashMap::new(),
+            audio_controls: None,
+            quality: crate::quality::QualityMeter::default(),
             events,
             cmd_tx,
             config,
@@ -290,6 +297,7 @@ impl Session {
         let mut ping = tokio::time::interval(Duration::from_secs(10));
         let mut report = tokio::time::interval(Duration::from_secs(2));
         report.tick().await;
+        let mut volumes = tokio::time::interval(Duration::from_millis(300));
         loop {
             let timeout = self.drive();
             tokio::select! {
@@ -329,7 +337,16 @@ impl Session {
                     let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));
                 }
                 _ = report.tick() => {
-                    self.emit(EngineEvent::Statistics(Box::new(self.registry.snapshot())));
+                    let stats = self.registry.snapshot();
+                    let qualities = self.quality.update(&stats);
+                    self.emit(EngineEvent::NetworkQuality(qualities));
+                    self.emit(EngineEvent::Statistics(Box::new(stats)));
+                }
+                _ = volumes.tick() => {
+                    let local = self.audio_controls.as_ref().map(|c| c.level.load(Ordering::Relaxed)).unwrap_or(0);
+                    let mut levels = vec![(None, local)];
+                    levels.extend(self.registry.levels().into_iter().map(|(u, l)| (Some(u), l)));
+                    self.emit(EngineEvent::Volumes(levels));
                 }
                 _ = ping.tick() => self.notify(Request::Ping).await,
             }
@@ -534,6 +551,7 @@ impl Session {
                 })
                 .await;
             }
+            Cmd::RegisterAudio { controls } => self.audio_controls = Some(controls),
             Cmd::RegisterVideo { stream, controls } => {
                 self.video_controls.insert(stream, controls);
             }

@@ -16,6 +16,8 @@ pub struct AudioStats {
     pub concealed: u64,
     pub packets: u64,
     pub jitter_delay_ms: f64,
+    /// Loudness of the last frame played, 0..=100 (for volume indicators).
+    pub level: u8,
     /// Mouth-to-ear latencies from the tone bursts, ms.
     #[serde(skip)]
     pub latencies: Vec<f64>,
@@ -81,6 +83,7 @@ pub struct Statistics {
     pub audio_packets_sent: u64,
     pub video_frames_sent: u64,
     pub keyframes_sent: u64,
+    pub local_level: u8,
     pub remotes: BTreeMap<String, RemoteStats>,
 }
 
@@ -133,6 +136,8 @@ pub struct LocalStats {
     pub audio_packets_sent: u64,
     pub video_frames_sent: u64,
     pub keyframes_sent: u64,
+    /// Loudness of the last captured audio frame, 0..=100.
+    pub local_level: u8,
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +167,17 @@ impl Registry {
         slot.get_or_insert_with(Default::default).clone()
     }
 
+    /// Each remote user's current loudness (0..=100), for volume indicators.
+    pub fn levels(&self) -> Vec<(roomcast_proto::UserId, u8)> {
+        lock(&self.remotes)
+            .iter()
+            .filter_map(|(user, c)| {
+                let level = c.audio.as_ref().map(|a| lock(a).level)?;
+                Some((roomcast_proto::UserId::new(user.clone()).ok()?, level))
+            })
+            .collect()
+    }
+
     pub fn snapshot(&self) -> Statistics {
         let local = lock(&self.local).clone();
         let remotes = lock(&self.remotes)
@@ -181,7 +197,42 @@ impl Registry {
             audio_packets_sent: local.audio_packets_sent,
             video_frames_sent: local.video_frames_sent,
             keyframes_sent: local.keyframes_sent,
+            local_level: local.local_level,
             remotes,
         }
+    }
+}
+
+/// Loudness of interleaved 16-bit samples on a 0..=100 scale: RMS in dBFS mapped from
+/// -60 dB (0) to 0 dB (100), the range a speaking indicator needs.
+pub fn level(samples: &[i16]) -> u8 {
+    if samples.is_empty() {
+        return 0;
+    }
+    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    let rms = (sum / samples.len() as f64).sqrt() / 32768.0;
+    if rms <= 0.0 {
+        return 0;
+    }
+    let db = 20.0 * rms.log10();
+    ((db + 60.0) / 60.0 * 100.0).clamp(0.0, 100.0).round() as u8
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::level;
+
+    #[test]
+    fn silence_is_zero_and_full_scale_is_hundred() {
+        assert_eq!(level(&[0; 960]), 0);
+        assert_eq!(level(&[]), 0);
+        let loud: Vec<i16> = (0..960)
+            .map(|i| if i % 2 == 0 { 32767 } else { -32767 })
+            .collect();
+        assert_eq!(level(&loud), 100);
+        let quiet: Vec<i16> = (0..960)
+            .map(|i| if i % 2 == 0 { 33 } else { -33 })
+            .collect();
+        assert!(level(&quiet) < 5, "{}", level(&quiet));
     }
 }
