@@ -1,0 +1,488 @@
+//! The Roomcast desktop app's bridge: Tauri commands that validate and call the engine, the
+//! in-app room server ("Host on this computer"), engine events forwarded to the UI, decoded
+//! video on binary channels, and the local store. Business logic lives in the engine and the
+//! server crates; this crate only connects them to the window.
+
+mod error;
+mod store;
+mod video;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex as StdMutex};
+
+use roomcast_engine::codec::AudioProfile;
+use roomcast_engine::media::{PatternSource, ToneSource, VideoSource};
+use roomcast_engine::{Engine, EngineConfig, EngineEvent, EnterRoomParams};
+use roomcast_proto::{Role, RoomId, Scene, Stream, UserId};
+use roomcast_server::{RunningServer, ServerConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tauri::ipc::{Channel, InvokeResponseBody};
+use tauri::{AppHandle, Emitter, Manager, State};
+use tokio::sync::Mutex;
+
+pub use error::AppError;
+use store::{CallRecord, LocalStore, RecentRoom, Settings};
+use video::{PreviewSource, ViewSink, Views};
+
+type Result<T> = std::result::Result<T, AppError>;
+
+struct Hosted {
+    server: RunningServer,
+    /// What others on the LAN type.
+    url: String,
+}
+
+struct Call {
+    engine: Engine,
+    server: String,
+    room: String,
+    started_ms: i64,
+    participants: Arc<StdMutex<BTreeSet<String>>>,
+    forward: tauri::async_runtime::JoinHandle<()>,
+    mic_on: bool,
+    camera_on: bool,
+}
+
+pub struct AppState {
+    store: LocalStore,
+    notice: Option<String>,
+    data_dir: PathBuf,
+    hosted: Mutex<Option<Hosted>>,
+    call: Mutex<Option<Call>>,
+    views: Arc<Views>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HostInfo {
+    url: String,
+    sdk_app_id: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JoinArgs {
+    server: Option<String>,
+    room: String,
+    user_id: String,
+    role: Role,
+    scene: Scene,
+    sdk_app_id: Option<u32>,
+    user_sig: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RemoteUserOut {
+    user_id: String,
+    role: Role,
+    audio: bool,
+    video: bool,
+    sub_video: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Joined {
+    enter_room_ms: f64,
+    users: Vec<RemoteUserOut>,
+}
+
+#[tauri::command]
+async fn host_meeting(state: State<'_, AppState>) -> Result<HostInfo> {
+    let mut hosted = state.hosted.lock().await;
+    if let Some(h) = hosted.as_ref() {
+        return Ok(HostInfo { url: h.url.clone(), sdk_app_id: h.server.dev_app.id.get() });
+    }
+    let data_dir = Some(state.data_dir.join("server"));
+    // The usual ports when free, any free ones otherwise (a second app, a server running).
+    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let preferred = ServerConfig { listen: SocketAddr::new(any, 7880), udp_port: 7882, public_ip: None, data_dir: data_dir.clone() };
+    let server = match RunningServer::start(preferred).await {
+        Ok(s) => s,
+        Err(_) => RunningServer::start(ServerConfig { listen: SocketAddr::new(any, 0), udp_port: 0, public_ip: None, data_dir })
+            .await
+            .map_err(|e| AppError::Internal { message: format!("cannot start the room server: {e}") })?,
+    };
+    let ip = roomcast_server::config::guess_lan_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let url = format!("http://{}", SocketAddr::new(ip, server.http_addr.port()));
+    let info = HostInfo { url: url.clone(), sdk_app_id: server.dev_app.id.get() };
+    *hosted = Some(Hosted { server, url });
+    Ok(info)
+}
+
+#[tauri::command]
+async fn stop_hosting(state: State<'_, AppState>) -> Result<()> {
+    if let Some(h) = state.hosted.lock().await.take() {
+        h.server.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Where to connect and with which sig: the in-app server signs for its own users.
+async fn resolve_server(state: &AppState, args: &JoinArgs) -> Result<(String, u32, String)> {
+    let hosted = state.hosted.lock().await;
+    let local = hosted.as_ref().filter(|h| args.server.as_deref().is_none_or(|s| s.is_empty() || *s == h.url));
+    if let Some(h) = local {
+        let app = h.server.dev_app.id.get();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let sig = roomcast_proto::usersig::generate(u64::from(app), &h.server.dev_app.secret_key, &args.user_id, now, 86_400, None);
+        return Ok((format!("http://127.0.0.1:{}", h.server.http_addr.port()), app, sig));
+    }
+    let server = args
+        .server
+        .clone()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| AppError::input("Enter the server address, or host the meeting on this computer."))?;
+    let app = args.sdk_app_id.ok_or_else(|| AppError::input("This server needs an SDKAppID."))?;
+    let sig = args.user_sig.clone().ok_or_else(|| AppError::input("This server needs a UserSig for you."))?;
+    Ok((server, app, sig))
+}
+
+fn video_settings(s: &Settings) -> (u32, u32, u32, u32) {
+    let (w, h) = match s.resolution.as_str() {
+        "360p" => (640, 360),
+        "540p" => (960, 540),
+        "1080p" => (1920, 1080),
+        _ => (1280, 720),
+    };
+    (w, h, s.fps.clamp(5, 60), s.bitrate_kbps.clamp(100, 8000) * 1000)
+}
+
+fn audio_profile(s: &Settings) -> AudioProfile {
+    match s.audio_profile.as_str() {
+        "speech" => AudioProfile::Speech,
+        "music" => AudioProfile::Music,
+        _ => AudioProfile::Default,
+    }
+}
+
+#[tauri::command]
+async fn join_room(app: AppHandle, state: State<'_, AppState>, args: JoinArgs) -> Result<Joined> {
+    UserId::new(args.user_id.clone()).map_err(|e| AppError::input(e.to_string()))?;
+    let room = RoomId::parse(args.room.trim()).map_err(|e| AppError::input(e.to_string()))?;
+    let mut call = state.call.lock().await;
+    if call.is_some() {
+        return Err(AppError::input("You are already in a room; leave it first."));
+    }
+    let (server, sdk_app_id, user_sig) = resolve_server(&state, &args).await?;
+    let views = state.views.clone();
+    let config = EngineConfig {
+        auto_subscribe_audio: true,
+        auto_subscribe_video: true,
+        video_sink: Arc::new(move |user, stream| Box::new(ViewSink { user: user.to_string(), stream, views: views.clone() })),
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(config);
+    let params = EnterRoomParams {
+        server_url: server.clone(),
+        sdk_app_id,
+        user_id: args.user_id.clone(),
+        user_sig,
+        room_id: room.clone(),
+        role: args.role,
+        scene: args.scene,
+        hidden: false,
+    };
+    let enter_room_ms = engine.enter_room(params).await?;
+    let participants = Arc::new(StdMutex::new(BTreeSet::new()));
+    let forward = tauri::async_runtime::spawn(forward_events(app.clone(), engine.take_events(), participants.clone()));
+    let settings = state.store.settings().await.unwrap_or_default();
+    let mut joined = Call {
+        engine,
+        server: args.server.clone().unwrap_or_else(|| "this computer".into()),
+        room: room.to_string(),
+        started_ms: store::now_ms(),
+        participants,
+        forward,
+        mic_on: false,
+        camera_on: false,
+    };
+    // Anchors publish at once, as a call app should; the UI mutes from there.
+    if joined.engine.role() == Role::Anchor {
+        start_microphone(&mut joined, &settings).await?;
+        start_camera(&mut joined, &settings, &state.views).await?;
+    }
+    let remember = args.server.clone().unwrap_or_default();
+    let scene = serde_json::to_value(args.scene).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    if let Err(e) = state.store.remember_room(&remember, &room.to_string(), &scene).await {
+        tracing::warn!("cannot remember the room: {e}");
+    }
+    *call = Some(joined);
+    Ok(Joined { enter_room_ms, users: Vec::new() })
+}
+
+/// The microphone: the default device when there is one; this build uses the engine's
+/// test tone (device capture through cpal is not wired yet).
+async fn start_microphone(call: &mut Call, settings: &Settings) -> Result<()> {
+    call.engine.start_local_audio(Box::new(ToneSource::new(audio_profile(settings).channels())), audio_profile(settings)).await?;
+    call.mic_on = true;
+    Ok(())
+}
+
+async fn start_camera(call: &mut Call, settings: &Settings, views: &Arc<Views>) -> Result<()> {
+    let (w, h, fps, bps) = video_settings(settings);
+    let source: Box<dyn VideoSource> = Box::new(PatternSource::new(w, h, fps));
+    let preview = PreviewSource { inner: source, views: views.clone(), stream: Stream::Main };
+    call.engine.start_local_video(Box::new(preview), Stream::Main, bps).await?;
+    call.camera_on = true;
+    Ok(())
+}
+
+async fn forward_events(
+    app: AppHandle,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+    participants: Arc<StdMutex<BTreeSet<String>>>,
+) {
+    while let Some(e) = events.recv().await {
+        if let EngineEvent::RemoteUserEnter { user } = &e {
+            participants.lock().unwrap_or_else(|p| p.into_inner()).insert(user.as_str().to_string());
+        }
+        if let Some(payload) = event_payload(&e) {
+            let _ = app.emit("room-event", payload);
+        }
+    }
+}
+
+fn stream_name(s: Stream) -> &'static str {
+    match s {
+        Stream::Main => "main",
+        Stream::Sub => "sub",
+    }
+}
+
+/// Engine events in the UI's contract (ui/src/lib/backend.ts).
+fn event_payload(e: &EngineEvent) -> Option<Value> {
+    Some(match e {
+        EngineEvent::RemoteUserEnter { user } => json!({"type": "user_enter", "userId": user}),
+        EngineEvent::RemoteUserLeave { user, reason } => json!({"type": "user_leave", "userId": user, "reason": reason}),
+        EngineEvent::UserAudioAvailable { user, available } => {
+            json!({"type": "audio_available", "userId": user, "available": available})
+        }
+        EngineEvent::UserVideoAvailable { user, stream, available } => {
+            json!({"type": "video_available", "userId": user, "stream": stream_name(*stream), "available": available})
+        }
+        EngineEvent::FirstVideoFrame { user, stream, width, height, .. } => {
+            json!({"type": "first_video_frame", "userId": user, "stream": stream_name(*stream), "width": width, "height": height})
+        }
+        EngineEvent::Volumes(levels) => {
+            let volumes: Vec<Value> = levels
+                .iter()
+                .map(|(u, v)| json!({"userId": u.as_ref().map(|u| u.as_str()).unwrap_or(""), "volume": v}))
+                .collect();
+            json!({"type": "volumes", "volumes": volumes})
+        }
+        EngineEvent::NetworkQuality(q) => {
+            let qualities: Vec<Value> =
+                q.iter().map(|(u, q)| json!({"userId": u, "quality": q.as_number()})).collect();
+            json!({"type": "network_quality", "qualities": qualities})
+        }
+        EngineEvent::ConnectionLost => json!({"type": "connection_lost"}),
+        EngineEvent::ConnectionRecovered => json!({"type": "connection_recovered"}),
+        EngineEvent::SwitchRole { role } => json!({"type": "role_changed", "role": role}),
+        EngineEvent::Error { code, message } => json!({"type": "error", "code": code.map(|c| c.code()), "message": message}),
+        EngineEvent::Removed { code, message } => {
+            json!({"type": "exit_room", "reason": "removed", "code": code.code(), "message": message})
+        }
+        EngineEvent::ExitRoom => json!({"type": "exit_room", "reason": "left"}),
+        _ => return None,
+    })
+}
+
+#[tauri::command]
+async fn leave_room(state: State<'_, AppState>) -> Result<()> {
+    let Some(mut call) = state.call.lock().await.take() else { return Ok(()) };
+    call.engine.exit_room().await;
+    call.forward.abort();
+    state.views.clear();
+    let participants: Vec<String> = call.participants.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+    let record = CallRecord {
+        server: call.server,
+        room: call.room,
+        started_ms: call.started_ms,
+        duration_s: (store::now_ms() - call.started_ms) as f64 / 1000.0,
+        participants,
+    };
+    state.store.record_call(&record).await?;
+    Ok(())
+}
+
+#[tauri::command]
+async fn set_microphone(state: State<'_, AppState>, on: bool) -> Result<()> {
+    let mut guard = state.call.lock().await;
+    let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
+    if on && !call.mic_on && call.engine.role() == Role::Anchor {
+        let settings = state.store.settings().await.unwrap_or_default();
+        return start_microphone(call, &settings).await;
+    }
+    call.engine.mute_local_audio(!on).await;
+    Ok(())
+}
+
+#[tauri::command]
+async fn set_camera(state: State<'_, AppState>, on: bool) -> Result<()> {
+    let mut guard = state.call.lock().await;
+    let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
+    if on && !call.camera_on && call.engine.role() == Role::Anchor {
+        let settings = state.store.settings().await.unwrap_or_default();
+        return start_camera(call, &settings, &state.views).await;
+    }
+    call.engine.mute_local_video(Stream::Main, !on).await;
+    Ok(())
+}
+
+#[tauri::command]
+async fn switch_role(state: State<'_, AppState>, role: Role) -> Result<()> {
+    let mut guard = state.call.lock().await;
+    let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
+    call.engine.switch_role(role).await?;
+    if role == Role::Audience {
+        call.mic_on = false;
+        call.camera_on = false;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ScreenSource {
+    id: String,
+    kind: &'static str,
+    title: String,
+    thumbnail: String,
+}
+
+#[tauri::command]
+async fn list_screen_sources() -> Result<Vec<ScreenSource>> {
+    Ok(Vec::new())
+}
+
+#[tauri::command]
+async fn start_screen_share(source_id: String) -> Result<()> {
+    Err(AppError::Device { message: format!("Screen capture is not available in this build yet (asked for {source_id:?}).") })
+}
+
+#[tauri::command]
+async fn stop_screen_share() -> Result<()> {
+    Ok(())
+}
+
+#[tauri::command]
+async fn set_view(
+    state: State<'_, AppState>,
+    user_id: String,
+    stream: Stream,
+    width: u32,
+    height: u32,
+    channel: Channel<InvokeResponseBody>,
+) -> Result<()> {
+    state.views.set(user_id, stream, width, height, channel);
+    Ok(())
+}
+
+#[tauri::command]
+async fn stop_view(state: State<'_, AppState>, user_id: String, stream: Stream) -> Result<()> {
+    state.views.remove(&user_id, stream);
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Device {
+    id: String,
+    name: String,
+    is_default: bool,
+}
+
+#[derive(Serialize)]
+struct Devices {
+    cameras: Vec<Device>,
+    microphones: Vec<Device>,
+    speakers: Vec<Device>,
+}
+
+/// Device capture is not wired yet: the lists are empty and the UI says the test pattern
+/// and tone are used.
+#[tauri::command]
+async fn list_devices() -> Result<Devices> {
+    Ok(Devices { cameras: Vec::new(), microphones: Vec::new(), speakers: Vec::new() })
+}
+
+#[tauri::command]
+async fn get_settings(state: State<'_, AppState>) -> Result<Settings> {
+    Ok(state.store.settings().await?)
+}
+
+#[tauri::command]
+async fn save_settings(state: State<'_, AppState>, settings: Settings) -> Result<()> {
+    Ok(state.store.save_settings(&settings).await?)
+}
+
+#[tauri::command]
+async fn recent_rooms(state: State<'_, AppState>) -> Result<Vec<RecentRoom>> {
+    Ok(state.store.recent_rooms().await?)
+}
+
+#[tauri::command]
+async fn call_history(state: State<'_, AppState>) -> Result<Vec<CallRecord>> {
+    Ok(state.store.call_history().await?)
+}
+
+#[tauri::command]
+async fn store_notice(state: State<'_, AppState>) -> Result<Option<String>> {
+    Ok(state.notice.clone())
+}
+
+/// Runs the app. `ROOMCAST_DATA_DIR` overrides where its data lives (tests use it).
+pub fn run() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,roomcast=info".into()),
+        )
+        .try_init();
+    tauri::Builder::default()
+        .setup(|app| {
+            let data_dir = match std::env::var_os("ROOMCAST_DATA_DIR") {
+                Some(d) => PathBuf::from(d),
+                None => app.path().app_data_dir()?,
+            };
+            let (store, notice) =
+                tauri::async_runtime::block_on(LocalStore::open(&data_dir.join("app.db"))).map_err(Box::new)?;
+            app.manage(AppState {
+                store,
+                notice,
+                data_dir,
+                hosted: Mutex::new(None),
+                call: Mutex::new(None),
+                views: Arc::new(Views::default()),
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            host_meeting,
+            stop_hosting,
+            join_room,
+            leave_room,
+            set_microphone,
+            set_camera,
+            switch_role,
+            list_screen_sources,
+            start_screen_share,
+            stop_screen_share,
+            set_view,
+            stop_view,
+            list_devices,
+            get_settings,
+            save_settings,
+            recent_rooms,
+            call_history,
+            store_notice,
+        ])
+        .run(tauri::generate_context!("../tauri.conf.json"))
+        .unwrap_or_else(|e| {
+            eprintln!("Roomcast could not start: {e}");
+            std::process::exit(1);
+        });
+}

@@ -1,0 +1,177 @@
+//! Decoded video to the UI: each tile asks for a user's stream at the size it is drawn,
+//! and gets I420 frames scaled to that size on a Tauri binary channel:
+//! a 16-byte little-endian header (u32 width, u32 height, u64 timestamp µs), then Y, U, V.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use roomcast_engine::media::{MediaError, VideoFrame, VideoSink, VideoSource};
+use roomcast_proto::Stream;
+use tauri::ipc::{Channel, InvokeResponseBody};
+
+/// "" is the local preview.
+type Key = (String, Stream);
+
+struct View {
+    width: u32,
+    height: u32,
+    channel: Channel<InvokeResponseBody>,
+}
+
+/// The tiles the UI is drawing right now.
+#[derive(Default)]
+pub struct Views {
+    views: Mutex<HashMap<Key, View>>,
+}
+
+impl Views {
+    pub fn set(&self, user: String, stream: Stream, width: u32, height: u32, channel: Channel<InvokeResponseBody>) {
+        let (width, height) = (even(width.clamp(16, 3840)), even(height.clamp(16, 2160)));
+        self.lock().insert((user, stream), View { width, height, channel });
+    }
+
+    pub fn remove(&self, user: &str, stream: Stream) {
+        self.lock().remove(&(user.to_string(), stream));
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, View>> {
+        self.views.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends `frame` to the tile showing `user`/`stream`, if there is one.
+    pub fn deliver(&self, user: &str, stream: Stream, frame: &VideoFrame) {
+        let target = {
+            let views = self.lock();
+            views.get(&(user.to_string(), stream)).map(|v| (v.width, v.height, v.channel.clone()))
+        };
+        let Some((w, h, channel)) = target else { return };
+        let scaled = scale_i420(frame, w, h);
+        let _ = channel.send(InvokeResponseBody::Raw(encode(&scaled)));
+    }
+}
+
+fn even(v: u32) -> u32 {
+    v & !1
+}
+
+/// The wire form of one frame for the UI.
+pub fn encode(f: &VideoFrame) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + f.y.len() + f.u.len() + f.v.len());
+    out.extend_from_slice(&f.width.to_le_bytes());
+    out.extend_from_slice(&f.height.to_le_bytes());
+    out.extend_from_slice(&f.capture_us.to_le_bytes());
+    out.extend_from_slice(&f.y);
+    out.extend_from_slice(&f.u);
+    out.extend_from_slice(&f.v);
+    out
+}
+
+/// Box-filter downscale (nearest-neighbour upscale) of an I420 frame, keeping the aspect
+/// ratio inside the requested size so tiles are not stretched.
+pub fn scale_i420(f: &VideoFrame, max_w: u32, max_h: u32) -> VideoFrame {
+    if f.width == 0 || f.height == 0 {
+        return VideoFrame::black(max_w.max(2), max_h.max(2));
+    }
+    let ratio = (f64::from(max_w) / f64::from(f.width)).min(f64::from(max_h) / f64::from(f.height));
+    let w = even(((f64::from(f.width) * ratio).round() as u32).max(2));
+    let h = even(((f64::from(f.height) * ratio).round() as u32).max(2));
+    if (w, h) == (f.width, f.height) {
+        return f.clone();
+    }
+    let plane = |src: &[u8], sw: u32, sh: u32, dw: u32, dh: u32| -> Vec<u8> {
+        let mut out = vec![0u8; (dw * dh) as usize];
+        for y in 0..dh {
+            let y0 = y * sh / dh;
+            let y1 = ((y + 1) * sh / dh).max(y0 + 1).min(sh);
+            for x in 0..dw {
+                let x0 = x * sw / dw;
+                let x1 = ((x + 1) * sw / dw).max(x0 + 1).min(sw);
+                let mut sum = 0u32;
+                for yy in y0..y1 {
+                    let row = (yy * sw) as usize;
+                    for xx in x0..x1 {
+                        sum += u32::from(src.get(row + xx as usize).copied().unwrap_or(0));
+                    }
+                }
+                out[(y * dw + x) as usize] = (sum / ((y1 - y0) * (x1 - x0))) as u8;
+            }
+        }
+        out
+    };
+    VideoFrame {
+        width: w,
+        height: h,
+        y: plane(&f.y, f.width, f.height, w, h),
+        u: plane(&f.u, f.width / 2, f.height / 2, w / 2, h / 2),
+        v: plane(&f.v, f.width / 2, f.height / 2, w / 2, h / 2),
+        capture_us: f.capture_us,
+    }
+}
+
+/// The engine's sink for one remote stream: forwards to the UI tile, if any.
+pub struct ViewSink {
+    pub user: String,
+    pub stream: Stream,
+    pub views: Arc<Views>,
+}
+
+impl VideoSink for ViewSink {
+    fn write(&mut self, frame: &VideoFrame) -> Result<(), MediaError> {
+        self.views.deliver(&self.user, self.stream, frame);
+        Ok(())
+    }
+}
+
+/// Wraps the camera (or test pattern) so the local preview shows what is being sent.
+pub struct PreviewSource {
+    pub inner: Box<dyn VideoSource>,
+    pub views: Arc<Views>,
+    pub stream: Stream,
+}
+
+impl VideoSource for PreviewSource {
+    fn size(&self) -> (u32, u32) {
+        self.inner.size()
+    }
+
+    fn fps(&self) -> u32 {
+        self.inner.fps()
+    }
+
+    fn next_frame(&mut self, capture_us: u64) -> Option<VideoFrame> {
+        let frame = self.inner.next_frame(capture_us)?;
+        self.views.deliver("", self.stream, &frame);
+        Some(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_keeps_aspect_and_averages() {
+        let mut f = VideoFrame::black(640, 360);
+        f.y.iter_mut().enumerate().for_each(|(i, p)| *p = if (i % 640) < 320 { 200 } else { 20 });
+        let s = scale_i420(&f, 320, 320);
+        assert_eq!((s.width, s.height), (320, 180));
+        assert_eq!(s.y.len(), 320 * 180);
+        assert_eq!(s.u.len(), 160 * 90);
+        assert_eq!(s.y[10], 200);
+        assert_eq!(s.y[300], 20);
+    }
+
+    #[test]
+    fn wire_form_has_the_header_then_planes() {
+        let f = VideoFrame { capture_us: 7, ..VideoFrame::black(4, 2) };
+        let b = encode(&f);
+        assert_eq!(&b[0..4], &4u32.to_le_bytes());
+        assert_eq!(&b[4..8], &2u32.to_le_bytes());
+        assert_eq!(&b[8..16], &7u64.to_le_bytes());
+        assert_eq!(b.len(), 16 + 8 + 2 + 2);
+    }
+}
