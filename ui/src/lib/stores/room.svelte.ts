@@ -1,5 +1,5 @@
 import { ActiveSpeaker } from '../activeSpeaker';
-import { isLiveScene, type JoinArgs, type Quality, type RemoteUser, type Role, type RoomEvent } from '../backend';
+import { isLiveScene, type JoinArgs, type JoinResult, type Quality, type RemoteUser, type Role, type RoomEvent } from '../backend';
 
 /** A remote user as the call screen shows them. */
 export interface Participant {
@@ -69,6 +69,16 @@ export class RoomState {
     this.speaker = new ActiveSpeaker({ threshold: opts.threshold, holdMs: opts.holdMs });
     this.opts = { toastMs: opts.toastMs ?? 4000, recoveredMs: opts.recoveredMs ?? 3000, now: opts.now ?? (() => Date.now()) };
     this.participants = users.map((u) => ({ ...u, volume: 0, quality: 0 }));
+  }
+
+  /** Merges join_room's user list (events may already have announced some of them). */
+  applyJoin(result: JoinResult): void {
+    this.enterRoomMs = result.enterRoomMs;
+    for (const u of result.users) {
+      const p = this.find(u.userId);
+      if (p) Object.assign(p, { role: u.role, audio: u.audio, video: u.video, subVideo: u.subVideo });
+      else this.participants.push({ ...u, volume: 0, quality: 0 });
+    }
   }
 
   get isLive(): boolean {
