@@ -8,7 +8,10 @@ export default defineConfig({
   clearScreen: false,
   server: { port: 5173, strictPort: true },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
-  resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
+  // Component tests need Svelte's browser build (mount), not the server one.
+  resolve: (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.VITEST
+    ? { conditions: ['browser'] }
+    : undefined,
   test: {
     environment: 'jsdom',
     globals: true,
