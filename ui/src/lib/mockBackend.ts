@@ -116,14 +116,14 @@ export class MockBackend implements Backend {
         { server: args.server ?? '', room: args.room, scene: args.scene, lastJoinedMs: 1_700_000_000_000 },
         ...this.recent.filter((r) => r.room !== args.room),
       ];
-      if (this.opts.autoplay) this.startScript();
+      if (this.opts.autoplay) this.startPump(true);
       return { enterRoomMs: 42, users: (this.opts.initialUsers ?? []).map((u) => ({ ...u })) };
     });
 
   leaveRoom = (): Promise<void> =>
     this.record('leave_room', {}, () => {
       this.inRoom = false;
-      this.stopScript();
+      this.step = 0;
       queueMicrotask(() => this.emit({ type: 'exit_room', reason: 'left' }));
     });
 
@@ -147,6 +147,7 @@ export class MockBackend implements Backend {
   setView = (view: ViewRequest, sink: FrameSink): Promise<void> =>
     this.record('set_view', { ...view }, () => {
       this.views.set(`${view.userId}/${view.stream}`, { req: { ...view }, sink });
+      if (this.opts.autoplay) this.startPump(false);
     });
   stopView = (userId: string, stream: StreamKind): Promise<void> =>
     this.record('stop_view', { userId, stream }, () => {
@@ -171,14 +172,21 @@ export class MockBackend implements Backend {
   // -------------------------------------------------------------------------------------------
   private step = 0;
 
-  private startScript(): void {
-    this.stopScript();
-    this.step = 0;
+  /** Autoplay: frames for every view, and every 300 ms either the meeting script or (outside a
+   * room, for the pre-join meter) my own microphone level. */
+  private startPump(restartScript: boolean): void {
+    if (restartScript) this.step = 0;
+    if (this.timers.length) return;
     this.timers.push(setInterval(() => this.pushFrames(), this.opts.frameIntervalMs ?? 66));
-    this.timers.push(setInterval(() => this.scriptTick(), 300));
+    this.timers.push(
+      setInterval(() => {
+        if (this.inRoom) this.scriptTick();
+        else this.emit({ type: 'volumes', volumes: [{ userId: '', volume: (this.t / 33) % 17 < 8 ? 35 + ((this.t / 33) % 30) : 4 }] });
+      }, 300),
+    );
   }
 
-  private stopScript(): void {
+  private stopPump(): void {
     this.timers.forEach(clearInterval);
     this.timers = [];
   }
@@ -219,7 +227,7 @@ export class MockBackend implements Backend {
   }
 
   dispose(): void {
-    this.stopScript();
+    this.stopPump();
     this.handlers.clear();
     this.views.clear();
   }

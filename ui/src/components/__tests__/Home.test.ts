@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { describe, expect, test, vi } from 'vitest';
 import App from '../../App.svelte';
-import { DEFAULT_SETTINGS, type JoinArgs } from '../../lib/backend';
+import { DEFAULT_SETTINGS, type HostInfo, type JoinArgs } from '../../lib/backend';
 import { MockBackend } from '../../lib/mockBackend';
 import Home from '../Home.svelte';
 
@@ -52,8 +52,8 @@ describe('Home', () => {
   test('host starts the in-app server, shows the LAN address and joins it', async () => {
     const backend = new MockBackend();
     const onjoin = vi.fn();
-    let host = null as unknown;
-    const r = render(Home, { props: { backend, settings, onjoin, onhosted: (h: unknown) => (host = h) } });
+    let host: HostInfo | null = null;
+    const r = render(Home, { props: { backend, settings, onjoin, onhosted: (h: HostInfo | null) => (host = h) } });
     await fireEvent.click(screen.getByTestId('home-host'));
     await waitFor(() => expect(onjoin).toHaveBeenCalled());
     expect(backend.callsOf('host_meeting')).toHaveLength(1);

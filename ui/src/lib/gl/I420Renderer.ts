@@ -64,7 +64,7 @@ export class I420Renderer {
   private glState: GlState | null = null;
   private ctx2d: CanvasRenderingContext2D | null = null;
   private lost = false;
-  private rgba: Uint8ClampedArray | undefined;
+  private img: ImageData | null = null;
   private readonly onLost = (e: Event): void => {
     e.preventDefault();
     this.lost = true;
@@ -100,10 +100,11 @@ export class I420Renderer {
       return this.drawGl(this.glState, f);
     }
     if (this.ctx2d) {
-      this.rgba = i420ToRgba(f, this.mirror, this.rgba);
-      const img = this.ctx2d.createImageData(f.width, f.height);
-      img.data.set(this.rgba);
-      this.ctx2d.putImageData(img, 0, 0);
+      if (!this.img || this.img.width !== f.width || this.img.height !== f.height) {
+        this.img = this.ctx2d.createImageData(f.width, f.height);
+      }
+      i420ToRgba(f, this.mirror, this.img.data);
+      this.ctx2d.putImageData(this.img, 0, 0);
       return true;
     }
     return false;
