@@ -15,7 +15,7 @@ describe('Home', () => {
     await fireEvent.input(screen.getByTestId('home-server'), { target: { value: '10.0.0.5:7880/' } });
     await fireEvent.input(screen.getByTestId('home-room'), { target: { value: '1234' } });
     await fireEvent.click(screen.getByTestId('home-join'));
-    expect(onjoin).toHaveBeenCalledWith({
+    expect(onjoin.mock.calls[0][0]).toEqual({
       server: 'http://10.0.0.5:7880',
       room: '1234',
       userId: 'Ada_Lovelace',
@@ -85,6 +85,8 @@ describe('App: Home → pre-join check → call', () => {
     expect((await screen.findByTestId('pick-camera-empty')).textContent).toBe('No camera found — using the test pattern.');
     await waitFor(() => expect(backend.callsOf('set_view')).toContainEqual(expect.objectContaining({ userId: '', stream: 'main' })));
     expect(backend.callsOf('join_room')).toHaveLength(0);
+    // The typed server address is remembered for next time.
+    expect(backend.settings.server).toBe('http://10.0.0.5:7880');
     await fireEvent.click(screen.getByTestId('prejoin-join'));
     await screen.findByTestId('call-grid');
     expect(backend.callsOf('join_room')).toEqual([
