@@ -105,6 +105,27 @@ export class RoomState {
     return [self, ...remote];
   }
 
+  /**
+   * At most `max` tiles, so that a 300-person room does not ask for 300 views: me, the active
+   * speaker, then cameras on, then the rest, each group in join order. `hidden` = how many
+   * were left out (shown as "+N more").
+   */
+  visibleTiles(max: number): { tiles: TileInfo[]; hidden: number } {
+    const all = this.tiles;
+    if (all.length <= max) return { tiles: all, hidden: 0 };
+    const speaker = this.activeSpeakerId;
+    const rank = (t: TileInfo): number => (t.isSelf ? 0 : t.userId === speaker ? 1 : t.video ? 2 : 3);
+    const chosen = new Set(
+      all
+        .map((t, i) => ({ t, i }))
+        .sort((a, b) => rank(a.t) - rank(b.t) || a.i - b.i)
+        .slice(0, max)
+        .map(({ t }) => t.userId),
+    );
+    // Keep join order on screen so tiles do not jump around when the speaker changes.
+    return { tiles: all.filter((t) => chosen.has(t.userId)), hidden: all.length - max };
+  }
+
   /** The remote user whose screen share is shown large (the first one that shares). */
   get screenSharer(): Participant | null {
     return this.participants.find((p) => p.subVideo) ?? null;

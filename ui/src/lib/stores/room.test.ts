@@ -129,3 +129,18 @@ describe('RoomState', () => {
     expect(r.exited).toBe('kicked');
   });
 });
+
+describe('RoomState.visibleTiles', () => {
+  test('caps the tiles: me, the speaker, cameras first; join order kept on screen', () => {
+    const users = Array.from({ length: 10 }, (_, i) => ({
+      userId: `u${i}`, role: 'anchor' as const, audio: true, video: i % 3 === 0, subVideo: false,
+    }));
+    const r = new RoomState(args(), users, { now: () => 0, threshold: 20, holdMs: 1000 });
+    expect(r.visibleTiles(20)).toMatchObject({ hidden: 0 });
+    r.handle({ type: 'volumes', volumes: [{ userId: 'u8', volume: 90 }] });
+    const v = r.visibleTiles(5);
+    expect(v.hidden).toBe(6);
+    // me, speaker u8, then cameras u0, u3, u6 — shown in join order.
+    expect(v.tiles.map((t) => t.userId)).toEqual(['me', 'u0', 'u3', 'u6', 'u8']);
+  });
+});
