@@ -1,0 +1,132 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { flushSync } from 'svelte';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import type { JoinArgs, RemoteUser } from '../../lib/backend';
+import { MockBackend } from '../../lib/mockBackend';
+import { RoomState } from '../../lib/stores/room.svelte';
+import Call from '../Call.svelte';
+
+const args = (over: Partial<JoinArgs> = {}): JoinArgs => ({
+  server: 'http://s:7880', room: '1234', userId: 'me', role: 'anchor', scene: 'videocall', sdkAppId: 1, userSig: 'sig', ...over,
+});
+
+async function setup(over: Partial<JoinArgs> = {}, users: RemoteUser[] = []) {
+  const backend = new MockBackend();
+  const room = new RoomState(args(over), users, { toastMs: 1000 });
+  await backend.onRoomEvent((e) => room.handle(e));
+  const onleft = vi.fn();
+  render(Call, { props: { backend, room, onleft } });
+  return { backend, room, onleft };
+}
+
+afterEach(() => vi.useRealTimers());
+
+describe('Call', () => {
+  test('tiles appear and disappear on user events, with a toast', async () => {
+    const { backend } = await setup();
+    expect(screen.getByTestId('tile-me')).toBeTruthy();
+    backend.emit({ type: 'user_enter', userId: 'alice' });
+    flushSync();
+    expect(screen.getByTestId('tile-alice')).toBeTruthy();
+    expect(screen.getAllByTestId('toast').map((t) => t.textContent)).toContainEqual(expect.stringContaining('alice joined'));
+    expect(screen.getByTestId('call-grid').dataset.cols).toBe('2');
+    backend.emit({ type: 'user_leave', userId: 'alice', reason: 'left' });
+    flushSync();
+    expect(screen.queryByTestId('tile-alice')).toBeNull();
+  });
+
+  test('toasts dismiss themselves', async () => {
+    vi.useFakeTimers();
+    const { backend } = await setup();
+    backend.emit({ type: 'user_enter', userId: 'bob' });
+    flushSync();
+    expect(screen.getAllByTestId('toast')).toHaveLength(1);
+    vi.advanceTimersByTime(1000);
+    flushSync();
+    expect(screen.queryAllByTestId('toast')).toHaveLength(0);
+  });
+
+  test('video availability requests and stops the view; mic state icon follows audio', async () => {
+    const { backend } = await setup({}, [{ userId: 'bob', role: 'anchor', audio: false, video: false, subVideo: false }]);
+    expect(screen.getByTestId('mic-state-bob').dataset.on).toBe('false');
+    backend.emit({ type: 'audio_available', userId: 'bob', available: true });
+    backend.emit({ type: 'video_available', userId: 'bob', stream: 'main', available: true });
+    flushSync();
+    expect(screen.getByTestId('mic-state-bob').dataset.on).toBe('true');
+    await waitFor(() => expect(backend.callsOf('set_view')).toContainEqual(expect.objectContaining({ userId: 'bob', stream: 'main' })));
+    const req = backend.callsOf('set_view').find((a) => (a as { userId: string }).userId === 'bob') as { width: number; height: number };
+    expect(req.width % 2).toBe(0);
+    expect(req.height % 2).toBe(0);
+    backend.emit({ type: 'video_available', userId: 'bob', stream: 'main', available: false });
+    flushSync();
+    await waitFor(() => expect(backend.callsOf('stop_view')).toContainEqual({ userId: 'bob', stream: 'main' }));
+  });
+
+  test('the active speaker tile is highlighted', async () => {
+    const { backend } = await setup({}, [{ userId: 'bob', role: 'anchor', audio: true, video: true, subVideo: false }]);
+    backend.emit({ type: 'volumes', volumes: [{ userId: 'bob', volume: 80 }, { userId: '', volume: 3 }] });
+    flushSync();
+    expect(screen.getByTestId('tile-bob').dataset.speaking).toBe('true');
+    expect(screen.getByTestId('tile-me').dataset.speaking).toBe('false');
+  });
+
+  test('connection banner while lost, "reconnected" after', async () => {
+    const { backend } = await setup();
+    expect(screen.queryByTestId('banner-connection')).toBeNull();
+    backend.emit({ type: 'connection_lost' });
+    flushSync();
+    expect(screen.getByTestId('banner-connection').textContent).toMatch(/Connection lost/);
+    backend.emit({ type: 'connection_recovered' });
+    flushSync();
+    expect(screen.getByTestId('banner-connection').textContent).toMatch(/Reconnected/);
+  });
+
+  test('a screen share shows the large view with the cameras in a strip', async () => {
+    const { backend } = await setup({}, [{ userId: 'carol', role: 'anchor', audio: true, video: true, subVideo: false }]);
+    backend.emit({ type: 'video_available', userId: 'carol', stream: 'sub', available: true });
+    flushSync();
+    expect(screen.getByTestId('screen-share-view')).toBeTruthy();
+    expect(screen.getByTestId('tile-carol-sub')).toBeTruthy();
+    expect(screen.getByTestId('call-grid').dataset.layout).toBe('strip');
+    await waitFor(() => expect(backend.callsOf('set_view')).toContainEqual(expect.objectContaining({ userId: 'carol', stream: 'sub' })));
+  });
+
+  test('mic, camera and screen-share controls call the backend', async () => {
+    const { backend, room } = await setup();
+    await fireEvent.click(screen.getByTestId('btn-mic'));
+    await waitFor(() => expect(room.micOn).toBe(false));
+    expect(backend.callsOf('set_microphone')).toEqual([{ on: false }]);
+    await fireEvent.click(screen.getByTestId('btn-camera'));
+    await waitFor(() => expect(room.cameraOn).toBe(false));
+    await fireEvent.click(screen.getByTestId('btn-share'));
+    await fireEvent.click(await screen.findByTestId('source-window:1'));
+    await waitFor(() => expect(room.sharing).toBe(true));
+    expect(backend.callsOf('start_screen_share')).toEqual([{ sourceId: 'window:1' }]);
+  });
+
+  test('a failing command shows an error toast with the server code', async () => {
+    const { backend } = await setup();
+    backend.failNext.set('set_camera', { kind: 'device', message: 'The camera is used by another application.' });
+    await fireEvent.click(screen.getByTestId('btn-camera'));
+    await waitFor(() => expect(screen.getByTestId('toast').textContent).toMatch(/another application/));
+  });
+
+  test('live audience: anchors only, and "Request to speak" switches my role', async () => {
+    const { backend } = await setup({ scene: 'live', role: 'audience' }, [
+      { userId: 'star', role: 'anchor', audio: true, video: true, subVideo: false },
+    ]);
+    expect(screen.queryByTestId('tile-me')).toBeNull();
+    expect(screen.queryByTestId('btn-mic')).toBeNull();
+    await fireEvent.click(screen.getByTestId('btn-request-speak'));
+    await waitFor(() => expect(screen.getByTestId('tile-me')).toBeTruthy());
+    expect(backend.callsOf('switch_role')).toEqual([{ role: 'anchor' }]);
+    expect((screen.getByTestId('btn-invite') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  test('exit_room from the server ends the call', async () => {
+    const { backend, onleft } = await setup();
+    backend.emit({ type: 'exit_room', reason: 'kicked' });
+    flushSync();
+    expect(onleft).toHaveBeenCalledWith('kicked');
+  });
+});

@@ -1,0 +1,352 @@
+/**
+ * The contract between the UI and the Rust side of the desktop app (src-tauri).
+ *
+ * This file IS the contract: every Tauri command the UI invokes, its argument object, its
+ * result, the `room-event` payloads and the error shape are declared here. When the Rust
+ * types change, change this file in the same commit (or, better, generate it with
+ * tauri-specta and keep these names).
+ *
+ * Conventions
+ * - Command names are snake_case (`join_room`); argument and field names are camelCase
+ *   (Tauri's default renaming of Rust `snake_case` parameters, `#[serde(rename_all =
+ *   "camelCase")]` on structs).
+ * - Enums are lowercase strings (`"anchor"`, `"videocall"`, `"main"`).
+ * - Every command rejects with a {@link BackendError}; `kind` is stable and the UI branches on
+ *   it, never on `message` (which is for people).
+ * - Events arrive on the single Tauri event `room-event`, tagged by `type`
+ *   (`#[serde(tag = "type", rename_all = "snake_case")]` on the Rust enum, fields camelCase).
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Concepts (MISSION.md)
+// ---------------------------------------------------------------------------------------------
+
+/** anchor: may publish and subscribe; audience: subscribe only. */
+export type Role = 'anchor' | 'audience';
+/** Call scenes (everyone is an anchor) and live scenes (roles can be switched). */
+export type Scene = 'videocall' | 'audiocall' | 'live' | 'voicechatroom';
+/** main = camera, sub = screen share. */
+export type StreamKind = 'main' | 'sub';
+
+export const LIVE_SCENES: readonly Scene[] = ['live', 'voicechatroom'];
+export const isLiveScene = (s: Scene): boolean => LIVE_SCENES.includes(s);
+export const isAudioOnlyScene = (s: Scene): boolean => s === 'audiocall' || s === 'voicechatroom';
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/** Stable error kinds. `server` errors also carry the server's numeric `code` (docs/PROTOCOL.md). */
+export type ErrorKind = 'server' | 'not_in_room' | 'device' | 'store' | 'internal' | (string & {});
+
+/** What every command rejects with (Rust `AppError`, serialised `{kind, message, code?}`). */
+export interface BackendError {
+  kind: ErrorKind;
+  message: string;
+  /** Present when kind === "server". */
+  code?: number;
+}
+
+export function isBackendError(e: unknown): e is BackendError {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as BackendError).kind === 'string' &&
+    typeof (e as BackendError).message === 'string'
+  );
+}
+
+/** Turns anything a command rejected with into a BackendError (a plain string becomes "internal"). */
+export function toBackendError(e: unknown): BackendError {
+  if (isBackendError(e)) return e;
+  if (e instanceof Error) return { kind: 'internal', message: e.message };
+  return { kind: 'internal', message: String(e) };
+}
+
+/** A sentence for a person: "Server error 4003: UserSig expired…". */
+export function describeError(e: unknown): string {
+  const err = toBackendError(e);
+  if (err.kind === 'server' && err.code != null) return `Server error ${err.code}: ${err.message}`;
+  return err.message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command results and arguments
+// ---------------------------------------------------------------------------------------------
+
+/** `host_meeting()` result. */
+export interface HostInfo {
+  /** The address others on the LAN use, e.g. `http://192.168.1.20:7880`. */
+  url: string;
+  /** The app the in-app server created for this machine. */
+  sdkAppId: number;
+}
+
+/** `join_room(args)` arguments (top-level invoke args, not wrapped). */
+export interface JoinArgs {
+  /** Server address (`http://host:7880`); null = the in-app server started by host_meeting. */
+  server: string | null;
+  /** Numeric room id (1..=4294967295) or a room name, as typed. */
+  room: string;
+  /** UserID: up to 32 bytes of `[A-Za-z0-9_]`. */
+  userId: string;
+  role: Role;
+  scene: Scene;
+  /** Required for external servers; null for the in-app server. */
+  sdkAppId: number | null;
+  /** null when joining the in-app server: the app signs its own UserSig. */
+  userSig: string | null;
+}
+
+/** A user already in the room (or entering it). */
+export interface RemoteUser {
+  userId: string;
+  role: Role;
+  audio: boolean;
+  /** Camera (main stream) published. */
+  video: boolean;
+  /** Screen share (sub stream) published. */
+  subVideo: boolean;
+}
+
+/** `join_room` result. */
+export interface JoinResult {
+  /** Time from the call to "in the room", in milliseconds. */
+  enterRoomMs: number;
+  users: RemoteUser[];
+}
+
+export interface ScreenSource {
+  id: string;
+  kind: 'screen' | 'window';
+  title: string;
+  /** A data URL (`data:image/png;base64,…`); may be empty. */
+  thumbnail: string;
+}
+
+export interface Device {
+  id: string;
+  name: string;
+  isDefault: boolean;
+}
+
+/** `list_devices()` result. Lists may be empty: the app then uses its test tone / test pattern. */
+export interface DeviceList {
+  cameras: Device[];
+  microphones: Device[];
+  speakers: Device[];
+}
+
+export type Resolution = '360p' | '540p' | '720p' | '1080p';
+export type Fps = 15 | 24 | 30;
+export type AudioProfile = 'speech' | 'default' | 'music';
+
+/** Persisted by the Rust side (`get_settings` / `save_settings`). */
+export interface Settings {
+  displayName: string;
+  /** Last server address typed on Home ("" = none). */
+  server: string;
+  /** Device ids; null = the system default. */
+  camera: string | null;
+  microphone: string | null;
+  speaker: string | null;
+  resolution: Resolution;
+  fps: Fps;
+  bitrateKbps: number;
+  /** Mirror the local preview (what others see is never mirrored). */
+  mirror: boolean;
+  audioProfile: AudioProfile;
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  displayName: '',
+  server: '',
+  camera: null,
+  microphone: null,
+  speaker: null,
+  resolution: '720p',
+  fps: 15,
+  bitrateKbps: 1200,
+  mirror: true,
+  audioProfile: 'default',
+};
+
+export interface RecentRoom {
+  server: string;
+  room: string;
+  scene: Scene;
+  lastJoinedMs: number;
+}
+
+export interface CallRecord {
+  room: string;
+  startedMs: number;
+  durationS: number;
+  participants: string[];
+}
+
+/**
+ * `set_view` request. `userId` "" = the local preview. `width`/`height` are device pixels
+ * (CSS size × devicePixelRatio, rounded to even numbers); the Rust side scales to them. Call
+ * set_view again (with a new channel) when the tile resizes; the newest call for a
+ * (userId, stream) pair replaces the previous one.
+ */
+export interface ViewRequest {
+  userId: string;
+  stream: StreamKind;
+  width: number;
+  height: number;
+}
+
+/**
+ * Receives one video frame: a 16-byte little-endian header `u32 width, u32 height,
+ * u64 timestamp_us`, then I420 planes Y (w×h), U and V (⌈w/2⌉×⌈h/2⌉ each). See `frame.ts`.
+ */
+export type FrameSink = (frame: ArrayBuffer) => void;
+
+// ---------------------------------------------------------------------------------------------
+// Events: Tauri event "room-event"
+// ---------------------------------------------------------------------------------------------
+
+export interface VolumeEntry {
+  /** "" = me. */
+  userId: string;
+  /** 0..100. */
+  volume: number;
+}
+
+/** 0 unknown, 1 excellent, 2 good, 3 poor, 4 bad, 5 very bad, 6 down. */
+export type Quality = 0 | 1 | 2 | 3 | 4 | 5 | 6;
+
+export interface QualityEntry {
+  /** "" = me. */
+  userId: string;
+  quality: Quality;
+}
+
+/**
+ * Payload of the `room-event` Tauri event. As in TRTC, in live scenes only anchors produce
+ * user_enter / user_leave (audience members are not announced).
+ */
+export type RoomEvent =
+  | { type: 'user_enter'; userId: string }
+  | { type: 'user_leave'; userId: string; reason: string }
+  | { type: 'audio_available'; userId: string; available: boolean }
+  | { type: 'video_available'; userId: string; stream: StreamKind; available: boolean }
+  | { type: 'first_video_frame'; userId: string; stream: StreamKind; width: number; height: number }
+  /** About every 300 ms. */
+  | { type: 'volumes'; volumes: VolumeEntry[] }
+  /** Every 2 s. */
+  | { type: 'network_quality'; qualities: QualityEntry[] }
+  | { type: 'connection_lost' }
+  | { type: 'connection_recovered' }
+  /** My own role changed (after switch_role, or by the server). */
+  | { type: 'role_changed'; role: Role }
+  | { type: 'error'; code: number | null; message: string }
+  /** I left the room (reason e.g. "left", "kicked", "room_dismissed"). */
+  | { type: 'exit_room'; reason: string };
+
+export type RoomEventType = RoomEvent['type'];
+export const ROOM_EVENT = 'room-event';
+
+// ---------------------------------------------------------------------------------------------
+// The interface the UI programs against (TauriBackend, MockBackend)
+// ---------------------------------------------------------------------------------------------
+
+export interface Backend {
+  /** `host_meeting()` — starts the room server inside the app; returns its LAN address. */
+  hostMeeting(): Promise<HostInfo>;
+  /** `stop_hosting()` — stops the in-app server (everyone in its rooms is disconnected). */
+  stopHosting(): Promise<void>;
+  /** `join_room({server, room, userId, role, scene, sdkAppId, userSig})`. */
+  joinRoom(args: JoinArgs): Promise<JoinResult>;
+  /** `leave_room()`. An `exit_room` event follows. */
+  leaveRoom(): Promise<void>;
+  /** `set_microphone({on})` — the test tone is used when the machine has no microphone. */
+  setMicrophone(on: boolean): Promise<void>;
+  /** `set_camera({on})` — the test pattern is used when the machine has no camera. */
+  setCamera(on: boolean): Promise<void>;
+  /** `list_screen_sources()` — whole screens and windows, with thumbnails. */
+  listScreenSources(): Promise<ScreenSource[]>;
+  /** `start_screen_share({sourceId})` — publishes the sub stream. */
+  startScreenShare(sourceId: string): Promise<void>;
+  /** `stop_screen_share()`. */
+  stopScreenShare(): Promise<void>;
+  /** `switch_role({role})` — for myself; a `role_changed` event follows. */
+  switchRole(role: Role): Promise<void>;
+  /**
+   * `set_view({userId, stream, width, height, channel})` — frames for this view are delivered to
+   * `sink` (over a Tauri `Channel<ArrayBuffer>` in the app).
+   */
+  setView(view: ViewRequest, sink: FrameSink): Promise<void>;
+  /** `stop_view({userId, stream})`. */
+  stopView(userId: string, stream: StreamKind): Promise<void>;
+  /** `list_devices()`. */
+  listDevices(): Promise<DeviceList>;
+  /** `get_settings()`. */
+  getSettings(): Promise<Settings>;
+  /** `save_settings({settings})`. */
+  saveSettings(settings: Settings): Promise<void>;
+  /** `recent_rooms()` — newest first. */
+  recentRooms(): Promise<RecentRoom[]>;
+  /** `call_history()` — newest first. */
+  callHistory(): Promise<CallRecord[]>;
+  /** `store_notice()` — e.g. "Your settings database was damaged and has been recreated." */
+  storeNotice(): Promise<string | null>;
+  /** Subscribes to `room-event`; resolves to an unsubscribe function. */
+  onRoomEvent(handler: (e: RoomEvent) => void): Promise<() => void>;
+}
+
+/**
+ * The exact `invoke` command names and argument objects. TauriBackend is a one-line mapping of
+ * each Backend method onto these; tests assert on them.
+ */
+export interface CommandArgs {
+  host_meeting: Record<string, never>;
+  stop_hosting: Record<string, never>;
+  join_room: JoinArgs;
+  leave_room: Record<string, never>;
+  set_microphone: { on: boolean };
+  set_camera: { on: boolean };
+  list_screen_sources: Record<string, never>;
+  start_screen_share: { sourceId: string };
+  stop_screen_share: Record<string, never>;
+  switch_role: { role: Role };
+  /** plus `channel: Channel<ArrayBuffer>` */
+  set_view: ViewRequest;
+  stop_view: { userId: string; stream: StreamKind };
+  list_devices: Record<string, never>;
+  get_settings: Record<string, never>;
+  /** Rust: `fn save_settings(settings: Settings)`. */
+  save_settings: { settings: Settings };
+  recent_rooms: Record<string, never>;
+  call_history: Record<string, never>;
+  store_notice: Record<string, never>;
+}
+export type CommandName = keyof CommandArgs;
+
+/** UserID rules (MISSION.md): up to 32 bytes of [A-Za-z0-9_]. Derives one from a display name. */
+export function userIdFromName(name: string, fallbackSuffix = ''): string {
+  const cleaned = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .trim()
+    .replace(/\s+/g, '_')
+    .replace(/[^A-Za-z0-9_]/g, '')
+    .slice(0, 32);
+  if (cleaned) return cleaned;
+  return ('user_' + fallbackSuffix).slice(0, 32).replace(/[^A-Za-z0-9_]/g, '') || 'user';
+}
+
+export const isValidUserId = (id: string): boolean => /^[A-Za-z0-9_]{1,32}$/.test(id);
+
+/** Numeric room ids are 1..=4294967295; anything else non-empty is a room name. */
+export function roomIdKind(room: string): 'number' | 'name' | 'invalid' {
+  const r = room.trim();
+  if (!r) return 'invalid';
+  if (/^\d+$/.test(r)) {
+    const n = Number(r);
+    return n >= 1 && n <= 4294967295 ? 'number' : 'invalid';
+  }
+  return 'name';
+}

@@ -1,0 +1,240 @@
+import {
+  DEFAULT_SETTINGS,
+  type Backend,
+  type BackendError,
+  type CallRecord,
+  type CommandName,
+  type DeviceList,
+  type FrameSink,
+  type HostInfo,
+  type JoinArgs,
+  type JoinResult,
+  type Quality,
+  type RecentRoom,
+  type RemoteUser,
+  type Role,
+  type RoomEvent,
+  type ScreenSource,
+  type Settings,
+  type StreamKind,
+  type ViewRequest,
+} from './backend';
+import { gradientFrame } from './frame';
+
+/**
+ * An in-memory Backend: no Rust, no network. Deterministic: no randomness, and time only moves
+ * when the caller says so (`tick`) or, in `autoplay` mode (npm run dev in a browser), on a
+ * timer. Tests drive it with `emit(...)` and read `calls` to see what the UI invoked.
+ */
+export interface MockOptions {
+  /** Run a scripted meeting on a timer (fake users enter, talk, share, leave). */
+  autoplay?: boolean;
+  /** Users already in the room when joining. */
+  initialUsers?: RemoteUser[];
+  devices?: DeviceList;
+  notice?: string | null;
+  /** Frame interval in autoplay mode. */
+  frameIntervalMs?: number;
+}
+
+export interface MockCall {
+  cmd: CommandName;
+  args: unknown;
+}
+
+const SAMPLE_DEVICES: DeviceList = {
+  cameras: [{ id: 'cam0', name: 'Mock camera', isDefault: true }],
+  microphones: [{ id: 'mic0', name: 'Mock microphone', isDefault: true }],
+  speakers: [{ id: 'spk0', name: 'Mock speakers', isDefault: true }],
+};
+
+const SCRIPT_USERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
+
+export class MockBackend implements Backend {
+  readonly calls: MockCall[] = [];
+  /** Make the next call of this command reject with this error. */
+  failNext = new Map<CommandName, BackendError>();
+  settings: Settings = { ...DEFAULT_SETTINGS, displayName: 'Me' };
+  recent: RecentRoom[] = [];
+  history: CallRecord[] = [];
+  inRoom = false;
+  hosting = false;
+  /** Active views: key `${userId}/${stream}`. */
+  readonly views = new Map<string, { req: ViewRequest; sink: FrameSink }>();
+  private handlers = new Set<(e: RoomEvent) => void>();
+  private timers: ReturnType<typeof setInterval>[] = [];
+  private t = 0;
+  private readonly opts: MockOptions;
+
+  constructor(opts: MockOptions = {}) {
+    this.opts = opts;
+  }
+
+  private async record<T>(cmd: CommandName, args: unknown, result: () => T): Promise<T> {
+    this.calls.push({ cmd, args });
+    await Promise.resolve();
+    const err = this.failNext.get(cmd);
+    if (err) {
+      this.failNext.delete(cmd);
+      throw err;
+    }
+    return result();
+  }
+
+  callsOf(cmd: CommandName): unknown[] {
+    return this.calls.filter((c) => c.cmd === cmd).map((c) => c.args);
+  }
+
+  /** Delivers a room event to every listener, synchronously. */
+  emit(e: RoomEvent): void {
+    for (const h of [...this.handlers]) h(e);
+  }
+
+  /** Sends one synthetic frame to every active view (or to one). */
+  pushFrames(only?: { userId: string; stream: StreamKind }): void {
+    this.t += 33;
+    for (const [key, { req, sink }] of this.views) {
+      if (only && key !== `${only.userId}/${only.stream}`) continue;
+      const seed = req.userId === '' ? 0 : [...req.userId].reduce((a, c) => a + c.charCodeAt(0), 0);
+      const w = Math.min(req.width, 640) & ~1 || 2;
+      const h = Math.min(req.height, 360) & ~1 || 2;
+      sink(gradientFrame(w, h, this.t * (req.stream === 'sub' ? 0.25 : 1), seed + (req.stream === 'sub' ? 7 : 0)));
+    }
+  }
+
+  hostMeeting = (): Promise<HostInfo> =>
+    this.record('host_meeting', {}, () => {
+      this.hosting = true;
+      return { url: 'http://192.168.1.20:7880', sdkAppId: 1400000000 };
+    });
+  stopHosting = (): Promise<void> => this.record('stop_hosting', {}, () => void (this.hosting = false));
+
+  joinRoom = (args: JoinArgs): Promise<JoinResult> =>
+    this.record('join_room', args, () => {
+      this.inRoom = true;
+      this.recent = [
+        { server: args.server ?? '', room: args.room, scene: args.scene, lastJoinedMs: 1_700_000_000_000 },
+        ...this.recent.filter((r) => r.room !== args.room),
+      ];
+      if (this.opts.autoplay) this.startPump(true);
+      return { enterRoomMs: 42, users: (this.opts.initialUsers ?? []).map((u) => ({ ...u })) };
+    });
+
+  leaveRoom = (): Promise<void> =>
+    this.record('leave_room', {}, () => {
+      this.inRoom = false;
+      this.step = 0;
+      queueMicrotask(() => this.emit({ type: 'exit_room', reason: 'left' }));
+    });
+
+  setMicrophone = (on: boolean): Promise<void> => this.record('set_microphone', { on }, () => undefined);
+  setCamera = (on: boolean): Promise<void> => this.record('set_camera', { on }, () => undefined);
+
+  listScreenSources = (): Promise<ScreenSource[]> =>
+    this.record('list_screen_sources', {}, () => [
+      { id: 'screen:0', kind: 'screen' as const, title: 'Entire screen', thumbnail: thumb('#2b6cb0') },
+      { id: 'window:1', kind: 'window' as const, title: 'Slides — Presentation', thumbnail: thumb('#9c4221') },
+      { id: 'window:2', kind: 'window' as const, title: 'Terminal', thumbnail: thumb('#276749') },
+    ]);
+  startScreenShare = (sourceId: string): Promise<void> => this.record('start_screen_share', { sourceId }, () => undefined);
+  stopScreenShare = (): Promise<void> => this.record('stop_screen_share', {}, () => undefined);
+
+  switchRole = (role: Role): Promise<void> =>
+    this.record('switch_role', { role }, () => {
+      queueMicrotask(() => this.emit({ type: 'role_changed', role }));
+    });
+
+  setView = (view: ViewRequest, sink: FrameSink): Promise<void> =>
+    this.record('set_view', { ...view }, () => {
+      this.views.set(`${view.userId}/${view.stream}`, { req: { ...view }, sink });
+      if (this.opts.autoplay) this.startPump(false);
+    });
+  stopView = (userId: string, stream: StreamKind): Promise<void> =>
+    this.record('stop_view', { userId, stream }, () => {
+      this.views.delete(`${userId}/${stream}`);
+    });
+
+  listDevices = (): Promise<DeviceList> => this.record('list_devices', {}, () => this.opts.devices ?? SAMPLE_DEVICES);
+  getSettings = (): Promise<Settings> => this.record('get_settings', {}, () => ({ ...this.settings }));
+  saveSettings = (settings: Settings): Promise<void> =>
+    this.record('save_settings', { settings }, () => void (this.settings = { ...settings }));
+  recentRooms = (): Promise<RecentRoom[]> => this.record('recent_rooms', {}, () => [...this.recent]);
+  callHistory = (): Promise<CallRecord[]> => this.record('call_history', {}, () => [...this.history]);
+  storeNotice = (): Promise<string | null> => this.record('store_notice', {}, () => this.opts.notice ?? null);
+
+  async onRoomEvent(handler: (e: RoomEvent) => void): Promise<() => void> {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The autoplay script: a small meeting that exercises every part of the call screen.
+  // -------------------------------------------------------------------------------------------
+  private step = 0;
+
+  /** Autoplay: frames for every view, and every 300 ms either the meeting script or (outside a
+   * room, for the pre-join meter) my own microphone level. */
+  private startPump(restartScript: boolean): void {
+    if (restartScript) this.step = 0;
+    if (this.timers.length) return;
+    this.timers.push(setInterval(() => this.pushFrames(), this.opts.frameIntervalMs ?? 66));
+    this.timers.push(
+      setInterval(() => {
+        if (this.inRoom) this.scriptTick();
+        else this.emit({ type: 'volumes', volumes: [{ userId: '', volume: (this.t / 33) % 17 < 8 ? 35 + ((this.t / 33) % 30) : 4 }] });
+      }, 300),
+    );
+  }
+
+  private stopPump(): void {
+    this.timers.forEach(clearInterval);
+    this.timers = [];
+  }
+
+  /** One 300 ms step of the scripted meeting. */
+  scriptTick(): void {
+    const s = this.step++;
+    const present = SCRIPT_USERS.slice(0, Math.min(SCRIPT_USERS.length, 1 + Math.floor(s / 10)));
+    if (s % 10 === 0 && s / 10 < SCRIPT_USERS.length) {
+      const userId = SCRIPT_USERS[s / 10];
+      this.emit({ type: 'user_enter', userId });
+      this.emit({ type: 'audio_available', userId, available: true });
+      this.emit({ type: 'video_available', userId, stream: 'main', available: userId !== 'dave' });
+    }
+    if (s === 60) this.emit({ type: 'video_available', userId: 'carol', stream: 'sub', available: true });
+    if (s === 120) this.emit({ type: 'video_available', userId: 'carol', stream: 'sub', available: false });
+    if (s === 80) this.emit({ type: 'connection_lost' });
+    if (s === 90) this.emit({ type: 'connection_recovered' });
+    if (s === 140) this.emit({ type: 'user_leave', userId: 'erin', reason: 'left' });
+    // Speakers take turns every ~3 s; "me" is quiet-ish.
+    const speaker = present[Math.floor(s / 10) % present.length];
+    this.emit({
+      type: 'volumes',
+      volumes: [
+        { userId: '', volume: (s * 7) % 23 },
+        ...present.map((u) => ({ userId: u, volume: u === speaker ? 40 + ((s * 13) % 50) : (s * 3) % 9 })),
+      ],
+    });
+    if (s % 7 === 0) {
+      this.emit({
+        type: 'network_quality',
+        qualities: [
+          { userId: '', quality: 1 },
+          ...present.map((u, i) => ({ userId: u, quality: (1 + ((i + Math.floor(s / 7)) % 4)) as Quality })),
+        ],
+      });
+    }
+  }
+
+  dispose(): void {
+    this.stopPump();
+    this.handlers.clear();
+    this.views.clear();
+  }
+}
+
+/** A tiny SVG data URL standing in for a screenshot. */
+function thumb(color: string): string {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90"><rect width="160" height="90" fill="${color}"/><rect x="10" y="10" width="90" height="8" fill="#fff8"/><rect x="10" y="26" width="140" height="4" fill="#fff5"/><rect x="10" y="36" width="120" height="4" fill="#fff5"/></svg>`;
+  return 'data:image/svg+xml;base64,' + btoa(svg);
+}

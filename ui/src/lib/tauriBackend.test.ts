@@ -1,0 +1,97 @@
+import { beforeEach, describe, expect, test, vi } from 'vitest';
+
+// The contract test: each Backend method invokes the documented command with the documented
+// argument object, and rejections become {kind, message}.
+const invoke = vi.fn();
+const listen = vi.fn();
+class FakeChannel<T> {
+  onmessage: (m: T) => void = () => {};
+}
+vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...a), Channel: FakeChannel }));
+vi.mock('@tauri-apps/api/event', () => ({ listen: (...a: unknown[]) => listen(...a) }));
+
+const { TauriBackend } = await import('./tauriBackend');
+const { DEFAULT_SETTINGS } = await import('./backend');
+const { buildFrame } = await import('./frame');
+
+describe('TauriBackend', () => {
+  beforeEach(() => {
+    invoke.mockReset().mockResolvedValue(undefined);
+    listen.mockReset();
+  });
+
+  test('commands and their arguments', async () => {
+    const b = new TauriBackend();
+    const join = { server: null, room: '9', userId: 'u', role: 'anchor' as const, scene: 'live' as const, sdkAppId: null, userSig: null };
+    await b.hostMeeting();
+    await b.stopHosting();
+    await b.joinRoom(join);
+    await b.leaveRoom();
+    await b.setMicrophone(true);
+    await b.setCamera(false);
+    await b.listScreenSources();
+    await b.startScreenShare('screen:0');
+    await b.stopScreenShare();
+    await b.switchRole('audience');
+    await b.stopView('bob', 'sub');
+    await b.listDevices();
+    await b.getSettings();
+    await b.saveSettings(DEFAULT_SETTINGS);
+    await b.recentRooms();
+    await b.callHistory();
+    await b.storeNotice();
+    expect(invoke.mock.calls).toEqual([
+      ['host_meeting', undefined],
+      ['stop_hosting', undefined],
+      ['join_room', join],
+      ['leave_room', undefined],
+      ['set_microphone', { on: true }],
+      ['set_camera', { on: false }],
+      ['list_screen_sources', undefined],
+      ['start_screen_share', { sourceId: 'screen:0' }],
+      ['stop_screen_share', undefined],
+      ['switch_role', { role: 'audience' }],
+      ['stop_view', { userId: 'bob', stream: 'sub' }],
+      ['list_devices', undefined],
+      ['get_settings', undefined],
+      ['save_settings', { settings: DEFAULT_SETTINGS }],
+      ['recent_rooms', undefined],
+      ['call_history', undefined],
+      ['store_notice', undefined],
+    ]);
+  });
+
+  test('set_view passes a channel whose ArrayBuffers reach the sink', async () => {
+    const b = new TauriBackend();
+    const sink = vi.fn();
+    await b.setView({ userId: '', stream: 'main', width: 640, height: 360 }, sink);
+    const [cmd, a] = invoke.mock.calls[0] as [string, { channel: FakeChannel<unknown> } & Record<string, unknown>];
+    expect(cmd).toBe('set_view');
+    expect(a).toMatchObject({ userId: '', stream: 'main', width: 640, height: 360 });
+    const frame = buildFrame(2, 2, 7, () => {});
+    a.channel.onmessage(frame);
+    a.channel.onmessage(new Uint8Array(frame));
+    expect(sink).toHaveBeenCalledTimes(2);
+    expect(new Uint8Array(sink.mock.calls[1][0])).toEqual(new Uint8Array(frame));
+  });
+
+  test('errors keep their stable kind; strings become "internal"', async () => {
+    const b = new TauriBackend();
+    invoke.mockRejectedValueOnce({ kind: 'server', code: 4003, message: 'UserSig expired' });
+    await expect(b.leaveRoom()).rejects.toEqual({ kind: 'server', code: 4003, message: 'UserSig expired' });
+    invoke.mockRejectedValueOnce('boom');
+    await expect(b.leaveRoom()).rejects.toEqual({ kind: 'internal', message: 'boom' });
+  });
+
+  test('room events come from the "room-event" Tauri event', async () => {
+    const unlisten = () => {};
+    listen.mockImplementation(async (name: string, cb: (e: { payload: unknown }) => void) => {
+      expect(name).toBe('room-event');
+      cb({ payload: { type: 'connection_lost' } });
+      return unlisten;
+    });
+    const handler = vi.fn();
+    expect(await new TauriBackend().onRoomEvent(handler)).toBe(unlisten);
+    expect(handler).toHaveBeenCalledWith({ type: 'connection_lost' });
+  });
+});

@@ -1,0 +1,77 @@
+import { Channel, invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
+import {
+  ROOM_EVENT,
+  toBackendError,
+  type Backend,
+  type CommandArgs,
+  type CommandName,
+  type DeviceList,
+  type FrameSink,
+  type HostInfo,
+  type JoinArgs,
+  type JoinResult,
+  type CallRecord,
+  type RecentRoom,
+  type Role,
+  type RoomEvent,
+  type ScreenSource,
+  type Settings,
+  type StreamKind,
+  type ViewRequest,
+} from './backend';
+
+/** Invokes a command with typed arguments; rejections become BackendError. */
+async function call<T, K extends CommandName = CommandName>(
+  cmd: K,
+  args?: CommandArgs[K] & { channel?: Channel<ArrayBuffer> },
+): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args as Record<string, unknown> | undefined);
+  } catch (e) {
+    throw toBackendError(e);
+  }
+}
+
+/** The Backend running inside the Tauri app: a one-to-one mapping onto the commands. */
+export class TauriBackend implements Backend {
+  hostMeeting = (): Promise<HostInfo> => call('host_meeting');
+  stopHosting = (): Promise<void> => call('stop_hosting');
+  joinRoom = (args: JoinArgs): Promise<JoinResult> => call('join_room', args);
+  leaveRoom = (): Promise<void> => call('leave_room');
+  setMicrophone = (on: boolean): Promise<void> => call('set_microphone', { on });
+  setCamera = (on: boolean): Promise<void> => call('set_camera', { on });
+  listScreenSources = (): Promise<ScreenSource[]> => call('list_screen_sources');
+  startScreenShare = (sourceId: string): Promise<void> => call('start_screen_share', { sourceId });
+  stopScreenShare = (): Promise<void> => call('stop_screen_share');
+  switchRole = (role: Role): Promise<void> => call('switch_role', { role });
+  stopView = (userId: string, stream: StreamKind): Promise<void> => call('stop_view', { userId, stream });
+  listDevices = (): Promise<DeviceList> => call('list_devices');
+  getSettings = (): Promise<Settings> => call('get_settings');
+  saveSettings = (settings: Settings): Promise<void> => call('save_settings', { settings });
+  recentRooms = (): Promise<RecentRoom[]> => call('recent_rooms');
+  callHistory = (): Promise<CallRecord[]> => call('call_history');
+  storeNotice = (): Promise<string | null> => call('store_notice');
+
+  setView(view: ViewRequest, sink: FrameSink): Promise<void> {
+    const channel = new Channel<ArrayBuffer>();
+    channel.onmessage = (msg) => {
+      // Binary channel payloads arrive as ArrayBuffer; tolerate typed arrays and number arrays.
+      if (msg instanceof ArrayBuffer) sink(msg);
+      else if (ArrayBuffer.isView(msg)) {
+        const v = msg as ArrayBufferView;
+        sink(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer);
+      } else if (Array.isArray(msg)) sink(new Uint8Array(msg as number[]).buffer);
+    };
+    return call('set_view', { ...view, channel });
+  }
+
+  async onRoomEvent(handler: (e: RoomEvent) => void): Promise<() => void> {
+    return listen<RoomEvent>(ROOM_EVENT, (e) => handler(e.payload));
+  }
+}
+
+/** True inside the Tauri webview. */
+export function inTauri(): boolean {
+  return typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window;
+}
