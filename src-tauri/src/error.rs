@@ -23,26 +23,37 @@ pub enum AppError {
 
 impl AppError {
     pub fn input(message: impl Into<String>) -> Self {
-        AppError::Input { message: message.into() }
+        AppError::Input {
+            message: message.into(),
+        }
     }
 
     pub fn not_in_room() -> Self {
-        AppError::NotInRoom { message: "You are not in a room.".into() }
+        AppError::NotInRoom {
+            message: "You are not in a room.".into(),
+        }
     }
 }
 
 impl From<roomcast_engine::EngineError> for AppError {
     fn from(e: roomcast_engine::EngineError) -> Self {
         match e {
-            roomcast_engine::EngineError::Server { code, message } => AppError::Server { code: code.code(), message },
+            roomcast_engine::EngineError::Server { code, message } => AppError::Server {
+                code: code.code(),
+                message,
+            },
             roomcast_engine::EngineError::NotInRoom => AppError::not_in_room(),
-            other => AppError::Internal { message: other.to_string() },
+            other => AppError::Internal {
+                message: other.to_string(),
+            },
         }
     }
 }
 
 impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
-        AppError::Store { message: e.to_string() }
+        AppError::Store {
+            message: e.to_string(),
+        }
     }
 }

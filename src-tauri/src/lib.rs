@@ -17,7 +17,7 @@ use roomcast_engine::media::{PatternSource, ToneSource, VideoSource};
 use roomcast_engine::{Engine, EngineConfig, EngineEvent, EnterRoomParams};
 use roomcast_proto::{Role, RoomId, Scene, Stream, UserId};
 use roomcast_server::{RunningServer, ServerConfig};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -62,8 +62,6 @@ struct HostInfo {
     sdk_app_id: u32,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct JoinArgs {
     server: Option<String>,
     room: String,
@@ -95,21 +93,39 @@ struct Joined {
 async fn host_meeting(state: State<'_, AppState>) -> Result<HostInfo> {
     let mut hosted = state.hosted.lock().await;
     if let Some(h) = hosted.as_ref() {
-        return Ok(HostInfo { url: h.url.clone(), sdk_app_id: h.server.dev_app.id.get() });
+        return Ok(HostInfo {
+            url: h.url.clone(),
+            sdk_app_id: h.server.dev_app.id.get(),
+        });
     }
     let data_dir = Some(state.data_dir.join("server"));
     // The usual ports when free, any free ones otherwise (a second app, a server running).
     let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-    let preferred = ServerConfig { listen: SocketAddr::new(any, 7880), udp_port: 7882, public_ip: None, data_dir: data_dir.clone() };
+    let preferred = ServerConfig {
+        listen: SocketAddr::new(any, 7880),
+        udp_port: 7882,
+        public_ip: None,
+        data_dir: data_dir.clone(),
+    };
     let server = match RunningServer::start(preferred).await {
         Ok(s) => s,
-        Err(_) => RunningServer::start(ServerConfig { listen: SocketAddr::new(any, 0), udp_port: 0, public_ip: None, data_dir })
-            .await
-            .map_err(|e| AppError::Internal { message: format!("cannot start the room server: {e}") })?,
+        Err(_) => RunningServer::start(ServerConfig {
+            listen: SocketAddr::new(any, 0),
+            udp_port: 0,
+            public_ip: None,
+            data_dir,
+        })
+        .await
+        .map_err(|e| AppError::Internal {
+            message: format!("cannot start the room server: {e}"),
+        })?,
     };
     let ip = roomcast_server::config::guess_lan_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let url = format!("http://{}", SocketAddr::new(ip, server.http_addr.port()));
-    let info = HostInfo { url: url.clone(), sdk_app_id: server.dev_app.id.get() };
+    let info = HostInfo {
+        url: url.clone(),
+        sdk_app_id: server.dev_app.id.get(),
+    };
     *hosted = Some(Hosted { server, url });
     Ok(info)
 }
@@ -125,20 +141,45 @@ async fn stop_hosting(state: State<'_, AppState>) -> Result<()> {
 /// Where to connect and with which sig: the in-app server signs for its own users.
 async fn resolve_server(state: &AppState, args: &JoinArgs) -> Result<(String, u32, String)> {
     let hosted = state.hosted.lock().await;
-    let local = hosted.as_ref().filter(|h| args.server.as_deref().is_none_or(|s| s.is_empty() || *s == h.url));
+    let local = hosted.as_ref().filter(|h| {
+        args.server
+            .as_deref()
+            .is_none_or(|s| s.is_empty() || *s == h.url)
+    });
     if let Some(h) = local {
         let app = h.server.dev_app.id.get();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        let sig = roomcast_proto::usersig::generate(u64::from(app), &h.server.dev_app.secret_key, &args.user_id, now, 86_400, None);
-        return Ok((format!("http://127.0.0.1:{}", h.server.http_addr.port()), app, sig));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let sig = roomcast_proto::usersig::generate(
+            u64::from(app),
+            &h.server.dev_app.secret_key,
+            &args.user_id,
+            now,
+            86_400,
+            None,
+        );
+        return Ok((
+            format!("http://127.0.0.1:{}", h.server.http_addr.port()),
+            app,
+            sig,
+        ));
     }
     let server = args
         .server
         .clone()
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| AppError::input("Enter the server address, or host the meeting on this computer."))?;
-    let app = args.sdk_app_id.ok_or_else(|| AppError::input("This server needs an SDKAppID."))?;
-    let sig = args.user_sig.clone().ok_or_else(|| AppError::input("This server needs a UserSig for you."))?;
+        .ok_or_else(|| {
+            AppError::input("Enter the server address, or host the meeting on this computer.")
+        })?;
+    let app = args
+        .sdk_app_id
+        .ok_or_else(|| AppError::input("This server needs an SDKAppID."))?;
+    let sig = args
+        .user_sig
+        .clone()
+        .ok_or_else(|| AppError::input("This server needs a UserSig for you."))?;
     Ok((server, app, sig))
 }
 
@@ -149,7 +190,12 @@ fn video_settings(s: &Settings) -> (u32, u32, u32, u32) {
         "1080p" => (1920, 1080),
         _ => (1280, 720),
     };
-    (w, h, s.fps.clamp(5, 60), s.bitrate_kbps.clamp(100, 8000) * 1000)
+    (
+        w,
+        h,
+        s.fps.clamp(5, 60),
+        s.bitrate_kbps.clamp(100, 8000) * 1000,
+    )
 }
 
 fn audio_profile(s: &Settings) -> AudioProfile {
@@ -160,20 +206,49 @@ fn audio_profile(s: &Settings) -> AudioProfile {
     }
 }
 
+/// Arguments arrive flat, in camelCase (ui/src/lib/backend.ts `JoinArgs`).
 #[tauri::command]
-async fn join_room(app: AppHandle, state: State<'_, AppState>, args: JoinArgs) -> Result<Joined> {
+#[allow(clippy::too_many_arguments)]
+async fn join_room(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    server: Option<String>,
+    room: String,
+    user_id: String,
+    role: Role,
+    scene: Scene,
+    sdk_app_id: Option<u32>,
+    user_sig: Option<String>,
+) -> Result<Joined> {
+    let args = JoinArgs {
+        server,
+        room,
+        user_id,
+        role,
+        scene,
+        sdk_app_id,
+        user_sig,
+    };
     UserId::new(args.user_id.clone()).map_err(|e| AppError::input(e.to_string()))?;
     let room = RoomId::parse(args.room.trim()).map_err(|e| AppError::input(e.to_string()))?;
     let mut call = state.call.lock().await;
     if call.is_some() {
-        return Err(AppError::input("You are already in a room; leave it first."));
+        return Err(AppError::input(
+            "You are already in a room; leave it first.",
+        ));
     }
     let (server, sdk_app_id, user_sig) = resolve_server(&state, &args).await?;
     let views = state.views.clone();
     let config = EngineConfig {
         auto_subscribe_audio: true,
         auto_subscribe_video: true,
-        video_sink: Arc::new(move |user, stream| Box::new(ViewSink { user: user.to_string(), stream, views: views.clone() })),
+        video_sink: Arc::new(move |user, stream| {
+            Box::new(ViewSink {
+                user: user.to_string(),
+                stream,
+                views: views.clone(),
+            })
+        }),
         ..EngineConfig::default()
     };
     let mut engine = Engine::new(config);
@@ -189,11 +264,18 @@ async fn join_room(app: AppHandle, state: State<'_, AppState>, args: JoinArgs) -
     };
     let enter_room_ms = engine.enter_room(params).await?;
     let participants = Arc::new(StdMutex::new(BTreeSet::new()));
-    let forward = tauri::async_runtime::spawn(forward_events(app.clone(), engine.take_events(), participants.clone()));
+    let forward = tauri::async_runtime::spawn(forward_events(
+        app.clone(),
+        engine.take_events(),
+        participants.clone(),
+    ));
     let settings = state.store.settings().await.unwrap_or_default();
     let mut joined = Call {
         engine,
-        server: args.server.clone().unwrap_or_else(|| "this computer".into()),
+        server: args
+            .server
+            .clone()
+            .unwrap_or_else(|| "this computer".into()),
         room: room.to_string(),
         started_ms: store::now_ms(),
         participants,
@@ -207,18 +289,33 @@ async fn join_room(app: AppHandle, state: State<'_, AppState>, args: JoinArgs) -
         start_camera(&mut joined, &settings, &state.views).await?;
     }
     let remember = args.server.clone().unwrap_or_default();
-    let scene = serde_json::to_value(args.scene).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    if let Err(e) = state.store.remember_room(&remember, &room.to_string(), &scene).await {
+    let scene = serde_json::to_value(args.scene)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    if let Err(e) = state
+        .store
+        .remember_room(&remember, &room.to_string(), &scene)
+        .await
+    {
         tracing::warn!("cannot remember the room: {e}");
     }
     *call = Some(joined);
-    Ok(Joined { enter_room_ms, users: Vec::new() })
+    Ok(Joined {
+        enter_room_ms,
+        users: Vec::new(),
+    })
 }
 
 /// The microphone: the default device when there is one; this build uses the engine's
 /// test tone (device capture through cpal is not wired yet).
 async fn start_microphone(call: &mut Call, settings: &Settings) -> Result<()> {
-    call.engine.start_local_audio(Box::new(ToneSource::new(audio_profile(settings).channels())), audio_profile(settings)).await?;
+    call.engine
+        .start_local_audio(
+            Box::new(ToneSource::new(audio_profile(settings).channels())),
+            audio_profile(settings),
+        )
+        .await?;
     call.mic_on = true;
     Ok(())
 }
@@ -226,8 +323,14 @@ async fn start_microphone(call: &mut Call, settings: &Settings) -> Result<()> {
 async fn start_camera(call: &mut Call, settings: &Settings, views: &Arc<Views>) -> Result<()> {
     let (w, h, fps, bps) = video_settings(settings);
     let source: Box<dyn VideoSource> = Box::new(PatternSource::new(w, h, fps));
-    let preview = PreviewSource { inner: source, views: views.clone(), stream: Stream::Main };
-    call.engine.start_local_video(Box::new(preview), Stream::Main, bps).await?;
+    let preview = PreviewSource {
+        inner: source,
+        views: views.clone(),
+        stream: Stream::Main,
+    };
+    call.engine
+        .start_local_video(Box::new(preview), Stream::Main, bps)
+        .await?;
     call.camera_on = true;
     Ok(())
 }
@@ -239,7 +342,10 @@ async fn forward_events(
 ) {
     while let Some(e) = events.recv().await {
         if let EngineEvent::RemoteUserEnter { user } = &e {
-            participants.lock().unwrap_or_else(|p| p.into_inner()).insert(user.as_str().to_string());
+            participants
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(user.as_str().to_string());
         }
         if let Some(payload) = event_payload(&e) {
             let _ = app.emit("room-event", payload);
@@ -258,14 +364,26 @@ fn stream_name(s: Stream) -> &'static str {
 fn event_payload(e: &EngineEvent) -> Option<Value> {
     Some(match e {
         EngineEvent::RemoteUserEnter { user } => json!({"type": "user_enter", "userId": user}),
-        EngineEvent::RemoteUserLeave { user, reason } => json!({"type": "user_leave", "userId": user, "reason": reason}),
+        EngineEvent::RemoteUserLeave { user, reason } => {
+            json!({"type": "user_leave", "userId": user, "reason": reason})
+        }
         EngineEvent::UserAudioAvailable { user, available } => {
             json!({"type": "audio_available", "userId": user, "available": available})
         }
-        EngineEvent::UserVideoAvailable { user, stream, available } => {
+        EngineEvent::UserVideoAvailable {
+            user,
+            stream,
+            available,
+        } => {
             json!({"type": "video_available", "userId": user, "stream": stream_name(*stream), "available": available})
         }
-        EngineEvent::FirstVideoFrame { user, stream, width, height, .. } => {
+        EngineEvent::FirstVideoFrame {
+            user,
+            stream,
+            width,
+            height,
+            ..
+        } => {
             json!({"type": "first_video_frame", "userId": user, "stream": stream_name(*stream), "width": width, "height": height})
         }
         EngineEvent::Volumes(levels) => {
@@ -276,14 +394,18 @@ fn event_payload(e: &EngineEvent) -> Option<Value> {
             json!({"type": "volumes", "volumes": volumes})
         }
         EngineEvent::NetworkQuality(q) => {
-            let qualities: Vec<Value> =
-                q.iter().map(|(u, q)| json!({"userId": u, "quality": q.as_number()})).collect();
+            let qualities: Vec<Value> = q
+                .iter()
+                .map(|(u, q)| json!({"userId": u, "quality": q.as_number()}))
+                .collect();
             json!({"type": "network_quality", "qualities": qualities})
         }
         EngineEvent::ConnectionLost => json!({"type": "connection_lost"}),
         EngineEvent::ConnectionRecovered => json!({"type": "connection_recovered"}),
         EngineEvent::SwitchRole { role } => json!({"type": "role_changed", "role": role}),
-        EngineEvent::Error { code, message } => json!({"type": "error", "code": code.map(|c| c.code()), "message": message}),
+        EngineEvent::Error { code, message } => {
+            json!({"type": "error", "code": code.map(|c| c.code()), "message": message})
+        }
         EngineEvent::Removed { code, message } => {
             json!({"type": "exit_room", "reason": "removed", "code": code.code(), "message": message})
         }
@@ -294,11 +416,19 @@ fn event_payload(e: &EngineEvent) -> Option<Value> {
 
 #[tauri::command]
 async fn leave_room(state: State<'_, AppState>) -> Result<()> {
-    let Some(mut call) = state.call.lock().await.take() else { return Ok(()) };
+    let Some(mut call) = state.call.lock().await.take() else {
+        return Ok(());
+    };
     call.engine.exit_room().await;
     call.forward.abort();
     state.views.clear();
-    let participants: Vec<String> = call.participants.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+    let participants: Vec<String> = call
+        .participants
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .cloned()
+        .collect();
     let record = CallRecord {
         server: call.server,
         room: call.room,
@@ -361,7 +491,11 @@ async fn list_screen_sources() -> Result<Vec<ScreenSource>> {
 
 #[tauri::command]
 async fn start_screen_share(source_id: String) -> Result<()> {
-    Err(AppError::Device { message: format!("Screen capture is not available in this build yet (asked for {source_id:?}).") })
+    Err(AppError::Device {
+        message: format!(
+            "Screen capture is not available in this build yet (asked for {source_id:?})."
+        ),
+    })
 }
 
 #[tauri::command]
@@ -407,7 +541,11 @@ struct Devices {
 /// and tone are used.
 #[tauri::command]
 async fn list_devices() -> Result<Devices> {
-    Ok(Devices { cameras: Vec::new(), microphones: Vec::new(), speakers: Vec::new() })
+    Ok(Devices {
+        cameras: Vec::new(),
+        microphones: Vec::new(),
+        speakers: Vec::new(),
+    })
 }
 
 #[tauri::command]
@@ -439,7 +577,8 @@ async fn store_notice(state: State<'_, AppState>) -> Result<Option<String>> {
 pub fn run() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,roomcast=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,roomcast=info".into()),
         )
         .try_init();
     tauri::Builder::default()
@@ -449,7 +588,8 @@ pub fn run() {
                 None => app.path().app_data_dir()?,
             };
             let (store, notice) =
-                tauri::async_runtime::block_on(LocalStore::open(&data_dir.join("app.db"))).map_err(Box::new)?;
+                tauri::async_runtime::block_on(LocalStore::open(&data_dir.join("app.db")))
+                    .map_err(Box::new)?;
             app.manage(AppState {
                 store,
                 notice,

@@ -98,18 +98,33 @@ impl LocalStore {
     }
 
     async fn try_open(path: &Path) -> Result<Self, StoreError> {
-        let err = |e: &dyn std::fmt::Display| StoreError { path: path.display().to_string(), message: e.to_string() };
+        let err = |e: &dyn std::fmt::Display| StoreError {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
         }
-        let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
-        let pool = SqlitePoolOptions::new().max_connections(2).connect_with(options).await.map_err(|e| err(&e))?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(|e| err(&e))?;
         MIGRATOR.run(&pool).await.map_err(|e| err(&e))?;
-        Ok(Self { pool, path: path.display().to_string() })
+        Ok(Self {
+            pool,
+            path: path.display().to_string(),
+        })
     }
 
     fn err(&self, e: sqlx::Error) -> StoreError {
-        StoreError { path: self.path.clone(), message: e.to_string() }
+        StoreError {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
     }
 
     pub async fn settings(&self) -> Result<Settings, StoreError> {
@@ -133,7 +148,12 @@ impl LocalStore {
         Ok(())
     }
 
-    pub async fn remember_room(&self, server: &str, room: &str, scene: &str) -> Result<(), StoreError> {
+    pub async fn remember_room(
+        &self,
+        server: &str,
+        room: &str,
+        scene: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO recent_rooms (server, room, scene, last_joined_ms) VALUES (?, ?, ?, ?)
              ON CONFLICT(server, room) DO UPDATE SET scene = excluded.scene, last_joined_ms = excluded.last_joined_ms",
@@ -192,7 +212,8 @@ impl LocalStore {
                 room: r.get("room"),
                 started_ms: r.get("started_ms"),
                 duration_s: r.get("duration_s"),
-                participants: serde_json::from_str(r.get::<&str, _>("participants")).unwrap_or_default(),
+                participants: serde_json::from_str(r.get::<&str, _>("participants"))
+                    .unwrap_or_default(),
             })
             .collect())
     }
@@ -210,7 +231,8 @@ mod tests {
     use super::*;
 
     fn temp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("roomcast-app-store-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("roomcast-app-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         d.join("app.db")
     }
@@ -220,11 +242,24 @@ mod tests {
         let path = temp("persist");
         let (store, notice) = LocalStore::open(&path).await.expect("opens");
         assert!(notice.is_none());
-        assert_eq!(store.settings().await.expect("settings"), Settings::default());
-        let s = Settings { display_name: "Ada".into(), fps: 15, ..Settings::default() };
+        assert_eq!(
+            store.settings().await.expect("settings"),
+            Settings::default()
+        );
+        let s = Settings {
+            display_name: "Ada".into(),
+            fps: 15,
+            ..Settings::default()
+        };
         store.save_settings(&s).await.expect("save");
-        store.remember_room("http://h:7880", "1234", "videocall").await.expect("room");
-        store.remember_room("http://h:7880", "1234", "videocall").await.expect("same room again");
+        store
+            .remember_room("http://h:7880", "1234", "videocall")
+            .await
+            .expect("room");
+        store
+            .remember_room("http://h:7880", "1234", "videocall")
+            .await
+            .expect("same room again");
         let call = CallRecord {
             server: "http://h:7880".into(),
             room: "1234".into(),
@@ -248,6 +283,9 @@ mod tests {
         let (store, notice) = LocalStore::open(&path).await.expect("recovers");
         let notice = notice.expect("a notice");
         assert!(notice.contains("reset"), "{notice}");
-        assert_eq!(store.settings().await.expect("fresh settings"), Settings::default());
+        assert_eq!(
+            store.settings().await.expect("fresh settings"),
+            Settings::default()
+        );
     }
 }

@@ -25,9 +25,23 @@ pub struct Views {
 }
 
 impl Views {
-    pub fn set(&self, user: String, stream: Stream, width: u32, height: u32, channel: Channel<InvokeResponseBody>) {
+    pub fn set(
+        &self,
+        user: String,
+        stream: Stream,
+        width: u32,
+        height: u32,
+        channel: Channel<InvokeResponseBody>,
+    ) {
         let (width, height) = (even(width.clamp(16, 3840)), even(height.clamp(16, 2160)));
-        self.lock().insert((user, stream), View { width, height, channel });
+        self.lock().insert(
+            (user, stream),
+            View {
+                width,
+                height,
+                channel,
+            },
+        );
     }
 
     pub fn remove(&self, user: &str, stream: Stream) {
@@ -46,9 +60,13 @@ impl Views {
     pub fn deliver(&self, user: &str, stream: Stream, frame: &VideoFrame) {
         let target = {
             let views = self.lock();
-            views.get(&(user.to_string(), stream)).map(|v| (v.width, v.height, v.channel.clone()))
+            views
+                .get(&(user.to_string(), stream))
+                .map(|v| (v.width, v.height, v.channel.clone()))
         };
-        let Some((w, h, channel)) = target else { return };
+        let Some((w, h, channel)) = target else {
+            return;
+        };
         let scaled = scale_i420(frame, w, h);
         let _ = channel.send(InvokeResponseBody::Raw(encode(&scaled)));
     }
@@ -156,7 +174,9 @@ mod tests {
     #[test]
     fn scaling_keeps_aspect_and_averages() {
         let mut f = VideoFrame::black(640, 360);
-        f.y.iter_mut().enumerate().for_each(|(i, p)| *p = if (i % 640) < 320 { 200 } else { 20 });
+        f.y.iter_mut()
+            .enumerate()
+            .for_each(|(i, p)| *p = if (i % 640) < 320 { 200 } else { 20 });
         let s = scale_i420(&f, 320, 320);
         assert_eq!((s.width, s.height), (320, 180));
         assert_eq!(s.y.len(), 320 * 180);
@@ -167,7 +187,10 @@ mod tests {
 
     #[test]
     fn wire_form_has_the_header_then_planes() {
-        let f = VideoFrame { capture_us: 7, ..VideoFrame::black(4, 2) };
+        let f = VideoFrame {
+            capture_us: 7,
+            ..VideoFrame::black(4, 2)
+        };
         let b = encode(&f);
         assert_eq!(&b[0..4], &4u32.to_le_bytes());
         assert_eq!(&b[4..8], &2u32.to_le_bytes());

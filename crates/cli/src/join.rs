@@ -154,6 +154,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
         return Ok(failed(&e));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.duration.max(0.0));
+    let mut roster = Roster::default();
     loop {
         match tokio::time::timeout_at(deadline, engine.next_event()).await {
             Err(_) | Ok(None) => break,
@@ -163,12 +164,17 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(Some(EngineEvent::ExitRoom)) => break,
             Ok(Some(EngineEvent::Statistics(s))) => tracing::debug!("{s:?}"),
-            Ok(Some(e)) => tracing::info!("{e:?}"),
+            Ok(Some(EngineEvent::Volumes(_) | EngineEvent::NetworkQuality(_))) => {}
+            Ok(Some(e)) => {
+                roster.observe(&e);
+                tracing::info!("{e:?}");
+            }
         }
     }
     let stats = engine.statistics();
     engine.exit_room().await;
-    let report = report(&stats);
+    let mut report = report(&stats);
+    roster.add_to(&mut report);
     let text = serde_json::to_string_pretty(&report)?;
     match &args.report {
         Some(path) => std::fs::write(path, text + "\n")
@@ -305,4 +311,52 @@ pub fn report(s: &Statistics) -> Value {
         },
         "remotes": remotes,
     })
+}
+
+/// What the room told us about each remote user's streams being turned on and off (e.g. a
+/// user muting their microphone), for the report.
+#[derive(Default)]
+struct Roster {
+    users: BTreeMap<String, serde_json::Map<String, Value>>,
+}
+
+impl Roster {
+    fn observe(&mut self, e: &EngineEvent) {
+        let (user, key, available) = match e {
+            EngineEvent::UserAudioAvailable { user, available } => (user, "audio", *available),
+            EngineEvent::UserVideoAvailable {
+                user,
+                stream: Stream::Main,
+                available,
+            } => (user, "video", *available),
+            EngineEvent::UserVideoAvailable {
+                user,
+                stream: Stream::Sub,
+                available,
+            } => (user, "sub_video", *available),
+            _ => return,
+        };
+        let entry = self.users.entry(user.as_str().to_string()).or_default();
+        entry.insert(format!("{key}_available"), json!(available));
+        if !available {
+            let n = entry
+                .get(&format!("{key}_off_events"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            entry.insert(format!("{key}_off_events"), json!(n + 1));
+        }
+    }
+
+    /// Adds `available`/`off_events` fields under `remotes.<user>`.
+    fn add_to(&self, report: &mut Value) {
+        for (user, fields) in &self.users {
+            let remote = &mut report["remotes"][user.as_str()];
+            if remote.is_null() {
+                *remote = json!({});
+            }
+            for (k, v) in fields {
+                remote[k.as_str()] = v.clone();
+            }
+        }
+    }
 }

@@ -72,6 +72,11 @@ enum AppCommand {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// List the apps with their keys, as JSON lines.
+    List {
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -156,6 +161,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = store.create_app(&name).await?;
             let out = serde_json::json!({"sdkAppId": app.id.get(), "secretKey": app.secret_key, "name": app.name});
             println!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::App {
+            command: AppCommand::List { data },
+        } => {
+            let dir = data.unwrap_or_else(default_data_dir);
+            let store = Store::open(&dir.join("roomcast.db"))
+                .await
+                .context("cannot open the server database")?;
+            for app in store.apps().await? {
+                let out = serde_json::json!({"sdkAppId": app.id.get(), "secretKey": app.secret_key, "name": app.name});
+                println!("{out}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Usersig {

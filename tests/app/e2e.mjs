@@ -1,0 +1,170 @@
+// End-to-end test of the real desktop app, driven through tauri-driver + WebKitWebDriver with
+// plain WebDriver HTTP calls (no client library). Run by tests/tests/app.rs, which starts Xvfb
+// and tauri-driver and passes: WEBDRIVER (url), APP (binary), ROOMCAST (cli binary),
+// DATA_DIR (the app's data dir), ARTIFACTS (screenshots go there).
+//
+// Host a meeting in the app, have a `roomcast join` participant enter, check its tile shows
+// moving video, mute the app's microphone and see the participant notice, leave, and check
+// the call history row.
+import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const { WEBDRIVER = 'http://127.0.0.1:4444', APP, ROOMCAST, DATA_DIR, ARTIFACTS = '.' } = process.env;
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.error('[app-e2e]', ...a);
+
+async function wd(method, path, body) {
+  const res = await fetch(WEBDRIVER + path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json)}`);
+  return json.value;
+}
+
+let session;
+const s = (p) => `/session/${session}${p}`;
+
+async function find(testid, timeoutMs = 20000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await wd('POST', s('/element'), { using: 'css selector', value: `[data-testid="${testid}"]` });
+      return v[ELEMENT];
+    } catch (e) {
+      if (Date.now() > end) throw new Error(`no element ${testid} after ${timeoutMs} ms`);
+      await sleep(250);
+    }
+  }
+}
+
+const click = async (id) => wd('POST', s(`/element/${id}/click`), {});
+const type = async (id, text) => {
+  await wd('POST', s(`/element/${id}/clear`), {});
+  await wd('POST', s(`/element/${id}/value`), { text });
+};
+const text = async (id) => wd('GET', s(`/element/${id}/text`));
+const attr = async (id, name) => wd('GET', s(`/element/${id}/attribute/${name}`));
+const script = async (code, args = []) => wd('POST', s('/execute/sync'), { script: code, args });
+const asyncScript = async (code, args = []) => wd('POST', s('/execute/async'), { script: code, args });
+
+/// WebKitWebDriver's screenshot can wait forever for a repaint of a page that is not
+/// changing; a screenshot is evidence, not the test, so it gets 10 s.
+const withTimeout = (p, ms, what) =>
+  Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error(`${what} timed out`)), ms))]);
+
+async function screenshot(name) {
+  const png = await withTimeout(wd('GET', s('/screenshot')), 10000, `screenshot ${name}`).catch((e) => {
+    log(e.message);
+    return null;
+  });
+  if (!png) return;
+  const file = join(ARTIFACTS, `app-${name}.png`);
+  writeFileSync(file, Buffer.from(png, 'base64'));
+  log('screenshot', file);
+}
+
+async function until(what, fn, timeoutMs = 20000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(300);
+  }
+}
+
+let participant;
+async function main() {
+  session = (await wd('POST', '/session', {
+    capabilities: { alwaysMatch: { 'tauri:options': { application: APP } } },
+  })).sessionId;
+  log('session', session);
+
+  // Home: name, room, host.
+  await type(await find('home-name'), 'Host');
+  await type(await find('home-room'), '4321');
+  await screenshot('home');
+  await click(await find('home-host'));
+  const address = await text(await find('host-address'));
+  log('hosting at', address);
+  await click(await find('prejoin-join'));
+  await find('call-grid');
+
+  // A headless participant joins the hosted meeting: same app (the in-app server's
+  // development app, read from its database), same room.
+  const apps = execFileSync(ROOMCAST, ['app', 'list', '--data', join(DATA_DIR, 'server')]).toString().trim().split('\n').map((l) => JSON.parse(l));
+  const created = apps.find((a) => a.name === 'development');
+  if (!created) throw new Error(`no development app in ${JSON.stringify(apps)}`);
+  const report = join(ARTIFACTS, 'app-participant-report.json');
+  participant = spawn(ROOMCAST, ['join', '--server', address.trim(), '--app', String(created.sdkAppId), '--key', created.secretKey,
+    '--room', '4321', '--user', 'cli', '--duration', '16', '--video-size', '640x360', '--fps', '15', '--report', report],
+    { stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise((r) => participant.on('exit', (code) => r(code)));
+
+  // Its tile appears and shows moving video.
+  const tile = await find('tile-cli', 20000);
+  const canvas = await until('a canvas in the tile', async () => {
+    try {
+      const v = await wd('POST', s(`/element/${tile}/element`), { using: 'css selector', value: 'canvas' });
+      return v[ELEMENT];
+    } catch { return null; }
+  });
+  const frames = async () => Number(await attr(canvas, 'data-frames'));
+  await until('first frames drawn', async () => (await frames()) > 5);
+  const f1 = await frames();
+  const shot1 = await withTimeout(wd('GET', s(`/element/${canvas}/screenshot`)), 10000, 'tile screenshot').catch(() => null);
+  await sleep(2000);
+  const f2 = await frames();
+  const shot2 = await withTimeout(wd('GET', s(`/element/${canvas}/screenshot`)), 10000, 'tile screenshot').catch(() => null);
+  log(`frames drawn ${f1} -> ${f2}, renderer ${await attr(canvas, 'data-renderer')}`);
+  if (f2 < f1 + 15) throw new Error(`video is not moving: ${f1} -> ${f2} frames in 2 s`);
+  if (shot1 && shot2 && shot1 === shot2) throw new Error('the tile shows the same picture 2 s apart');
+  await screenshot('call');
+
+  // Mute the microphone in the app; the participant hears about it.
+  await click(await find('btn-mic'));
+  await sleep(1500);
+  await screenshot('muted');
+
+  const code = await exited;
+  participant = null;
+  if (code !== 0) throw new Error(`roomcast join exited with ${code}`);
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  const host = Object.keys(r.remotes).find((u) => u !== 'cli');
+  const seen = r.remotes[host];
+  log('participant saw', host, JSON.stringify(seen));
+  if (!seen || !(seen.video?.frames > 30)) throw new Error(`participant got little video from the app: ${JSON.stringify(r)}`);
+  if (!(seen.audio_off_events >= 1) || seen.audio_available !== false) {
+    throw new Error(`participant did not see the app's microphone muted: ${JSON.stringify(seen)}`);
+  }
+
+  // Leave: back home, and the call is in the history.
+  await click(await find('btn-leave'));
+  await find('home-host');
+  const history = await asyncScript(
+    'const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke("call_history").then(done, (e) => done({ error: e }));',
+  );
+  log('history', JSON.stringify(history));
+  if (!Array.isArray(history) || history.length < 1 || !history[0].participants.includes('cli')) {
+    throw new Error(`no call history row with the participant: ${JSON.stringify(history)}`);
+  }
+  await screenshot('after-leave');
+}
+
+try {
+  await main();
+  log('ok');
+} catch (e) {
+  log('FAILED:', e.message);
+  if (session) await screenshot('failure').catch(() => {});
+  process.exitCode = 1;
+} finally {
+  if (participant) participant.kill();
+  if (session) await withTimeout(wd('DELETE', `/session/${session}`), 10000, 'closing the session').catch(() => {});
+  process.exit();
+}
