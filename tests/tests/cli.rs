@@ -106,7 +106,7 @@ async fn refused_join_exits_with_the_error_code() {
 async fn headless_participants_record_and_report() {
     let server = TestServer::start().await;
     let dir = temp_dir("record");
-    let run = |user: &'static str, dur: &'static str| {
+    let run = |user: &'static str, dur: &'static str, extra: &'static [&'static str]| {
         let (url, app, key, dir) = (
             server.url(),
             server.app.to_string(),
@@ -140,12 +140,14 @@ async fn headless_participants_record_and_report() {
                 .arg(dir.join(user))
                 .arg("--report")
                 .arg(dir.join(format!("{user}.json")))
+                .args(extra)
                 .output()
                 .expect("runs")
         })
     };
-    let a = run("alice", "6");
-    let b = run("bob", "5");
+    // Alice also shares a "screen" (the sub stream) at its own size and frame rate.
+    let a = run("alice", "6", &["--share", "640x360", "--share-fps", "10"]);
+    let b = run("bob", "5", &[]);
     let (a, b) = (a.await.expect("alice"), b.await.expect("bob"));
     assert!(
         a.status.success() && b.status.success(),
@@ -165,6 +167,14 @@ async fn headless_participants_record_and_report() {
         (Some(320), Some(180))
     );
     assert!(video["latency_ms_p50"].as_f64().is_some(), "{report:#}");
+    let share = &report["remotes"]["alice"]["sub_video"];
+    assert!(share["frames"].as_u64().unwrap_or(0) >= 15, "{report:#}");
+    assert_eq!(
+        (share["width"].as_u64(), share["height"].as_u64()),
+        (Some(640), Some(360)),
+        "{report:#}"
+    );
+    assert_eq!(share["out_of_order"].as_u64(), Some(0), "{report:#}");
     let audio = &report["remotes"]["alice"]["audio"];
     assert!(audio["frames"].as_u64().unwrap_or(0) >= 100, "{report:#}");
     assert!(
@@ -182,5 +192,7 @@ async fn headless_participants_record_and_report() {
         n += 1;
     }
     assert!(n >= 30, "only {n} frames recorded");
+    let share = Y4mSource::open(&dir.join("bob/alice-sub.y4m")).expect("recorded share");
+    assert_eq!(share.size(), (640, 360));
     let _ = std::fs::remove_dir_all(&dir);
 }

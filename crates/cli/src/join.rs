@@ -55,6 +55,13 @@ pub struct JoinArgs {
     pub fps: u32,
     #[arg(long, default_value_t = 600)]
     pub video_kbps: u32,
+    /// Also share a "screen" (the test pattern at WIDTHxHEIGHT) on the sub stream.
+    #[arg(long, value_parser = parse_size)]
+    pub share: Option<(u32, u32)>,
+    #[arg(long, default_value_t = 10)]
+    pub share_fps: u32,
+    #[arg(long, default_value_t = 2000)]
+    pub share_kbps: u32,
     /// Record what is received: DIR/<user>.wav and DIR/<user>-<stream>.y4m
     #[arg(long)]
     pub record: Option<PathBuf>,
@@ -149,6 +156,18 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
         && let Some(source) = video
         && let Err(e) = engine
             .start_local_video(source, Stream::Main, args.video_kbps * 1000)
+            .await
+    {
+        return Ok(failed(&e));
+    }
+    if publish
+        && let Some((w, h)) = args.share
+        && let Err(e) = engine
+            .start_local_video(
+                Box::new(PatternSource::new(w, h, args.share_fps.clamp(1, 60))),
+                Stream::Sub,
+                args.share_kbps * 1000,
+            )
             .await
     {
         return Ok(failed(&e));
