@@ -29,6 +29,9 @@ pub struct BenchArgs {
     pub seconds: u64,
 }
 
+/// Where the sections written by other benchmark commands begin in docs/BENCHMARKS.md.
+const KEPT_SECTIONS: &str = "<!-- written by scripts/bench-render -->";
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut md = String::new();
     md.push_str("# Benchmarks\n\n");
@@ -81,6 +84,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).ok();
+    }
+    // Sections other benchmarks own (scripts/bench-render) are kept as they are.
+    if let Ok(old) = std::fs::read_to_string(&args.out)
+        && let Some(start) = old.find(KEPT_SECTIONS)
+    {
+        md.push('\n');
+        md.push_str(&old[start..]);
     }
     std::fs::write(&args.out, &md)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
