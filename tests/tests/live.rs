@@ -7,18 +7,23 @@ use std::time::Duration;
 use futures_util::SinkExt;
 use roomcast_engine::codec::AudioProfile;
 use roomcast_engine::media::{PatternSource, ToneSource};
+use roomcast_engine::stats::RemoteStats;
 use roomcast_engine::{Engine, EngineError, EngineEvent};
 use roomcast_proto::{ErrorCode, Role, Scene, Stream, UserId};
 use roomcast_tests::{TestServer, eventually, participant, receiving_engine};
 use tokio_tungstenite::tungstenite::Message;
 
-fn video_frames(e: &roomcast_engine::Engine, from: &str) -> u64 {
-    e.statistics()
-        .remotes
-        .get(from)
-        .and_then(|r| r.video.as_ref())
-        .map(|v| v.frames)
-        .unwrap_or(0)
+/// One number from what `e` receives from `from`; 0 before anything arrived.
+fn received(e: &Engine, from: &str, pick: impl Fn(&RemoteStats) -> Option<u64>) -> u64 {
+    e.statistics().remotes.get(from).and_then(pick).unwrap_or(0)
+}
+
+fn video_frames(e: &Engine, from: &str) -> u64 {
+    received(e, from, |r| r.video.as_ref().map(|v| v.frames))
+}
+
+fn decoded_audio(e: &Engine, from: &str) -> u64 {
+    received(e, from, |r| r.audio.as_ref().map(|a| a.decoded))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,16 +64,7 @@ async fn audience_watches_then_goes_on_mic() {
         .start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            EngineError::Server {
-                code: ErrorCode::RoleNotAllowed,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_role_not_allowed(&err);
     while let Some(e) = anchor.try_event() {
         assert!(
             !matches!(e, EngineEvent::RemoteUserEnter { .. }),
@@ -101,12 +97,7 @@ async fn audience_watches_then_goes_on_mic() {
         "the anchor sees the co-anchor"
     );
     let heard = eventually(Duration::from_secs(5), || {
-        anchor
-            .statistics()
-            .remotes
-            .get("viewer")
-            .and_then(|r| r.audio.as_ref())
-            .is_some_and(|a| a.decoded > 50)
+        decoded_audio(&anchor, "viewer") > 50
     })
     .await;
     assert!(heard, "the anchor hears the co-anchor");
@@ -119,6 +110,19 @@ async fn audience_watches_then_goes_on_mic() {
 
     viewer.exit_room().await;
     anchor.exit_room().await;
+}
+
+fn assert_role_not_allowed(err: &EngineError) {
+    assert!(
+        matches!(
+            err,
+            EngineError::Server {
+                code: ErrorCode::RoleNotAllowed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 /// The first event `pick` accepts within 10 s, skipping the others.
@@ -134,15 +138,6 @@ async fn wait_event<T>(e: &mut Engine, pick: impl Fn(&EngineEvent) -> Option<T>)
     tokio::time::timeout(Duration::from_secs(10), fut)
         .await
         .expect("the event within 10 s")
-}
-
-fn decoded_audio(e: &Engine, from: &str) -> u64 {
-    e.statistics()
-        .remotes
-        .get(from)
-        .and_then(|r| r.audio.as_ref())
-        .map(|a| a.decoded)
-        .unwrap_or(0)
 }
 
 /// An anchor "host" (publishing audio) and an audience member "fan" in live room `room`.
@@ -213,16 +208,7 @@ async fn anchor_invites_audience_which_accepts_and_publishes() {
     let (mut anchor, mut fan) = stage(&server, 79).await;
     // An anchor cannot ask to speak; the error says why and the session lives on.
     let err = anchor.request_to_speak().await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            EngineError::Server {
-                code: ErrorCode::RoleNotAllowed,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_role_not_allowed(&err);
     let fan_id = UserId::new("fan").expect("valid id");
     anchor
         .invite_to_speak(fan_id)
@@ -334,14 +320,7 @@ async fn stop_and_restart_remote_view() {
         .expect("unsubscribe");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stopped = video_frames(&b, "alice");
-    let audio = |e: &roomcast_engine::Engine| {
-        e.statistics()
-            .remotes
-            .get("alice")
-            .and_then(|r| r.audio.as_ref())
-            .map(|a| a.decoded)
-            .unwrap_or(0)
-    };
+    let audio = |e: &Engine| decoded_audio(e, "alice");
     let audio_before = audio(&b);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(

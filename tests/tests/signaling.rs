@@ -368,32 +368,20 @@ async fn event(ws: &mut Ws, ty: &str) -> Value {
         .expect("the event within 10 s")
 }
 
+/// A socket that entered live room 31 as `user` with `role`.
+async fn entered(server: &TestServer, user: &str, role: &str) -> Ws {
+    let mut ws = connect(server).await;
+    let msg = enter(server.app, user, &server.sig(user), json!(31), role, "live");
+    send(&mut ws, msg).await;
+    assert_eq!(reply(&mut ws).await["type"], "entered");
+    ws
+}
+
 #[tokio::test]
 async fn speaking_invitations_and_requests_check_roles() {
     let server = TestServer::start().await;
-    let app = server.app;
-    let mut anchor = connect(&server).await;
-    let host = enter(
-        app,
-        "host",
-        &server.sig("host"),
-        json!(31),
-        "anchor",
-        "live",
-    );
-    send(&mut anchor, host).await;
-    assert_eq!(reply(&mut anchor).await["type"], "entered");
-    let mut viewer = connect(&server).await;
-    let audience = enter(
-        app,
-        "fan",
-        &server.sig("fan"),
-        json!(31),
-        "audience",
-        "live",
-    );
-    send(&mut viewer, audience).await;
-    assert_eq!(reply(&mut viewer).await["type"], "entered");
+    let mut anchor = entered(&server, "host", "anchor").await;
+    let mut viewer = entered(&server, "fan", "audience").await;
 
     // Wrong roles are refused with 3002, unknown users with 3003, and both sockets live on.
     send(
