@@ -347,6 +347,9 @@ async fn forward_events(
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(user.as_str().to_string());
         }
+        if let EngineEvent::SpeakRequestAnswered { accept: true, .. } = &e {
+            publish_on_stage(&app);
+        }
         if let Some(payload) = event_payload(&e) {
             let _ = app.emit("room-event", payload);
         }
@@ -410,6 +413,10 @@ fn event_payload(e: &EngineEvent) -> Option<Value> {
             json!({"type": "exit_room", "reason": "removed", "code": code.code(), "message": message})
         }
         EngineEvent::ExitRoom => json!({"type": "exit_room", "reason": "left"}),
+        EngineEvent::SpeakInvited { .. }
+        | EngineEvent::SpeakRequested { .. }
+        | EngineEvent::SpeakRequestAnswered { .. }
+        | EngineEvent::SpeakInviteAnswered { .. } => return speak_payload(e),
         _ => return None,
     })
 }
@@ -474,6 +481,96 @@ async fn switch_role(state: State<'_, AppState>, role: Role) -> Result<()> {
         call.camera_on = false;
     }
     Ok(())
+}
+
+// Invitations and requests to speak (live scenes). Going on stage publishes the microphone
+// and camera, as entering as an anchor does.
+
+fn speak_payload(e: &EngineEvent) -> Option<Value> {
+    Some(match e {
+        EngineEvent::SpeakInvited { by } => json!({"type": "speak_invited", "by": by}),
+        EngineEvent::SpeakRequested { user } => {
+            json!({"type": "speak_requested", "userId": user})
+        }
+        EngineEvent::SpeakRequestAnswered { accept, by } => {
+            json!({"type": "speak_request_answered", "accept": accept, "by": by})
+        }
+        EngineEvent::SpeakInviteAnswered { user, accept } => {
+            json!({"type": "speak_invite_answered", "userId": user, "accept": accept})
+        }
+        _ => return None,
+    })
+}
+
+/// After the engine went on stage by itself (an allowed request), publish as an anchor does.
+/// Runs off the event loop: it waits for the call lock like any command.
+fn publish_on_stage(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        if let Err(e) = go_on_stage(&state).await {
+            let payload = json!({"type": "error", "code": null, "message": e.to_string()});
+            let _ = app.emit("room-event", payload);
+        }
+    });
+}
+
+async fn go_on_stage(state: &AppState) -> Result<()> {
+    let mut guard = state.call.lock().await;
+    let Some(call) = guard.as_mut() else {
+        return Ok(());
+    };
+    if call.engine.role() != Role::Anchor {
+        return Ok(());
+    }
+    let settings = state.store.settings().await.unwrap_or_default();
+    if !call.mic_on {
+        start_microphone(call, &settings).await?;
+    }
+    if !call.camera_on {
+        start_camera(call, &settings, &state.views).await?;
+    }
+    Ok(())
+}
+
+fn speaker_id(user_id: String) -> Result<UserId> {
+    UserId::new(user_id).map_err(|e| AppError::input(e.to_string()))
+}
+
+#[tauri::command]
+async fn invite_to_speak(state: State<'_, AppState>, user_id: String) -> Result<()> {
+    let user = speaker_id(user_id)?;
+    let guard = state.call.lock().await;
+    let call = guard.as_ref().ok_or_else(AppError::not_in_room)?;
+    Ok(call.engine.invite_to_speak(user).await?)
+}
+
+#[tauri::command]
+async fn request_to_speak(state: State<'_, AppState>) -> Result<()> {
+    let guard = state.call.lock().await;
+    let call = guard.as_ref().ok_or_else(AppError::not_in_room)?;
+    Ok(call.engine.request_to_speak().await?)
+}
+
+#[tauri::command]
+async fn answer_invite(state: State<'_, AppState>, accept: bool) -> Result<()> {
+    {
+        let mut guard = state.call.lock().await;
+        let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
+        call.engine.answer_invite(accept).await?;
+    }
+    if accept {
+        go_on_stage(&state).await?;
+    }
+    Ok(())
+}
+
+#[tauri::command]
+async fn answer_request(state: State<'_, AppState>, user_id: String, accept: bool) -> Result<()> {
+    let user = speaker_id(user_id)?;
+    let guard = state.call.lock().await;
+    let call = guard.as_ref().ok_or_else(AppError::not_in_room)?;
+    Ok(call.engine.answer_request(user, accept).await?)
 }
 
 #[derive(Serialize)]
@@ -619,6 +716,10 @@ pub fn run() {
             recent_rooms,
             call_history,
             store_notice,
+            invite_to_speak,
+            request_to_speak,
+            answer_invite,
+            answer_request,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .unwrap_or_else(|e| {

@@ -1,23 +1,29 @@
 //! Live scenes through the engine: the audience watches, cannot publish, and goes on mic by
-//! switching role; hostile traffic during a call does not disturb it.
+//! switching role, by asking or by invitation; hostile traffic during a call does not disturb
+//! it.
 
 use std::time::Duration;
 
 use futures_util::SinkExt;
 use roomcast_engine::codec::AudioProfile;
 use roomcast_engine::media::{PatternSource, ToneSource};
-use roomcast_engine::{EngineError, EngineEvent};
-use roomcast_proto::{ErrorCode, Role, Scene, Stream};
+use roomcast_engine::stats::RemoteStats;
+use roomcast_engine::{Engine, EngineError, EngineEvent};
+use roomcast_proto::{ErrorCode, Role, Scene, Stream, UserId};
 use roomcast_tests::{TestServer, eventually, participant, receiving_engine};
 use tokio_tungstenite::tungstenite::Message;
 
-fn video_frames(e: &roomcast_engine::Engine, from: &str) -> u64 {
-    e.statistics()
-        .remotes
-        .get(from)
-        .and_then(|r| r.video.as_ref())
-        .map(|v| v.frames)
-        .unwrap_or(0)
+/// One number from what `e` receives from `from`; 0 before anything arrived.
+fn received(e: &Engine, from: &str, pick: impl Fn(&RemoteStats) -> Option<u64>) -> u64 {
+    e.statistics().remotes.get(from).and_then(pick).unwrap_or(0)
+}
+
+fn video_frames(e: &Engine, from: &str) -> u64 {
+    received(e, from, |r| r.video.as_ref().map(|v| v.frames))
+}
+
+fn decoded_audio(e: &Engine, from: &str) -> u64 {
+    received(e, from, |r| r.audio.as_ref().map(|a| a.decoded))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,16 +64,7 @@ async fn audience_watches_then_goes_on_mic() {
         .start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            EngineError::Server {
-                code: ErrorCode::RoleNotAllowed,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_role_not_allowed(&err);
     while let Some(e) = anchor.try_event() {
         assert!(
             !matches!(e, EngineEvent::RemoteUserEnter { .. }),
@@ -100,12 +97,7 @@ async fn audience_watches_then_goes_on_mic() {
         "the anchor sees the co-anchor"
     );
     let heard = eventually(Duration::from_secs(5), || {
-        anchor
-            .statistics()
-            .remotes
-            .get("viewer")
-            .and_then(|r| r.audio.as_ref())
-            .is_some_and(|a| a.decoded > 50)
+        decoded_audio(&anchor, "viewer") > 50
     })
     .await;
     assert!(heard, "the anchor hears the co-anchor");
@@ -118,6 +110,126 @@ async fn audience_watches_then_goes_on_mic() {
 
     viewer.exit_room().await;
     anchor.exit_room().await;
+}
+
+fn assert_role_not_allowed(err: &EngineError) {
+    assert!(
+        matches!(
+            err,
+            EngineError::Server {
+                code: ErrorCode::RoleNotAllowed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// The first event `pick` accepts within 10 s, skipping the others.
+async fn wait_event<T>(e: &mut Engine, pick: impl Fn(&EngineEvent) -> Option<T>) -> T {
+    let fut = async {
+        loop {
+            let event = e.next_event().await.expect("the engine is alive");
+            if let Some(t) = pick(&event) {
+                return t;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("the event within 10 s")
+}
+
+/// An anchor "host" (publishing audio) and an audience member "fan" in live room `room`.
+async fn stage(server: &TestServer, room: u32) -> (Engine, Engine) {
+    let mut anchor = receiving_engine();
+    anchor
+        .enter_room(server.params("host", room, Role::Anchor, Scene::Live))
+        .await
+        .expect("anchor enters");
+    anchor
+        .start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
+        .await
+        .expect("audio");
+    let mut fan = receiving_engine();
+    fan.enter_room(server.params("fan", room, Role::Audience, Scene::Live))
+        .await
+        .expect("fan enters");
+    (anchor, fan)
+}
+
+/// `fan` has become an anchor: it publishes its microphone and `anchor` decodes it.
+async fn fan_is_heard(anchor: &mut Engine, mut fan: Engine) {
+    assert_eq!(fan.role(), Role::Anchor);
+    fan.start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
+        .await
+        .expect("a new anchor publishes");
+    let heard = eventually(Duration::from_secs(10), || {
+        decoded_audio(anchor, "fan") > 50
+    })
+    .await;
+    assert!(heard, "the anchor hears the fan who went on stage");
+    fan.exit_room().await;
+    anchor.exit_room().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audience_requests_to_speak_and_is_allowed_on_stage() {
+    let server = TestServer::start().await;
+    let (mut anchor, mut fan) = stage(&server, 78).await;
+    fan.request_to_speak().await.expect("audience may ask");
+    let asker = wait_event(&mut anchor, |e| match e {
+        EngineEvent::SpeakRequested { user } => Some(user.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(asker.as_str(), "fan");
+    anchor
+        .answer_request(asker, true)
+        .await
+        .expect("anchor allows");
+    let by = wait_event(&mut fan, |e| match e {
+        EngineEvent::SpeakRequestAnswered { accept: true, by } => Some(by.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(by.as_str(), "host");
+    // The engine switches role by itself once allowed.
+    wait_event(&mut fan, |e| {
+        matches!(e, EngineEvent::SwitchRole { role: Role::Anchor }).then_some(())
+    })
+    .await;
+    fan_is_heard(&mut anchor, fan).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anchor_invites_audience_which_accepts_and_publishes() {
+    let server = TestServer::start().await;
+    let (mut anchor, mut fan) = stage(&server, 79).await;
+    // An anchor cannot ask to speak; the error says why and the session lives on.
+    let err = anchor.request_to_speak().await.unwrap_err();
+    assert_role_not_allowed(&err);
+    let fan_id = UserId::new("fan").expect("valid id");
+    anchor
+        .invite_to_speak(fan_id)
+        .await
+        .expect("anchor invites");
+    let by = wait_event(&mut fan, |e| match e {
+        EngineEvent::SpeakInvited { by } => Some(by.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(by.as_str(), "host");
+    fan.answer_invite(true)
+        .await
+        .expect("accept and go on stage");
+    let (user, accept) = wait_event(&mut anchor, |e| match e {
+        EngineEvent::SpeakInviteAnswered { user, accept } => Some((user.clone(), *accept)),
+        _ => None,
+    })
+    .await;
+    assert_eq!((user.as_str(), accept), ("fan", true));
+    fan_is_heard(&mut anchor, fan).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,14 +320,7 @@ async fn stop_and_restart_remote_view() {
         .expect("unsubscribe");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stopped = video_frames(&b, "alice");
-    let audio = |e: &roomcast_engine::Engine| {
-        e.statistics()
-            .remotes
-            .get("alice")
-            .and_then(|r| r.audio.as_ref())
-            .map(|a| a.decoded)
-            .unwrap_or(0)
-    };
+    let audio = |e: &Engine| decoded_audio(e, "alice");
     let audio_before = audio(&b);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(

@@ -349,3 +349,95 @@ async fn malformed_input_gets_an_error_and_the_connection_lives_on() {
     send(&mut ws, json!({"id": 7, "type": "ping"})).await;
     assert_eq!(reply(&mut ws).await["type"], "ok");
 }
+
+/// The next event of `type` (skipping others), within 10 s.
+async fn event(ws: &mut Ws, ty: &str) -> Value {
+    let fut = async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = m {
+                let v: Value = serde_json::from_str(t.as_str()).expect("server sends JSON");
+                if v["type"] == ty {
+                    return v;
+                }
+            }
+        }
+        panic!("connection closed while waiting for {ty}");
+    };
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("the event within 10 s")
+}
+
+/// A socket that entered live room 31 as `user` with `role`.
+async fn entered(server: &TestServer, user: &str, role: &str) -> Ws {
+    let mut ws = connect(server).await;
+    let msg = enter(server.app, user, &server.sig(user), json!(31), role, "live");
+    send(&mut ws, msg).await;
+    assert_eq!(reply(&mut ws).await["type"], "entered");
+    ws
+}
+
+#[tokio::test]
+async fn speaking_invitations_and_requests_check_roles() {
+    let server = TestServer::start().await;
+    let mut anchor = entered(&server, "host", "anchor").await;
+    let mut viewer = entered(&server, "fan", "audience").await;
+
+    // Wrong roles are refused with 3002, unknown users with 3003, and both sockets live on.
+    send(
+        &mut viewer,
+        json!({"id": 2, "type": "invite_to_speak", "user_id": "host"}),
+    )
+    .await;
+    let r = reply(&mut viewer).await;
+    assert_eq!(
+        (r["id"].as_u64(), r["code"].as_u64()),
+        (Some(2), Some(3002)),
+        "{r}"
+    );
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("only anchors"),
+        "{r}"
+    );
+    send(&mut anchor, json!({"id": 2, "type": "request_to_speak"})).await;
+    let r = reply(&mut anchor).await;
+    assert_eq!(
+        (r["id"].as_u64(), r["code"].as_u64()),
+        (Some(2), Some(3002)),
+        "{r}"
+    );
+    send(
+        &mut anchor,
+        json!({"id": 3, "type": "invite_to_speak", "user_id": "nobody"}),
+    )
+    .await;
+    let r = reply(&mut anchor).await;
+    assert_eq!(r["code"], 3003, "{r}");
+    send(
+        &mut viewer,
+        json!({"id": 3, "type": "answer_invite", "accept": true}),
+    )
+    .await;
+    let r = reply(&mut viewer).await;
+    assert_eq!(r["code"], 3005, "nothing to answer: {r}");
+
+    // The happy path still works on the same sockets.
+    send(&mut viewer, json!({"id": 4, "type": "request_to_speak"})).await;
+    assert_eq!(reply(&mut viewer).await["type"], "ok");
+    let asked = event(&mut anchor, "speak_requested").await;
+    assert_eq!(asked["user_id"], "fan", "{asked}");
+    send(
+        &mut anchor,
+        json!({"id": 4, "type": "answer_request", "user_id": "fan", "accept": true}),
+    )
+    .await;
+    assert_eq!(reply(&mut anchor).await["type"], "ok");
+    let answered = event(&mut viewer, "speak_request_answered").await;
+    assert_eq!(
+        (&answered["accept"], &answered["by"]),
+        (&json!(true), &json!("host"))
+    );
+}

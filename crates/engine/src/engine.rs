@@ -2,11 +2,13 @@
 //! audio and video from any source, view remote users, and read events and statistics.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use roomcast_proto::{ErrorCode, LeaveReason, MediaKind, Role, RoomId, Scene, Stream, UserId};
+use roomcast_proto::{
+    ErrorCode, LeaveReason, MediaKind, Request, Role, RoomId, Scene, Stream, UserId,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::capture::{self, Capture, Encoded};
@@ -125,6 +127,26 @@ pub enum EngineEvent {
     NetworkQuality(Vec<(UserId, crate::quality::Quality)>),
     ConnectionLost,
     ConnectionRecovered,
+    /// An anchor invites us (audience) to speak; answer with [`Engine::answer_invite`].
+    SpeakInvited {
+        by: UserId,
+    },
+    /// An audience member asks to speak (we are an anchor); answer with
+    /// [`Engine::answer_request`].
+    SpeakRequested {
+        user: UserId,
+    },
+    /// An anchor answered our request to speak. When it is accepted the engine switches to
+    /// anchor by itself; [`EngineEvent::SwitchRole`] follows.
+    SpeakRequestAnswered {
+        accept: bool,
+        by: UserId,
+    },
+    /// The audience member we invited answered.
+    SpeakInviteAnswered {
+        user: UserId,
+        accept: bool,
+    },
     /// The server took us out of the room (e.g. the same user logged in elsewhere).
     Removed {
         code: ErrorCode,
@@ -150,7 +172,8 @@ pub struct Engine {
     running: Option<Running>,
     audio: Option<Capture>,
     video: HashMap<Stream, Capture>,
-    role: Role,
+    /// Shared with the session, which also switches role by itself (accepted request).
+    role: Arc<Mutex<Role>>,
 }
 
 impl Engine {
@@ -164,7 +187,7 @@ impl Engine {
             running: None,
             audio: None,
             video: HashMap::new(),
-            role: Role::Anchor,
+            role: Arc::new(Mutex::new(Role::Anchor)),
         }
     }
 
@@ -185,6 +208,7 @@ impl Engine {
                 cmds.clone(),
                 self.config.clone(),
                 self.registry.clone(),
+                self.role.clone(),
                 started,
             )
             .await?;
@@ -202,7 +226,7 @@ impl Engine {
             }
         };
         if let roomcast_proto::ServerMessage::Entered { role, .. } = &entered {
-            self.role = *role;
+            *lock(&self.role) = *role;
         }
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         lock(&self.registry.local).enter_room_ms = Some(elapsed_ms);
@@ -255,9 +279,45 @@ impl Engine {
                 self.stop_local_video(s).await;
             }
         }
-        self.ask(|done| Cmd::SwitchRole { role, done }).await?;
-        self.role = role;
+        self.ask(|done| Cmd::SwitchRole { role, done }).await
+    }
+
+    /// As an anchor in a live scene: invite audience member `user` to speak. They get
+    /// [`EngineEvent::SpeakInvited`]; their answer arrives as
+    /// [`EngineEvent::SpeakInviteAnswered`].
+    pub async fn invite_to_speak(&self, user: UserId) -> Result<(), EngineError> {
+        self.send_request(Request::InviteToSpeak { user_id: user })
+            .await
+    }
+
+    /// As audience: ask the anchors to let us speak; the answer arrives as
+    /// [`EngineEvent::SpeakRequestAnswered`], and when it is yes the engine switches to
+    /// anchor by itself.
+    pub async fn request_to_speak(&self) -> Result<(), EngineError> {
+        self.send_request(Request::RequestToSpeak).await
+    }
+
+    /// Answers the invitations we have open; accepting also switches us to anchor, after
+    /// which the caller publishes as after any [`Engine::switch_role`].
+    pub async fn answer_invite(&mut self, accept: bool) -> Result<(), EngineError> {
+        self.send_request(Request::AnswerInvite { accept }).await?;
+        if accept {
+            self.switch_role(Role::Anchor).await?;
+        }
         Ok(())
+    }
+
+    /// As an anchor: allow or decline `user`'s request to speak.
+    pub async fn answer_request(&self, user: UserId, accept: bool) -> Result<(), EngineError> {
+        self.send_request(Request::AnswerRequest {
+            user_id: user,
+            accept,
+        })
+        .await
+    }
+
+    async fn send_request(&self, request: Request) -> Result<(), EngineError> {
+        self.ask(|done| Cmd::Request { request, done }).await
     }
 
     /// Adds the publishing m-line (the server checks the role) and returns where encoded
@@ -404,7 +464,7 @@ impl Engine {
     }
 
     pub fn role(&self) -> Role {
-        self.role
+        *lock(&self.role)
     }
 
     /// The next event; None only if the engine is gone.

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -64,6 +64,11 @@ pub enum Cmd {
     },
     SwitchRole {
         role: Role,
+        done: Done,
+    },
+    /// A request whose reply is `ok` or an error, e.g. inviting or requesting to speak.
+    Request {
+        request: Request,
         done: Done,
     },
     Feedback {
@@ -201,6 +206,8 @@ pub struct Session {
     cmd_tx: mpsc::UnboundedSender<Cmd>,
     config: EngineConfig,
     registry: Arc<Registry>,
+    /// The local role as the server last confirmed it; the engine reads it too.
+    role: Arc<Mutex<Role>>,
     started: Instant,
     connected: bool,
     ice_lost: bool,
@@ -217,6 +224,7 @@ impl Session {
         cmd_tx: mpsc::UnboundedSender<Cmd>,
         config: EngineConfig,
         registry: Arc<Registry>,
+        role: Arc<Mutex<Role>>,
         started: Instant,
     ) -> Result<Self, EngineError> {
         let local_ip = route_ip(server_url).await;
@@ -257,6 +265,7 @@ impl Session {
             cmd_tx,
             config,
             registry,
+            role,
             started,
             connected: false,
             ice_lost: false,
@@ -363,6 +372,60 @@ impl Session {
         if let Err(e) = send(&mut self.ws, &ClientMessage { id, request }).await {
             tracing::debug!("cannot send: {e}");
         }
+    }
+
+    /// Sends `request`; `done` gets its reply and `then` runs on success. The reply arrives
+    /// through the main loop, so this finishes in its own task without blocking it.
+    async fn request(
+        &mut self,
+        request: Request,
+        done: Done,
+        then: impl FnOnce() + Send + 'static,
+    ) {
+        let (tx, rx) = oneshot::channel();
+        let id = self.request_id();
+        self.pending.insert(id, Pending::Reply(tx));
+        if let Err(e) = send(&mut self.ws, &ClientMessage { id, request }).await {
+            self.pending.remove(&id);
+            let _ = done.send(Err(e));
+            return;
+        }
+        tokio::spawn(async move {
+            let r = match rx.await {
+                Ok(Ok(_)) => {
+                    then();
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(EngineError::NotInRoom),
+            };
+            let _ = done.send(r);
+        });
+    }
+
+    async fn switch_role(&mut self, role: Role, done: Done) {
+        let events = self.events.clone();
+        let current = self.role.clone();
+        self.request(Request::SwitchRole { role }, done, move || {
+            *lock(&current) = role;
+            let _ = events.send(EngineEvent::SwitchRole { role });
+        })
+        .await;
+    }
+
+    /// An anchor allowed our request to speak: go on stage without asking the user again.
+    async fn go_on_stage(&mut self) {
+        let (done, result) = oneshot::channel();
+        self.switch_role(Role::Anchor, done).await;
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            if let Ok(Err(e)) = result.await {
+                let _ = events.send(EngineEvent::Error {
+                    code: e.code(),
+                    message: format!("cannot go on stage: {e}"),
+                });
+            }
+        });
     }
 
     fn request_id(&mut self) -> u64 {
@@ -581,36 +644,8 @@ impl Session {
                     .await;
                 }
             }
-            Cmd::SwitchRole { role, done } => {
-                let (tx, rx) = oneshot::channel();
-                let id = self.request_id();
-                self.pending.insert(id, Pending::Reply(tx));
-                if let Err(e) = send(
-                    &mut self.ws,
-                    &ClientMessage {
-                        id,
-                        request: Request::SwitchRole { role },
-                    },
-                )
-                .await
-                {
-                    let _ = done.send(Err(e));
-                    return;
-                }
-                // The reply arrives through the main loop; finish there without blocking it.
-                let events = self.events.clone();
-                tokio::spawn(async move {
-                    let r = match rx.await {
-                        Ok(Ok(_)) => {
-                            let _ = events.send(EngineEvent::SwitchRole { role });
-                            Ok(())
-                        }
-                        Ok(Err(e)) => Err(e),
-                        Err(_) => Err(EngineError::NotInRoom),
-                    };
-                    let _ = done.send(r);
-                });
-            }
+            Cmd::SwitchRole { role, done } => self.switch_role(role, done).await,
+            Cmd::Request { request, done } => self.request(request, done, || {}).await,
             Cmd::Feedback { mid, feedback } => {
                 let Some(line) = self.lines.get(&mid) else {
                     return;
@@ -859,6 +894,22 @@ impl Session {
             ServerMessage::Removed { code, message } => {
                 self.emit(EngineEvent::Removed { code, message });
                 return false;
+            }
+            ServerMessage::SpeakInvited { by } => self.emit(EngineEvent::SpeakInvited { by }),
+            ServerMessage::SpeakRequested { user_id } => {
+                self.emit(EngineEvent::SpeakRequested { user: user_id })
+            }
+            ServerMessage::SpeakInviteAnswered { user_id, accept } => {
+                self.emit(EngineEvent::SpeakInviteAnswered {
+                    user: user_id,
+                    accept,
+                })
+            }
+            ServerMessage::SpeakRequestAnswered { accept, by } => {
+                self.emit(EngineEvent::SpeakRequestAnswered { accept, by });
+                if accept && *lock(&self.role) == Role::Audience {
+                    self.go_on_stage().await;
+                }
             }
             ServerMessage::Error { code, message, .. } => {
                 self.emit(EngineEvent::Error {

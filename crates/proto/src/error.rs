@@ -55,6 +55,7 @@ codes! {
     RoleNotAllowed = 3002, "the user's role does not allow this (audience members cannot publish)";
     UserNotFound = 3003, "no such user in the room";
     ReplacedByNewLogin = 3004, "the same UserID entered the room from another connection";
+    NothingToAnswer = 3005, "there is no open invitation or request to speak to answer (they expire after 60 s)";
     NegotiationFailed = 4000, "the SDP offer could not be accepted";
     Internal = 5000, "the server failed; try again";
 }

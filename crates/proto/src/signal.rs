@@ -18,6 +18,9 @@ use crate::ids::{IdError, RoomId, SdkAppId, UserId};
 /// The protocol version this crate speaks; a client sends it in `enter_room`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// How long an invitation or a request to speak stays open without an answer.
+pub const SPEAK_TIMEOUT_SECS: u64 = 60;
+
 /// The largest text frame the server accepts. SDP for a big room stays well below this.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
@@ -108,6 +111,15 @@ pub enum Request {
     },
     /// Keep-alive; answered by `ok`.
     Ping,
+    /// An anchor in a live scene invites an audience member on stage (`speak_invited`).
+    InviteToSpeak { user_id: UserId },
+    /// An audience member raises a hand; every anchor gets `speak_requested`.
+    RequestToSpeak,
+    /// The invited audience member answers every invitation it has open. On accepting, it
+    /// then sends `switch_role` itself.
+    AnswerInvite { accept: bool },
+    /// An anchor answers `user_id`'s request to speak.
+    AnswerRequest { user_id: UserId, accept: bool },
 }
 
 /// Kept as raw JSON values so that a bad id gets its own error code rather than
@@ -216,6 +228,14 @@ pub enum ServerMessage {
     },
     /// This client was taken out of the room by the server.
     Removed { code: ErrorCode, message: String },
+    /// An anchor invites this audience member to speak; answer with `answer_invite`.
+    SpeakInvited { by: UserId },
+    /// An audience member asks to speak (sent to every anchor); answer with `answer_request`.
+    SpeakRequested { user_id: UserId },
+    /// An anchor answered this client's request to speak.
+    SpeakRequestAnswered { accept: bool, by: UserId },
+    /// The audience member this client invited answered.
+    SpeakInviteAnswered { user_id: UserId, accept: bool },
 }
 
 impl ServerMessage {
@@ -293,6 +313,10 @@ const KNOWN_REQUESTS: &[&str] = &[
     "unsubscribe",
     "set_available",
     "ping",
+    "invite_to_speak",
+    "request_to_speak",
+    "answer_invite",
+    "answer_request",
 ];
 
 impl From<IdError> for (ErrorCode, String) {
@@ -380,6 +404,35 @@ mod tests {
             ErrorCode::MessageTooLarge
         );
         assert!(parse_client_message(r#"{"id":1,"type":"ping"}"#).is_ok());
+        let e = parse_client_message(r#"{"id":11,"type":"invite_to_speak","user_id":"a b"}"#)
+            .unwrap_err();
+        assert_eq!((e.code, e.id), (ErrorCode::MalformedMessage, Some(11)));
+    }
+
+    #[test]
+    fn speak_messages_wire_shape() {
+        let m = parse_client_message(r#"{"id":5,"type":"request_to_speak"}"#).unwrap();
+        assert_eq!(m.request, Request::RequestToSpeak);
+        let m = parse_client_message(
+            r#"{"id":6,"type":"answer_request","user_id":"bob","accept":true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m.request,
+            Request::AnswerRequest {
+                user_id: UserId::new("bob").unwrap(),
+                accept: true
+            }
+        );
+        let e = ServerMessage::SpeakRequestAnswered {
+            accept: false,
+            by: UserId::new("ann").unwrap(),
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"type":"speak_request_answered","accept":false,"by":"ann"}"#
+        );
+        assert_eq!(e.reply_to(), None);
     }
 
     #[test]

@@ -24,14 +24,20 @@
 //!   drop them while the connection is down.
 //! - Entering a destroyed room fails with [`RoomError::Closed`]: the shell should open a
 //!   fresh room.
+//! - Invitations and requests to speak are social only (see [`speak`]): accepting one does
+//!   not change a role; the audience member then switches role itself, as it always may.
+
+mod speak;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use roomcast_proto::{
-    ErrorCode, LeaveReason, MediaKind, RemoteUser, Role, RoomId, Scene, SdkAppId, ServerMessage,
-    Stream, UserId,
+    ErrorCode, LeaveReason, MediaKind, RemoteUser, Role, RoomId, SPEAK_TIMEOUT_SECS, Scene,
+    SdkAppId, ServerMessage, Stream, UserId,
 };
+
+pub use speak::SpeakAction;
 
 /// The shell's handle on one connection in a room. Never reused within a room, so a
 /// replaced or removed member can never be confused with its successor.
@@ -48,6 +54,8 @@ pub struct Limits {
     pub lost_timeout: Duration,
     /// How long an empty room whose last member was audience waits before it is destroyed.
     pub audience_linger: Duration,
+    /// How long an invitation or request to speak stays open.
+    pub speak_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -57,6 +65,7 @@ impl Default for Limits {
             max_publishers: 50,
             lost_timeout: Duration::from_secs(90),
             audience_linger: Duration::from_secs(10 * 60),
+            speak_timeout: Duration::from_secs(SPEAK_TIMEOUT_SECS),
         }
     }
 }
@@ -77,6 +86,10 @@ pub enum RoomError {
     AlreadyInRoom,
     #[error("the room was just closed; enter again to open a new one")]
     Closed,
+    #[error("{0}")]
+    UserNotFound(String),
+    #[error("{0}")]
+    NothingToAnswer(String),
 }
 
 impl RoomError {
@@ -88,6 +101,8 @@ impl RoomError {
             RoomError::NotInRoom => ErrorCode::NotInRoom,
             RoomError::AlreadyInRoom => ErrorCode::AlreadyInRoom,
             RoomError::Closed => ErrorCode::Internal,
+            RoomError::UserNotFound(_) => ErrorCode::UserNotFound,
+            RoomError::NothingToAnswer(_) => ErrorCode::NothingToAnswer,
         }
     }
 }
@@ -219,6 +234,7 @@ pub struct Room {
     linger_until: Option<Instant>,
     destroyed: bool,
     events: VecDeque<RoomEvent>,
+    speak: speak::Pending,
 }
 
 impl Room {
@@ -233,6 +249,7 @@ impl Room {
             linger_until: None,
             destroyed: false,
             events: VecDeque::new(),
+            speak: speak::Pending::default(),
         }
     }
 
@@ -391,6 +408,7 @@ impl Room {
             return Ok(());
         }
         m.role = role;
+        self.speak.forget_role(member, role);
         let user_id = m.user.clone();
         let msg = match role {
             Role::Audience => {
@@ -505,6 +523,7 @@ impl Room {
             }
             self.depart(now, id, Departure::Lost);
         }
+        self.speak.expire(now);
         if self.linger_until.is_some_and(|t| t <= now) && self.members.is_empty() {
             self.destroy();
         }
@@ -520,10 +539,10 @@ impl Room {
             .values()
             .filter_map(|m| m.lost_since.map(|s| s + self.limits.lost_timeout))
             .min();
-        match (lost, self.linger_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [lost, self.linger_until, self.speak.next_expiry()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn poll_event(&mut self) -> Option<RoomEvent> {
@@ -574,6 +593,7 @@ impl Room {
     /// Removes a member from the maps, without any event.
     fn take(&mut self, now: Instant, id: MemberId) -> Option<Member> {
         let mut m = self.members.remove(&id)?;
+        self.speak.forget(id);
         if self.by_user.get(&m.user) == Some(&id) {
             self.by_user.remove(&m.user);
         }
@@ -657,30 +677,30 @@ fn usage(now: Instant, m: &Member) -> UsageRecord {
 mod tests {
     use super::*;
 
-    const A: MemberId = MemberId(1);
-    const B: MemberId = MemberId(2);
-    const C: MemberId = MemberId(3);
-    const D: MemberId = MemberId(4);
+    pub(super) const A: MemberId = MemberId(1);
+    pub(super) const B: MemberId = MemberId(2);
+    pub(super) const C: MemberId = MemberId(3);
+    pub(super) const D: MemberId = MemberId(4);
 
-    fn uid(s: &str) -> UserId {
+    pub(super) fn uid(s: &str) -> UserId {
         UserId::new(s).expect("test user ids are valid")
     }
 
-    fn secs(s: u64) -> Duration {
+    pub(super) fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
     }
 
-    fn room(scene: Scene, limits: Limits) -> (Room, Instant) {
+    pub(super) fn room(scene: Scene, limits: Limits) -> (Room, Instant) {
         let t0 = Instant::now();
         let app = SdkAppId::new(1_400_000_001).expect("valid app id");
         (Room::new(app, RoomId::Number(7), scene, limits, t0), t0)
     }
 
-    fn drain(r: &mut Room) -> Vec<RoomEvent> {
+    pub(super) fn drain(r: &mut Room) -> Vec<RoomEvent> {
         std::iter::from_fn(|| r.poll_event()).collect()
     }
 
-    fn sent_to(events: &[RoomEvent], to: MemberId) -> Vec<ServerMessage> {
+    pub(super) fn sent_to(events: &[RoomEvent], to: MemberId) -> Vec<ServerMessage> {
         events
             .iter()
             .filter_map(|e| match e {
@@ -707,12 +727,18 @@ mod tests {
             .count()
     }
 
-    fn enter(r: &mut Room, now: Instant, m: MemberId, user: &str, role: Role) -> Vec<RemoteUser> {
+    pub(super) fn enter(
+        r: &mut Room,
+        now: Instant,
+        m: MemberId,
+        user: &str,
+        role: Role,
+    ) -> Vec<RemoteUser> {
         r.handle_enter(now, m, uid(user), role, false)
             .expect("enter succeeds")
     }
 
-    fn names(users: &[RemoteUser]) -> Vec<&str> {
+    pub(super) fn names(users: &[RemoteUser]) -> Vec<&str> {
         users.iter().map(|u| u.user_id.as_str()).collect()
     }
 

@@ -19,7 +19,7 @@ use roomcast_proto::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::AppState;
-use crate::room::MemberId;
+use crate::room::{MemberId, SpeakAction};
 use crate::sfu::{Command, Reply};
 
 /// The minimal web client: joins a room with the browser's own WebRTC.
@@ -151,6 +151,20 @@ async fn handle(
         })
         .await
         .map(|_| ServerMessage::Ok { id }),
+        Request::InviteToSpeak { user_id } => {
+            speak(state, member, SpeakAction::Invite(user_id), id).await
+        }
+        Request::RequestToSpeak => speak(state, member, SpeakAction::Request, id).await,
+        Request::AnswerInvite { accept } => {
+            speak(state, member, SpeakAction::AnswerInvite { accept }, id).await
+        }
+        Request::AnswerRequest { user_id, accept } => {
+            let action = SpeakAction::AnswerRequest {
+                user: user_id,
+                accept,
+            };
+            speak(state, member, action, id).await
+        }
     };
     result.unwrap_or_else(|(code, message)| ServerMessage::error(Some(id), code, message))
 }
@@ -220,6 +234,21 @@ async fn enter_room(
         role,
         users,
     })
+}
+
+async fn speak(
+    state: &AppState,
+    member: MemberId,
+    action: SpeakAction,
+    id: u64,
+) -> Result<ServerMessage, Failure> {
+    ask(state, |reply| Command::Speak {
+        member,
+        action,
+        reply,
+    })
+    .await
+    .map(|_| ServerMessage::Ok { id })
 }
 
 /// Sends a command to the media worker and waits for its answer.

@@ -244,7 +244,19 @@ export type RoomEvent =
   | { type: 'role_changed'; role: Role }
   | { type: 'error'; code: number | null; message: string }
   /** I left the room (reason e.g. "left", "kicked", "room_dismissed"). */
-  | { type: 'exit_room'; reason: string };
+  | { type: 'exit_room'; reason: string }
+  // Invitations and requests to speak (live scenes); open ones expire after SPEAK_TIMEOUT_MS.
+  /** An anchor invites me (audience) to speak: answer with answerInvite. */
+  | { type: 'speak_invited'; by: string }
+  /** An audience member asks to speak (I am an anchor): answer with answerRequest. */
+  | { type: 'speak_requested'; userId: string }
+  /** An anchor answered my request; when accepted I go on stage by myself (role_changed follows). */
+  | { type: 'speak_request_answered'; accept: boolean; by: string }
+  /** The audience member I invited answered. */
+  | { type: 'speak_invite_answered'; userId: string; accept: boolean };
+
+/** How long an invitation or request to speak stays open (the server's 60 s). */
+export const SPEAK_TIMEOUT_MS = 60_000;
 
 export type RoomEventType = RoomEvent['type'];
 export const ROOM_EVENT = 'room-event';
@@ -293,6 +305,14 @@ export interface Backend {
   callHistory(): Promise<CallRecord[]>;
   /** `store_notice()` — e.g. "Your settings database was damaged and has been recreated." */
   storeNotice(): Promise<string | null>;
+  /** `invite_to_speak({userId})` — as an anchor in a live scene, invite an audience member. */
+  inviteToSpeak(userId: string): Promise<void>;
+  /** `request_to_speak()` — as audience, raise my hand; the anchors get `speak_requested`. */
+  requestToSpeak(): Promise<void>;
+  /** `answer_invite({accept})` — accepting puts me on stage (mic and camera on). */
+  answerInvite(accept: boolean): Promise<void>;
+  /** `answer_request({userId, accept})` — as an anchor. */
+  answerRequest(userId: string, accept: boolean): Promise<void>;
   /** Subscribes to `room-event`; resolves to an unsubscribe function. */
   onRoomEvent(handler: (e: RoomEvent) => void): Promise<() => void>;
 }
@@ -322,6 +342,10 @@ export interface CommandArgs {
   recent_rooms: Record<string, never>;
   call_history: Record<string, never>;
   store_notice: Record<string, never>;
+  invite_to_speak: { userId: string };
+  request_to_speak: Record<string, never>;
+  answer_invite: { accept: boolean };
+  answer_request: { userId: string; accept: boolean };
 }
 export type CommandName = keyof CommandArgs;
 

@@ -162,6 +162,17 @@ export class MockBackend implements Backend {
   callHistory = (): Promise<CallRecord[]> => this.record('call_history', {}, () => [...this.history]);
   storeNotice = (): Promise<string | null> => this.record('store_notice', {}, () => this.opts.notice ?? null);
 
+  // Speaking: the mock has no anchors of its own, so answers come from tests via emit(...),
+  // except that accepting an invitation puts me on stage as the app does.
+  inviteToSpeak = (userId: string): Promise<void> => this.record('invite_to_speak', { userId }, () => undefined);
+  requestToSpeak = (): Promise<void> => this.record('request_to_speak', {}, () => undefined);
+  answerInvite = (accept: boolean): Promise<void> =>
+    this.record('answer_invite', { accept }, () => {
+      if (accept) queueMicrotask(() => this.emit({ type: 'role_changed', role: 'anchor' }));
+    });
+  answerRequest = (userId: string, accept: boolean): Promise<void> =>
+    this.record('answer_request', { userId, accept }, () => undefined);
+
   async onRoomEvent(handler: (e: RoomEvent) => void): Promise<() => void> {
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);

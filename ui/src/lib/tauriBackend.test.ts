@@ -61,6 +61,20 @@ describe('TauriBackend', () => {
     ]);
   });
 
+  test('speaking commands map onto invite/request/answer commands', async () => {
+    const b = new TauriBackend();
+    await b.inviteToSpeak('fan');
+    await b.requestToSpeak();
+    await b.answerInvite(true);
+    await b.answerRequest('fan', false);
+    expect(invoke.mock.calls).toEqual([
+      ['invite_to_speak', { userId: 'fan' }],
+      ['request_to_speak', undefined],
+      ['answer_invite', { accept: true }],
+      ['answer_request', { userId: 'fan', accept: false }],
+    ]);
+  });
+
   test('set_view passes a channel whose ArrayBuffers reach the sink', async () => {
     const b = new TauriBackend();
     const sink = vi.fn();

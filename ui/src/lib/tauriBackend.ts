@@ -52,6 +52,11 @@ export class TauriBackend implements Backend {
   recentRooms = (): Promise<RecentRoom[]> => call('recent_rooms');
   callHistory = (): Promise<CallRecord[]> => call('call_history');
   storeNotice = (): Promise<string | null> => call('store_notice');
+  inviteToSpeak = (userId: string): Promise<void> => call('invite_to_speak', { userId });
+  requestToSpeak = (): Promise<void> => call('request_to_speak');
+  answerInvite = (accept: boolean): Promise<void> => call('answer_invite', { accept });
+  answerRequest = (userId: string, accept: boolean): Promise<void> =>
+    call('answer_request', { userId, accept });
 
   setView(view: ViewRequest, sink: FrameSink): Promise<void> {
     const channel = new Channel<ArrayBuffer>();

@@ -23,7 +23,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ledger::{LedgerEvent, RoomKey, now_ms};
-use crate::room::{Limits, MemberId, Room, RoomEvent};
+use crate::room::{Limits, MemberId, Room, RoomEvent, SpeakAction};
 use peer::{Peer, Use};
 
 type Failure = (ErrorCode, String);
@@ -71,6 +71,12 @@ pub enum Command {
         kind: MediaKind,
         stream: Stream,
         available: bool,
+        reply: ReplyTx,
+    },
+    /// Invitations and requests to speak (live scenes).
+    Speak {
+        member: MemberId,
+        action: SpeakAction,
         reply: ReplyTx,
     },
     Shutdown,
@@ -639,6 +645,14 @@ impl Worker {
                 let r = self.with_room(member, |room| {
                     room.handle_set_available(now, member, kind, stream, available)
                 });
+                let _ = reply.send(r.map(|_| Reply::Done));
+            }
+            Command::Speak {
+                member,
+                action,
+                reply,
+            } => {
+                let r = self.with_room(member, |room| room.handle_speak(now, member, action));
                 let _ = reply.send(r.map(|_| Reply::Done));
             }
             Command::Negotiate {

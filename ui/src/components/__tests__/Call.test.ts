@@ -111,16 +111,91 @@ describe('Call', () => {
     await waitFor(() => expect(screen.getByTestId('toast').textContent).toMatch(/another application/));
   });
 
-  test('live audience: anchors only, and "Request to speak" switches my role', async () => {
+  test('live audience: anchors only, and "Go on stage" switches my role directly', async () => {
     const { backend } = await setup({ scene: 'live', role: 'audience' }, [
       { userId: 'star', role: 'anchor', audio: true, video: true, subVideo: false },
     ]);
     expect(screen.queryByTestId('tile-me')).toBeNull();
     expect(screen.queryByTestId('btn-mic')).toBeNull();
-    await fireEvent.click(screen.getByTestId('btn-request-speak'));
+    await fireEvent.click(screen.getByTestId('btn-go-on-stage'));
     await waitFor(() => expect(screen.getByTestId('tile-me')).toBeTruthy());
     expect(backend.callsOf('switch_role')).toEqual([{ role: 'anchor' }]);
-    expect((screen.getByTestId('btn-invite') as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByTestId('btn-invite') as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  test('"Request to speak" asks the anchors; an allowed request puts me on stage', async () => {
+    const { backend } = await setup({ scene: 'live', role: 'audience' }, [
+      { userId: 'star', role: 'anchor', audio: true, video: true, subVideo: false },
+    ]);
+    await fireEvent.click(screen.getByTestId('btn-request-speak'));
+    await waitFor(() => expect(screen.getByTestId('btn-request-speak').textContent).toMatch(/Request sent/));
+    expect(backend.callsOf('request_to_speak')).toEqual([{}]);
+    expect(backend.callsOf('switch_role')).toEqual([]);
+    expect((screen.getByTestId('btn-request-speak') as HTMLButtonElement).disabled).toBe(true);
+    backend.emit({ type: 'speak_request_answered', accept: true, by: 'star' });
+    backend.emit({ type: 'role_changed', role: 'anchor' });
+    flushSync();
+    expect(screen.getAllByTestId('toast').map((t) => t.textContent)).toContainEqual(expect.stringContaining('star let you on stage'));
+    expect(screen.getByTestId('tile-me')).toBeTruthy();
+  });
+
+  test('an invitation prompts "X invites you to speak"; Accept answers and goes on stage', async () => {
+    const { backend } = await setup({ scene: 'live', role: 'audience' });
+    backend.emit({ type: 'speak_invited', by: 'star' });
+    flushSync();
+    expect(screen.getByTestId('speak-invitation').textContent).toMatch(/star invites you to speak/);
+    await fireEvent.click(screen.getByTestId('btn-accept-invite'));
+    await waitFor(() => expect(screen.getByTestId('tile-me')).toBeTruthy());
+    expect(backend.callsOf('answer_invite')).toEqual([{ accept: true }]);
+    expect(screen.queryByTestId('speak-invitation')).toBeNull();
+  });
+
+  test('declining an invitation answers no and stays in the audience', async () => {
+    const { backend, room } = await setup({ scene: 'live', role: 'audience' });
+    backend.emit({ type: 'speak_invited', by: 'star' });
+    flushSync();
+    await fireEvent.click(screen.getByTestId('btn-decline-invite'));
+    expect(backend.callsOf('answer_invite')).toEqual([{ accept: false }]);
+    expect(screen.queryByTestId('speak-invitation')).toBeNull();
+    expect(room.role).toBe('audience');
+  });
+
+  test('an anchor sees "Y asks to speak" and allows or declines', async () => {
+    const { backend } = await setup({ scene: 'live', role: 'anchor' });
+    backend.emit({ type: 'speak_requested', userId: 'fan' });
+    backend.emit({ type: 'speak_requested', userId: 'troll' });
+    flushSync();
+    expect(screen.getByTestId('speak-request-fan').textContent).toMatch(/fan asks to speak/);
+    await fireEvent.click(screen.getByTestId('btn-allow-fan'));
+    await fireEvent.click(screen.getByTestId('btn-decline-troll'));
+    expect(backend.callsOf('answer_request')).toEqual([
+      { userId: 'fan', accept: true },
+      { userId: 'troll', accept: false },
+    ]);
+    expect(screen.queryByTestId('speak-request-fan')).toBeNull();
+    expect(screen.queryByTestId('speak-request-troll')).toBeNull();
+  });
+
+  test('an anchor invites by UserID and hears the answer', async () => {
+    const { backend } = await setup({ scene: 'live', role: 'anchor' });
+    await fireEvent.click(screen.getByTestId('btn-invite'));
+    await fireEvent.input(screen.getByTestId('invitee-id'), { target: { value: 'fan' } });
+    await fireEvent.click(screen.getByTestId('btn-send-invite'));
+    await waitFor(() => expect(backend.callsOf('invite_to_speak')).toEqual([{ userId: 'fan' }]));
+    backend.emit({ type: 'speak_invite_answered', userId: 'fan', accept: true });
+    flushSync();
+    expect(screen.getAllByTestId('toast').map((t) => t.textContent)).toContainEqual(
+      expect.stringContaining('fan accepted your invitation'),
+    );
+  });
+
+  test('a refused invitation (unknown user) shows the server error', async () => {
+    const { backend } = await setup({ scene: 'live', role: 'anchor' });
+    backend.failNext.set('invite_to_speak', { kind: 'server', code: 3003, message: 'zed is not in this room' });
+    await fireEvent.click(screen.getByTestId('btn-invite'));
+    await fireEvent.input(screen.getByTestId('invitee-id'), { target: { value: 'zed' } });
+    await fireEvent.click(screen.getByTestId('btn-send-invite'));
+    await waitFor(() => expect(screen.getByTestId('toast').textContent).toMatch(/3003/));
   });
 
   test('exit_room from the server ends the call', async () => {

@@ -1,4 +1,5 @@
 import { ActiveSpeaker } from '../activeSpeaker';
+import { SpeakState } from './speak.svelte';
 import { isLiveScene, type JoinArgs, type JoinResult, type Quality, type RemoteUser, type Role, type RoomEvent } from '../backend';
 
 /** A remote user as the call screen shows them. */
@@ -57,6 +58,8 @@ export class RoomState {
   /** Set when the room was exited (reason), e.g. "left", "kicked". */
   exited = $state<string | null>(null);
   enterRoomMs = $state(0);
+  /** Invitations and requests to speak (live scenes). */
+  readonly speak: SpeakState;
 
   private readonly speaker: ActiveSpeaker;
   private readonly opts: Required<Omit<RoomStateOptions, 'threshold' | 'holdMs'>>;
@@ -69,6 +72,7 @@ export class RoomState {
     this.speaker = new ActiveSpeaker({ threshold: opts.threshold, holdMs: opts.holdMs });
     this.opts = { toastMs: opts.toastMs ?? 4000, recoveredMs: opts.recoveredMs ?? 3000, now: opts.now ?? (() => Date.now()) };
     this.participants = users.map((u) => ({ ...u, volume: 0, quality: 0 }));
+    this.speak = new SpeakState(this.opts.now);
   }
 
   /** Merges join_room's user list (events may already have announced some of them). */
@@ -151,6 +155,8 @@ export class RoomState {
   }
 
   handle(e: RoomEvent): void {
+    const speakNews = this.speak.handle(e);
+    if (speakNews) this.toast(speakNews);
     switch (e.type) {
       case 'user_enter':
         if (!this.find(e.userId)) {
