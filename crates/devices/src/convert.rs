@@ -151,8 +151,9 @@ pub fn yuyv_to_i420(data: &[u8], width: u32, height: u32) -> VideoFrame {
         for cx in 0..w / 2 {
             let top = (cy * 2) * stride + cx * 4;
             let bottom = top + stride;
-            let avg =
-                |o: usize| ((u16::from(data[top + o]) + u16::from(data[bottom + o]) + 1) / 2) as u8;
+            let avg = |o: usize| {
+                (u16::from(data[top + o]) + u16::from(data[bottom + o])).div_ceil(2) as u8
+            };
             frame.u[cy * (w / 2) + cx] = avg(1);
             frame.v[cy * (w / 2) + cx] = avg(3);
         }

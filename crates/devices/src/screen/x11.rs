@@ -368,10 +368,10 @@ impl Grabber for X11Grabber {
                 .map_err(|e| format!("cannot capture the screen: {e}")),
             Target::Window(window) => {
                 let (x, y, w, h) = self.visible_rect(window)?;
-                if !viewable(&self.conn, window) {
-                    if let Some(last) = &self.last {
-                        return Ok(last.clone());
-                    }
+                if !viewable(&self.conn, window)
+                    && let Some(last) = &self.last
+                {
+                    return Ok(last.clone());
                 }
                 let picture = self
                     .image(window, x, y, w, h)
