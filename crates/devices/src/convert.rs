@@ -84,35 +84,49 @@ fn i420_from(width: u32, height: u32, pixel: impl Fn(usize, usize) -> [i32; 3]) 
     frame
 }
 
-/// Box-filter downscale of a 4-byte-per-pixel picture to `dw`x`dh`, as packed RGB.
-/// Averaging every source pixel keeps thin text legible, unlike nearest-neighbour.
-pub fn scale_to_rgb(src: &Rgb4<'_>, dw: u32, dh: u32) -> Vec<u8> {
-    let (sw, sh) = (src.width as usize, src.height as usize);
-    let (dw, dh) = (dw.max(1) as usize, dh.max(1) as usize);
-    let (ro, go, bo) = src.order.offsets();
-    let mut out = Vec::with_capacity(dw * dh * 3);
+/// Box-filter resampling of a `sw`x`sh` picture with `channels` values per pixel (read
+/// through `value(x, y, channel)`) to `dw`x`dh`: each output value averages the source pixels
+/// it covers, which keeps thin text legible when downscaling (nearest-neighbour upscaling).
+pub fn box_scale(
+    (sw, sh): (usize, usize),
+    (dw, dh): (usize, usize),
+    channels: usize,
+    value: impl Fn(usize, usize, usize) -> u8,
+) -> Vec<u8> {
+    let (dw, dh) = (dw.max(1), dh.max(1));
+    let mut out = Vec::with_capacity(dw * dh * channels);
+    let mut sum = vec![0u32; channels];
     for dy in 0..dh {
         let y0 = dy * sh / dh;
-        let y1 = ((dy + 1) * sh / dh).max(y0 + 1).min(sh);
+        let y1 = ((dy + 1) * sh / dh).max(y0 + 1).min(sh.max(1));
         for dx in 0..dw {
             let x0 = dx * sw / dw;
-            let x1 = ((dx + 1) * sw / dw).max(x0 + 1).min(sw);
-            let (mut r, mut g, mut b, mut n) = (0u32, 0u32, 0u32, 0u32);
+            let x1 = ((dx + 1) * sw / dw).max(x0 + 1).min(sw.max(1));
+            sum.iter_mut().for_each(|s| *s = 0);
             for y in y0..y1 {
-                let row = &src.data[y * src.stride..];
                 for x in x0..x1 {
-                    let p = &row[x * 4..x * 4 + 4];
-                    r += u32::from(p[ro]);
-                    g += u32::from(p[go]);
-                    b += u32::from(p[bo]);
-                    n += 1;
+                    for (c, s) in sum.iter_mut().enumerate() {
+                        *s += u32::from(value(x, y, c));
+                    }
                 }
             }
-            let n = n.max(1);
-            out.extend_from_slice(&[(r / n) as u8, (g / n) as u8, (b / n) as u8]);
+            let n = ((y1 - y0) * (x1 - x0)).max(1) as u32;
+            out.extend(sum.iter().map(|s| (s / n) as u8));
         }
     }
     out
+}
+
+/// Box-filter downscale of a 4-byte-per-pixel picture to `dw`x`dh`, as packed RGB.
+pub fn scale_to_rgb(src: &Rgb4<'_>, dw: u32, dh: u32) -> Vec<u8> {
+    let (ro, go, bo) = src.order.offsets();
+    let offsets = [ro, go, bo];
+    box_scale(
+        (src.width as usize, src.height as usize),
+        (dw as usize, dh as usize),
+        3,
+        |x, y, c| src.data[y * src.stride + x * 4 + offsets[c]],
+    )
 }
 
 /// Packed RGB (3 bytes per pixel) to I420; odd dimensions lose their last row/column.
@@ -213,25 +227,29 @@ mod tests {
         px.repeat((w * h) as usize)
     }
 
+    fn picture(
+        data: &[u8],
+        width: u32,
+        height: u32,
+        stride: usize,
+        order: ChannelOrder,
+    ) -> Rgb4<'_> {
+        Rgb4 {
+            data,
+            width,
+            height,
+            stride,
+            order,
+        }
+    }
+
     #[test]
     fn bgra_and_rgba_known_colours() {
         let red_bgra = solid4(8, 6, [0, 0, 255, 255]);
-        let src = Rgb4 {
-            data: &red_bgra,
-            width: 8,
-            height: 6,
-            stride: 32,
-            order: ChannelOrder::Bgra,
-        };
+        let src = picture(&red_bgra, 8, 6, 32, ChannelOrder::Bgra);
         assert_solid(&rgb4_to_i420_fit(&src, 1920, 1080), RED);
         let green_rgba = solid4(8, 6, [0, 255, 0, 255]);
-        let src = Rgb4 {
-            data: &green_rgba,
-            width: 8,
-            height: 6,
-            stride: 32,
-            order: ChannelOrder::Rgba,
-        };
+        let src = picture(&green_rgba, 8, 6, 32, ChannelOrder::Rgba);
         assert_solid(&rgb4_to_i420_fit(&src, 1920, 1080), GREEN);
     }
 
@@ -243,13 +261,7 @@ mod tests {
         assert_eq!(fit(641, 481, 1920, 1080), (640, 480));
         assert_eq!(fit(1, 1, 1920, 1080), (2, 2));
         let white = solid4(101, 51, [255, 255, 255, 0]);
-        let src = Rgb4 {
-            data: &white,
-            width: 101,
-            height: 51,
-            stride: 404,
-            order: ChannelOrder::Bgra,
-        };
+        let src = picture(&white, 101, 51, 404, ChannelOrder::Bgra);
         let frame = rgb4_to_i420_fit(&src, 50, 50);
         assert_eq!((frame.width, frame.height), (50, 24));
         assert_solid(&frame, WHITE);
@@ -262,13 +274,7 @@ mod tests {
             data.extend(solid4(4, 1, [0, 0, 255, 0]));
             data.extend([9; 8]); // padding to a 24-byte stride
         }
-        let src = Rgb4 {
-            data: &data,
-            width: 4,
-            height: 4,
-            stride: 24,
-            order: ChannelOrder::Bgra,
-        };
+        let src = picture(&data, 4, 4, 24, ChannelOrder::Bgra);
         assert_solid(&rgb4_to_i420_fit(&src, 1920, 1080), RED);
     }
 

@@ -18,7 +18,7 @@ mod watch;
 
 pub use audio::{Playout, open_microphone};
 pub use camera::open_camera;
-pub use convert::{nv12_to_i420, rgb_to_i420, yuyv_to_i420};
+pub use convert::{box_scale, nv12_to_i420, rgb_to_i420, yuyv_to_i420};
 pub use mixer::{Mixer, Renderer};
 pub use resample::{MicFramer, Resampler};
 #[cfg(target_os = "linux")]
