@@ -163,3 +163,34 @@ pub async fn unblock<T: Send + 'static>(
             message: format!("device task failed: {e}"),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_shapes_match_backend_ts() {
+        let lists = DeviceLists {
+            microphones: vec![DeviceInfo {
+                id: "alsa:null".into(),
+                name: "Null".into(),
+                is_default: true,
+            }],
+            ..Default::default()
+        };
+        let v = serde_json::to_value(Devices::from(&lists)).expect("serialises");
+        assert_eq!(
+            v,
+            json!({"cameras": [], "microphones": [{"id": "alsa:null", "name": "Null", "isDefault": true}], "speakers": []})
+        );
+        let source = ScreenSource::from(roomcast_devices::ScreenSource {
+            id: "window:7".into(),
+            kind: ScreenKind::Window,
+            title: "Slides".into(),
+            thumbnail_png: b"\x89PNG\r\n\x1a\n".to_vec(),
+        });
+        let v = serde_json::to_value(source).expect("serialises");
+        assert_eq!(v["kind"], "window");
+        assert_eq!(v["thumbnail"], "data:image/png;base64,iVBORw0KGgo=");
+    }
+}
