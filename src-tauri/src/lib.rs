@@ -3,6 +3,7 @@
 //! video on binary channels, and the local store. Business logic lives in the engine and the
 //! server crates; this crate only connects them to the window.
 
+mod devices;
 mod error;
 mod store;
 mod video;
@@ -12,8 +13,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex as StdMutex};
 
+use roomcast_devices::{DeviceWatcher, Playout};
 use roomcast_engine::codec::AudioProfile;
-use roomcast_engine::media::{PatternSource, ToneSource, VideoSource};
 use roomcast_engine::{Engine, EngineConfig, EngineEvent, EnterRoomParams};
 use roomcast_proto::{Role, RoomId, Scene, Stream, UserId};
 use roomcast_server::{RunningServer, ServerConfig};
@@ -44,6 +45,9 @@ struct Call {
     forward: tauri::async_runtime::JoinHandle<()>,
     mic_on: bool,
     camera_on: bool,
+    sharing: bool,
+    /// Remote users' audio, mixed on the chosen speaker; None plays nothing.
+    playout: Option<Playout>,
 }
 
 pub struct AppState {
@@ -53,6 +57,8 @@ pub struct AppState {
     hosted: Mutex<Option<Hosted>>,
     call: Mutex<Option<Call>>,
     views: Arc<Views>,
+    fallbacks: Arc<devices::Fallbacks>,
+    _watcher: Option<DeviceWatcher>,
 }
 
 #[derive(Serialize)]
@@ -238,8 +244,14 @@ async fn join_room(
         ));
     }
     let (server, sdk_app_id, user_sig) = resolve_server(&state, &args).await?;
+    let settings = state.store.settings().await.unwrap_or_default();
+    let speaker = settings.speaker.clone();
+    let playout = devices::unblock(move || Playout::open(speaker.as_deref()))
+        .await?
+        .map_err(|e| tracing::warn!("remote audio will not be played: {e}"))
+        .ok();
     let views = state.views.clone();
-    let config = EngineConfig {
+    let mut config = EngineConfig {
         auto_subscribe_audio: true,
         auto_subscribe_video: true,
         video_sink: Arc::new(move |user, stream| {
@@ -251,6 +263,10 @@ async fn join_room(
         }),
         ..EngineConfig::default()
     };
+    if let Some(p) = &playout {
+        tracing::info!("playing remote audio on '{}'", p.name());
+        config.audio_sink = p.sink_factory();
+    }
     let mut engine = Engine::new(config);
     let params = EnterRoomParams {
         server_url: server.clone(),
@@ -269,7 +285,6 @@ async fn join_room(
         engine.take_events(),
         participants.clone(),
     ));
-    let settings = state.store.settings().await.unwrap_or_default();
     let mut joined = Call {
         engine,
         server: args
@@ -282,11 +297,13 @@ async fn join_room(
         forward,
         mic_on: false,
         camera_on: false,
+        sharing: false,
+        playout,
     };
     // Anchors publish at once, as a call app should; the UI mutes from there.
     if joined.engine.role() == Role::Anchor {
-        start_microphone(&mut joined, &settings).await?;
-        start_camera(&mut joined, &settings, &state.views).await?;
+        start_microphone(&app, &state, &mut joined, &settings).await?;
+        start_camera(&app, &state, &mut joined, &settings).await?;
     }
     let remember = args.server.clone().unwrap_or_default();
     let scene = serde_json::to_value(args.scene)
@@ -307,25 +324,47 @@ async fn join_room(
     })
 }
 
-/// The microphone: the default device when there is one; this build uses the engine's
-/// test tone (device capture through cpal is not wired yet).
-async fn start_microphone(call: &mut Call, settings: &Settings) -> Result<()> {
-    call.engine
-        .start_local_audio(
-            Box::new(ToneSource::new(audio_profile(settings).channels())),
-            audio_profile(settings),
-        )
-        .await?;
+/// The microphone from the settings; the test tone (with a notice) when there is none.
+async fn start_microphone(
+    app: &AppHandle,
+    state: &AppState,
+    call: &mut Call,
+    settings: &Settings,
+) -> Result<()> {
+    let profile = audio_profile(settings);
+    let (app2, fallbacks, id) = (
+        app.clone(),
+        state.fallbacks.clone(),
+        settings.microphone.clone(),
+    );
+    let source = devices::unblock(move || {
+        devices::microphone(&app2, &fallbacks, id.as_deref(), profile.channels())
+    })
+    .await?;
+    call.engine.start_local_audio(source, profile).await?;
     call.mic_on = true;
     Ok(())
 }
 
-async fn start_camera(call: &mut Call, settings: &Settings, views: &Arc<Views>) -> Result<()> {
+/// The camera from the settings; the test pattern (with a notice) when there is none.
+async fn start_camera(
+    app: &AppHandle,
+    state: &AppState,
+    call: &mut Call,
+    settings: &Settings,
+) -> Result<()> {
     let (w, h, fps, bps) = video_settings(settings);
-    let source: Box<dyn VideoSource> = Box::new(PatternSource::new(w, h, fps));
+    let (app2, fallbacks, id) = (
+        app.clone(),
+        state.fallbacks.clone(),
+        settings.camera.clone(),
+    );
+    let source =
+        devices::unblock(move || devices::camera(&app2, &fallbacks, id.as_deref(), (w, h, fps)))
+            .await?;
     let preview = PreviewSource {
         inner: source,
-        views: views.clone(),
+        views: state.views.clone(),
         stream: Stream::Main,
     };
     call.engine
@@ -448,24 +487,24 @@ async fn leave_room(state: State<'_, AppState>) -> Result<()> {
 }
 
 #[tauri::command]
-async fn set_microphone(state: State<'_, AppState>, on: bool) -> Result<()> {
+async fn set_microphone(app: AppHandle, state: State<'_, AppState>, on: bool) -> Result<()> {
     let mut guard = state.call.lock().await;
     let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
     if on && !call.mic_on && call.engine.role() == Role::Anchor {
         let settings = state.store.settings().await.unwrap_or_default();
-        return start_microphone(call, &settings).await;
+        return start_microphone(&app, &state, call, &settings).await;
     }
     call.engine.mute_local_audio(!on).await;
     Ok(())
 }
 
 #[tauri::command]
-async fn set_camera(state: State<'_, AppState>, on: bool) -> Result<()> {
+async fn set_camera(app: AppHandle, state: State<'_, AppState>, on: bool) -> Result<()> {
     let mut guard = state.call.lock().await;
     let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
     if on && !call.camera_on && call.engine.role() == Role::Anchor {
         let settings = state.store.settings().await.unwrap_or_default();
-        return start_camera(call, &settings, &state.views).await;
+        return start_camera(&app, &state, call, &settings).await;
     }
     call.engine.mute_local_video(Stream::Main, !on).await;
     Ok(())
@@ -479,6 +518,7 @@ async fn switch_role(state: State<'_, AppState>, role: Role) -> Result<()> {
     if role == Role::Audience {
         call.mic_on = false;
         call.camera_on = false;
+        call.sharing = false;
     }
     Ok(())
 }
@@ -573,30 +613,59 @@ async fn answer_request(state: State<'_, AppState>, user_id: String, accept: boo
     Ok(call.engine.answer_request(user, accept).await?)
 }
 
-#[derive(Serialize)]
-struct ScreenSource {
-    id: String,
-    kind: &'static str,
-    title: String,
-    thumbnail: String,
+#[tauri::command]
+async fn list_screen_sources() -> Result<Vec<devices::ScreenSource>> {
+    let sources = devices::unblock(roomcast_devices::list_screen_sources).await??;
+    Ok(sources.into_iter().map(Into::into).collect())
+}
+
+/// Publishes a screen or window on the sub stream (sharp text: more bits, fewer frames).
+#[tauri::command]
+async fn start_screen_share(state: State<'_, AppState>, source_id: String) -> Result<()> {
+    let mut guard = state.call.lock().await;
+    let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
+    if call.engine.role() != Role::Anchor {
+        return Err(AppError::input(
+            "Only anchors can share their screen; go on stage first.",
+        ));
+    }
+    let (fps, (w, h)) = (devices::SCREEN_FPS, devices::SCREEN_MAX);
+    let source =
+        devices::unblock(move || roomcast_devices::open_screen(&source_id, fps, w, h)).await??;
+    if call.sharing {
+        call.engine.stop_local_video(Stream::Sub).await;
+    }
+    let preview = PreviewSource {
+        inner: source,
+        views: state.views.clone(),
+        stream: Stream::Sub,
+    };
+    call.engine
+        .start_local_video(Box::new(preview), Stream::Sub, devices::SCREEN_BPS)
+        .await?;
+    call.sharing = true;
+    Ok(())
 }
 
 #[tauri::command]
-async fn list_screen_sources() -> Result<Vec<ScreenSource>> {
-    Ok(Vec::new())
+async fn stop_screen_share(state: State<'_, AppState>) -> Result<()> {
+    let mut guard = state.call.lock().await;
+    let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
+    if call.sharing {
+        call.engine.stop_local_video(Stream::Sub).await;
+        call.sharing = false;
+    }
+    Ok(())
 }
 
+/// 0..=100 (default 100) for one remote user's audio on this computer only.
 #[tauri::command]
-async fn start_screen_share(source_id: String) -> Result<()> {
-    Err(AppError::Device {
-        message: format!(
-            "Screen capture is not available in this build yet (asked for {source_id:?})."
-        ),
-    })
-}
-
-#[tauri::command]
-async fn stop_screen_share() -> Result<()> {
+async fn set_user_volume(state: State<'_, AppState>, user_id: String, volume: u8) -> Result<()> {
+    let guard = state.call.lock().await;
+    let call = guard.as_ref().ok_or_else(AppError::not_in_room)?;
+    if let Some(p) = &call.playout {
+        p.set_user_volume(&user_id, volume.min(100));
+    }
     Ok(())
 }
 
@@ -619,30 +688,10 @@ async fn stop_view(state: State<'_, AppState>, user_id: String, stream: Stream) 
     Ok(())
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Device {
-    id: String,
-    name: String,
-    is_default: bool,
-}
-
-#[derive(Serialize)]
-struct Devices {
-    cameras: Vec<Device>,
-    microphones: Vec<Device>,
-    speakers: Vec<Device>,
-}
-
-/// Device capture is not wired yet: the lists are empty and the UI says the test pattern
-/// and tone are used.
 #[tauri::command]
-async fn list_devices() -> Result<Devices> {
-    Ok(Devices {
-        cameras: Vec::new(),
-        microphones: Vec::new(),
-        speakers: Vec::new(),
-    })
+async fn list_devices() -> Result<devices::Devices> {
+    let lists = devices::unblock(roomcast_devices::list_devices).await?;
+    Ok(devices::Devices::from(&lists))
 }
 
 #[tauri::command]
@@ -694,6 +743,8 @@ pub fn run() {
                 hosted: Mutex::new(None),
                 call: Mutex::new(None),
                 views: Arc::new(Views::default()),
+                fallbacks: Arc::default(),
+                _watcher: devices::watch(app.handle().clone()),
             });
             Ok(())
         })
@@ -708,6 +759,7 @@ pub fn run() {
             list_screen_sources,
             start_screen_share,
             stop_screen_share,
+            set_user_volume,
             set_view,
             stop_view,
             list_devices,

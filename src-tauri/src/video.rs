@@ -101,24 +101,13 @@ pub fn scale_i420(f: &VideoFrame, max_w: u32, max_h: u32) -> VideoFrame {
         return f.clone();
     }
     let plane = |src: &[u8], sw: u32, sh: u32, dw: u32, dh: u32| -> Vec<u8> {
-        let mut out = vec![0u8; (dw * dh) as usize];
-        for y in 0..dh {
-            let y0 = y * sh / dh;
-            let y1 = ((y + 1) * sh / dh).max(y0 + 1).min(sh);
-            for x in 0..dw {
-                let x0 = x * sw / dw;
-                let x1 = ((x + 1) * sw / dw).max(x0 + 1).min(sw);
-                let mut sum = 0u32;
-                for yy in y0..y1 {
-                    let row = (yy * sw) as usize;
-                    for xx in x0..x1 {
-                        sum += u32::from(src.get(row + xx as usize).copied().unwrap_or(0));
-                    }
-                }
-                out[(y * dw + x) as usize] = (sum / ((y1 - y0) * (x1 - x0))) as u8;
-            }
-        }
-        out
+        let sw = sw as usize;
+        roomcast_devices::box_scale(
+            (sw, sh as usize),
+            (dw as usize, dh as usize),
+            1,
+            |x, y, _| src.get(y * sw + x).copied().unwrap_or(0),
+        )
     };
     VideoFrame {
         width: w,

@@ -242,7 +242,10 @@ export type RoomEvent =
   | { type: 'connection_recovered' }
   /** My own role changed (after switch_role, or by the server). */
   | { type: 'role_changed'; role: Role }
+  /** Also device notices, e.g. "No microphone found — sending a test tone" (code null). */
   | { type: 'error'; code: number | null; message: string }
+  /** A camera, microphone or speaker was plugged or unplugged, or a default changed. */
+  | { type: 'devices_changed'; devices: DeviceList }
   /** I left the room (reason e.g. "left", "kicked", "room_dismissed"). */
   | { type: 'exit_room'; reason: string }
   // Invitations and requests to speak (live scenes); open ones expire after SPEAK_TIMEOUT_MS.
@@ -286,6 +289,8 @@ export interface Backend {
   stopScreenShare(): Promise<void>;
   /** `switch_role({role})` — for myself; a `role_changed` event follows. */
   switchRole(role: Role): Promise<void>;
+  /** `set_user_volume({userId, volume})` — 0..100 (default 100) for one remote user's audio. */
+  setUserVolume(userId: string, volume: number): Promise<void>;
   /**
    * `set_view({userId, stream, width, height, channel})` — frames for this view are delivered to
    * `sink` (over a Tauri `Channel<ArrayBuffer>` in the app).
@@ -332,6 +337,7 @@ export interface CommandArgs {
   start_screen_share: { sourceId: string };
   stop_screen_share: Record<string, never>;
   switch_role: { role: Role };
+  set_user_volume: { userId: string; volume: number };
   /** plus `channel: Channel<ArrayBuffer>` */
   set_view: ViewRequest;
   stop_view: { userId: string; stream: StreamKind };

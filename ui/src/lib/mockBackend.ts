@@ -144,6 +144,9 @@ export class MockBackend implements Backend {
       queueMicrotask(() => this.emit({ type: 'role_changed', role }));
     });
 
+  setUserVolume = (userId: string, volume: number): Promise<void> =>
+    this.record('set_user_volume', { userId, volume }, () => undefined);
+
   setView = (view: ViewRequest, sink: FrameSink): Promise<void> =>
     this.record('set_view', { ...view }, () => {
       this.views.set(`${view.userId}/${view.stream}`, { req: { ...view }, sink });

@@ -33,6 +33,7 @@ describe('TauriBackend', () => {
     await b.startScreenShare('screen:0');
     await b.stopScreenShare();
     await b.switchRole('audience');
+    await b.setUserVolume('bob', 40);
     await b.stopView('bob', 'sub');
     await b.listDevices();
     await b.getSettings();
@@ -51,6 +52,7 @@ describe('TauriBackend', () => {
       ['start_screen_share', { sourceId: 'screen:0' }],
       ['stop_screen_share', undefined],
       ['switch_role', { role: 'audience' }],
+      ['set_user_volume', { userId: 'bob', volume: 40 }],
       ['stop_view', { userId: 'bob', stream: 'sub' }],
       ['list_devices', undefined],
       ['get_settings', undefined],

@@ -45,6 +45,7 @@ export class TauriBackend implements Backend {
   startScreenShare = (sourceId: string): Promise<void> => call('start_screen_share', { sourceId });
   stopScreenShare = (): Promise<void> => call('stop_screen_share');
   switchRole = (role: Role): Promise<void> => call('switch_role', { role });
+  setUserVolume = (userId: string, volume: number): Promise<void> => call('set_user_volume', { userId, volume });
   stopView = (userId: string, stream: StreamKind): Promise<void> => call('stop_view', { userId, stream });
   listDevices = (): Promise<DeviceList> => call('list_devices');
   getSettings = (): Promise<Settings> => call('get_settings');

@@ -1,0 +1,65 @@
+//! Real capture and playout devices behind the engine's source and sink traits: microphones
+//! and speakers (cpal), cameras (nokhwa), screens and windows (x11rb on Linux, xcap on
+//! Windows and macOS), and a watcher for plugged and unplugged devices.
+//!
+//! Devices feed the engine's push sources, so a camera goes through exactly the capture
+//! pipeline a headless test source does. What is logic — resampling, mixing, pixel
+//! conversion, scaling, list diffs — lives in sans-IO modules with unit tests; the device
+//! modules are thin threads around them. Not for: encoding, networking, UI.
+
+mod audio;
+mod camera;
+mod convert;
+mod mixer;
+mod resample;
+mod screen;
+mod thumbnail;
+mod watch;
+
+pub use audio::{Playout, open_microphone};
+pub use camera::open_camera;
+pub use convert::{box_scale, nv12_to_i420, rgb_to_i420, yuyv_to_i420};
+pub use mixer::{Mixer, Renderer};
+pub use resample::{MicFramer, Resampler};
+#[cfg(target_os = "linux")]
+pub use screen::x11::{list_sources as list_screen_sources_on, open as open_screen_on};
+pub use screen::{ScreenKind, ScreenSource, list_screen_sources, open_screen};
+pub use watch::{DeviceChange, DeviceWatcher, diff};
+
+/// A camera, microphone or speaker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Stable id to store in settings and pass to the `open_*` functions.
+    pub id: String,
+    /// What the user sees.
+    pub name: String,
+    /// The system's default device of its kind.
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceLists {
+    pub cameras: Vec<DeviceInfo>,
+    pub microphones: Vec<DeviceInfo>,
+    pub speakers: Vec<DeviceInfo>,
+}
+
+/// Every device on this machine; a backend that fails gives an empty list (and a log line).
+pub fn list_devices() -> DeviceLists {
+    DeviceLists {
+        cameras: camera::list(),
+        microphones: audio::list(true),
+        speakers: audio::list(false),
+    }
+}
+
+/// Why a device cannot be used; the message is meant for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// No such device (or none at all).
+    #[error("{0}")]
+    NotFound(String),
+    /// The device exists but cannot be used now: busy, unplugged, refused, unsupported.
+    #[error("{0}")]
+    Unavailable(String),
+}
