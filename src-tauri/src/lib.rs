@@ -548,14 +548,14 @@ fn publish_on_stage(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        if let Err(e) = go_on_stage(&state).await {
+        if let Err(e) = go_on_stage(&app, &state).await {
             let payload = json!({"type": "error", "code": null, "message": e.to_string()});
             let _ = app.emit("room-event", payload);
         }
     });
 }
 
-async fn go_on_stage(state: &AppState) -> Result<()> {
+async fn go_on_stage(app: &AppHandle, state: &AppState) -> Result<()> {
     let mut guard = state.call.lock().await;
     let Some(call) = guard.as_mut() else {
         return Ok(());
@@ -565,10 +565,10 @@ async fn go_on_stage(state: &AppState) -> Result<()> {
     }
     let settings = state.store.settings().await.unwrap_or_default();
     if !call.mic_on {
-        start_microphone(call, &settings).await?;
+        start_microphone(app, state, call, &settings).await?;
     }
     if !call.camera_on {
-        start_camera(call, &settings, &state.views).await?;
+        start_camera(app, state, call, &settings).await?;
     }
     Ok(())
 }
@@ -593,14 +593,14 @@ async fn request_to_speak(state: State<'_, AppState>) -> Result<()> {
 }
 
 #[tauri::command]
-async fn answer_invite(state: State<'_, AppState>, accept: bool) -> Result<()> {
+async fn answer_invite(app: AppHandle, state: State<'_, AppState>, accept: bool) -> Result<()> {
     {
         let mut guard = state.call.lock().await;
         let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
         call.engine.answer_invite(accept).await?;
     }
     if accept {
-        go_on_stage(&state).await?;
+        go_on_stage(&app, &state).await?;
     }
     Ok(())
 }
