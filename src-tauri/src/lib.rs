@@ -3,6 +3,7 @@
 //! video on binary channels, and the local store. Business logic lives in the engine and the
 //! server crates; this crate only connects them to the window.
 
+mod check;
 mod devices;
 mod error;
 mod store;
@@ -59,6 +60,18 @@ pub struct AppState {
     views: Arc<Views>,
     fallbacks: Arc<devices::Fallbacks>,
     _watcher: Option<DeviceWatcher>,
+    /// The pre-join device check (camera preview, microphone level) outside a room.
+    check: StdMutex<DeviceCheck>,
+}
+
+#[derive(Default)]
+struct DeviceCheck {
+    camera: Option<check::Check>,
+    microphone: Option<check::Check>,
+}
+
+fn lock_check(state: &AppState) -> std::sync::MutexGuard<'_, DeviceCheck> {
+    state.check.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[derive(Serialize)]
@@ -244,6 +257,9 @@ async fn join_room(
         ));
     }
     let (server, sdk_app_id, user_sig) = resolve_server(&state, &args).await?;
+    // The pre-join check lets go of the devices the call is about to open.
+    let check = std::mem::take(&mut *lock_check(&state));
+    drop(check);
     let settings = state.store.settings().await.unwrap_or_default();
     let speaker = settings.speaker.clone();
     let playout = devices::unblock(move || Playout::open(speaker.as_deref()))
@@ -489,7 +505,26 @@ async fn leave_room(state: State<'_, AppState>) -> Result<()> {
 #[tauri::command]
 async fn set_microphone(app: AppHandle, state: State<'_, AppState>, on: bool) -> Result<()> {
     let mut guard = state.call.lock().await;
-    let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
+    let Some(call) = guard.as_mut() else {
+        // Outside a room: the pre-join check's level meter.
+        let source = if on {
+            let settings = state.store.settings().await.unwrap_or_default();
+            let channels = audio_profile(&settings).channels();
+            let (app2, fallbacks, id) = (app.clone(), state.fallbacks.clone(), settings.microphone);
+            Some(
+                devices::unblock(move || {
+                    devices::microphone(&app2, &fallbacks, id.as_deref(), channels)
+                })
+                .await?,
+            )
+        } else {
+            None
+        };
+        let running = source.and_then(|s| check::microphone(s, app.clone()));
+        let old = std::mem::replace(&mut lock_check(&state).microphone, running);
+        drop(old);
+        return Ok(());
+    };
     if on && !call.mic_on && call.engine.role() == Role::Anchor {
         let settings = state.store.settings().await.unwrap_or_default();
         return start_microphone(&app, &state, call, &settings).await;
@@ -501,7 +536,22 @@ async fn set_microphone(app: AppHandle, state: State<'_, AppState>, on: bool) ->
 #[tauri::command]
 async fn set_camera(app: AppHandle, state: State<'_, AppState>, on: bool) -> Result<()> {
     let mut guard = state.call.lock().await;
-    let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
+    let Some(call) = guard.as_mut() else {
+        // Outside a room: the pre-join check's preview. The old camera closes first.
+        let old = lock_check(&state).camera.take();
+        drop(old);
+        if on {
+            let settings = state.store.settings().await.unwrap_or_default();
+            let (w, h, fps, _) = video_settings(&settings);
+            let (app2, fallbacks, id) = (app.clone(), state.fallbacks.clone(), settings.camera);
+            let source = devices::unblock(move || {
+                devices::camera(&app2, &fallbacks, id.as_deref(), (w, h, fps))
+            })
+            .await?;
+            lock_check(&state).camera = check::camera(source, state.views.clone());
+        }
+        return Ok(());
+    };
     if on && !call.camera_on && call.engine.role() == Role::Anchor {
         let settings = state.store.settings().await.unwrap_or_default();
         return start_camera(&app, &state, call, &settings).await;
@@ -676,15 +726,23 @@ async fn set_view(
     stream: Stream,
     width: u32,
     height: u32,
+    seq: Option<u64>,
     channel: Channel<InvokeResponseBody>,
 ) -> Result<()> {
-    state.views.set(user_id, stream, width, height, channel);
+    state
+        .views
+        .set(user_id, stream, (width, height), channel, seq);
     Ok(())
 }
 
 #[tauri::command]
-async fn stop_view(state: State<'_, AppState>, user_id: String, stream: Stream) -> Result<()> {
-    state.views.remove(&user_id, stream);
+async fn stop_view(
+    state: State<'_, AppState>,
+    user_id: String,
+    stream: Stream,
+    seq: Option<u64>,
+) -> Result<()> {
+    state.views.remove(&user_id, stream, seq);
     Ok(())
 }
 
@@ -745,6 +803,7 @@ pub fn run() {
                 views: Arc::new(Views::default()),
                 fallbacks: Arc::default(),
                 _watcher: devices::watch(app.handle().clone()),
+                check: StdMutex::new(DeviceCheck::default()),
             });
             Ok(())
         })

@@ -16,51 +16,91 @@ struct View {
     width: u32,
     height: u32,
     channel: Channel<InvokeResponseBody>,
+    seq: u64,
 }
 
 /// The tiles the UI is drawing right now.
+///
+/// Tauri runs commands concurrently, so a tile's `stop_view` can be handled after the
+/// `set_view` of the tile that replaced it (the pre-join preview and the call's self view
+/// share a key). The UI numbers its requests (`seq`); an older request never undoes a newer
+/// one. Requests without a number apply as they come.
 #[derive(Default)]
 pub struct Views {
-    views: Mutex<HashMap<Key, View>>,
+    views: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    views: HashMap<Key, View>,
+    /// The newest `stop_view` seen per key.
+    stopped: HashMap<Key, u64>,
+}
+
+impl State {
+    fn newest(&self, key: &Key) -> u64 {
+        let set = self.views.get(key).map_or(0, |v| v.seq);
+        set.max(self.stopped.get(key).copied().unwrap_or(0))
+    }
 }
 
 impl Views {
+    /// Shows `user`/`stream` on `channel`; false when a newer request already came.
     pub fn set(
         &self,
         user: String,
         stream: Stream,
-        width: u32,
-        height: u32,
+        (width, height): (u32, u32),
         channel: Channel<InvokeResponseBody>,
-    ) {
+        seq: Option<u64>,
+    ) -> bool {
         let (width, height) = (even(width.clamp(16, 3840)), even(height.clamp(16, 2160)));
-        self.lock().insert(
-            (user, stream),
+        let key = (user, stream);
+        let mut state = self.lock();
+        if seq.is_some_and(|s| s < state.newest(&key)) {
+            return false;
+        }
+        let seq = seq.unwrap_or_else(|| state.newest(&key));
+        state.views.insert(
+            key,
             View {
                 width,
                 height,
                 channel,
+                seq,
             },
         );
+        true
     }
 
-    pub fn remove(&self, user: &str, stream: Stream) {
-        self.lock().remove(&(user.to_string(), stream));
+    /// Stops showing `user`/`stream`; false when a newer request already came.
+    pub fn remove(&self, user: &str, stream: Stream, seq: Option<u64>) -> bool {
+        let key = (user.to_string(), stream);
+        let mut state = self.lock();
+        if seq.is_some_and(|s| s < state.newest(&key)) {
+            return false;
+        }
+        if let Some(s) = seq {
+            state.stopped.insert(key.clone(), s);
+        }
+        state.views.remove(&key);
+        true
     }
 
     pub fn clear(&self) {
-        self.lock().clear();
+        self.lock().views.clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, View>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.views.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sends `frame` to the tile showing `user`/`stream`, if there is one.
     pub fn deliver(&self, user: &str, stream: Stream, frame: &VideoFrame) {
         let target = {
-            let views = self.lock();
-            views
+            let state = self.lock();
+            state
+                .views
                 .get(&(user.to_string(), stream))
                 .map(|v| (v.width, v.height, v.channel.clone()))
         };
@@ -159,6 +199,39 @@ impl VideoSource for PreviewSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn counting_channel() -> (Channel<InvokeResponseBody>, Arc<AtomicUsize>) {
+        let n = Arc::new(AtomicUsize::new(0));
+        let seen = n.clone();
+        let channel = Channel::new(move |_| {
+            seen.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        });
+        (channel, n)
+    }
+
+    #[test]
+    fn an_older_stop_does_not_undo_a_newer_view() {
+        let views = Views::default();
+        let frame = VideoFrame::black(64, 36);
+        // The pre-join preview (seq 1) is replaced by the call's self view (seq 3); the
+        // preview's stop (seq 2) is handled last.
+        let (preview, _) = counting_channel();
+        let (call, drawn) = counting_channel();
+        assert!(views.set(String::new(), Stream::Main, (64, 36), preview, Some(1)));
+        assert!(views.set(String::new(), Stream::Main, (64, 36), call, Some(3)));
+        assert!(!views.remove("", Stream::Main, Some(2)));
+        views.deliver("", Stream::Main, &frame);
+        assert_eq!(drawn.load(Ordering::Relaxed), 1);
+        // A stale set after a newer stop does not bring a closed tile back.
+        assert!(views.remove("", Stream::Main, Some(5)));
+        let (stale, stale_drawn) = counting_channel();
+        assert!(!views.set(String::new(), Stream::Main, (64, 36), stale, Some(4)));
+        views.deliver("", Stream::Main, &frame);
+        assert_eq!(stale_drawn.load(Ordering::Relaxed), 0);
+        assert_eq!(drawn.load(Ordering::Relaxed), 1);
+    }
 
     #[test]
     fn scaling_keeps_aspect_and_averages() {

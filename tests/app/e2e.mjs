@@ -105,6 +105,12 @@ async function main() {
   await click(await find('home-host'));
   const address = await text(await find('host-address'));
   log('hosting at', address);
+  // Pre-join check: the (fallback) camera previews and the (fallback) microphone moves the meter.
+  const preview = await find('canvas-preview');
+  await until('the pre-join camera preview', async () => Number(await attr(preview, 'data-frames')) > 5, 15000);
+  const meter = await find('level-meter');
+  await until('the pre-join level meter moving', async () => Number(await attr(meter, 'aria-valuenow')) > 0, 15000);
+  await screenshot('prejoin');
   await click(await find('prejoin-join'));
   await find('call-grid');
 
@@ -142,6 +148,9 @@ async function main() {
   log(`frames drawn ${f1} -> ${f2} in ${secs} s, renderer ${await attr(canvas, 'data-renderer')}`);
   if (f2 < f1 + 6) throw new Error(`video is not moving: ${f1} -> ${f2} frames in ${secs} s`);
   if (shot1 && shot2 && shot1 === shot2) throw new Error('the tile shows the same picture 3 s apart');
+  // My own tile shows my (fallback) camera too.
+  const self = await find('canvas-Host-main');
+  await until('my own camera drawn', async () => Number(await attr(self, 'data-frames')) > 5, 10000);
   await screenshot('call');
 
   // Mute the microphone in the app; the participant hears about it.

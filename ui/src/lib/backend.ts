@@ -339,8 +339,9 @@ export interface CommandArgs {
   switch_role: { role: Role };
   set_user_volume: { userId: string; volume: number };
   /** plus `channel: Channel<ArrayBuffer>` */
-  set_view: ViewRequest;
-  stop_view: { userId: string; stream: StreamKind };
+  set_view: ViewRequest & { seq?: number };
+  /** `seq`: TauriBackend numbers view requests so an older one never undoes a newer one. */
+  stop_view: { userId: string; stream: StreamKind; seq?: number };
   list_devices: Record<string, never>;
   get_settings: Record<string, never>;
   /** Rust: `fn save_settings(settings: Settings)`. */

@@ -53,7 +53,7 @@ describe('TauriBackend', () => {
       ['stop_screen_share', undefined],
       ['switch_role', { role: 'audience' }],
       ['set_user_volume', { userId: 'bob', volume: 40 }],
-      ['stop_view', { userId: 'bob', stream: 'sub' }],
+      ['stop_view', { userId: 'bob', stream: 'sub', seq: 1 }],
       ['list_devices', undefined],
       ['get_settings', undefined],
       ['save_settings', { settings: DEFAULT_SETTINGS }],
@@ -89,6 +89,15 @@ describe('TauriBackend', () => {
     a.channel.onmessage(new Uint8Array(frame));
     expect(sink).toHaveBeenCalledTimes(2);
     expect(new Uint8Array(sink.mock.calls[1][0])).toEqual(new Uint8Array(frame));
+  });
+
+  test('view requests are numbered in the order they were made', async () => {
+    const b = new TauriBackend();
+    await b.setView({ userId: '', stream: 'main', width: 320, height: 180 }, vi.fn());
+    await b.stopView('', 'main');
+    await b.setView({ userId: '', stream: 'main', width: 640, height: 360 }, vi.fn());
+    const seqs = invoke.mock.calls.map((c) => (c[1] as { seq: number }).seq);
+    expect(seqs).toEqual([1, 2, 3]);
   });
 
   test('errors keep their stable kind; strings become "internal"', async () => {

@@ -46,7 +46,11 @@ export class TauriBackend implements Backend {
   stopScreenShare = (): Promise<void> => call('stop_screen_share');
   switchRole = (role: Role): Promise<void> => call('switch_role', { role });
   setUserVolume = (userId: string, volume: number): Promise<void> => call('set_user_volume', { userId, volume });
-  stopView = (userId: string, stream: StreamKind): Promise<void> => call('stop_view', { userId, stream });
+  /** Numbers view requests: Tauri runs commands concurrently, and the Rust side lets no older
+   * request undo a newer one (a closing tile's stop_view vs. its successor's set_view). */
+  private viewSeq = 0;
+  stopView = (userId: string, stream: StreamKind): Promise<void> =>
+    call('stop_view', { userId, stream, seq: ++this.viewSeq });
   listDevices = (): Promise<DeviceList> => call('list_devices');
   getSettings = (): Promise<Settings> => call('get_settings');
   saveSettings = (settings: Settings): Promise<void> => call('save_settings', { settings });
@@ -69,7 +73,7 @@ export class TauriBackend implements Backend {
         sink(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer);
       } else if (Array.isArray(msg)) sink(new Uint8Array(msg as number[]).buffer);
     };
-    return call('set_view', { ...view, channel });
+    return call('set_view', { ...view, seq: ++this.viewSeq, channel });
   }
 
   async onRoomEvent(handler: (e: RoomEvent) => void): Promise<() => void> {

@@ -1,0 +1,104 @@
+//! The pre-join device check: before entering a room, the chosen camera is shown in the
+//! local preview and the chosen microphone drives the level meter, through the same sources
+//! (and fallbacks) a call uses. Nothing is encoded or sent. Joining stops the check first, so
+//! the call can open the devices.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use roomcast_engine::media::{AudioSource, FRAME_MS, VideoSource, now_us};
+use roomcast_proto::Stream;
+use serde_json::json;
+use tauri::{AppHandle, Emitter};
+
+use crate::video::Views;
+
+/// How often the level meter moves (the engine's in-call volume events come every 300 ms;
+/// a meter you speak into wants to be quicker).
+const LEVEL_EVERY_FRAMES: u32 = 5;
+
+/// One running check thread; stopped and joined on drop.
+pub struct Check {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Check {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn spawn(name: &str, body: impl FnOnce(Arc<AtomicBool>) + Send + 'static) -> Option<Check> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || body(flag))
+        .map_err(|e| tracing::warn!("cannot start the device check: {e}"))
+        .ok()
+        .map(|thread| Check {
+            stop,
+            thread: Some(thread),
+        })
+}
+
+/// Sleeps until `at_us` on the media clock; false when asked to stop.
+fn wait_until(at_us: u64, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = now_us();
+        if now >= at_us {
+            return true;
+        }
+        std::thread::sleep(Duration::from_micros((at_us - now).min(5_000)));
+    }
+}
+
+/// Shows `source` as the local preview (view "" / main) at its frame rate.
+pub fn camera(mut source: Box<dyn VideoSource>, views: Arc<Views>) -> Option<Check> {
+    spawn("roomcast-camera-check", move |stop| {
+        let frame_us = 1_000_000 / u64::from(source.fps().max(1));
+        let mut next = now_us();
+        while wait_until(next, &stop) {
+            let Some(frame) = source.next_frame(next) else {
+                break;
+            };
+            views.deliver("", Stream::Main, &frame);
+            next = (next + frame_us).max(now_us().saturating_sub(frame_us));
+        }
+    })
+}
+
+/// Emits `volumes` events with the microphone's level for "" (me), as a call does.
+pub fn microphone(mut source: Box<dyn AudioSource>, app: AppHandle) -> Option<Check> {
+    spawn("roomcast-microphone-check", move |stop| {
+        let frame_us = u64::from(FRAME_MS) * 1000;
+        let mut next = now_us();
+        let (mut n, mut loudest) = (0u32, 0u8);
+        while wait_until(next, &stop) {
+            let Some(frame) = source.next_frame(next) else {
+                break;
+            };
+            loudest = loudest.max(roomcast_engine::stats::level(&frame.samples));
+            n += 1;
+            if n % LEVEL_EVERY_FRAMES == 0 {
+                let volumes = [json!({"userId": "", "volume": loudest})];
+                let _ = app.emit("room-event", json!({"type": "volumes", "volumes": volumes}));
+                loudest = 0;
+            }
+            next = (next + frame_us).max(now_us().saturating_sub(frame_us));
+        }
+        let _ = app.emit(
+            "room-event",
+            json!({"type": "volumes", "volumes": [json!({"userId": "", "volume": 0})]}),
+        );
+    })
+}
