@@ -720,18 +720,21 @@ async fn set_user_volume(state: State<'_, AppState>, user_id: String, volume: u8
 }
 
 #[tauri::command]
+#[allow(clippy::too_many_arguments)]
 async fn set_view(
     state: State<'_, AppState>,
     user_id: String,
     stream: Stream,
     width: u32,
     height: u32,
+    viewer: Option<u64>,
     seq: Option<u64>,
     channel: Channel<InvokeResponseBody>,
 ) -> Result<()> {
+    let req = video::Request { viewer, seq };
     state
         .views
-        .set(user_id, stream, (width, height), channel, seq);
+        .set(user_id, stream, (width, height), channel, req);
     Ok(())
 }
 
@@ -740,9 +743,11 @@ async fn stop_view(
     state: State<'_, AppState>,
     user_id: String,
     stream: Stream,
+    viewer: Option<u64>,
     seq: Option<u64>,
 ) -> Result<()> {
-    state.views.remove(&user_id, stream, seq);
+    let req = video::Request { viewer, seq };
+    state.views.remove(&user_id, stream, req);
     Ok(())
 }
 

@@ -9,8 +9,10 @@ use roomcast_engine::media::{MediaError, VideoFrame, VideoSink, VideoSource};
 use roomcast_proto::Stream;
 use tauri::ipc::{Channel, InvokeResponseBody};
 
-/// "" is the local preview.
-type Key = (String, Stream);
+/// Who is shown ("" is the local preview), which stream, and which canvas shows it: the
+/// same stream may be on two canvases for a moment (the pre-join preview and the call's self
+/// view), and each goes away on its own.
+type Key = (String, Stream, u64);
 
 struct View {
     width: u32,
@@ -21,10 +23,9 @@ struct View {
 
 /// The tiles the UI is drawing right now.
 ///
-/// Tauri runs commands concurrently, so a tile's `stop_view` can be handled after the
-/// `set_view` of the tile that replaced it (the pre-join preview and the call's self view
-/// share a key). The UI numbers its requests (`seq`); an older request never undoes a newer
-/// one. Requests without a number apply as they come.
+/// Tauri runs commands concurrently, so a canvas's `stop_view` can be handled before its own
+/// last `set_view` (a resize). The UI numbers its requests (`seq`); an older request never
+/// undoes a newer one for the same canvas. Requests without a number apply as they come.
 #[derive(Default)]
 pub struct Views {
     views: Mutex<State>,
@@ -33,7 +34,7 @@ pub struct Views {
 #[derive(Default)]
 struct State {
     views: HashMap<Key, View>,
-    /// The newest `stop_view` seen per key.
+    /// The newest `stop_view` seen per canvas.
     stopped: HashMap<Key, u64>,
 }
 
@@ -44,6 +45,13 @@ impl State {
     }
 }
 
+/// Which canvas (`viewer`) asks, and the request's number (`seq`); both optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request {
+    pub viewer: Option<u64>,
+    pub seq: Option<u64>,
+}
+
 impl Views {
     /// Shows `user`/`stream` on `channel`; false when a newer request already came.
     pub fn set(
@@ -52,15 +60,15 @@ impl Views {
         stream: Stream,
         (width, height): (u32, u32),
         channel: Channel<InvokeResponseBody>,
-        seq: Option<u64>,
+        req: Request,
     ) -> bool {
         let (width, height) = (even(width.clamp(16, 3840)), even(height.clamp(16, 2160)));
-        let key = (user, stream);
+        let key = (user, stream, req.viewer.unwrap_or(0));
         let mut state = self.lock();
-        if seq.is_some_and(|s| s < state.newest(&key)) {
+        if req.seq.is_some_and(|s| s < state.newest(&key)) {
             return false;
         }
-        let seq = seq.unwrap_or_else(|| state.newest(&key));
+        let seq = req.seq.unwrap_or_else(|| state.newest(&key));
         state.views.insert(
             key,
             View {
@@ -73,14 +81,15 @@ impl Views {
         true
     }
 
-    /// Stops showing `user`/`stream`; false when a newer request already came.
-    pub fn remove(&self, user: &str, stream: Stream, seq: Option<u64>) -> bool {
-        let key = (user.to_string(), stream);
+    /// Stops showing `user`/`stream` on the asking canvas; false when a newer request already
+    /// came.
+    pub fn remove(&self, user: &str, stream: Stream, req: Request) -> bool {
+        let key = (user.to_string(), stream, req.viewer.unwrap_or(0));
         let mut state = self.lock();
-        if seq.is_some_and(|s| s < state.newest(&key)) {
+        if req.seq.is_some_and(|s| s < state.newest(&key)) {
             return false;
         }
-        if let Some(s) = seq {
+        if let Some(s) = req.seq {
             state.stopped.insert(key.clone(), s);
         }
         state.views.remove(&key);
@@ -95,20 +104,21 @@ impl Views {
         self.views.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends `frame` to the tile showing `user`/`stream`, if there is one.
+    /// Sends `frame` to every canvas showing `user`/`stream`, each at its size.
     pub fn deliver(&self, user: &str, stream: Stream, frame: &VideoFrame) {
-        let target = {
+        let targets: Vec<_> = {
             let state = self.lock();
             state
                 .views
-                .get(&(user.to_string(), stream))
-                .map(|v| (v.width, v.height, v.channel.clone()))
+                .iter()
+                .filter(|((u, s, _), _)| u == user && *s == stream)
+                .map(|(_, v)| (v.width, v.height, v.channel.clone()))
+                .collect()
         };
-        let Some((w, h, channel)) = target else {
-            return;
-        };
-        let scaled = scale_i420(frame, w, h);
-        let _ = channel.send(InvokeResponseBody::Raw(encode(&scaled)));
+        for (w, h, channel) in targets {
+            let scaled = scale_i420(frame, w, h);
+            let _ = channel.send(InvokeResponseBody::Raw(encode(&scaled)));
+        }
     }
 }
 
@@ -211,26 +221,41 @@ mod tests {
         (channel, n)
     }
 
+    fn req(viewer: u64, seq: u64) -> Request {
+        Request {
+            viewer: Some(viewer),
+            seq: Some(seq),
+        }
+    }
+
     #[test]
-    fn an_older_stop_does_not_undo_a_newer_view() {
+    fn each_canvas_comes_and_goes_on_its_own() {
         let views = Views::default();
         let frame = VideoFrame::black(64, 36);
-        // The pre-join preview (seq 1) is replaced by the call's self view (seq 3); the
-        // preview's stop (seq 2) is handled last.
-        let (preview, _) = counting_channel();
+        // The pre-join preview (canvas 1) and the call's self view (canvas 2) overlap; the
+        // preview's stop, whenever it is handled, leaves the self view alone.
+        let (preview, preview_drawn) = counting_channel();
         let (call, drawn) = counting_channel();
-        assert!(views.set(String::new(), Stream::Main, (64, 36), preview, Some(1)));
-        assert!(views.set(String::new(), Stream::Main, (64, 36), call, Some(3)));
-        assert!(!views.remove("", Stream::Main, Some(2)));
+        assert!(views.set(String::new(), Stream::Main, (64, 36), preview, req(1, 1)));
+        assert!(views.set(String::new(), Stream::Main, (64, 36), call, req(2, 3)));
         views.deliver("", Stream::Main, &frame);
-        assert_eq!(drawn.load(Ordering::Relaxed), 1);
-        // A stale set after a newer stop does not bring a closed tile back.
-        assert!(views.remove("", Stream::Main, Some(5)));
+        assert_eq!(preview_drawn.load(Ordering::Relaxed), 1);
+        assert!(views.remove("", Stream::Main, req(1, 2)));
+        views.deliver("", Stream::Main, &frame);
+        assert_eq!(drawn.load(Ordering::Relaxed), 2);
+        assert_eq!(preview_drawn.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn an_older_request_does_not_undo_a_newer_one() {
+        let views = Views::default();
+        let frame = VideoFrame::black(64, 36);
+        // A canvas resized (seq 4) and then closed (seq 5); the close is handled first.
+        assert!(views.remove("bob", Stream::Main, req(7, 5)));
         let (stale, stale_drawn) = counting_channel();
-        assert!(!views.set(String::new(), Stream::Main, (64, 36), stale, Some(4)));
-        views.deliver("", Stream::Main, &frame);
+        assert!(!views.set("bob".into(), Stream::Main, (64, 36), stale, req(7, 4)));
+        views.deliver("bob", Stream::Main, &frame);
         assert_eq!(stale_drawn.load(Ordering::Relaxed), 0);
-        assert_eq!(drawn.load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -58,7 +58,7 @@ const withTimeout = (p, ms, what) =>
   Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error(`${what} timed out`)), ms))]);
 
 async function screenshot(name) {
-  const png = await withTimeout(wd('GET', s('/screenshot')), 10000, `screenshot ${name}`).catch((e) => {
+  const png = await withTimeout(wd('GET', s('/screenshot')), 5000, `screenshot ${name}`).catch((e) => {
     log(e.message);
     return null;
   });
@@ -121,7 +121,7 @@ async function main() {
   if (!created) throw new Error(`no development app in ${JSON.stringify(apps)}`);
   const report = join(ARTIFACTS, 'app-participant-report.json');
   participant = spawn(ROOMCAST, ['join', '--server', address.trim(), '--app', String(created.sdkAppId), '--key', created.secretKey,
-    '--room', '4321', '--user', 'cli', '--duration', '16', '--video-size', '640x360', '--fps', '15', '--report', report],
+    '--room', '4321', '--user', 'cli', '--duration', '30', '--video-size', '640x360', '--fps', '15', '--report', report],
     { stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((r) => participant.on('exit', (code) => r(code)));
 
@@ -158,6 +158,25 @@ async function main() {
   await sleep(1500);
   await screenshot('muted');
 
+  // Share the screen (Xvfb's): the picker lists it with a thumbnail; the participant receives
+  // the sub stream.
+  await click(await find('btn-share'));
+  await find('screen-picker');
+  const source = await until('a screen in the picker', async () => {
+    try {
+      return (await wd('POST', s('/element'), { using: 'css selector', value: '[data-testid^="source-screen:"]' }))[ELEMENT];
+    } catch { return null; }
+  });
+  const thumb = await wd('POST', s(`/element/${source}/element`), { using: 'css selector', value: 'img' }).catch(() => null);
+  if (!thumb || !String(await attr(thumb[ELEMENT], 'src')).startsWith('data:image/png;base64,')) {
+    throw new Error('the screen in the picker has no thumbnail');
+  }
+  await screenshot('picker');
+  await click(source);
+  await until('sharing', async () => (await text(await find('btn-share'))).includes('Stop'), 10000);
+  await sleep(3000);
+  await screenshot('sharing');
+
   const code = await exited;
   participant = null;
   if (code !== 0) throw new Error(`roomcast join exited with ${code}`);
@@ -169,6 +188,9 @@ async function main() {
   // The saved camera settings (360p) are what the app sends.
   if (seen.video.width !== 640 || seen.video.height !== 360) {
     throw new Error(`the app ignored its 360p camera setting: it sent ${seen.video.width}x${seen.video.height}`);
+  }
+  if (!(seen.sub_video?.frames >= 10) || !(seen.sub_video.width <= 1920) || seen.sub_video.decode_errors !== 0) {
+    throw new Error(`participant got little of the app's screen share: ${JSON.stringify(seen)}`);
   }
   if (!(seen.audio_off_events >= 1) || seen.audio_available !== false) {
     throw new Error(`participant did not see the app's microphone muted: ${JSON.stringify(seen)}`);

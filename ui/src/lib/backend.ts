@@ -296,8 +296,8 @@ export interface Backend {
    * `sink` (over a Tauri `Channel<ArrayBuffer>` in the app).
    */
   setView(view: ViewRequest, sink: FrameSink): Promise<void>;
-  /** `stop_view({userId, stream})`. */
-  stopView(userId: string, stream: StreamKind): Promise<void>;
+  /** `stop_view({userId, stream})`; `sink` = the one given to setView (that canvas stops). */
+  stopView(userId: string, stream: StreamKind, sink?: FrameSink): Promise<void>;
   /** `list_devices()`. */
   listDevices(): Promise<DeviceList>;
   /** `get_settings()`. */
@@ -339,9 +339,9 @@ export interface CommandArgs {
   switch_role: { role: Role };
   set_user_volume: { userId: string; volume: number };
   /** plus `channel: Channel<ArrayBuffer>` */
-  set_view: ViewRequest & { seq?: number };
-  /** `seq`: TauriBackend numbers view requests so an older one never undoes a newer one. */
-  stop_view: { userId: string; stream: StreamKind; seq?: number };
+  /** `viewer`: which canvas (TauriBackend gives each sink a number); `seq`: request order. */
+  set_view: ViewRequest & { viewer?: number; seq?: number };
+  stop_view: { userId: string; stream: StreamKind; viewer?: number; seq?: number };
   list_devices: Record<string, never>;
   get_settings: Record<string, never>;
   /** Rust: `fn save_settings(settings: Settings)`. */

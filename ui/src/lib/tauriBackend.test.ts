@@ -91,13 +91,17 @@ describe('TauriBackend', () => {
     expect(new Uint8Array(sink.mock.calls[1][0])).toEqual(new Uint8Array(frame));
   });
 
-  test('view requests are numbered in the order they were made', async () => {
+  test('view requests name their canvas and are numbered in order', async () => {
     const b = new TauriBackend();
-    await b.setView({ userId: '', stream: 'main', width: 320, height: 180 }, vi.fn());
-    await b.stopView('', 'main');
-    await b.setView({ userId: '', stream: 'main', width: 640, height: 360 }, vi.fn());
-    const seqs = invoke.mock.calls.map((c) => (c[1] as { seq: number }).seq);
-    expect(seqs).toEqual([1, 2, 3]);
+    const preview = vi.fn();
+    const self = vi.fn();
+    await b.setView({ userId: '', stream: 'main', width: 320, height: 180 }, preview);
+    await b.setView({ userId: '', stream: 'main', width: 640, height: 360 }, self);
+    await b.stopView('', 'main', preview);
+    const args = invoke.mock.calls.map((c) => c[1] as { viewer: number; seq: number });
+    expect(args.map((a) => a.seq)).toEqual([1, 2, 3]);
+    expect(args[0].viewer).not.toBe(args[1].viewer);
+    expect(args[2].viewer).toBe(args[0].viewer);
   });
 
   test('errors keep their stable kind; strings become "internal"', async () => {

@@ -46,11 +46,24 @@ export class TauriBackend implements Backend {
   stopScreenShare = (): Promise<void> => call('stop_screen_share');
   switchRole = (role: Role): Promise<void> => call('switch_role', { role });
   setUserVolume = (userId: string, volume: number): Promise<void> => call('set_user_volume', { userId, volume });
-  /** Numbers view requests: Tauri runs commands concurrently, and the Rust side lets no older
-   * request undo a newer one (a closing tile's stop_view vs. its successor's set_view). */
+  /**
+   * Each canvas (each sink) is its own viewer on the Rust side, so two canvases of one stream
+   * (the pre-join preview and the call's self view) come and go independently; requests are
+   * numbered because Tauri runs commands concurrently and an older one must not undo a newer.
+   */
   private viewSeq = 0;
-  stopView = (userId: string, stream: StreamKind): Promise<void> =>
-    call('stop_view', { userId, stream, seq: ++this.viewSeq });
+  private viewers = new WeakMap<FrameSink, number>();
+  private nextViewer = 1;
+  private viewerOf(sink: FrameSink): number {
+    let v = this.viewers.get(sink);
+    if (v === undefined) {
+      v = this.nextViewer++;
+      this.viewers.set(sink, v);
+    }
+    return v;
+  }
+  stopView = (userId: string, stream: StreamKind, sink?: FrameSink): Promise<void> =>
+    call('stop_view', { userId, stream, ...(sink ? { viewer: this.viewerOf(sink) } : {}), seq: ++this.viewSeq });
   listDevices = (): Promise<DeviceList> => call('list_devices');
   getSettings = (): Promise<Settings> => call('get_settings');
   saveSettings = (settings: Settings): Promise<void> => call('save_settings', { settings });
@@ -73,7 +86,7 @@ export class TauriBackend implements Backend {
         sink(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer);
       } else if (Array.isArray(msg)) sink(new Uint8Array(msg as number[]).buffer);
     };
-    return call('set_view', { ...view, seq: ++this.viewSeq, channel });
+    return call('set_view', { ...view, viewer: this.viewerOf(sink), seq: ++this.viewSeq, channel });
   }
 
   async onRoomEvent(handler: (e: RoomEvent) => void): Promise<() => void> {

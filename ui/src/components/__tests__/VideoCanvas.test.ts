@@ -46,4 +46,19 @@ describe('VideoCanvas', () => {
     await r.rerender({ active: false });
     await waitFor(() => expect(backend.callsOf('stop_view')).toEqual([{ userId: 'x', stream: 'main' }]));
   });
+
+  test('re-rendering with the same stream asks nothing new (no stop/start churn)', async () => {
+    const backend = new MockBackend();
+    const r = render(VideoCanvas, { props: { backend, viewId: 'x', active: true } });
+    await waitFor(() => expect(backend.callsOf('set_view')).toHaveLength(1));
+    for (let i = 0; i < 5; i++) await r.rerender({ viewId: 'x', active: true, mirror: i % 2 === 0 });
+    await new Promise((res) => setTimeout(res, 300));
+    expect(backend.callsOf('set_view')).toHaveLength(1);
+    expect(backend.callsOf('stop_view')).toHaveLength(0);
+    await r.rerender({ viewId: 'y', active: true });
+    await waitFor(() => expect(backend.callsOf('stop_view')).toEqual([{ userId: 'x', stream: 'main' }]));
+    expect(backend.callsOf('set_view').map((c) => (c as { userId: string }).userId)).toEqual(['x', 'y']);
+    r.unmount();
+    expect(backend.callsOf('stop_view')).toHaveLength(2);
+  });
 });
