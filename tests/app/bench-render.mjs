@@ -6,44 +6,12 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { driver, sleep } from './webdriver.mjs';
 
 const { WEBDRIVER, APP, ROOMCAST, DATA_DIR, WINDOW_S = '20' } = process.env;
-const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error('[bench-render]', ...a);
-
-async function wd(method, path, body) {
-  const res = await fetch(WEBDRIVER + path, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json)}`);
-  return json.value;
-}
-let session;
-const s = (p) => `/session/${session}${p}`;
-const q = async (css) => (await wd('POST', s('/element'), { using: 'css selector', value: css }))[ELEMENT];
-async function find(testid, timeoutMs = 30000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await q(`[data-testid="${testid}"]`);
-    } catch {
-      if (Date.now() > end) throw new Error(`no element ${testid} after ${timeoutMs} ms`);
-      await sleep(250);
-    }
-  }
-}
-const click = async (id) => wd('POST', s(`/element/${id}/click`), {});
-const type = async (id, text) => {
-  await wd('POST', s(`/element/${id}/clear`), {});
-  await wd('POST', s(`/element/${id}/value`), { text });
-};
-const text = async (id) => wd('GET', s(`/element/${id}/text`));
-const script = async (code, args = []) => wd('POST', s('/execute/sync'), { script: code, args });
-const asyncScript = async (code, args = []) => wd('POST', s('/execute/async'), { script: code, args });
+const d = driver(WEBDRIVER);
+const { wd, s, find, click, type, text, script, asyncScript } = d;
 
 // --- /proc accounting -------------------------------------------------------------------------
 const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -81,7 +49,7 @@ const sum = (xs, k) => xs.reduce((a, x) => a + x[k], 0);
 
 let participants = [];
 async function main() {
-  session = (await wd('POST', '/session', { capabilities: { alwaysMatch: { 'tauri:options': { application: APP } } } })).sessionId;
+  await d.start(APP);
   await find('home-name');
   // The app's own camera is off for the measurement (what is measured is receiving and drawing).
   await asyncScript(
@@ -153,6 +121,6 @@ try {
   process.exitCode = 1;
 } finally {
   for (const p of participants) p.kill();
-  if (session) await wd('DELETE', `/session/${session}`).catch(() => {});
+  await d.end().catch(() => {});
   process.exit();
 }
