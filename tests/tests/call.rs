@@ -121,3 +121,79 @@ async fn two_party_call_640x360() {
 async fn five_party_call_320x180() {
     call(5, (320, 180, 15, 200), 1002, 4).await;
 }
+
+/// Another microphone or camera mid-call (the user picks one, or unplugs a headset) replaces
+/// the source on the same tracks: the others keep hearing and seeing, now the new device,
+/// and a muted microphone stays muted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_devices_mid_call_keeps_media_flowing() {
+    use roomcast_engine::codec::AudioProfile;
+    use roomcast_engine::media::{PatternSource, ToneSource};
+    use roomcast_proto::Stream;
+
+    let server = TestServer::start().await;
+    let mut alice = participant(&server, "alice", 1003, (320, 180, 15, 300))
+        .await
+        .expect("alice enters and publishes");
+    let mut bob = participant(&server, "bob", 1003, (320, 180, 15, 300))
+        .await
+        .expect("bob enters");
+    let from_alice = |bob: &Engine| {
+        let s = bob.statistics();
+        let r = s.remotes.get("alice").cloned().unwrap_or_default();
+        let (a, v) = (r.audio.unwrap_or_default(), r.video.unwrap_or_default());
+        (a.decoded, v.frames, (v.width, v.height))
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || from_alice(&bob).1 > 10).await,
+        "bob sees alice's first camera"
+    );
+
+    // The "camera" changes to one that captures 640x360; the "microphone" to another.
+    alice
+        .start_local_video(
+            Box::new(PatternSource::new(640, 360, 15)),
+            Stream::Main,
+            600_000,
+        )
+        .await
+        .expect("camera switched");
+    alice
+        .start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
+        .await
+        .expect("microphone switched");
+    let switched = eventually(Duration::from_secs(10), || from_alice(&bob).2 == (640, 360)).await;
+    assert!(
+        switched,
+        "bob never saw the new camera: {:?}",
+        from_alice(&bob)
+    );
+    let (audio0, video0, _) = from_alice(&bob);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (audio1, video1, _) = from_alice(&bob);
+    assert!(
+        audio1 >= audio0 + 50,
+        "alice's new microphone is not heard: {audio0} -> {audio1} frames decoded in 2 s"
+    );
+    assert!(
+        video1 >= video0 + 15,
+        "alice's new camera is not moving: {video0} -> {video1} frames in 2 s"
+    );
+
+    // Muted, then another microphone: still muted.
+    alice.mute_local_audio(true).await;
+    alice
+        .start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
+        .await
+        .expect("microphone switched while muted");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (muted0, _, _) = from_alice(&bob);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (muted1, _, _) = from_alice(&bob);
+    assert!(
+        muted1 <= muted0 + 5,
+        "a muted microphone switched to another one was heard: {muted0} -> {muted1} frames"
+    );
+    alice.exit_room().await;
+    bob.exit_room().await;
+}

@@ -36,6 +36,12 @@ pub struct Controls {
     pub level: AtomicU8,
 }
 
+impl Controls {
+    pub fn is_muted(&self) -> bool {
+        self.muted.load(Ordering::Relaxed)
+    }
+}
+
 pub struct Capture {
     pub controls: Arc<Controls>,
     thread: Option<JoinHandle<()>>,

@@ -363,8 +363,14 @@ impl Engine {
                 controls: capture.controls.clone(),
             })
             .map_err(|_| EngineError::NotInRoom)?;
-        self.audio = Some(capture);
-        self.set_available(MediaKind::Audio, Stream::Main, true);
+        // A new source (another microphone) replaces the old one on the same track, muted
+        // if it was.
+        let muted = self.audio.as_ref().is_some_and(|c| c.controls.is_muted());
+        capture.controls.muted.store(muted, Ordering::Relaxed);
+        if let Some(old) = self.audio.replace(capture) {
+            old.stop();
+        }
+        self.set_available(MediaKind::Audio, Stream::Main, !muted);
         Ok(())
     }
 
@@ -398,10 +404,15 @@ impl Engine {
                 controls: capture.controls.clone(),
             })
             .map_err(|_| EngineError::NotInRoom)?;
+        let muted = self
+            .video
+            .get(&stream)
+            .is_some_and(|c| c.controls.is_muted());
+        capture.controls.muted.store(muted, Ordering::Relaxed);
         if let Some(old) = self.video.insert(stream, capture) {
             old.stop();
         }
-        self.set_available(MediaKind::Video, stream, true);
+        self.set_available(MediaKind::Video, stream, !muted);
         Ok(())
     }
 
