@@ -5,11 +5,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine as _;
-use roomcast_devices::{DeviceError, DeviceInfo, DeviceLists, DeviceWatcher, ScreenKind};
+use roomcast_devices::{
+    DeviceError, DeviceInfo, DeviceLists, DeviceWatcher, Playout, ScreenKind, resolve,
+};
 use roomcast_engine::media::{AudioSource, PatternSource, ToneSource, VideoSource};
 use serde::Serialize;
 use serde_json::json;
-use tauri::{AppHandle, Emitter};
+use tauri::{AppHandle, Emitter, Manager};
 
 use crate::AppError;
 
@@ -48,30 +50,117 @@ fn notice(app: &AppHandle, shown: &AtomicBool, why: &DeviceError, instead: &str)
     }
 }
 
-/// The chosen microphone (None = default), or the test tone when there is none.
+/// The device ids a call has open (None: a test source, or no speaker), to notice when the
+/// settings or the plugged devices mean another one.
+#[derive(Debug, Default, Clone)]
+pub struct InUse {
+    pub microphone: Option<String>,
+    pub camera: Option<String>,
+    pub speaker: Option<String>,
+}
+
+/// The microphone a setting means now (see [`resolve`]), or the test tone when there is
+/// none; with the id of the device opened.
 pub fn microphone(
     app: &AppHandle,
     fallbacks: &Fallbacks,
-    id: Option<&str>,
+    choice: Option<&str>,
     tone_channels: u16,
-) -> Box<dyn AudioSource> {
-    roomcast_devices::open_microphone(id).unwrap_or_else(|e| {
-        notice(app, &fallbacks.microphone, &e, "sending a test tone");
-        Box::new(ToneSource::new(tone_channels))
-    })
+) -> (Box<dyn AudioSource>, Option<String>) {
+    let id = resolve(choice, &roomcast_devices::list_devices().microphones);
+    match roomcast_devices::open_microphone(id.as_deref().or(choice)) {
+        Ok(source) => (source, id),
+        Err(e) => {
+            notice(app, &fallbacks.microphone, &e, "sending a test tone");
+            (Box::new(ToneSource::new(tone_channels)), None)
+        }
+    }
 }
 
-/// The chosen camera (None = default), or the test pattern when there is none.
+/// The camera a setting means now, or the test pattern when there is none; with the id of
+/// the device opened.
 pub fn camera(
     app: &AppHandle,
     fallbacks: &Fallbacks,
-    id: Option<&str>,
+    choice: Option<&str>,
     (w, h, fps): (u32, u32, u32),
-) -> Box<dyn VideoSource> {
-    roomcast_devices::open_camera(id, w, h, fps).unwrap_or_else(|e| {
-        notice(app, &fallbacks.camera, &e, "sending a test pattern");
-        Box::new(PatternSource::new(w, h, fps))
-    })
+) -> (Box<dyn VideoSource>, Option<String>) {
+    let id = resolve(choice, &roomcast_devices::list_devices().cameras);
+    match roomcast_devices::open_camera(id.as_deref().or(choice), w, h, fps) {
+        Ok(source) => (source, id),
+        Err(e) => {
+            notice(app, &fallbacks.camera, &e, "sending a test pattern");
+            (Box::new(PatternSource::new(w, h, fps)), None)
+        }
+    }
+}
+
+/// The speaker a setting means now, opened for a call's audio (None: nothing is played).
+pub fn playout(choice: Option<&str>) -> (Option<Playout>, Option<String>) {
+    let id = resolve(choice, &roomcast_devices::list_devices().speakers);
+    match Playout::open(id.as_deref().or(choice)) {
+        Ok(p) => {
+            tracing::info!("playing remote audio on '{}'", p.name());
+            (Some(p), id)
+        }
+        Err(e) => {
+            tracing::warn!("remote audio will not be played: {e}");
+            (None, None)
+        }
+    }
+}
+
+/// Moves a running call to the devices its settings mean now: after the settings change, or
+/// when a device is plugged in, unplugged or becomes the default. Only what is open moves
+/// (a muted microphone stays muted), and the user is told which device took over.
+pub async fn follow(app: &AppHandle, lists: DeviceLists) {
+    let state = app.state::<crate::AppState>();
+    let settings = state.store.settings().await.unwrap_or_default();
+    let mut guard = state.call.lock().await;
+    let Some(call) = guard.as_mut() else {
+        return;
+    };
+    let name = |list: &[DeviceInfo], id: &Option<String>| {
+        list.iter()
+            .find(|d| Some(&d.id) == id.as_ref())
+            .map_or_else(|| "the test source".to_string(), |d| d.name.clone())
+    };
+    let tell = |what: &str, name: String| {
+        let message = format!("{what}: now using {name}");
+        tracing::info!("{message}");
+        let _ = app.emit("room-event", json!({"type": "notice", "message": message}));
+    };
+    let mic = resolve(settings.microphone.as_deref(), &lists.microphones);
+    if call.mic_on && mic != call.in_use.microphone {
+        match crate::start_microphone(app, &state, call, &settings).await {
+            Ok(()) => tell(
+                "Microphone",
+                name(&lists.microphones, &call.in_use.microphone),
+            ),
+            Err(e) => tracing::warn!("cannot switch the microphone: {e}"),
+        }
+    }
+    let cam = resolve(settings.camera.as_deref(), &lists.cameras);
+    if call.camera_on && cam != call.in_use.camera {
+        match crate::start_camera(app, &state, call, &settings).await {
+            Ok(()) => tell("Camera", name(&lists.cameras, &call.in_use.camera)),
+            Err(e) => tracing::warn!("cannot switch the camera: {e}"),
+        }
+    }
+    let speaker = resolve(settings.speaker.as_deref(), &lists.speakers);
+    if speaker.is_some()
+        && speaker != call.in_use.speaker
+        && let Some(p) = call.playout.as_mut()
+    {
+        // Opening a speaker takes milliseconds; the others' audio keeps queueing meanwhile.
+        match p.switch_to(speaker.as_deref()) {
+            Ok(()) => {
+                call.in_use.speaker = speaker;
+                tell("Speaker", p.name().to_string());
+            }
+            Err(e) => tracing::warn!("cannot switch the speaker: {e}"),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -109,13 +198,16 @@ impl From<&DeviceLists> for Devices {
     }
 }
 
-/// Emits `devices_changed` whenever a device comes, goes or becomes the default.
+/// Emits `devices_changed` whenever a device comes, goes or becomes the default, and moves
+/// a running call to the devices its settings now mean.
 pub fn watch(app: AppHandle) -> Option<DeviceWatcher> {
     DeviceWatcher::start(move |lists, _| {
         let _ = app.emit(
             "room-event",
             json!({"type": "devices_changed", "devices": Devices::from(lists)}),
         );
+        let (app, lists) = (app.clone(), lists.clone());
+        tauri::async_runtime::spawn(async move { follow(&app, lists).await });
     })
     .map_err(|e| tracing::warn!("cannot watch devices: {e}"))
     .ok()

@@ -49,6 +49,7 @@ struct Call {
     sharing: bool,
     /// Remote users' audio, mixed on the chosen speaker; None plays nothing.
     playout: Option<Playout>,
+    in_use: devices::InUse,
 }
 
 pub struct AppState {
@@ -262,10 +263,7 @@ async fn join_room(
     drop(check);
     let settings = state.store.settings().await.unwrap_or_default();
     let speaker = settings.speaker.clone();
-    let playout = devices::unblock(move || Playout::open(speaker.as_deref()))
-        .await?
-        .map_err(|e| tracing::warn!("remote audio will not be played: {e}"))
-        .ok();
+    let (playout, speaker) = devices::unblock(move || devices::playout(speaker.as_deref())).await?;
     let views = state.views.clone();
     let mut config = EngineConfig {
         auto_subscribe_audio: true,
@@ -280,7 +278,6 @@ async fn join_room(
         ..EngineConfig::default()
     };
     if let Some(p) = &playout {
-        tracing::info!("playing remote audio on '{}'", p.name());
         config.audio_sink = p.sink_factory();
     }
     let mut engine = Engine::new(config);
@@ -315,6 +312,10 @@ async fn join_room(
         camera_on: false,
         sharing: false,
         playout,
+        in_use: devices::InUse {
+            speaker,
+            ..Default::default()
+        },
     };
     // Anchors publish at once, as a call app should; the UI mutes from there.
     if joined.engine.role() == Role::Anchor {
@@ -340,7 +341,8 @@ async fn join_room(
     })
 }
 
-/// The microphone from the settings; the test tone (with a notice) when there is none.
+/// The microphone from the settings; the test tone (with a notice) when there is none. A
+/// running microphone is replaced (muted if it was).
 async fn start_microphone(
     app: &AppHandle,
     state: &AppState,
@@ -353,16 +355,18 @@ async fn start_microphone(
         state.fallbacks.clone(),
         settings.microphone.clone(),
     );
-    let source = devices::unblock(move || {
+    let (source, id) = devices::unblock(move || {
         devices::microphone(&app2, &fallbacks, id.as_deref(), profile.channels())
     })
     .await?;
     call.engine.start_local_audio(source, profile).await?;
     call.mic_on = true;
+    call.in_use.microphone = id;
     Ok(())
 }
 
-/// The camera from the settings; the test pattern (with a notice) when there is none.
+/// The camera from the settings; the test pattern (with a notice) when there is none. A
+/// running camera is replaced.
 async fn start_camera(
     app: &AppHandle,
     state: &AppState,
@@ -375,7 +379,7 @@ async fn start_camera(
         state.fallbacks.clone(),
         settings.camera.clone(),
     );
-    let source =
+    let (source, id) =
         devices::unblock(move || devices::camera(&app2, &fallbacks, id.as_deref(), (w, h, fps)))
             .await?;
     let preview = PreviewSource {
@@ -387,6 +391,7 @@ async fn start_camera(
         .start_local_video(Box::new(preview), Stream::Main, bps)
         .await?;
     call.camera_on = true;
+    call.in_use.camera = id;
     Ok(())
 }
 
@@ -513,7 +518,7 @@ async fn set_microphone(app: AppHandle, state: State<'_, AppState>, on: bool) ->
             let (app2, fallbacks, id) = (app.clone(), state.fallbacks.clone(), settings.microphone);
             Some(
                 devices::unblock(move || {
-                    devices::microphone(&app2, &fallbacks, id.as_deref(), channels)
+                    devices::microphone(&app2, &fallbacks, id.as_deref(), channels).0
                 })
                 .await?,
             )
@@ -545,7 +550,7 @@ async fn set_camera(app: AppHandle, state: State<'_, AppState>, on: bool) -> Res
             let (w, h, fps, _) = video_settings(&settings);
             let (app2, fallbacks, id) = (app.clone(), state.fallbacks.clone(), settings.camera);
             let source = devices::unblock(move || {
-                devices::camera(&app2, &fallbacks, id.as_deref(), (w, h, fps))
+                devices::camera(&app2, &fallbacks, id.as_deref(), (w, h, fps)).0
             })
             .await?;
             lock_check(&state).camera = check::camera(source, state.views.clone());
@@ -708,6 +713,19 @@ async fn stop_screen_share(state: State<'_, AppState>) -> Result<()> {
     Ok(())
 }
 
+/// The pre-join speaker test: a one-second tone on the chosen speaker, through the same
+/// mixer and device path as a call's audio. Returns the speaker's name.
+#[tauri::command]
+async fn test_speaker(state: State<'_, AppState>) -> Result<String> {
+    if state.call.lock().await.is_some() {
+        return Err(AppError::input(
+            "The speaker test runs before joining; in a call, you hear the others on it.",
+        ));
+    }
+    let speaker = state.store.settings().await.unwrap_or_default().speaker;
+    Ok(devices::unblock(move || Playout::play_test_tone(speaker.as_deref())).await??)
+}
+
 /// 0..=100 (default 100) for one remote user's audio on this computer only.
 #[tauri::command]
 async fn set_user_volume(state: State<'_, AppState>, user_id: String, volume: u8) -> Result<()> {
@@ -763,8 +781,18 @@ async fn get_settings(state: State<'_, AppState>) -> Result<Settings> {
 }
 
 #[tauri::command]
-async fn save_settings(state: State<'_, AppState>, settings: Settings) -> Result<()> {
-    Ok(state.store.save_settings(&settings).await?)
+async fn save_settings(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Result<()> {
+    state.store.save_settings(&settings).await?;
+    // In a call, another microphone, camera or speaker takes over at once.
+    if state.call.lock().await.is_some() {
+        let lists = devices::unblock(roomcast_devices::list_devices).await?;
+        devices::follow(&app, lists).await;
+    }
+    Ok(())
 }
 
 #[tauri::command]
@@ -824,6 +852,7 @@ pub fn run() {
             start_screen_share,
             stop_screen_share,
             set_user_volume,
+            test_speaker,
             set_view,
             stop_view,
             list_devices,

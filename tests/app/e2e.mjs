@@ -9,49 +9,12 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ELEMENT, driver, sleep, until } from './webdriver.mjs';
 
 const { WEBDRIVER = 'http://127.0.0.1:4444', APP, ROOMCAST, DATA_DIR, ARTIFACTS = '.' } = process.env;
-const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error('[app-e2e]', ...a);
-
-async function wd(method, path, body) {
-  const res = await fetch(WEBDRIVER + path, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json)}`);
-  return json.value;
-}
-
-let session;
-const s = (p) => `/session/${session}${p}`;
-
-async function find(testid, timeoutMs = 20000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await wd('POST', s('/element'), { using: 'css selector', value: `[data-testid="${testid}"]` });
-      return v[ELEMENT];
-    } catch (e) {
-      if (Date.now() > end) throw new Error(`no element ${testid} after ${timeoutMs} ms`);
-      await sleep(250);
-    }
-  }
-}
-
-const click = async (id) => wd('POST', s(`/element/${id}/click`), {});
-const type = async (id, text) => {
-  await wd('POST', s(`/element/${id}/clear`), {});
-  await wd('POST', s(`/element/${id}/value`), { text });
-};
-const text = async (id) => wd('GET', s(`/element/${id}/text`));
-const attr = async (id, name) => wd('GET', s(`/element/${id}/attribute/${name}`));
-const script = async (code, args = []) => wd('POST', s('/execute/sync'), { script: code, args });
-const asyncScript = async (code, args = []) => wd('POST', s('/execute/async'), { script: code, args });
-
+const d = driver(WEBDRIVER);
+const { wd, s, find, click, type, text, attr, script, asyncScript } = d;
 /// WebKitWebDriver's screenshot can wait forever for a repaint of a page that is not
 /// changing; a screenshot is evidence, not the test, so it gets 10 s.
 const withTimeout = (p, ms, what) =>
@@ -68,22 +31,10 @@ async function screenshot(name) {
   log('screenshot', file);
 }
 
-async function until(what, fn, timeoutMs = 20000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(300);
-  }
-}
 
 let participant;
 async function main() {
-  session = (await wd('POST', '/session', {
-    capabilities: { alwaysMatch: { 'tauri:options': { application: APP } } },
-  })).sessionId;
-  log('session', session);
+  log('session', await d.start(APP));
 
   // Keep the app's own camera light (360p15): CI machines have 2 cores and no GPU.
   await find('home-name');
@@ -110,6 +61,14 @@ async function main() {
   await until('the pre-join camera preview', async () => Number(await attr(preview, 'data-frames')) > 5, 15000);
   const meter = await find('level-meter');
   await until('the pre-join level meter moving', async () => Number(await attr(meter, 'aria-valuenow')) > 0, 15000);
+  // The speaker test runs in the engine's playout: a tone on the chosen speaker, or (CI has no
+  // sound card) a plain statement that it cannot, never silence.
+  await click(await find('prejoin-speaker-test'));
+  const spoken = await until('the speaker test result', async () => {
+    const t = await text(await find('prejoin-speaker-result'));
+    return /^(Played a tone on .+\. Did you hear it\?|Cannot play a tone: .+)$/.test(t) ? t : null;
+  }, 10000);
+  log('speaker test:', spoken);
   await screenshot('prejoin');
   await click(await find('prejoin-join'));
   await find('call-grid');
@@ -214,10 +173,10 @@ try {
   log('ok');
 } catch (e) {
   log('FAILED:', e.message);
-  if (session) await screenshot('failure').catch(() => {});
+  if (d.session) await screenshot('failure').catch(() => {});
   process.exitCode = 1;
 } finally {
   if (participant) participant.kill();
-  if (session) await withTimeout(wd('DELETE', `/session/${session}`), 10000, 'closing the session').catch(() => {});
+  if (d.session) await withTimeout(d.end(), 10000, 'closing the session').catch(() => {});
   process.exit();
 }

@@ -301,13 +301,35 @@ pub struct Playout {
 impl Playout {
     /// Opens a speaker by id (or name); `None` is the system default.
     pub fn open(speaker_id: Option<&str>) -> Result<Playout, DeviceError> {
+        let mixer = Arc::new(Mutex::new(Mixer::default()));
+        let (stream, name) = Self::start(speaker_id, mixer.clone())?;
+        Ok(Playout {
+            mixer,
+            name,
+            _stream: stream,
+        })
+    }
+
+    /// Moves playout to another speaker (`None` = default) without touching the users'
+    /// queues or volumes: the engine's sinks keep feeding the same mixer. On error the
+    /// current speaker keeps playing.
+    pub fn switch_to(&mut self, speaker_id: Option<&str>) -> Result<(), DeviceError> {
+        let (stream, name) = Self::start(speaker_id, self.mixer.clone())?;
+        self._stream = stream;
+        self.name = name;
+        Ok(())
+    }
+
+    fn start(
+        speaker_id: Option<&str>,
+        mixer: Arc<Mutex<Mixer>>,
+    ) -> Result<(StreamThread, String), DeviceError> {
         let device = find(Direction::Output, speaker_id)?;
         let name = device_name(&device);
         let config = device
             .default_output_config()
             .map_err(|e| busy(Direction::Output, &name, e))?;
-        let mixer = Arc::new(Mutex::new(Mixer::default()));
-        let (m, n) = (mixer.clone(), name.clone());
+        let (m, n) = (mixer, name.clone());
         let build = move || {
             let format = config.sample_format();
             let sc = config.config();
@@ -327,12 +349,7 @@ impl Playout {
             };
             r.map_err(|e| busy(Direction::Output, &n, e))
         };
-        let stream = StreamThread::spawn(build, || {})?;
-        Ok(Playout {
-            mixer,
-            name,
-            _stream: stream,
-        })
+        Ok((StreamThread::spawn(build, || {})?, name))
     }
 
     /// The device's name, for logs and the UI.
@@ -349,6 +366,22 @@ impl Playout {
                 mixer: mixer.clone(),
             }) as Box<dyn AudioSink>
         })
+    }
+
+    /// The speaker test: opens the speaker by id (`None` = default), plays one second of a
+    /// 440 Hz tone through the same mixer and device path as a call's audio, and returns the
+    /// device's name once the tone has played. Blocks for about 1.3 s.
+    pub fn play_test_tone(speaker_id: Option<&str>) -> Result<String, DeviceError> {
+        let playout = Playout::open(speaker_id)?;
+        let start = now_us();
+        for (i, frame) in crate::mixer::test_tone(440.0, 1000).iter().enumerate() {
+            let due = start + i as u64 * u64::from(roomcast_engine::media::FRAME_MS) * 1000;
+            std::thread::sleep(Duration::from_micros(due.saturating_sub(now_us())));
+            lock(&playout.mixer).push("", frame);
+        }
+        // What is queued (up to the mixer's bound) drains before the device closes.
+        std::thread::sleep(Duration::from_millis(250));
+        Ok(playout.name)
     }
 
     /// 0 mutes the user, 100 (the default) plays them as received.

@@ -24,7 +24,7 @@ pub use resample::{MicFramer, Resampler};
 #[cfg(target_os = "linux")]
 pub use screen::x11::{list_sources as list_screen_sources_on, open as open_screen_on};
 pub use screen::{ScreenKind, ScreenSource, list_screen_sources, open_screen};
-pub use watch::{DeviceChange, DeviceWatcher, diff};
+pub use watch::{DeviceChange, DeviceWatcher, diff, resolve};
 
 /// A camera, microphone or speaker.
 #[derive(Debug, Clone, PartialEq, Eq)]

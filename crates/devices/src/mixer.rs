@@ -96,6 +96,30 @@ impl Mixer {
     }
 }
 
+/// The speaker test: `ms` of a `hz` sine at a comfortable level (-14 dBFS) in 20 ms mono
+/// 48 kHz frames, faded in and out over 10 ms so it starts and ends without a click.
+pub fn test_tone(hz: f32, ms: u32) -> Vec<AudioFrame> {
+    let per_frame = SAMPLE_RATE as usize / 50;
+    let total = SAMPLE_RATE as usize * ms as usize / 1000;
+    let fade = SAMPLE_RATE as usize / 100;
+    let samples: Vec<i16> = (0..total)
+        .map(|i| {
+            let edge = i.min(total - 1 - i).min(fade) as f32 / fade as f32;
+            let s = (std::f32::consts::TAU * hz * i as f32 / SAMPLE_RATE as f32).sin();
+            (s * edge * 0.2 * 32767.0) as i16
+        })
+        .collect();
+    samples
+        .chunks(per_frame)
+        .map(|c| AudioFrame {
+            samples: c.to_vec(),
+            channels: 1,
+            sample_rate: SAMPLE_RATE,
+            capture_us: 0,
+        })
+        .collect()
+}
+
 /// Samples mixed per step (10 ms): small enough to add little latency, large enough to
 /// keep the mixer lock rare.
 const MIX_CHUNK: usize = SAMPLE_RATE as usize / 100;
@@ -163,6 +187,27 @@ mod tests {
         let mut out = vec![9.0; n];
         m.mix(&mut out);
         out
+    }
+
+    #[test]
+    fn the_speaker_test_tone_is_a_clickless_second_of_440_hz_through_the_mixer() {
+        let frames = test_tone(440.0, 1000);
+        assert_eq!(frames.len(), 50);
+        assert!(frames.iter().all(|f| f.samples.len() == FRAME_SAMPLES));
+        let all: Vec<i16> = frames.iter().flat_map(|f| f.samples.clone()).collect();
+        // Faded: the first and last samples are silent, the middle is loud but not clipping.
+        assert_eq!((all[0], all[all.len() - 1]), (0, 0));
+        let peak = all.iter().map(|s| s.unsigned_abs()).max().unwrap();
+        assert!((6000..7000).contains(&peak), "peak {peak}");
+        // It plays through the mixer as a remote user's audio would, at 440 Hz.
+        let mut m = Mixer::default();
+        let mut out = Vec::new();
+        for f in &frames[..10] {
+            m.push("", f);
+            out.extend(mix(&mut m, FRAME_SAMPLES));
+        }
+        let hz = crate::resample::tests::frequency(&out[1920..], SAMPLE_RATE);
+        assert!((hz - 440.0).abs() < 10.0, "{hz} Hz");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::{DeviceLists, list_devices};
+use crate::{DeviceInfo, DeviceLists, list_devices};
 
 /// How often the device lists are read.
 pub const POLL: Duration = Duration::from_secs(2);
@@ -44,6 +44,19 @@ pub fn diff(old: &DeviceLists, new: &DeviceLists) -> DeviceChange {
         change.default_changed |= default(o) != default(n);
     }
     change
+}
+
+/// The device a setting means in `list`: the chosen one while it is plugged in, otherwise
+/// the system's default (so unplugging a headset moves the call to the built-in device, and a
+/// new default is followed), otherwise none: the app falls back to its test sources. A list
+/// without a default (ALSA's plugin pseudo-devices on a machine without a sound card) does
+/// not mean a device to use.
+pub fn resolve(choice: Option<&str>, list: &[DeviceInfo]) -> Option<String> {
+    choice
+        .filter(|c| !c.is_empty())
+        .and_then(|c| list.iter().find(|d| d.id == c || d.name == c))
+        .or_else(|| list.iter().find(|d| d.is_default))
+        .map(|d| d.id.clone())
 }
 
 /// Polls the device lists on a thread and calls back with the new lists on every change;
@@ -102,7 +115,6 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::DeviceInfo;
 
     fn dev(id: &str, is_default: bool) -> DeviceInfo {
         DeviceInfo {
@@ -110,6 +122,31 @@ mod tests {
             name: id.to_uppercase(),
             is_default,
         }
+    }
+
+    #[test]
+    fn a_setting_resolves_to_the_chosen_device_then_the_default_then_nothing() {
+        let list = [dev("builtin", true), dev("usb", false)];
+        assert_eq!(resolve(Some("usb"), &list).as_deref(), Some("usb"));
+        assert_eq!(
+            resolve(Some("USB"), &list).as_deref(),
+            Some("usb"),
+            "by name"
+        );
+        assert_eq!(resolve(None, &list).as_deref(), Some("builtin"));
+        assert_eq!(resolve(Some(""), &list).as_deref(), Some("builtin"));
+        // The headset is unplugged: the default takes over.
+        assert_eq!(resolve(Some("usb"), &list[..1]).as_deref(), Some("builtin"));
+        // The system default moves to the headset.
+        let moved = [dev("builtin", false), dev("usb", true)];
+        assert_eq!(resolve(None, &moved).as_deref(), Some("usb"));
+        // No default flagged: nothing, unless chosen.
+        assert_eq!(resolve(None, &[dev("null", false)]), None);
+        assert_eq!(
+            resolve(Some("null"), &[dev("null", false)]).as_deref(),
+            Some("null")
+        );
+        assert_eq!(resolve(Some("usb"), &[]), None);
     }
 
     #[test]

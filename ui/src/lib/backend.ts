@@ -244,6 +244,8 @@ export type RoomEvent =
   | { type: 'role_changed'; role: Role }
   /** Also device notices, e.g. "No microphone found — sending a test tone" (code null). */
   | { type: 'error'; code: number | null; message: string }
+  /** Information for the user, e.g. "Microphone: now using USB headset" after a device change. */
+  | { type: 'notice'; message: string }
   /** A camera, microphone or speaker was plugged or unplugged, or a default changed. */
   | { type: 'devices_changed'; devices: DeviceList }
   /** I left the room (reason e.g. "left", "kicked", "room_dismissed"). */
@@ -291,6 +293,8 @@ export interface Backend {
   switchRole(role: Role): Promise<void>;
   /** `set_user_volume({userId, volume})` — 0..100 (default 100) for one remote user's audio. */
   setUserVolume(userId: string, volume: number): Promise<void>;
+  /** `test_speaker()` — before joining: a 1 s tone on the chosen speaker; resolves to its name. */
+  testSpeaker(): Promise<string>;
   /**
    * `set_view({userId, stream, width, height, channel})` — frames for this view are delivered to
    * `sink` (over a Tauri `Channel<ArrayBuffer>` in the app).
@@ -338,6 +342,7 @@ export interface CommandArgs {
   stop_screen_share: Record<string, never>;
   switch_role: { role: Role };
   set_user_volume: { userId: string; volume: number };
+  test_speaker: Record<string, never>;
   /** plus `channel: Channel<ArrayBuffer>` */
   /** `viewer`: which canvas (TauriBackend gives each sink a number); `seq`: request order. */
   set_view: ViewRequest & { viewer?: number; seq?: number };

@@ -147,6 +147,14 @@ export class MockBackend implements Backend {
   setUserVolume = (userId: string, volume: number): Promise<void> =>
     this.record('set_user_volume', { userId, volume }, () => undefined);
 
+  testSpeaker = (): Promise<string> =>
+    this.record('test_speaker', {}, () => {
+      const speakers = (this.opts.devices ?? SAMPLE_DEVICES).speakers;
+      const chosen = speakers.find((d) => d.id === this.settings.speaker) ?? speakers.find((d) => d.isDefault);
+      if (!chosen) throw { kind: 'device', message: 'No speaker found' } satisfies BackendError;
+      return chosen.name;
+    });
+
   setView = (view: ViewRequest, sink: FrameSink): Promise<void> =>
     this.record('set_view', { ...view }, () => {
       this.views.set(`${view.userId}/${view.stream}`, { req: { ...view }, sink });

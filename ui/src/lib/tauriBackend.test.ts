@@ -34,6 +34,7 @@ describe('TauriBackend', () => {
     await b.stopScreenShare();
     await b.switchRole('audience');
     await b.setUserVolume('bob', 40);
+    await b.testSpeaker();
     await b.stopView('bob', 'sub');
     await b.listDevices();
     await b.getSettings();
@@ -53,6 +54,7 @@ describe('TauriBackend', () => {
       ['stop_screen_share', undefined],
       ['switch_role', { role: 'audience' }],
       ['set_user_volume', { userId: 'bob', volume: 40 }],
+      ['test_speaker', undefined],
       ['stop_view', { userId: 'bob', stream: 'sub', seq: 1 }],
       ['list_devices', undefined],
       ['get_settings', undefined],

@@ -46,6 +46,7 @@ export class TauriBackend implements Backend {
   stopScreenShare = (): Promise<void> => call('stop_screen_share');
   switchRole = (role: Role): Promise<void> => call('switch_role', { role });
   setUserVolume = (userId: string, volume: number): Promise<void> => call('set_user_volume', { userId, volume });
+  testSpeaker = (): Promise<string> => call('test_speaker');
   /**
    * Each canvas (each sink) is its own viewer on the Rust side, so two canvases of one stream
    * (the pre-join preview and the call's self view) come and go independently; requests are

@@ -35,6 +35,20 @@ describe('Call', () => {
     expect(screen.queryByTestId('tile-alice')).toBeNull();
   });
 
+  test("a remote user's volume slider in the people list sets their playback volume and is kept", async () => {
+    const { backend, room } = await setup({}, [{ userId: 'bob', role: 'anchor', audio: true, video: false, subVideo: false }]);
+    await fireEvent.click(screen.getByTestId('btn-people'));
+    expect(screen.queryByTestId('volume-me')).toBeNull();
+    const slider = screen.getByTestId('volume-bob') as HTMLInputElement;
+    expect(slider.value).toBe('100');
+    await fireEvent.input(slider, { target: { value: '35' } });
+    await waitFor(() => expect(backend.callsOf('set_user_volume')).toEqual([{ userId: 'bob', volume: 35 }]));
+    expect(room.userVolumes).toEqual({ bob: 35 });
+    await fireEvent.click(screen.getByTestId('btn-people'));
+    await fireEvent.click(screen.getByTestId('btn-people'));
+    expect((screen.getByTestId('volume-bob') as HTMLInputElement).value).toBe('35');
+  });
+
   test('toasts dismiss themselves', async () => {
     vi.useFakeTimers();
     const { backend } = await setup();

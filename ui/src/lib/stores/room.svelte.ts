@@ -53,6 +53,8 @@ export class RoomState {
   activeSpeaker = $state<string | null>(null);
   selfVolume = $state(0);
   selfQuality = $state<Quality>(0);
+  /** Playback volumes (0..100) set on this computer; absent = 100. */
+  userVolumes = $state<Record<string, number>>({});
   connection = $state<ConnectionState>('connected');
   toasts = $state<Toast[]>([]);
   /** Set when the room was exited (reason), e.g. "left", "kicked". */
@@ -225,6 +227,9 @@ export class RoomState {
         break;
       case 'error':
         this.toast(e.code != null ? `Error ${e.code}: ${e.message}` : e.message, 'error');
+        break;
+      case 'notice':
+        this.toast(e.message);
         break;
       case 'exit_room':
         this.exited = e.reason || 'left';

@@ -125,6 +125,8 @@ describe('RoomState', () => {
     const r = make();
     r.handle({ type: 'error', code: 4003, message: 'UserSig expired' });
     expect(r.toasts[0]).toMatchObject({ kind: 'error', text: 'Error 4003: UserSig expired' });
+    r.handle({ type: 'notice', message: 'Microphone: now using USB headset' });
+    expect(r.toasts[1]).toMatchObject({ kind: 'info', text: 'Microphone: now using USB headset' });
     r.handle({ type: 'exit_room', reason: 'kicked' });
     expect(r.exited).toBe('kicked');
   });

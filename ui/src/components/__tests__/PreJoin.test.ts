@@ -1,0 +1,51 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { describe, expect, test, vi } from 'vitest';
+import { DEFAULT_SETTINGS, type JoinArgs } from '../../lib/backend';
+import { MockBackend } from '../../lib/mockBackend';
+import PreJoin from '../PreJoin.svelte';
+
+const args: JoinArgs = {
+  server: 'http://10.0.0.5:7880',
+  room: '1234',
+  userId: 'ada',
+  role: 'anchor',
+  scene: 'videocall',
+  sdkAppId: null,
+  userSig: null,
+};
+
+function renderPreJoin(backend: MockBackend, speaker: string | null = null) {
+  const settings = { ...DEFAULT_SETTINGS, displayName: 'Ada', speaker };
+  backend.settings = settings;
+  return render(PreJoin, { props: { backend, args, settings, onjoined: vi.fn(), onback: vi.fn() } });
+}
+
+describe('PreJoin speaker test', () => {
+  test('plays the tone through the engine on the chosen speaker and names it', async () => {
+    const backend = new MockBackend({
+      devices: {
+        cameras: [],
+        microphones: [],
+        speakers: [
+          { id: 'spk0', name: 'Built-in speakers', isDefault: true },
+          { id: 'usb1', name: 'USB headset', isDefault: false },
+        ],
+      },
+    });
+    renderPreJoin(backend, 'usb1');
+    await fireEvent.click(screen.getByTestId('prejoin-speaker-test'));
+    await waitFor(() =>
+      expect(screen.getByTestId('prejoin-speaker-result').textContent).toBe('Played a tone on USB headset. Did you hear it?'),
+    );
+    expect(backend.callsOf('test_speaker')).toHaveLength(1);
+  });
+
+  test('without a speaker it says so instead of failing silently', async () => {
+    const backend = new MockBackend({ devices: { cameras: [], microphones: [], speakers: [] } });
+    renderPreJoin(backend);
+    await fireEvent.click(screen.getByTestId('prejoin-speaker-test'));
+    await waitFor(() =>
+      expect(screen.getByTestId('prejoin-speaker-result').textContent).toBe('Cannot play a tone: No speaker found'),
+    );
+  });
+});
