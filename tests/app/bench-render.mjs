@@ -64,7 +64,7 @@ async function main() {
   const address = (await text(await find('host-address'))).trim();
   await click(await find('prejoin-join'));
   await find('call-grid');
-  await click(await find('btn-cam'));
+  await click(await find('btn-camera'));
 
   const apps = execFileSync(ROOMCAST, ['app', 'list', '--data', join(DATA_DIR, 'server')]).toString().trim().split('\n').map((l) => JSON.parse(l));
   const dev = apps.find((a) => a.name === 'development');
@@ -77,15 +77,17 @@ async function main() {
     { stdio: ['ignore', 'ignore', 'ignore'] }));
 
   const canvases = [...users.map((u) => `canvas-${u}-main`), 'canvas-p1-sub'];
-  const ids = {};
-  for (const c of canvases) ids[c] = await find(c, 40000);
-  const frames = async () => Object.fromEntries(await Promise.all(canvases.map(async (c) => [c, Number(await wd('GET', s(`/element/${ids[c]}/attribute/data-frames`)))])));
+  for (const c of canvases) await find(c, 40000);
+  // Let every stream settle (first keyframes, the layout switching to the shared screen)
+  // before measuring. Tiles are re-created when the layout changes, so elements are looked up
+  // afresh for every reading.
+  await sleep(8000);
+  const attr = async (c, name) => wd('GET', s(`/element/${await find(c, 5000)}/attribute/${name}`));
+  const frames = async () => Object.fromEntries(await Promise.all(canvases.map(async (c) => [c, Number(await attr(c, 'data-frames'))])));
   const sizes = Object.fromEntries(await Promise.all(canvases.map(async (c) => {
-    const r = await wd('GET', s(`/element/${ids[c]}/rect`));
+    const r = await wd('GET', s(`/element/${await find(c, 5000)}/rect`));
     return [c, `${Math.round(r.width)}x${Math.round(r.height)}`];
   })));
-  // Let every stream settle (first keyframes, layout) before measuring.
-  await sleep(8000);
   const f0 = await frames();
   const p0 = appTree();
   const t0 = Date.now();
@@ -93,7 +95,7 @@ async function main() {
   const f1 = await frames();
   const p1 = appTree();
   const secs = (Date.now() - t0) / 1000;
-  const renderer = await wd('GET', s(`/element/${ids[canvases[0]]}/attribute/data-renderer`));
+  const renderer = await attr(canvases[0], 'data-renderer');
   const fps = Object.fromEntries(canvases.map((c) => [c, +((f1[c] - f0[c]) / secs).toFixed(1)]));
   const cpuS = (sum(p1, 'cpu') - sum(p0, 'cpu')) / TICK;
   const byProc = {};
