@@ -67,7 +67,7 @@ pub fn microphone(
     choice: Option<&str>,
     tone_channels: u16,
 ) -> (Box<dyn AudioSource>, Option<String>) {
-    let id = resolve(choice, &roomcast_devices::list_devices().microphones);
+    let id = resolve(choice, &roomcast_devices::list_microphones());
     match roomcast_devices::open_microphone(id.as_deref().or(choice)) {
         Ok(source) => (source, id),
         Err(e) => {
@@ -85,7 +85,7 @@ pub fn camera(
     choice: Option<&str>,
     (w, h, fps): (u32, u32, u32),
 ) -> (Box<dyn VideoSource>, Option<String>) {
-    let id = resolve(choice, &roomcast_devices::list_devices().cameras);
+    let id = resolve(choice, &roomcast_devices::list_cameras());
     match roomcast_devices::open_camera(id.as_deref().or(choice), w, h, fps) {
         Ok(source) => (source, id),
         Err(e) => {
@@ -97,7 +97,7 @@ pub fn camera(
 
 /// The speaker a setting means now, opened for a call's audio (None: nothing is played).
 pub fn playout(choice: Option<&str>) -> (Option<Playout>, Option<String>) {
-    let id = resolve(choice, &roomcast_devices::list_devices().speakers);
+    let id = resolve(choice, &roomcast_devices::list_speakers());
     match Playout::open(id.as_deref().or(choice)) {
         Ok(p) => {
             tracing::info!("playing remote audio on '{}'", p.name());

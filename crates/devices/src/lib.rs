@@ -47,10 +47,23 @@ pub struct DeviceLists {
 /// Every device on this machine; a backend that fails gives an empty list (and a log line).
 pub fn list_devices() -> DeviceLists {
     DeviceLists {
-        cameras: camera::list(),
-        microphones: audio::list(true),
-        speakers: audio::list(false),
+        cameras: list_cameras(),
+        microphones: list_microphones(),
+        speakers: list_speakers(),
     }
+}
+
+/// One kind of device, for when only that kind is about to be opened.
+pub fn list_cameras() -> Vec<DeviceInfo> {
+    camera::list()
+}
+
+pub fn list_microphones() -> Vec<DeviceInfo> {
+    audio::list(true)
+}
+
+pub fn list_speakers() -> Vec<DeviceInfo> {
+    audio::list(false)
 }
 
 /// Why a device cannot be used; the message is meant for the user.
