@@ -677,16 +677,29 @@ async fn list_screen_sources() -> Result<Vec<devices::ScreenSource>> {
 /// Publishes a screen or window on the sub stream (sharp text: more bits, fewer frames).
 #[tauri::command]
 async fn start_screen_share(state: State<'_, AppState>, source_id: String) -> Result<()> {
-    let mut guard = state.call.lock().await;
-    let call = guard.as_mut().ok_or_else(AppError::not_in_room)?;
-    if call.engine.role() != Role::Anchor {
-        return Err(AppError::input(
-            "Only anchors can share their screen; go on stage first.",
-        ));
-    }
+    let anchor_only = || AppError::input("Only anchors can share their screen; go on stage first.");
+    let started_ms = {
+        let guard = state.call.lock().await;
+        let call = guard.as_ref().ok_or_else(AppError::not_in_room)?;
+        if call.engine.role() != Role::Anchor {
+            return Err(anchor_only());
+        }
+        call.started_ms
+    };
+    // Not under the call's lock: on Wayland this waits while the user picks in the system's
+    // dialog, and mute, leave and the rest must keep working meanwhile.
     let (fps, (w, h)) = (devices::SCREEN_FPS, devices::SCREEN_MAX);
     let source =
         devices::unblock(move || roomcast_devices::open_screen(&source_id, fps, w, h)).await??;
+    let mut guard = state.call.lock().await;
+    // The call may have ended (or another begun) while the picker was open.
+    let call = guard
+        .as_mut()
+        .filter(|c| c.started_ms == started_ms)
+        .ok_or_else(AppError::not_in_room)?;
+    if call.engine.role() != Role::Anchor {
+        return Err(anchor_only());
+    }
     if call.sharing {
         call.engine.stop_local_video(Stream::Sub).await;
     }

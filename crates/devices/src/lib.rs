@@ -1,6 +1,7 @@
 //! Real capture and playout devices behind the engine's source and sink traits: microphones
-//! and speakers (cpal), cameras (nokhwa), screens and windows (x11rb on Linux, xcap on
-//! Windows and macOS), and a watcher for plugged and unplugged devices.
+//! and speakers (cpal), cameras (nokhwa), screens and windows (the desktop portal and
+//! PipeWire on Wayland, x11rb on X11, xcap on Windows and macOS), and a watcher for plugged
+//! and unplugged devices.
 //!
 //! Devices feed the engine's push sources, so a camera goes through exactly the capture
 //! pipeline a headless test source does. What is logic — resampling, mixing, pixel
@@ -21,6 +22,8 @@ pub use camera::open_camera;
 pub use convert::{box_scale, nv12_to_i420, rgb_to_i420, yuyv_to_i420};
 pub use mixer::{Mixer, Renderer};
 pub use resample::{MicFramer, Resampler};
+#[cfg(target_os = "linux")]
+pub use screen::portal::{list_sources as list_portal_sources_on, open as open_portal_screen_on};
 #[cfg(target_os = "linux")]
 pub use screen::x11::{list_sources as list_screen_sources_on, open as open_screen_on};
 pub use screen::{ScreenKind, ScreenSource, list_screen_sources, open_screen};

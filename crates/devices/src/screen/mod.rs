@@ -3,6 +3,8 @@
 //! (the same pipeline a camera or a headless source feeds).
 
 #[cfg(target_os = "linux")]
+pub(crate) mod portal;
+#[cfg(target_os = "linux")]
 pub(crate) mod x11;
 #[cfg(any(windows, target_os = "macos"))]
 mod xcap_capture;
@@ -78,8 +80,17 @@ pub(crate) trait Grabber {
     fn grab(&mut self) -> Result<Picture, String>;
 }
 
-/// Whole screens and top-level windows that can be shared.
+/// Whole screens and top-level windows that can be shared. In a Wayland session these are
+/// the desktop portal's entries (the system asks which screen or window); X11 capture is the
+/// fallback there, which sees only XWayland windows.
 pub fn list_screen_sources() -> Result<Vec<ScreenSource>, DeviceError> {
+    #[cfg(target_os = "linux")]
+    if portal::wayland_session() {
+        match portal::list_sources(None) {
+            Ok(sources) => return Ok(sources),
+            Err(e) => tracing::warn!("{e}; trying X11 capture (XWayland) instead"),
+        }
+    }
     #[cfg(target_os = "linux")]
     return x11::list_sources(None);
     #[cfg(any(windows, target_os = "macos"))]
@@ -98,6 +109,10 @@ pub fn open_screen(
     max_width: u32,
     max_height: u32,
 ) -> Result<Box<dyn VideoSource>, DeviceError> {
+    #[cfg(target_os = "linux")]
+    if portal::is_portal_id(id) {
+        return portal::open(None, id, fps, max_width, max_height);
+    }
     #[cfg(target_os = "linux")]
     return x11::open(None, id, fps, max_width, max_height);
     #[cfg(any(windows, target_os = "macos"))]
