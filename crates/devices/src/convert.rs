@@ -17,7 +17,9 @@ pub struct Rgb4<'a> {
 /// Byte positions of red, green and blue in a 4-byte pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelOrder {
-    /// X11 ZPixmap on little-endian machines, Windows DIBs.
+    /// X11 ZPixmap on little-endian machines, most PipeWire screen streams. (xcap hands out
+    /// RGBA on Windows and macOS, so only Linux builds it.)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     Bgra,
     Rgba,
 }
