@@ -410,6 +410,12 @@ async fn forward_events(
         if let EngineEvent::SpeakRequestAnswered { accept: true, .. } = &e {
             publish_on_stage(&app);
         }
+        if let EngineEvent::LocalVideoEnded {
+            stream: Stream::Sub,
+        } = &e
+        {
+            release_ended_share(&app);
+        }
         if let Some(payload) = event_payload(&e) {
             let _ = app.emit("room-event", payload);
         }
@@ -473,6 +479,9 @@ fn event_payload(e: &EngineEvent) -> Option<Value> {
             json!({"type": "exit_room", "reason": "removed", "code": code.code(), "message": message})
         }
         EngineEvent::ExitRoom => json!({"type": "exit_room", "reason": "left"}),
+        EngineEvent::LocalVideoEnded { stream } => {
+            json!({"type": "local_video_ended", "stream": stream_name(*stream)})
+        }
         EngineEvent::SpeakInvited { .. }
         | EngineEvent::SpeakRequested { .. }
         | EngineEvent::SpeakRequestAnswered { .. }
@@ -599,6 +608,20 @@ fn speak_payload(e: &EngineEvent) -> Option<Value> {
 
 /// After the engine went on stage by itself (an allowed request), publish as an anchor does.
 /// Runs off the event loop: it waits for the call lock like any command.
+/// The shared screen or window ended by itself (window closed, "Stop sharing" in the
+/// system's indicator): stop publishing it so the others' large view goes away.
+fn release_ended_share(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let mut guard = state.call.lock().await;
+        if let Some(call) = guard.as_mut().filter(|c| c.sharing) {
+            call.engine.stop_local_video(Stream::Sub).await;
+            call.sharing = false;
+        }
+    });
+}
+
 fn publish_on_stage(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {

@@ -197,3 +197,118 @@ async fn switching_devices_mid_call_keeps_media_flowing() {
     alice.exit_room().await;
     bob.exit_room().await;
 }
+
+/// A shared window that closes (or a share the system stops) ends by itself: the engine says
+/// so, and once the app releases the stream the others see the share go away. A share the
+/// user stops is not reported as ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_share_that_ends_by_itself_is_reported() {
+    use roomcast_engine::EngineEvent;
+    use roomcast_engine::media::{PatternSource, VideoFrame, VideoSource};
+    use roomcast_proto::Stream;
+
+    /// A screen that closes after `left` pictures.
+    struct Closing {
+        inner: PatternSource,
+        left: u32,
+    }
+    impl VideoSource for Closing {
+        fn size(&self) -> (u32, u32) {
+            self.inner.size()
+        }
+        fn fps(&self) -> u32 {
+            self.inner.fps()
+        }
+        fn next_frame(&mut self, capture_us: u64) -> Option<VideoFrame> {
+            self.left = self.left.checked_sub(1)?;
+            self.inner.next_frame(capture_us)
+        }
+    }
+    async fn next_matching(
+        engine: &mut Engine,
+        limit: Duration,
+        wanted: impl Fn(&EngineEvent) -> bool,
+    ) -> Option<EngineEvent> {
+        tokio::time::timeout(limit, async {
+            loop {
+                match engine.next_event().await {
+                    Some(e) if wanted(&e) => return Some(e),
+                    Some(_) => {}
+                    None => return None,
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    let server = TestServer::start().await;
+    let mut alice = participant(&server, "alice", 1004, (320, 180, 15, 300))
+        .await
+        .expect("alice enters and publishes");
+    let mut bob = participant(&server, "bob", 1004, (320, 180, 15, 300))
+        .await
+        .expect("bob enters");
+    let share_available = |available: bool| {
+        move |e: &EngineEvent| {
+            matches!(e, EngineEvent::UserVideoAvailable { user, stream: Stream::Sub, available: a }
+                if user.as_str() == "alice" && *a == available)
+        }
+    };
+
+    // A share the user stops: no "ended" report.
+    alice
+        .start_local_video(
+            Box::new(PatternSource::new(640, 360, 10)),
+            Stream::Sub,
+            500_000,
+        )
+        .await
+        .expect("share");
+    assert!(
+        next_matching(&mut bob, Duration::from_secs(10), share_available(true))
+            .await
+            .is_some(),
+        "bob sees alice's share"
+    );
+    alice.stop_local_video(Stream::Sub).await;
+    assert!(
+        next_matching(&mut bob, Duration::from_secs(10), share_available(false))
+            .await
+            .is_some(),
+        "bob sees the share stop"
+    );
+
+    // A window that closes after 20 pictures (2 s at 10 fps).
+    let closing = Closing {
+        inner: PatternSource::new(640, 360, 10),
+        left: 20,
+    };
+    alice
+        .start_local_video(Box::new(closing), Stream::Sub, 500_000)
+        .await
+        .expect("share a window");
+    let ended = next_matching(&mut alice, Duration::from_secs(15), |e| {
+        matches!(e, EngineEvent::LocalVideoEnded { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            ended,
+            Some(EngineEvent::LocalVideoEnded {
+                stream: Stream::Sub
+            })
+        ),
+        "alice is told her share ended: {ended:?}"
+    );
+    alice.stop_local_video(Stream::Sub).await;
+    assert!(
+        next_matching(&mut bob, Duration::from_secs(10), share_available(false))
+            .await
+            .is_some(),
+        "bob sees the ended share go away"
+    );
+    alice.exit_room().await;
+    bob.exit_room().await;
+}

@@ -144,6 +144,7 @@ pub fn start_video(
     bitrate_bps: u32,
     out: mpsc::UnboundedSender<Encoded>,
     on_error: impl Fn(String) + Send + 'static,
+    on_end: impl FnOnce() + Send + 'static,
 ) -> Result<Capture, EngineError> {
     let (width, height) = source.size();
     let fps = source.fps().max(1);
@@ -170,6 +171,11 @@ pub fn start_video(
                 let capture_us = now_us();
                 next += frame_us;
                 let Some(frame) = source.next_frame(capture_us) else {
+                    // The source ended by itself (window closed, share stopped by the system,
+                    // camera gone), not because we were told to stop.
+                    if !c.stop.load(Ordering::Relaxed) {
+                        on_end();
+                    }
                     break;
                 };
                 if c.muted.load(Ordering::Relaxed) {

@@ -125,6 +125,12 @@ pub enum EngineEvent {
     Volumes(Vec<(Option<UserId>, u8)>),
     /// Every 2 s: each remote user's reception quality.
     NetworkQuality(Vec<(UserId, crate::quality::Quality)>),
+    /// A local video source ended by itself: the shared window closed, the user stopped the
+    /// share from the system (Wayland's indicator), the camera went away. Others see its last
+    /// picture until [`Engine::stop_local_video`] releases the stream.
+    LocalVideoEnded {
+        stream: Stream,
+    },
     ConnectionLost,
     ConnectionRecovered,
     /// An anchor invites us (audience) to speak; answer with [`Engine::answer_invite`].
@@ -397,7 +403,11 @@ impl Engine {
         bitrate_bps: u32,
     ) -> Result<(), EngineError> {
         let (media, on_error) = self.publish(MediaKind::Video, stream).await?;
-        let capture = capture::start_video(source, stream, bitrate_bps, media, on_error)?;
+        let events = self.events_tx.clone();
+        let on_end = move || {
+            let _ = events.send(EngineEvent::LocalVideoEnded { stream });
+        };
+        let capture = capture::start_video(source, stream, bitrate_bps, media, on_error, on_end)?;
         self.cmds()?
             .send(Cmd::RegisterVideo {
                 stream,

@@ -244,6 +244,8 @@ export type RoomEvent =
   | { type: 'role_changed'; role: Role }
   /** Also device notices, e.g. "No microphone found — sending a test tone" (code null). */
   | { type: 'error'; code: number | null; message: string }
+  /** My camera or shared screen ended by itself (window closed, the system stopped the share). */
+  | { type: 'local_video_ended'; stream: StreamKind }
   /** Information for the user, e.g. "Microphone: now using USB headset" after a device change. */
   | { type: 'notice'; message: string }
   /** A camera, microphone or speaker was plugged or unplugged, or a default changed. */

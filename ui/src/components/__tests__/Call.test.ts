@@ -118,6 +118,26 @@ describe('Call', () => {
     expect(backend.callsOf('start_screen_share')).toEqual([{ sourceId: 'window:1' }]);
   });
 
+  test('Wayland: while the system picker is open the app says so; a share the system stops turns off', async () => {
+    const { backend, room } = await setup();
+    backend.listScreenSources = async () => [
+      { id: 'portal:screen', kind: 'screen', title: 'A whole screen (your system asks which)', thumbnail: '' },
+    ];
+    let chosen: () => void = () => {};
+    backend.startScreenShare = () => new Promise<void>((resolve) => (chosen = resolve));
+    await fireEvent.click(screen.getByTestId('btn-share'));
+    await fireEvent.click(await screen.findByTestId('source-portal:screen'));
+    expect(screen.getByTestId('share-waiting').textContent).toMatch(/system/);
+    expect((screen.getByTestId('btn-share') as HTMLButtonElement).disabled).toBe(true);
+    chosen();
+    await waitFor(() => expect(room.sharing).toBe(true));
+    expect(screen.queryByTestId('share-waiting')).toBeNull();
+    expect((screen.getByTestId('btn-share') as HTMLButtonElement).disabled).toBe(false);
+    backend.emit({ type: 'local_video_ended', stream: 'sub' });
+    await waitFor(() => expect(room.sharing).toBe(false));
+    expect(screen.getByTestId('toast').textContent).toMatch(/Screen sharing ended/);
+  });
+
   test('a failing command shows an error toast with the server code', async () => {
     const { backend } = await setup();
     backend.failNext.set('set_camera', { kind: 'device', message: 'The camera is used by another application.' });

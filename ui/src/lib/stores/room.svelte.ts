@@ -231,6 +231,13 @@ export class RoomState {
       case 'notice':
         this.toast(e.message);
         break;
+      case 'local_video_ended':
+        // The app has already stopped publishing it; a camera is replaced by device following.
+        if (e.stream === 'sub' && this.sharing) {
+          this.sharing = false;
+          this.toast('Screen sharing ended: the shared window closed or the system stopped it');
+        }
+        break;
       case 'exit_room':
         this.exited = e.reason || 'left';
         break;

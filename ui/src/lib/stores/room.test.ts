@@ -130,6 +130,16 @@ describe('RoomState', () => {
     r.handle({ type: 'exit_room', reason: 'kicked' });
     expect(r.exited).toBe('kicked');
   });
+
+  test('a share that ends by itself turns sharing off and says why', () => {
+    const r = make();
+    r.sharing = true;
+    r.handle({ type: 'local_video_ended', stream: 'sub' });
+    expect(r.sharing).toBe(false);
+    expect(r.toasts[0]).toMatchObject({ kind: 'info', text: expect.stringContaining('Screen sharing ended') });
+    r.handle({ type: 'local_video_ended', stream: 'main' });
+    expect(r.toasts).toHaveLength(1);
+  });
 });
 
 describe('RoomState.visibleTiles', () => {
