@@ -58,7 +58,7 @@ pub fn wayland_session() -> bool {
 /// bus of this login.
 pub fn list_sources(bus: Option<&str>) -> Result<Vec<ScreenSource>, DeviceError> {
     let portal = Portal::connect(bus)?;
-    let types = portal.available(&format!("{SCREENCAST}.AvailableSourceTypes"))?;
+    let types = portal.available("AvailableSourceTypes")?;
     let mut out = Vec::new();
     if types & MONITOR != 0 {
         out.push(ScreenSource {
@@ -147,12 +147,11 @@ impl Portal {
         })
     }
 
-    /// A `u` bit-set property of the ScreenCast interface, e.g. its source types.
-    fn available(&self, which: &str) -> Result<u32, DeviceError> {
-        let (interface, name) = which.rsplit_once('.').unwrap_or((SCREENCAST, which));
+    /// A `u` bit-set property of the ScreenCast interface, e.g. `AvailableSourceTypes`.
+    fn available(&self, name: &str) -> Result<u32, DeviceError> {
         self.conn
             .with_proxy(DEST, PATH, CALL_TIMEOUT)
-            .get::<u32>(interface, name)
+            .get::<u32>(SCREENCAST, name)
             .map_err(|e| {
                 unavailable(
                     "Screen sharing on Wayland needs xdg-desktop-portal with a backend for your desktop \
@@ -287,7 +286,7 @@ struct PortalGrabber {
 impl PortalGrabber {
     fn open(bus: Option<&str>, types: u32, fps: u32) -> Result<Self, DeviceError> {
         let mut portal = Portal::connect(bus)?;
-        let available = portal.available(&format!("{SCREENCAST}.AvailableSourceTypes"))?;
+        let available = portal.available("AvailableSourceTypes")?;
         if available & types == 0 {
             return Err(DeviceError::Unavailable(
                 "The desktop portal cannot share that kind of source here".into(),
@@ -335,7 +334,7 @@ impl PortalGrabber {
         options.insert("multiple".into(), Variant(Box::new(false)));
         let cursors = grabber
             .portal
-            .available(&format!("{SCREENCAST}.AvailableCursorModes"))
+            .available("AvailableCursorModes")
             .unwrap_or(0);
         if cursors & CURSOR_EMBEDDED != 0 {
             options.insert("cursor_mode".into(), Variant(Box::new(CURSOR_EMBEDDED)));
