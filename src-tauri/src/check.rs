@@ -1,13 +1,15 @@
 //! The pre-join device check: before entering a room, the chosen camera is shown in the
-//! local preview and the chosen microphone drives the level meter, through the same sources
-//! (and fallbacks) a call uses. Nothing is encoded or sent. Joining stops the check first, so
+//! local preview and the chosen microphone, through the user's audio effects, drives the
+//! level meter (and the speaker, to hear yourself), through the same sources (and
+//! fallbacks) and capture chain a call uses. Nothing is encoded or sent. Joining stops the check first, so
 //! the call can open the devices.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use roomcast_engine::audio::CaptureChain;
 use roomcast_engine::media::{AudioSource, FRAME_MS, VideoSource, now_us};
 use roomcast_proto::Stream;
 use serde_json::json;
@@ -77,16 +79,23 @@ pub fn camera(mut source: Box<dyn VideoSource>, views: Arc<Views>) -> Option<Che
     })
 }
 
-/// Emits `volumes` events with the microphone's level for "" (me), as a call does.
-pub fn microphone(mut source: Box<dyn AudioSource>, app: AppHandle) -> Option<Check> {
+/// Runs the microphone through `chain` (the user's effects; with "hear yourself" on, the
+/// chain hands the result to the speaker) and emits `volumes` events with the level of what
+/// would be sent for "" (me), as a call does.
+pub fn microphone(
+    mut source: Box<dyn AudioSource>,
+    app: AppHandle,
+    chain: Arc<Mutex<CaptureChain>>,
+) -> Option<Check> {
     spawn("roomcast-microphone-check", move |stop| {
         let frame_us = u64::from(FRAME_MS) * 1000;
         let mut next = now_us();
         let (mut n, mut loudest) = (0u32, 0u8);
         while wait_until(next, &stop) {
-            let Some(frame) = source.next_frame(next) else {
+            let Some(mut frame) = source.next_frame(next) else {
                 break;
             };
+            roomcast_engine::stats::lock(&chain).process_pcm(&mut frame.samples, frame.channels);
             loudest = loudest.max(roomcast_engine::stats::level(&frame.samples));
             n += 1;
             if n % LEVEL_EVERY_FRAMES == 0 {

@@ -3,6 +3,7 @@
 //! video on binary channels, and the local store. Business logic lives in the engine and the
 //! server crates; this crate only connects them to the window.
 
+mod audio;
 mod check;
 mod devices;
 mod error;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex as StdMutex};
 
 use roomcast_devices::{DeviceWatcher, Playout};
+use roomcast_engine::audio::{AudioPull, CaptureChain};
 use roomcast_engine::codec::AudioProfile;
 use roomcast_engine::{Engine, EngineConfig, EngineEvent, EnterRoomParams};
 use roomcast_proto::{Role, RoomId, Scene, Stream, UserId};
@@ -47,7 +49,7 @@ struct Call {
     mic_on: bool,
     camera_on: bool,
     sharing: bool,
-    /// Remote users' audio, mixed on the chosen speaker; None plays nothing.
+    /// The chosen speaker, pulling the engine's playout; None plays nothing.
     playout: Option<Playout>,
     in_use: devices::InUse,
 }
@@ -69,6 +71,10 @@ pub struct AppState {
 struct DeviceCheck {
     camera: Option<check::Check>,
     microphone: Option<check::Check>,
+    /// The effects the microphone check runs through (the same chain a call uses).
+    chain: Option<Arc<StdMutex<CaptureChain>>>,
+    /// The speaker playing the ear monitor ("hear yourself") before joining.
+    ear: Option<Playout>,
 }
 
 fn lock_check(state: &AppState) -> std::sync::MutexGuard<'_, DeviceCheck> {
@@ -265,7 +271,7 @@ async fn join_room(
     let speaker = settings.speaker.clone();
     let (playout, speaker) = devices::unblock(move || devices::playout(speaker.as_deref())).await?;
     let views = state.views.clone();
-    let mut config = EngineConfig {
+    let config = EngineConfig {
         auto_subscribe_audio: true,
         auto_subscribe_video: true,
         video_sink: Arc::new(move |user, stream| {
@@ -275,12 +281,16 @@ async fn join_room(
                 views: views.clone(),
             })
         }),
+        audio_effects: state.store.audio_effects().await.unwrap_or_default(),
+        // With a speaker, its callback is the playout clock; without one the engine keeps
+        // its own, so the call still receives (and the echo canceller hears silence).
+        headless_playout: playout.is_none(),
         ..EngineConfig::default()
     };
-    if let Some(p) = &playout {
-        config.audio_sink = p.sink_factory();
-    }
     let mut engine = Engine::new(config);
+    if let Some(p) = &playout {
+        p.attach(Some(Arc::new(engine.playout())));
+    }
     let params = EnterRoomParams {
         server_url: server.clone(),
         sdk_app_id,
@@ -416,6 +426,15 @@ async fn forward_events(
         {
             release_ended_share(&app);
         }
+        if let EngineEvent::MusicProgress(states) = &e {
+            // One event per track, as the UI's contract has it.
+            for m in states {
+                let _ = app.emit(
+                    "room-event",
+                    json!({"type": "music_progress", "id": m.id, "positionMs": m.position_ms, "durationMs": m.duration_ms}),
+                );
+            }
+        }
         if let Some(payload) = event_payload(&e) {
             let _ = app.emit("room-event", payload);
         }
@@ -479,6 +498,7 @@ fn event_payload(e: &EngineEvent) -> Option<Value> {
             json!({"type": "exit_room", "reason": "removed", "code": code.code(), "message": message})
         }
         EngineEvent::ExitRoom => json!({"type": "exit_room", "reason": "left"}),
+        EngineEvent::MusicComplete { id } => json!({"type": "music_complete", "id": id}),
         EngineEvent::LocalVideoEnded { stream } => {
             json!({"type": "local_video_ended", "stream": stream_name(*stream)})
         }
@@ -534,8 +554,28 @@ async fn set_microphone(app: AppHandle, state: State<'_, AppState>, on: bool) ->
         } else {
             None
         };
-        let running = source.and_then(|s| check::microphone(s, app.clone()));
-        let old = std::mem::replace(&mut lock_check(&state).microphone, running);
+        let effects = state.store.audio_effects().await.unwrap_or_default();
+        let chain = Arc::new(StdMutex::new(CaptureChain::new(effects.clone())));
+        let ear = if on && effects.ear_monitor {
+            let speaker = state.store.settings().await.unwrap_or_default().speaker;
+            let (playout, _) =
+                devices::unblock(move || devices::playout(speaker.as_deref())).await?;
+            if let Some(p) = &playout {
+                let queue: Arc<dyn AudioPull> = roomcast_engine::stats::lock(&chain).local_out();
+                p.attach(Some(queue));
+            }
+            playout
+        } else {
+            None
+        };
+        let running = source.and_then(|s| check::microphone(s, app.clone(), chain.clone()));
+        let mut check = lock_check(&state);
+        let old = (
+            std::mem::replace(&mut check.microphone, running),
+            std::mem::replace(&mut check.ear, ear),
+        );
+        check.chain = check.microphone.is_some().then_some(chain);
+        drop(check);
         drop(old);
         return Ok(());
     };
@@ -767,9 +807,8 @@ async fn test_speaker(state: State<'_, AppState>) -> Result<String> {
 async fn set_user_volume(state: State<'_, AppState>, user_id: String, volume: u8) -> Result<()> {
     let guard = state.call.lock().await;
     let call = guard.as_ref().ok_or_else(AppError::not_in_room)?;
-    if let Some(p) = &call.playout {
-        p.set_user_volume(&user_id, volume.min(100));
-    }
+    call.engine
+        .set_remote_audio_volume(&user_id, volume.min(100));
     Ok(())
 }
 
@@ -901,6 +940,13 @@ pub fn run() {
             request_to_speak,
             answer_invite,
             answer_request,
+            audio::get_audio_effects,
+            audio::set_audio_effects,
+            audio::load_music,
+            audio::music_control,
+            audio::seek_music,
+            audio::set_music_volume,
+            audio::play_sound_effect,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .unwrap_or_else(|e| {

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use roomcast_engine::audio::AudioEffects;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, migrate::Migrator};
@@ -128,7 +130,29 @@ impl LocalStore {
     }
 
     pub async fn settings(&self) -> Result<Settings, StoreError> {
-        let row = sqlx::query("SELECT json FROM settings WHERE id = 1")
+        self.json_row("settings").await
+    }
+
+    pub async fn save_settings(&self, s: &Settings) -> Result<(), StoreError> {
+        self.save_json_row("settings", s).await
+    }
+
+    /// The microphone's effects (saved apart from [`Settings`], which the settings dialog
+    /// writes whole: a dialog that does not know them cannot reset them).
+    pub async fn audio_effects(&self) -> Result<AudioEffects, StoreError> {
+        self.json_row("audio_effects").await
+    }
+
+    pub async fn save_audio_effects(&self, e: &AudioEffects) -> Result<(), StoreError> {
+        self.save_json_row("audio_effects", e).await
+    }
+
+    /// The one JSON row of a single-row table; defaults when missing or unreadable.
+    async fn json_row<T: DeserializeOwned + Default>(
+        &self,
+        table: &'static str,
+    ) -> Result<T, StoreError> {
+        let row = sqlx::query(&format!("SELECT json FROM {table} WHERE id = 1"))
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| self.err(e))?;
@@ -138,13 +162,19 @@ impl LocalStore {
             .unwrap_or_default())
     }
 
-    pub async fn save_settings(&self, s: &Settings) -> Result<(), StoreError> {
-        let json = serde_json::to_string(s).expect("settings always serialise");
-        sqlx::query("INSERT INTO settings (id, json) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json")
-            .bind(json)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.err(e))?;
+    async fn save_json_row(
+        &self,
+        table: &'static str,
+        value: &impl Serialize,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(value).expect("settings always serialise");
+        sqlx::query(&format!(
+            "INSERT INTO {table} (id, json) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json"
+        ))
+        .bind(json)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -272,6 +302,18 @@ mod tests {
         let (store, _) = LocalStore::open(&path).await.expect("reopens");
         assert_eq!(store.settings().await.expect("settings"), s);
         assert_eq!(store.recent_rooms().await.expect("rooms").len(), 1);
+        assert_eq!(
+            store.audio_effects().await.expect("effects"),
+            AudioEffects::default()
+        );
+        let effects = AudioEffects {
+            voice_changer: roomcast_engine::audio::VoiceChanger::Uncle,
+            ear_monitor: true,
+            ..AudioEffects::default()
+        };
+        store.save_audio_effects(&effects).await.expect("save");
+        store.save_settings(&s).await.expect("settings again");
+        assert_eq!(store.audio_effects().await.expect("effects"), effects);
         assert_eq!(store.call_history().await.expect("history"), vec![call]);
     }
 

@@ -1,6 +1,8 @@
 //! Shared harness for the end-to-end tests: a server in-process on ephemeral ports, and
 //! helpers to make UserSigs and headless participants.
 
+pub mod pesq;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use roomcast_engine::codec::AudioProfile;
@@ -58,11 +60,13 @@ pub fn sig(app: u32, key: &str, user: &str, expire: i64) -> String {
     roomcast_proto::usersig::generate(u64::from(app), key, user, unix_now(), expire, None)
 }
 
-/// An engine that receives everything.
+/// An engine that receives everything. Its microphone processing is off: these tests
+/// measure the transport with the tone's bursts, which a noise suppressor would eat.
 pub fn receiving_engine() -> Engine {
     Engine::new(EngineConfig {
         auto_subscribe_audio: true,
         auto_subscribe_video: true,
+        audio_effects: roomcast_engine::audio::AudioEffects::off(),
         ..EngineConfig::default()
     })
 }

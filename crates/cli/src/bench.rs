@@ -291,6 +291,8 @@ async fn sfu_bench(
     let config = EngineConfig {
         auto_subscribe_audio: true,
         auto_subscribe_video: true,
+        // The transport is measured: the tone passes unprocessed.
+        audio_effects: roomcast_engine::audio::AudioEffects::off(),
         ..EngineConfig::default()
     };
     let mut engines = Vec::new();

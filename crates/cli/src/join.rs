@@ -20,6 +20,8 @@ use roomcast_engine::{
 use roomcast_proto::{Role, RoomId, Scene, Stream};
 use serde_json::{Value, json};
 
+use crate::process::EffectArgs;
+
 #[derive(Args, Debug, Clone)]
 pub struct JoinArgs {
     /// Room server, e.g. http://127.0.0.1:7880
@@ -71,6 +73,12 @@ pub struct JoinArgs {
     /// Write the JSON report here (default: stdout).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// What the published audio goes through (all off unless given).
+    #[command(flatten)]
+    pub effects: EffectArgs,
+    /// Background music volume in what is published, 0..=100.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub bgm_publish_volume: u8,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -128,7 +136,19 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.record {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let mut engine = Engine::new(sink_config(args.record.clone()));
+    let mut config = sink_config(args.record.clone());
+    config.audio_effects = args.effects.effects();
+    let mut engine = Engine::new(config);
+    if let Some(param) = args.effects.bgm_param() {
+        let id = param.id;
+        engine
+            .start_play_music(param)
+            .await
+            .map_err(|e| anyhow::anyhow!("--bgm: {e}"))?;
+        engine
+            .set_music_publish_volume(id, args.bgm_publish_volume)
+            .map_err(|e| anyhow::anyhow!("--bgm-publish-volume: {e}"))?;
+    }
     let params = EnterRoomParams {
         server_url: args.server.clone(),
         sdk_app_id: args.app,
@@ -268,6 +288,8 @@ fn sink_config(record: Option<PathBuf>) -> EngineConfig {
                 None => Box::new(NullSink),
             }
         }),
+        audio_effects: roomcast_engine::audio::AudioEffects::off(),
+        headless_playout: true,
     }
 }
 

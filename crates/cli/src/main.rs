@@ -1,8 +1,9 @@
-//! `roomcast`: run the room server, create apps, make UserSigs, join a room headless, and
-//! run the benchmarks.
+//! `roomcast`: run the room server, create apps, make UserSigs, join a room headless,
+//! process audio through the effects, and run the benchmarks.
 
 mod bench;
 mod join;
+mod process;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -59,6 +60,9 @@ enum Command {
     },
     /// Join a room as a headless participant and report what was received.
     Join(join::JoinArgs),
+    /// Run a recorded microphone through the audio effects (3A, voice changer, reverb,
+    /// music) as a call would, and write what would be sent.
+    Process(process::ProcessArgs),
     /// Run the benchmarks and write docs/BENCHMARKS.md.
     Bench(bench::BenchArgs),
 }
@@ -193,6 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Join(args) => join::run(args).await,
+        Command::Process(args) => process::run(args),
         Command::Bench(args) => bench::run(args).await,
     }
 }

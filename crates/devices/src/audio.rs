@@ -1,6 +1,6 @@
 //! Microphones and speakers through cpal. Each cpal stream lives on its own thread (streams
 //! are not `Send` on every platform); the data callbacks only convert and hand samples to the
-//! sans-IO [`MicFramer`] and [`Renderer`].
+//! sans-IO [`MicFramer`], or pull them through the [`Renderer`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
-use roomcast_engine::AudioSinkFactory;
+use roomcast_engine::audio::AudioPull;
 use roomcast_engine::media::{
-    AudioFrame, AudioPusher, AudioSink, AudioSource, MediaError, PushAudioSource, now_us,
-    push_audio_source,
+    AudioFrame, AudioPusher, AudioSource, PushAudioSource, now_us, push_audio_source,
 };
 
-use crate::mixer::{Mixer, Renderer};
+use crate::render::{Renderer, TestTone};
 use crate::resample::MicFramer;
 use crate::{DeviceError, DeviceInfo};
 
@@ -291,30 +290,38 @@ where
     )
 }
 
-/// Plays every remote user's audio, mixed, on one output device.
+/// What the speaker plays; `None` is silence (between calls).
+type Source = Arc<Mutex<Option<Arc<dyn AudioPull>>>>;
+
+/// An output device whose callback pulls the engine's playout (the one audio clock).
 pub struct Playout {
-    mixer: Arc<Mutex<Mixer>>,
+    source: Source,
     name: String,
     _stream: StreamThread,
 }
 
 impl Playout {
-    /// Opens a speaker by id (or name); `None` is the system default.
+    /// Opens a speaker by id (or name); `None` is the system default. It plays silence
+    /// until [`Playout::attach`] gives it something to pull.
     pub fn open(speaker_id: Option<&str>) -> Result<Playout, DeviceError> {
-        let mixer = Arc::new(Mutex::new(Mixer::default()));
-        let (stream, name) = Self::start(speaker_id, mixer.clone())?;
+        let source: Source = Arc::new(Mutex::new(None));
+        let (stream, name) = Self::start(speaker_id, source.clone())?;
         Ok(Playout {
-            mixer,
+            source,
             name,
             _stream: stream,
         })
     }
 
-    /// Moves playout to another speaker (`None` = default) without touching the users'
-    /// queues or volumes: the engine's sinks keep feeding the same mixer. On error the
-    /// current speaker keeps playing.
+    /// What to play from now on: the engine's `playout()` during a call, `None` after it.
+    pub fn attach(&self, source: Option<Arc<dyn AudioPull>>) {
+        *lock(&self.source) = source;
+    }
+
+    /// Moves playout to another speaker (`None` = default), still pulling the same source.
+    /// On error the current speaker keeps playing.
     pub fn switch_to(&mut self, speaker_id: Option<&str>) -> Result<(), DeviceError> {
-        let (stream, name) = Self::start(speaker_id, self.mixer.clone())?;
+        let (stream, name) = Self::start(speaker_id, self.source.clone())?;
         self._stream = stream;
         self.name = name;
         Ok(())
@@ -322,25 +329,25 @@ impl Playout {
 
     fn start(
         speaker_id: Option<&str>,
-        mixer: Arc<Mutex<Mixer>>,
+        source: Source,
     ) -> Result<(StreamThread, String), DeviceError> {
         let device = find(Direction::Output, speaker_id)?;
         let name = device_name(&device);
         let config = device
             .default_output_config()
             .map_err(|e| busy(Direction::Output, &name, e))?;
-        let (m, n) = (mixer, name.clone());
+        let (src, n) = (source, name.clone());
         let build = move || {
             let format = config.sample_format();
             let sc = config.config();
             let renderer = Renderer::new(sc.sample_rate, sc.channels);
             let r = match format {
-                SampleFormat::F32 => build_output::<f32>(&device, sc, renderer, m, &n),
-                SampleFormat::I16 => build_output::<i16>(&device, sc, renderer, m, &n),
-                SampleFormat::I32 => build_output::<i32>(&device, sc, renderer, m, &n),
-                SampleFormat::U16 => build_output::<u16>(&device, sc, renderer, m, &n),
-                SampleFormat::U8 => build_output::<u8>(&device, sc, renderer, m, &n),
-                SampleFormat::F64 => build_output::<f64>(&device, sc, renderer, m, &n),
+                SampleFormat::F32 => build_output::<f32>(&device, sc, renderer, src, &n),
+                SampleFormat::I16 => build_output::<i16>(&device, sc, renderer, src, &n),
+                SampleFormat::I32 => build_output::<i32>(&device, sc, renderer, src, &n),
+                SampleFormat::U16 => build_output::<u16>(&device, sc, renderer, src, &n),
+                SampleFormat::U8 => build_output::<u8>(&device, sc, renderer, src, &n),
+                SampleFormat::F64 => build_output::<f64>(&device, sc, renderer, src, &n),
                 other => {
                     return Err(DeviceError::Unavailable(format!(
                         "Speaker '{n}' takes {other} samples, which Roomcast does not write"
@@ -357,36 +364,20 @@ impl Playout {
         &self.name
     }
 
-    /// The engine's `audio_sink`: one sink per remote user, all feeding this device.
-    pub fn sink_factory(&self) -> AudioSinkFactory {
-        let mixer = self.mixer.clone();
-        Arc::new(move |user: &str| {
-            Box::new(MixerSink {
-                user: user.to_string(),
-                mixer: mixer.clone(),
-            }) as Box<dyn AudioSink>
-        })
-    }
-
     /// The speaker test: opens the speaker by id (`None` = default), plays one second of a
-    /// 440 Hz tone through the same mixer and device path as a call's audio, and returns the
-    /// device's name once the tone has played. Blocks for about 1.3 s.
+    /// 440 Hz tone through the same device path as a call's audio, and returns the device's
+    /// name once the tone has played. Blocks for about 1.3 s.
     pub fn play_test_tone(speaker_id: Option<&str>) -> Result<String, DeviceError> {
         let playout = Playout::open(speaker_id)?;
-        let start = now_us();
-        for (i, frame) in crate::mixer::test_tone(440.0, 1000).iter().enumerate() {
-            let due = start + i as u64 * u64::from(roomcast_engine::media::FRAME_MS) * 1000;
-            std::thread::sleep(Duration::from_micros(due.saturating_sub(now_us())));
-            lock(&playout.mixer).push("", frame);
+        let tone = Arc::new(TestTone::new(440.0, 1000));
+        playout.attach(Some(tone.clone()));
+        let deadline = now_us() + 2_000_000;
+        while !tone.finished() && now_us() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
         }
-        // What is queued (up to the mixer's bound) drains before the device closes.
+        // What the device has buffered drains before it closes.
         std::thread::sleep(Duration::from_millis(250));
         Ok(playout.name)
-    }
-
-    /// 0 mutes the user, 100 (the default) plays them as received.
-    pub fn set_user_volume(&self, user: &str, volume: u8) {
-        lock(&self.mixer).set_volume(user, volume);
     }
 }
 
@@ -394,7 +385,7 @@ fn build_output<T>(
     device: &cpal::Device,
     config: cpal::StreamConfig,
     mut renderer: Renderer,
-    mixer: Arc<Mutex<Mixer>>,
+    source: Source,
     name: &str,
 ) -> Result<cpal::Stream, cpal::Error>
 where
@@ -405,37 +396,18 @@ where
         config,
         move |out: &mut [T], _| {
             let total = out.len();
+            // Cloned out of the lock so the playout's own lock is never taken under it.
+            let current = lock(&source).clone();
             renderer.render(
                 total,
-                |buf| lock(&mixer).mix(buf),
+                |buf| match &current {
+                    Some(s) => s.pull(buf),
+                    None => buf.fill(0.0),
+                },
                 |i, s| out[i] = T::from_sample_(s),
             );
         },
         move |e| tracing::warn!("speaker '{name}' failed: {e}"),
         None,
     )
-}
-
-/// One remote user's audio on its way into the mixer; leaving removes the user's queue.
-struct MixerSink {
-    user: String,
-    mixer: Arc<Mutex<Mixer>>,
-}
-
-impl AudioSink for MixerSink {
-    fn write(&mut self, frame: &AudioFrame) -> Result<(), MediaError> {
-        lock(&self.mixer).push(&self.user, frame);
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<(), MediaError> {
-        lock(&self.mixer).remove(&self.user);
-        Ok(())
-    }
-}
-
-impl Drop for MixerSink {
-    fn drop(&mut self) {
-        lock(&self.mixer).remove(&self.user);
-    }
 }

@@ -4,14 +4,15 @@
 //! and unplugged devices.
 //!
 //! Devices feed the engine's push sources, so a camera goes through exactly the capture
-//! pipeline a headless test source does. What is logic — resampling, mixing, pixel
-//! conversion, scaling, list diffs — lives in sans-IO modules with unit tests; the device
+//! pipeline a headless test source does, and a speaker pulls the engine's playout. What is
+//! logic — resampling, pixel conversion, scaling, list diffs — lives in sans-IO modules
+//! with unit tests; the device
 //! modules are thin threads around them. Not for: encoding, networking, UI.
 
 mod audio;
 mod camera;
 mod convert;
-mod mixer;
+mod render;
 mod resample;
 mod screen;
 mod thumbnail;
@@ -20,7 +21,7 @@ mod watch;
 pub use audio::{Playout, open_microphone};
 pub use camera::open_camera;
 pub use convert::{box_scale, nv12_to_i420, rgb_to_i420, yuyv_to_i420};
-pub use mixer::{Mixer, Renderer};
+pub use render::{Renderer, TestTone};
 pub use resample::{MicFramer, Resampler};
 #[cfg(target_os = "linux")]
 pub use screen::portal::{list_sources as list_portal_sources_on, open as open_portal_screen_on};

@@ -1,8 +1,10 @@
 //! The real audio and camera code paths on this machine: cpal's ALSA enumeration (and its
 //! `null` device where present), nokhwa without cameras.
 
-use roomcast_devices::{DeviceError, Playout, list_devices, open_camera, open_microphone};
-use roomcast_engine::media::{AudioFrame, FRAME_SAMPLES, SAMPLE_RATE};
+use roomcast_devices::{
+    DeviceError, Playout, TestTone, list_devices, open_camera, open_microphone,
+};
+use roomcast_engine::media::{FRAME_SAMPLES, SAMPLE_RATE};
 
 #[test]
 fn audio_devices_enumerate_and_null_device_round_trips() {
@@ -40,20 +42,19 @@ fn audio_devices_enumerate_and_null_device_round_trips() {
     }
     drop(source);
 
+    // The speaker's own clock pulls what it plays (the engine's playout in a call).
     let playout = Playout::open(Some(&out.id)).expect("open the null speaker");
-    let factory = playout.sink_factory();
-    let mut sink = factory("alice");
-    playout.set_user_volume("alice", 50);
-    let frame = AudioFrame {
-        samples: vec![1000; FRAME_SAMPLES],
-        channels: 1,
-        sample_rate: SAMPLE_RATE,
-        capture_us: 0,
-    };
-    for _ in 0..10 {
-        sink.write(&frame).expect("write");
+    let tone = std::sync::Arc::new(TestTone::new(440.0, 200));
+    playout.attach(Some(tone.clone()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !tone.finished() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the speaker did not pull 200 ms of audio in 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    sink.finish().expect("finish");
+    playout.attach(None);
 }
 
 #[test]

@@ -1,9 +1,9 @@
-//! Capture threads: pull frames from a source on the media clock, encode them, and hand the
-//! encoded frames to the session. Real devices and headless sources go through the same
+//! Capture threads: pull frames from a source on the media clock, process (audio: the
+//! engine's capture chain), encode them, and hand the encoded frames to the session. Real devices and headless sources go through the same
 //! path: only the `AudioSource`/`VideoSource` differs.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -11,8 +11,10 @@ use roomcast_proto::{MediaKind, Stream};
 use tokio::sync::mpsc;
 
 use crate::EngineError;
+use crate::audio::{CaptureChain, ChainEvent, MusicState};
 use crate::codec::{AudioProfile, EncoderConfig, H264Encoder, OpusEncoder};
 use crate::media::{AudioSource, FRAME_MS, VideoSource, now_us};
+use crate::stats::lock;
 
 /// One encoded frame on its way to the network.
 #[derive(Debug)]
@@ -80,11 +82,25 @@ fn wait_until(at_us: u64, controls: &Controls) -> bool {
     }
 }
 
+/// What the audio capture thread reports besides encoded frames.
+pub enum AudioNotice {
+    Error(String),
+    Chain(ChainEvent),
+    /// Every [`MUSIC_PROGRESS_FRAMES`] frames while music plays.
+    MusicProgress(Vec<MusicState>),
+}
+
+/// Music progress is reported every 200 ms.
+const MUSIC_PROGRESS_FRAMES: u32 = 10;
+
+/// Captures from `source`, runs each frame through the engine's `chain` (which outlives
+/// this thread: a new microphone gets the same chain), encodes and sends.
 pub fn start_audio(
     mut source: Box<dyn AudioSource>,
     profile: AudioProfile,
+    chain: Arc<Mutex<CaptureChain>>,
     out: mpsc::UnboundedSender<Encoded>,
-    on_error: impl Fn(String) + Send + 'static,
+    notify: impl Fn(AudioNotice) + Send + 'static,
 ) -> Result<Capture, EngineError> {
     let channels = source.channels();
     let mut encoder = OpusEncoder::new(channels, profile)?;
@@ -97,16 +113,34 @@ pub fn start_audio(
             // Frames start on 20 ms wall-clock boundaries so capture times are comparable
             // across processes.
             let mut next = (now_us() / frame_us + 1) * frame_us;
+            let mut frames = 0u32;
             while wait_until(next, &c) {
                 let capture_us = next;
                 next += frame_us;
-                let Some(frame) = source.next_frame(capture_us) else {
+                let Some(mut frame) = source.next_frame(capture_us) else {
                     break;
                 };
                 if c.muted.load(Ordering::Relaxed) {
                     c.level.store(0, Ordering::Relaxed);
                     continue;
                 }
+                let (events, progress) = {
+                    let mut chain = lock(&chain);
+                    chain.process_pcm(&mut frame.samples, frame.channels);
+                    frames += 1;
+                    let progress = frames
+                        .is_multiple_of(MUSIC_PROGRESS_FRAMES)
+                        .then(|| chain.music().states())
+                        .filter(|s| !s.is_empty());
+                    (chain.take_events(), progress)
+                };
+                events
+                    .into_iter()
+                    .for_each(|e| notify(AudioNotice::Chain(e)));
+                if let Some(p) = progress {
+                    notify(AudioNotice::MusicProgress(p));
+                }
+                // The meter shows what is sent: after effects and music.
                 c.level
                     .store(crate::stats::level(&frame.samples), Ordering::Relaxed);
                 match encoder.encode(&frame.samples) {
@@ -122,7 +156,7 @@ pub fn start_audio(
                             break;
                         }
                     }
-                    Err(e) => on_error(format!("audio encoder failed: {e}")),
+                    Err(e) => notify(AudioNotice::Error(format!("audio encoder failed: {e}"))),
                 }
                 // Fell far behind (machine suspended, debugger): skip ahead rather than burst.
                 let now = now_us();

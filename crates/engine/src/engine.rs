@@ -11,7 +11,12 @@ use roomcast_proto::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::capture::{self, Capture, Encoded};
+use crate::audio::{
+    AudioEffects, CaptureChain, HeadlessClock, MusicError, MusicState, Playout, PlayoutHandle,
+};
+use crate::capture::{self, AudioNotice, Capture, Encoded};
+
+mod effects;
 use crate::codec::{AudioProfile, CodecError};
 use crate::media::{AudioSink, AudioSource, NullSink, VideoSink, VideoSource};
 use crate::session::{self, Cmd, Session};
@@ -34,6 +39,15 @@ pub enum EngineError {
     Codec(String),
     #[error("cannot start a media thread: {0}")]
     Thread(String),
+    /// A bad audio effect setting or a music file that cannot be played.
+    #[error("{0}")]
+    Audio(String),
+}
+
+impl From<MusicError> for EngineError {
+    fn from(e: MusicError) -> Self {
+        EngineError::Audio(e.to_string())
+    }
 }
 
 impl From<CodecError> for EngineError {
@@ -56,6 +70,12 @@ pub struct EngineConfig {
     pub audio_sink: AudioSinkFactory,
     /// Where remote video goes when `start_remote_view` names no sink.
     pub video_sink: VideoSinkFactory,
+    /// The microphone's processing at start (3A on, as TRTC's speech default); change it
+    /// at any time with [`Engine::set_audio_effects`].
+    pub audio_effects: AudioEffects,
+    /// Pull the playout on the engine's own 10 ms clock (no speaker: CLI, tests). An app
+    /// with a speaker sets this false and lets the speaker pull [`Engine::playout`].
+    pub headless_playout: bool,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +85,8 @@ impl Default for EngineConfig {
             auto_subscribe_video: false,
             audio_sink: Arc::new(|_| Box::new(NullSink)),
             video_sink: Arc::new(|_, _| Box::new(NullSink)),
+            audio_effects: AudioEffects::default(),
+            headless_playout: true,
         }
     }
 }
@@ -131,6 +153,12 @@ pub enum EngineEvent {
     LocalVideoEnded {
         stream: Stream,
     },
+    /// Every 200 ms while music or sound effects play: where each is.
+    MusicProgress(Vec<MusicState>),
+    /// A music track or sound effect played to its end (TRTC `onComplete`).
+    MusicComplete {
+        id: i32,
+    },
     ConnectionLost,
     ConnectionRecovered,
     /// An anchor invites us (audience) to speak; answer with [`Engine::answer_invite`].
@@ -177,6 +205,11 @@ pub struct Engine {
     registry: Arc<Registry>,
     running: Option<Running>,
     audio: Option<Capture>,
+    /// The microphone's processing; outlives any one capture (a new microphone keeps it).
+    chain: Arc<Mutex<CaptureChain>>,
+    /// Remote users' audio, mixed; pulled by the speaker or by `clock`.
+    playout: Arc<Mutex<Playout>>,
+    clock: Option<HeadlessClock>,
     video: HashMap<Stream, Capture>,
     /// Shared with the session, which also switches role by itself (accepted request).
     role: Arc<Mutex<Role>>,
@@ -185,6 +218,13 @@ pub struct Engine {
 impl Engine {
     pub fn new(config: EngineConfig) -> Self {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let chain = CaptureChain::new(config.audio_effects.clone());
+        let playout = Arc::new(Mutex::new(Playout::new(chain.far_end(), chain.local_out())));
+        let clock = config.headless_playout.then(|| {
+            HeadlessClock::start(Arc::new(PlayoutHandle(playout.clone())))
+                .inspect_err(|e| tracing::error!("cannot start the playout clock: {e}"))
+                .ok()
+        });
         Self {
             config,
             events_tx,
@@ -192,6 +232,9 @@ impl Engine {
             registry: Arc::new(Registry::default()),
             running: None,
             audio: None,
+            chain: Arc::new(Mutex::new(chain)),
+            playout,
+            clock: clock.flatten(),
             video: HashMap::new(),
             role: Arc::new(Mutex::new(Role::Anchor)),
         }
@@ -214,6 +257,7 @@ impl Engine {
                 cmds.clone(),
                 self.config.clone(),
                 self.registry.clone(),
+                self.playout.clone(),
                 self.role.clone(),
                 started,
             )
@@ -362,8 +406,21 @@ impl Engine {
         source: Box<dyn AudioSource>,
         profile: AudioProfile,
     ) -> Result<(), EngineError> {
-        let (media, on_error) = self.publish(MediaKind::Audio, Stream::Main).await?;
-        let capture = capture::start_audio(source, profile, media, on_error)?;
+        let (media, _) = self.publish(MediaKind::Audio, Stream::Main).await?;
+        let events = self.events_tx.clone();
+        let notify = move |n: AudioNotice| {
+            let _ = events.send(match n {
+                AudioNotice::Error(message) => EngineEvent::Error {
+                    code: None,
+                    message,
+                },
+                AudioNotice::Chain(crate::audio::ChainEvent::MusicComplete { id }) => {
+                    EngineEvent::MusicComplete { id }
+                }
+                AudioNotice::MusicProgress(states) => EngineEvent::MusicProgress(states),
+            });
+        };
+        let capture = capture::start_audio(source, profile, self.chain.clone(), media, notify)?;
         self.cmds()?
             .send(Cmd::RegisterAudio {
                 controls: capture.controls.clone(),

@@ -4,6 +4,7 @@
 //!
 //! It knows nothing of Tauri or of the server's internals; it shares only `roomcast-proto`.
 
+pub mod audio;
 mod capture;
 pub mod codec;
 mod engine;

@@ -1,20 +1,16 @@
-//! Receiving one remote user's stream: audio goes through the adaptive jitter buffer and
-//! Opus (FEC, PLC) on a playout thread ticking every 20 ms; video is decoded on its own
-//! thread. Both read the marks the synthetic sources put in the media, so latency is
-//! measured on what was actually decoded.
+//! Receiving one remote user's video: decoded on its own thread, reading the marks the
+//! test pattern puts in the picture, so latency is measured on what was actually decoded.
+//! (Audio is pulled by the engine's playout: `audio::Playout`.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::codec::{H264Decoder, OpusDecoder};
-use crate::jitter::{AudioJitterBuffer, JitterConfig, Playout};
-use crate::media::{
-    AudioFrame, AudioSink, BurstDetector, FRAME_MS, SAMPLE_RATE, VideoSink, now_us, read_mark,
-};
-use crate::stats::{AudioStats, Shared, VideoStats, lock};
+use crate::codec::H264Decoder;
+use crate::media::{VideoSink, now_us, read_mark};
+use crate::stats::{Shared, VideoStats, lock};
 
 /// Something a receiver wants the session to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,12 +23,6 @@ pub enum Feedback {
         height: u32,
     },
     FirstAudio,
-}
-
-pub struct AudioPacket {
-    pub arrival_us: u64,
-    pub rtp_ts: u64,
-    pub payload: Vec<u8>,
 }
 
 pub struct VideoPacket {
@@ -54,129 +44,6 @@ impl<T> Drop for Receiving<T> {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-pub fn start_audio(
-    channels: u16,
-    mut sink: Box<dyn AudioSink>,
-    stats: Shared<AudioStats>,
-    feedback: impl Fn(Feedback) + Send + 'static,
-) -> std::io::Result<Receiving<AudioPacket>> {
-    let (tx, rx): (Sender<AudioPacket>, Receiver<AudioPacket>) = channel();
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("roomcast-audio-playout".into())
-        .spawn(move || {
-            let mut jitter = AudioJitterBuffer::new(JitterConfig::default());
-            let mut decoder = match OpusDecoder::new(channels) {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!("cannot create the Opus decoder: {e}");
-                    return;
-                }
-            };
-            let mut bursts = BurstDetector::new();
-            let frame_us = u64::from(FRAME_MS) * 1000;
-            let mut next = now_us();
-            let mut first = true;
-            let mut started = false;
-            while !s.load(Ordering::Relaxed) {
-                loop {
-                    match rx.try_recv() {
-                        Ok(p) => {
-                            lock(&stats).packets += 1;
-                            jitter.push(p.arrival_us, p.rtp_ts, p.payload);
-                        }
-                        Err(TryRecvError::Empty) => break,
-                        Err(TryRecvError::Disconnected) => return finish(sink.as_mut()),
-                    }
-                }
-                let now = now_us();
-                if now < next {
-                    std::thread::sleep(Duration::from_micros((next - now).min(5_000)));
-                    continue;
-                }
-                next += frame_us;
-                if now > next + 10 * frame_us {
-                    next = now + frame_us;
-                }
-                let (pcm, how) = match jitter.pop(now) {
-                    Playout::Packet(p) => (decoder.decode(&p), How::Decoded),
-                    Playout::Lost { next: Some(n) } => (decoder.decode_fec(&n), How::Fec),
-                    Playout::Lost { next: None } => (decoder.conceal(), How::Concealed),
-                    Playout::Empty => {
-                        if started {
-                            // Silence (DTX or nothing sent): keep the sink's timeline continuous.
-                            (
-                                Ok(vec![
-                                    0;
-                                    (SAMPLE_RATE / 1000 * FRAME_MS) as usize
-                                        * usize::from(channels)
-                                ]),
-                                How::Silence,
-                            )
-                        } else {
-                            continue;
-                        }
-                    }
-                };
-                started = true;
-                let samples = match pcm {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::debug!("audio decode failed: {e}");
-                        continue;
-                    }
-                };
-                {
-                    let mut st = lock(&stats);
-                    st.frames += 1;
-                    match how {
-                        How::Decoded => st.decoded += 1,
-                        How::Fec => st.fec_recovered += 1,
-                        How::Concealed => st.concealed += 1,
-                        How::Silence => {}
-                    }
-                    st.jitter_delay_ms = jitter.stats().current_delay_ms;
-                    st.latencies.extend(bursts.push(&samples, channels, now));
-                    st.level = crate::stats::level(&samples);
-                }
-                if first && how == How::Decoded {
-                    first = false;
-                    feedback(Feedback::FirstAudio);
-                }
-                let frame = AudioFrame {
-                    samples,
-                    channels,
-                    sample_rate: SAMPLE_RATE,
-                    capture_us: now,
-                };
-                if let Err(e) = sink.write(&frame) {
-                    tracing::warn!("audio sink failed: {e}");
-                }
-            }
-            finish(sink.as_mut());
-        })?;
-    Ok(Receiving {
-        tx,
-        stop,
-        thread: Some(thread),
-    })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum How {
-    Decoded,
-    Fec,
-    Concealed,
-    Silence,
-}
-
-fn finish(sink: &mut dyn AudioSink) {
-    if let Err(e) = sink.finish() {
-        tracing::warn!("audio sink failed to finish: {e}");
     }
 }
 

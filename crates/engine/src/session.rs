@@ -22,10 +22,11 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::audio::Playout;
 use crate::capture::{Controls, Encoded};
 use crate::engine::{EngineConfig, EngineError, EngineEvent, EnterRoomParams};
 use crate::media::{AudioSink, VideoSink, now_us};
-use crate::remote::{self, AudioPacket, Feedback, Receiving, VideoPacket};
+use crate::remote::{self, Feedback, Receiving, VideoPacket};
 use crate::stats::{Registry, lock};
 
 type Ws =
@@ -88,8 +89,20 @@ enum Pending {
 }
 
 enum Receiver {
-    Audio(#[allow(dead_code)] Receiving<AudioPacket>),
+    Audio(AudioReceiver),
     Video(Receiving<VideoPacket>),
+}
+
+/// A remote user's audio in the engine's playout; dropping it ends the user's audio there.
+struct AudioReceiver {
+    user: String,
+    playout: Arc<Mutex<Playout>>,
+}
+
+impl Drop for AudioReceiver {
+    fn drop(&mut self) {
+        crate::stats::lock(&self.playout).remove_user(&self.user);
+    }
 }
 
 struct Queued {
@@ -206,6 +219,7 @@ pub struct Session {
     cmd_tx: mpsc::UnboundedSender<Cmd>,
     config: EngineConfig,
     registry: Arc<Registry>,
+    playout: Arc<Mutex<Playout>>,
     /// The local role as the server last confirmed it; the engine reads it too.
     role: Arc<Mutex<Role>>,
     started: Instant,
@@ -224,6 +238,7 @@ impl Session {
         cmd_tx: mpsc::UnboundedSender<Cmd>,
         config: EngineConfig,
         registry: Arc<Registry>,
+        playout: Arc<Mutex<Playout>>,
         role: Arc<Mutex<Role>>,
         started: Instant,
     ) -> Result<Self, EngineError> {
@@ -265,6 +280,7 @@ impl Session {
             cmd_tx,
             config,
             registry,
+            playout,
             role,
             started,
             connected: false,
@@ -500,11 +516,12 @@ impl Session {
             }
             Event::MediaData(data) => match self.receivers.get(&data.mid) {
                 Some(Receiver::Audio(r)) => {
-                    let _ = r.tx.send(AudioPacket {
-                        arrival_us: now_us(),
-                        rtp_ts: data.time.numer(),
-                        payload: data.data.to_vec(),
-                    });
+                    crate::stats::lock(&r.playout).push_packet(
+                        &r.user,
+                        now_us(),
+                        data.time.numer(),
+                        data.data.to_vec(),
+                    );
                 }
                 Some(Receiver::Video(r)) => {
                     let _ = r.tx.send(VideoPacket {
@@ -731,13 +748,24 @@ impl Session {
             MediaKind::Audio => {
                 let sink: Box<dyn AudioSink> = (self.config.audio_sink)(user.as_str());
                 let stats = self.registry.audio(user.as_str());
-                remote::start_audio(2, sink, stats, fb).map(Receiver::Audio)
+                let first: crate::audio::OnFirstAudio = Box::new(move || fb(Feedback::FirstAudio));
+                crate::stats::lock(&self.playout)
+                    .add_user(user.as_str(), 2, sink, stats, first)
+                    .map(|()| {
+                        Receiver::Audio(AudioReceiver {
+                            user: user.as_str().to_string(),
+                            playout: self.playout.clone(),
+                        })
+                    })
+                    .map_err(|e| e.to_string())
             }
             MediaKind::Video => {
                 let sink =
                     video_sink.unwrap_or_else(|| (self.config.video_sink)(user.as_str(), stream));
                 let stats = self.registry.video(user.as_str(), stream);
-                remote::start_video(sink, stats, fb).map(Receiver::Video)
+                remote::start_video(sink, stats, fb)
+                    .map(Receiver::Video)
+                    .map_err(|e| e.to_string())
             }
         };
         match receiver {

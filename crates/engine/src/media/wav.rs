@@ -232,6 +232,36 @@ impl Drop for WavSink {
     }
 }
 
+/// Reads a whole 48 kHz 16-bit WAV file as mono (stereo is averaged).
+pub fn read_wav_mono(path: &Path) -> Result<Vec<i16>, MediaError> {
+    let mut source = WavSource::open(path)?;
+    let channels = usize::from(source.channels);
+    let mut out = Vec::new();
+    while let Some(frame) = source.next_frame(0) {
+        out.extend(
+            frame
+                .samples
+                .chunks(channels)
+                .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / channels as i32) as i16),
+        );
+    }
+    Ok(out)
+}
+
+/// Writes mono 48 kHz samples as a 16-bit WAV file.
+pub fn write_wav_mono(path: &Path, samples: &[i16]) -> Result<(), MediaError> {
+    let mut sink = WavSink::create(path, 1)?;
+    for chunk in samples.chunks(FRAME_SAMPLES) {
+        sink.write(&AudioFrame {
+            samples: chunk.to_vec(),
+            channels: 1,
+            sample_rate: SAMPLE_RATE,
+            capture_us: 0,
+        })?;
+    }
+    sink.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
