@@ -52,6 +52,8 @@ export class AudioState {
   private inflight: Promise<void> | null = null;
   private pending = false;
   private changed = false;
+  private volumeInflight: Promise<void> | null = null;
+  private volumePending = false;
   private errorTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly errorMs: number;
   private readonly onerror?: (message: string) => void;
@@ -168,10 +170,21 @@ export class AudioState {
     );
   }
 
+  /** Like the effects, one request at a time with the newest values (sliders send many). */
   setMusicVolume(which: 'publish' | 'playout', volume: number): Promise<void> {
     this.musicVolume = { ...this.musicVolume, [which]: volume };
-    const { publish, playout } = this.musicVolume;
-    return this.run(() => this.backend.setMusicVolume(publish, playout));
+    if (this.volumeInflight) this.volumePending = true;
+    else this.volumeInflight = this.flushVolume();
+    return this.volumeInflight;
+  }
+
+  private async flushVolume(): Promise<void> {
+    do {
+      this.volumePending = false;
+      const { publish, playout } = this.musicVolume;
+      await this.run(() => this.backend.setMusicVolume(publish, playout));
+    } while (this.volumePending);
+    this.volumeInflight = null;
   }
 
   playSoundEffect(name: SoundEffect): Promise<void> {

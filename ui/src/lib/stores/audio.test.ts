@@ -107,6 +107,24 @@ describe('AudioState', () => {
     expect(a.error).toBeNull();
   });
 
+  test('music volume requests go one at a time with the newest values', async () => {
+    const b = new MockBackend();
+    const sent: [number, number][] = [];
+    let release: () => void = () => {};
+    b.setMusicVolume = (publish, playout) => {
+      sent.push([publish, playout]);
+      return new Promise<void>((r) => (release = r));
+    };
+    const a = new AudioState(b);
+    const done = a.setMusicVolume('publish', 10);
+    a.setMusicVolume('publish', 20);
+    a.setMusicVolume('playout', 30);
+    release();
+    await vi.waitFor(() => expect(sent).toEqual([[10, 100], [20, 30]]));
+    release();
+    await done;
+  });
+
   test('music volumes and sound effects', async () => {
     const b = new MockBackend();
     await join(b);
