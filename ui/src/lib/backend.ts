@@ -205,6 +205,90 @@ export interface ViewRequest {
 export type FrameSink = (frame: ArrayBuffer) => void;
 
 // ---------------------------------------------------------------------------------------------
+// Audio effects, background music and sound effects
+// ---------------------------------------------------------------------------------------------
+
+export type NoiseSuppression = 'off' | 'classic' | 'ai';
+export type VoiceChanger =
+  | 'off'
+  | 'child'
+  | 'little-girl'
+  | 'uncle'
+  | 'heavy-metal'
+  | 'cold'
+  | 'foreigner'
+  | 'trapped-beast'
+  | 'fatso'
+  | 'strong-current'
+  | 'heavy-machinery'
+  | 'ethereal';
+export type Reverb = 'off' | 'ktv' | 'small-room' | 'great-hall' | 'deep' | 'loud' | 'metallic' | 'magnetic';
+
+export const NOISE_SUPPRESSIONS: readonly NoiseSuppression[] = ['off', 'classic', 'ai'];
+export const VOICE_CHANGERS: readonly VoiceChanger[] = [
+  'off', 'child', 'little-girl', 'uncle', 'heavy-metal', 'cold', 'foreigner', 'trapped-beast', 'fatso',
+  'strong-current', 'heavy-machinery', 'ethereal',
+];
+export const REVERBS: readonly Reverb[] = ['off', 'ktv', 'small-room', 'great-hall', 'deep', 'loud', 'metallic', 'magnetic'];
+
+/**
+ * How my microphone is processed (`get_audio_effects` / `set_audio_effects`). Saved by the Rust
+ * side and applied at once, in a call and in the pre-join check (where the ear monitor lets me
+ * hear the result).
+ */
+export interface AudioEffects {
+  echoCancellation: boolean;
+  autoGain: boolean;
+  noiseSuppression: NoiseSuppression;
+  /** A low-cut filter against rumble. */
+  highPass: boolean;
+  /** 0..150; 100 = unchanged. */
+  captureVolume: number;
+  voiceChanger: VoiceChanger;
+  reverb: Reverb;
+  /** Hear my own processed voice (use headphones). */
+  earMonitor: boolean;
+  /** 0..100. */
+  earMonitorVolume: number;
+}
+
+/** What `get_audio_effects` returns before anything was saved. */
+export const DEFAULT_AUDIO_EFFECTS: AudioEffects = {
+  echoCancellation: true,
+  autoGain: true,
+  noiseSuppression: 'classic',
+  highPass: true,
+  captureVolume: 100,
+  voiceChanger: 'off',
+  reverb: 'off',
+  earMonitor: false,
+  earMonitorVolume: 100,
+};
+
+/** Background music: `load_music` result (the app plays one piece, id 1, looping). */
+export interface MusicState {
+  id: number;
+  positionMs: number;
+  durationMs: number;
+  paused: boolean;
+}
+
+export type MusicAction = 'pause' | 'resume' | 'stop';
+/** Built-in sound effects (`play_sound_effect`); several may play at once; everyone hears them. */
+export type SoundEffect = 'applause' | 'bell' | 'drumroll';
+export const SOUND_EFFECTS: readonly SoundEffect[] = ['applause', 'bell', 'drumroll'];
+/** File types `load_music` decodes (the file input's `accept`). */
+export const MUSIC_EXTENSIONS: readonly string[] = ['.mp3', '.m4a', '.aac', '.flac', '.ogg', '.wav'];
+
+/** Headers of `load_music`, whose body is the file's raw bytes. */
+export interface LoadMusicHeaders {
+  /** `encodeURIComponent(file.name)` (header values must be ASCII). */
+  'x-file-name': string;
+  /** Whether the room hears the music too ("false": only me). */
+  'x-publish': 'true' | 'false';
+}
+
+// ---------------------------------------------------------------------------------------------
 // Events: Tauri event "room-event"
 // ---------------------------------------------------------------------------------------------
 
@@ -260,7 +344,11 @@ export type RoomEvent =
   /** An anchor answered my request; when accepted I go on stage by myself (role_changed follows). */
   | { type: 'speak_request_answered'; accept: boolean; by: string }
   /** The audience member I invited answered. */
-  | { type: 'speak_invite_answered'; userId: string; accept: boolean };
+  | { type: 'speak_invite_answered'; userId: string; accept: boolean }
+  /** Background music: about every 200 ms while it plays. */
+  | { type: 'music_progress'; id: number; positionMs: number; durationMs: number }
+  /** Background music ended (it loops, so normally only after music_control stop or an error). */
+  | { type: 'music_complete'; id: number };
 
 /** How long an invitation or request to speak stays open (the server's 60 s). */
 export const SPEAK_TIMEOUT_MS = 60_000;
@@ -324,6 +412,24 @@ export interface Backend {
   answerInvite(accept: boolean): Promise<void>;
   /** `answer_request({userId, accept})` — as an anchor. */
   answerRequest(userId: string, accept: boolean): Promise<void>;
+  /** `get_audio_effects()` — the saved effects ({@link DEFAULT_AUDIO_EFFECTS} at first). */
+  getAudioEffects(): Promise<AudioEffects>;
+  /** `set_audio_effects({effects})` — saves them and applies them at once, in or out of a call. */
+  setAudioEffects(effects: AudioEffects): Promise<void>;
+  /**
+   * `load_music` — the body is the file's raw bytes, with headers {@link LoadMusicHeaders}; the
+   * app stores the file and starts playing it as background music (id 1, looping). In a call
+   * only; rejects e.g. for an unsupported format. `music_progress` events follow.
+   */
+  loadMusic(file: File, publish: boolean): Promise<MusicState>;
+  /** `music_control({action})` — pause, resume or stop the background music. */
+  musicControl(action: MusicAction): Promise<void>;
+  /** `seek_music({ms})`. */
+  seekMusic(ms: number): Promise<void>;
+  /** `set_music_volume({publish, playout})` — 0..100 each: what the room hears / what I hear. */
+  setMusicVolume(publish: number, playout: number): Promise<void>;
+  /** `play_sound_effect({name})` — a built-in sound everyone in the call hears. */
+  playSoundEffect(name: SoundEffect): Promise<void>;
   /** Subscribes to `room-event`; resolves to an unsubscribe function. */
   onRoomEvent(handler: (e: RoomEvent) => void): Promise<() => void>;
 }
@@ -360,6 +466,19 @@ export interface CommandArgs {
   request_to_speak: Record<string, never>;
   answer_invite: { accept: boolean };
   answer_request: { userId: string; accept: boolean };
+  get_audio_effects: Record<string, never>;
+  /** Rust: `fn set_audio_effects(effects: AudioEffects)`. */
+  set_audio_effects: { effects: AudioEffects };
+  /**
+   * Not an argument object: the invoke body is the file's bytes (`Uint8Array`) and these travel
+   * as the headers {@link LoadMusicHeaders} (`x-file-name` URI-encoded, `x-publish`).
+   * Rust: `fn load_music(request: tauri::ipc::Request)`.
+   */
+  load_music: { fileName: string; publish: boolean };
+  music_control: { action: MusicAction };
+  seek_music: { ms: number };
+  set_music_volume: { publish: number; playout: number };
+  play_sound_effect: { name: SoundEffect };
 }
 export type CommandName = keyof CommandArgs;
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import type { RoomEvent } from './backend';
+import { DEFAULT_AUDIO_EFFECTS, type RoomEvent } from './backend';
 import { parseFrame } from './frame';
 import { MockBackend } from './mockBackend';
 
@@ -46,5 +46,49 @@ describe('MockBackend', () => {
     for (const t of ['user_enter', 'video_available', 'volumes', 'network_quality', 'connection_lost', 'connection_recovered', 'user_leave']) {
       expect(types.has(t as RoomEvent['type'])).toBe(true);
     }
+  });
+
+  test('audio effects are saved and read back', async () => {
+    const b = new MockBackend();
+    expect(await b.getAudioEffects()).toEqual(DEFAULT_AUDIO_EFFECTS);
+    await b.setAudioEffects({ ...DEFAULT_AUDIO_EFFECTS, reverb: 'ktv' });
+    expect((await b.getAudioEffects()).reverb).toBe('ktv');
+  });
+
+  test('background music needs a call and a known format, then loops with progress events', async () => {
+    const b = new MockBackend({ musicDurationMs: 1000 });
+    const seen: RoomEvent[] = [];
+    await b.onRoomEvent((e) => seen.push(e));
+    const song = new File(['x'], 'song.MP3');
+    await expect(b.loadMusic(song, true)).rejects.toMatchObject({ kind: 'not_in_room' });
+    await b.joinRoom({ server: null, room: '1', userId: 'me', role: 'anchor', scene: 'videocall', sdkAppId: null, userSig: null });
+    await expect(b.loadMusic(new File(['x'], 'notes.txt'), true)).rejects.toMatchObject({ message: expect.stringContaining('unsupported') });
+    expect(await b.loadMusic(song, false)).toEqual({ id: 1, positionMs: 0, durationMs: 1000, paused: false });
+    expect(b.callsOf('load_music').at(-1)).toEqual({ fileName: 'song.MP3', publish: false });
+    b.musicTick(600);
+    await b.musicControl('pause');
+    b.musicTick(600); // paused: nothing
+    await b.musicControl('resume');
+    b.musicTick(600);
+    expect(seen.filter((e) => e.type === 'music_progress')).toEqual([
+      { type: 'music_progress', id: 1, positionMs: 600, durationMs: 1000 },
+      { type: 'music_progress', id: 1, positionMs: 200, durationMs: 1000 },
+    ]);
+    await b.seekMusic(900);
+    expect(b.music?.positionMs).toBe(900);
+    await b.musicControl('stop');
+    expect(b.music).toBeNull();
+  });
+
+  test('autoplay moves the music on a 200 ms timer', async () => {
+    vi.useFakeTimers();
+    const b = new MockBackend({ autoplay: true });
+    const seen: RoomEvent[] = [];
+    await b.onRoomEvent((e) => seen.push(e));
+    await b.joinRoom({ server: null, room: '1', userId: 'me', role: 'anchor', scene: 'videocall', sdkAppId: null, userSig: null });
+    await b.loadMusic(new File(['x'], 'a.ogg'), true);
+    vi.advanceTimersByTime(1000);
+    b.dispose();
+    expect(seen.filter((e) => e.type === 'music_progress').map((e) => (e as { positionMs: number }).positionMs)).toEqual([200, 400, 600, 800, 1000]);
   });
 });

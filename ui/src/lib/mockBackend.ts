@@ -1,5 +1,8 @@
 import {
+  DEFAULT_AUDIO_EFFECTS,
   DEFAULT_SETTINGS,
+  MUSIC_EXTENSIONS,
+  type AudioEffects,
   type Backend,
   type BackendError,
   type CallRecord,
@@ -9,6 +12,8 @@ import {
   type HostInfo,
   type JoinArgs,
   type JoinResult,
+  type MusicAction,
+  type MusicState,
   type Quality,
   type RecentRoom,
   type RemoteUser,
@@ -16,6 +21,7 @@ import {
   type RoomEvent,
   type ScreenSource,
   type Settings,
+  type SoundEffect,
   type StreamKind,
   type ViewRequest,
 } from './backend';
@@ -35,6 +41,8 @@ export interface MockOptions {
   notice?: string | null;
   /** Frame interval in autoplay mode. */
   frameIntervalMs?: number;
+  /** How long every loaded music file lasts (the mock decodes nothing). Default 3 minutes. */
+  musicDurationMs?: number;
 }
 
 export interface MockCall {
@@ -59,6 +67,12 @@ export class MockBackend implements Backend {
   history: CallRecord[] = [];
   inRoom = false;
   hosting = false;
+  /** What set_audio_effects saved. */
+  effects: AudioEffects = { ...DEFAULT_AUDIO_EFFECTS };
+  /** The background music playing (null = none); moves on with musicTick. */
+  music: (MusicState & { fileName: string; publish: boolean }) | null = null;
+  musicVolume = { publish: 100, playout: 100 };
+  private musicTimer: ReturnType<typeof setInterval> | null = null;
   /** Active views: key `${userId}/${stream}`. */
   readonly views = new Map<string, { req: ViewRequest; sink: FrameSink }>();
   private handlers = new Set<(e: RoomEvent) => void>();
@@ -124,6 +138,7 @@ export class MockBackend implements Backend {
     this.record('leave_room', {}, () => {
       this.inRoom = false;
       this.step = 0;
+      this.stopMusic();
       queueMicrotask(() => this.emit({ type: 'exit_room', reason: 'left' }));
     });
 
@@ -183,6 +198,54 @@ export class MockBackend implements Backend {
     });
   answerRequest = (userId: string, accept: boolean): Promise<void> =>
     this.record('answer_request', { userId, accept }, () => undefined);
+
+  getAudioEffects = (): Promise<AudioEffects> => this.record('get_audio_effects', {}, () => ({ ...this.effects }));
+  setAudioEffects = (effects: AudioEffects): Promise<void> =>
+    this.record('set_audio_effects', { effects: { ...effects } }, () => void (this.effects = { ...effects }));
+
+  loadMusic = (file: File, publish: boolean): Promise<MusicState> =>
+    this.record('load_music', { fileName: file.name, publish }, () => {
+      if (!this.inRoom) throw { kind: 'not_in_room', message: 'Background music plays in a call: join a room first.' } satisfies BackendError;
+      const dot = file.name.lastIndexOf('.');
+      if (dot < 0 || !MUSIC_EXTENSIONS.includes(file.name.slice(dot).toLowerCase())) {
+        throw { kind: 'internal', message: `Cannot play ${file.name}: unsupported audio format` } satisfies BackendError;
+      }
+      this.music = { id: 1, positionMs: 0, durationMs: this.opts.musicDurationMs ?? 180_000, paused: false, fileName: file.name, publish };
+      if (this.opts.autoplay && !this.musicTimer) this.musicTimer = setInterval(() => this.musicTick(200), 200);
+      const { id, positionMs, durationMs, paused } = this.music;
+      return { id, positionMs, durationMs, paused };
+    });
+
+  musicControl = (action: MusicAction): Promise<void> =>
+    this.record('music_control', { action }, () => {
+      if (action === 'stop') this.stopMusic();
+      else if (this.music) this.music.paused = action === 'pause';
+    });
+  seekMusic = (ms: number): Promise<void> =>
+    this.record('seek_music', { ms }, () => {
+      if (this.music) this.music.positionMs = Math.max(0, Math.min(ms, this.music.durationMs));
+    });
+  setMusicVolume = (publish: number, playout: number): Promise<void> =>
+    this.record('set_music_volume', { publish, playout }, () => void (this.musicVolume = { publish, playout }));
+  playSoundEffect = (name: SoundEffect): Promise<void> =>
+    this.record('play_sound_effect', { name }, () => {
+      if (!this.inRoom) throw { kind: 'not_in_room', message: 'You are not in a room.' } satisfies BackendError;
+    });
+
+  /** Moves the playing music on by `ms` (it loops) and emits `music_progress`, as the app does
+   * every 200 ms. Tests call it; autoplay runs it on a timer. */
+  musicTick(ms = 200): void {
+    const m = this.music;
+    if (!m || m.paused) return;
+    m.positionMs = (m.positionMs + ms) % m.durationMs;
+    this.emit({ type: 'music_progress', id: m.id, positionMs: m.positionMs, durationMs: m.durationMs });
+  }
+
+  private stopMusic(): void {
+    if (this.musicTimer) clearInterval(this.musicTimer);
+    this.musicTimer = null;
+    this.music = null;
+  }
 
   async onRoomEvent(handler: (e: RoomEvent) => void): Promise<() => void> {
     this.handlers.add(handler);
@@ -250,6 +313,7 @@ export class MockBackend implements Backend {
 
   dispose(): void {
     this.stopPump();
+    this.stopMusic();
     this.handlers.clear();
     this.views.clear();
   }

@@ -11,7 +11,7 @@ vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...
 vi.mock('@tauri-apps/api/event', () => ({ listen: (...a: unknown[]) => listen(...a) }));
 
 const { TauriBackend } = await import('./tauriBackend');
-const { DEFAULT_SETTINGS } = await import('./backend');
+const { DEFAULT_AUDIO_EFFECTS, DEFAULT_SETTINGS } = await import('./backend');
 const { buildFrame } = await import('./frame');
 
 describe('TauriBackend', () => {
@@ -77,6 +77,44 @@ describe('TauriBackend', () => {
       ['answer_invite', { accept: true }],
       ['answer_request', { userId: 'fan', accept: false }],
     ]);
+  });
+
+  test('audio effects, music and sound effect commands', async () => {
+    const b = new TauriBackend();
+    const effects = { ...DEFAULT_AUDIO_EFFECTS, voiceChanger: 'uncle' as const, captureVolume: 120 };
+    await b.getAudioEffects();
+    await b.setAudioEffects(effects);
+    await b.musicControl('pause');
+    await b.musicControl('resume');
+    await b.musicControl('stop');
+    await b.seekMusic(61_500.4);
+    await b.setMusicVolume(30, 80);
+    await b.playSoundEffect('drumroll');
+    expect(invoke.mock.calls).toEqual([
+      ['get_audio_effects', undefined],
+      ['set_audio_effects', { effects }],
+      ['music_control', { action: 'pause' }],
+      ['music_control', { action: 'resume' }],
+      ['music_control', { action: 'stop' }],
+      ['seek_music', { ms: 61_500 }],
+      ['set_music_volume', { publish: 30, playout: 80 }],
+      ['play_sound_effect', { name: 'drumroll' }],
+    ]);
+  });
+
+  test('load_music sends the raw bytes as the body, the name and the publish flag as headers', async () => {
+    const b = new TauriBackend();
+    invoke.mockResolvedValueOnce({ id: 1, positionMs: 0, durationMs: 1000, paused: false });
+    const file = new File([new Uint8Array([1, 2, 3])], 'Café del Mar.mp3', { type: 'audio/mpeg' });
+    expect(await b.loadMusic(file, false)).toEqual({ id: 1, positionMs: 0, durationMs: 1000, paused: false });
+    const [cmd, body, options] = invoke.mock.calls[0] as [string, Uint8Array, { headers: Record<string, string> }];
+    expect(cmd).toBe('load_music');
+    expect(body).toBeInstanceOf(Uint8Array);
+    expect([...body]).toEqual([1, 2, 3]);
+    expect(options.headers).toEqual({ 'x-file-name': 'Caf%C3%A9%20del%20Mar.mp3', 'x-publish': 'false' });
+    invoke.mockRejectedValueOnce({ kind: 'internal', message: 'Unsupported audio format' });
+    await expect(b.loadMusic(file, true)).rejects.toEqual({ kind: 'internal', message: 'Unsupported audio format' });
+    expect((invoke.mock.calls[1][2] as { headers: Record<string, string> }).headers['x-publish']).toBe('true');
   });
 
   test('set_view passes a channel whose ArrayBuffers reach the sink', async () => {

@@ -3,6 +3,7 @@ import { listen } from '@tauri-apps/api/event';
 import {
   ROOM_EVENT,
   toBackendError,
+  type AudioEffects,
   type Backend,
   type CommandArgs,
   type CommandName,
@@ -11,12 +12,16 @@ import {
   type HostInfo,
   type JoinArgs,
   type JoinResult,
+  type LoadMusicHeaders,
+  type MusicAction,
+  type MusicState,
   type CallRecord,
   type RecentRoom,
   type Role,
   type RoomEvent,
   type ScreenSource,
   type Settings,
+  type SoundEffect,
   type StreamKind,
   type ViewRequest,
 } from './backend';
@@ -76,6 +81,22 @@ export class TauriBackend implements Backend {
   answerInvite = (accept: boolean): Promise<void> => call('answer_invite', { accept });
   answerRequest = (userId: string, accept: boolean): Promise<void> =>
     call('answer_request', { userId, accept });
+  getAudioEffects = (): Promise<AudioEffects> => call('get_audio_effects');
+  setAudioEffects = (effects: AudioEffects): Promise<void> => call('set_audio_effects', { effects });
+  /** The file travels as the raw invoke body (no JSON number array), its name and flag as headers. */
+  loadMusic = async (file: File, publish: boolean): Promise<MusicState> => {
+    const headers: LoadMusicHeaders = { 'x-file-name': encodeURIComponent(file.name), 'x-publish': publish ? 'true' : 'false' };
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      return await invoke<MusicState>('load_music', bytes, { headers: { ...headers } });
+    } catch (e) {
+      throw toBackendError(e);
+    }
+  };
+  musicControl = (action: MusicAction): Promise<void> => call('music_control', { action });
+  seekMusic = (ms: number): Promise<void> => call('seek_music', { ms: Math.max(0, Math.round(ms)) });
+  setMusicVolume = (publish: number, playout: number): Promise<void> => call('set_music_volume', { publish, playout });
+  playSoundEffect = (name: SoundEffect): Promise<void> => call('play_sound_effect', { name });
 
   setView(view: ViewRequest, sink: FrameSink): Promise<void> {
     const channel = new Channel<ArrayBuffer>();

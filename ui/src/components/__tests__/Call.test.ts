@@ -49,6 +49,30 @@ describe('Call', () => {
     expect((screen.getByTestId('volume-bob') as HTMLInputElement).value).toBe('35');
   });
 
+  test('the Effects button opens the audio effects beside the call; the music keeps its place while it is closed', async () => {
+    const { backend } = await setup();
+    expect(screen.queryByTestId('effects-panel')).toBeNull();
+    const button = screen.getByTestId('btn-effects');
+    await fireEvent.click(button);
+    expect(button.getAttribute('aria-pressed')).toBe('true');
+    expect(screen.getByTestId('effects-panel')).toBeTruthy();
+    await fireEvent.change(screen.getByTestId('effects-voice-changer'), { target: { value: 'ethereal' } });
+    await waitFor(() => expect(backend.effects.voiceChanger).toBe('ethereal'));
+    // In a call: music can be loaded (MockBackend needs to be in the room for it).
+    backend.inRoom = true;
+    expect((screen.getByTestId('music-file') as HTMLInputElement).disabled).toBe(false);
+    await fireEvent.change(screen.getByTestId('music-file'), { target: { files: [new File(['x'], 'tune.flac')] } });
+    await waitFor(() => expect(backend.callsOf('load_music')).toEqual([{ fileName: 'tune.flac', publish: true }]));
+    await fireEvent.click(button);
+    expect(screen.queryByTestId('effects-panel')).toBeNull();
+    backend.emit({ type: 'music_progress', id: 1, positionMs: 61_000, durationMs: 180_000 });
+    await fireEvent.click(button);
+    expect(screen.getByTestId('music-time').textContent).toBe('1:01 / 3:00');
+    expect(screen.getByTestId('music-status').textContent).toContain('tune.flac');
+    await fireEvent.click(screen.getByRole('button', { name: 'Close audio effects' }));
+    expect(screen.queryByTestId('effects-panel')).toBeNull();
+  });
+
   test('toasts dismiss themselves', async () => {
     vi.useFakeTimers();
     const { backend } = await setup();

@@ -1,6 +1,6 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { describe, expect, test, vi } from 'vitest';
-import { DEFAULT_SETTINGS, type JoinArgs } from '../../lib/backend';
+import { DEFAULT_AUDIO_EFFECTS, DEFAULT_SETTINGS, type JoinArgs } from '../../lib/backend';
 import { MockBackend } from '../../lib/mockBackend';
 import PreJoin from '../PreJoin.svelte';
 
@@ -47,5 +47,30 @@ describe('PreJoin speaker test', () => {
     await waitFor(() =>
       expect(screen.getByTestId('prejoin-speaker-result').textContent).toBe('Cannot play a tone: No speaker found'),
     );
+  });
+});
+
+describe('PreJoin audio effects', () => {
+  test('a collapsible section where I can hear my voice through the effects before joining', async () => {
+    const backend = new MockBackend();
+    renderPreJoin(backend);
+    const section = screen.getByTestId('prejoin-effects') as HTMLDetailsElement;
+    expect(section.open).toBe(false);
+    await fireEvent.click(section.querySelector('summary')!);
+    expect(section.open).toBe(true);
+    await waitFor(() => expect(backend.callsOf('get_audio_effects')).toHaveLength(1));
+    await fireEvent.change(screen.getByTestId('effects-reverb'), { target: { value: 'ktv' } });
+    await fireEvent.click(screen.getByTestId('effects-ear-monitor'));
+    await waitFor(() => expect(backend.effects).toEqual({ ...DEFAULT_AUDIO_EFFECTS, reverb: 'ktv', earMonitor: true }));
+    expect((screen.getByTestId('music-file') as HTMLInputElement).disabled).toBe(true);
+    expect((screen.getByTestId('effect-bell') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  test('not offered to the audience, who do not publish', async () => {
+    const backend = new MockBackend();
+    render(PreJoin, {
+      props: { backend, args: { ...args, role: 'audience', scene: 'live' }, settings: DEFAULT_SETTINGS, onjoined: vi.fn(), onback: vi.fn() },
+    });
+    expect(screen.queryByTestId('prejoin-effects')).toBeNull();
   });
 });
