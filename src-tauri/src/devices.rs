@@ -8,7 +8,9 @@ use base64::Engine as _;
 use roomcast_devices::{
     DeviceError, DeviceInfo, DeviceLists, DeviceWatcher, Playout, ScreenKind, resolve,
 };
-use roomcast_engine::media::{AudioSource, PatternSource, ToneSource, VideoSource};
+use roomcast_engine::media::{
+    AudioSource, LoopingWavSource, PatternSource, ToneSource, VideoSource,
+};
 use serde::Serialize;
 use serde_json::json;
 use tauri::{AppHandle, Emitter, Manager};
@@ -59,14 +61,24 @@ pub struct InUse {
     pub speaker: Option<String>,
 }
 
+/// A 48 kHz WAV file played in a loop instead of any microphone (demos, tests on machines
+/// without one), like Chromium's fake audio capture.
+pub const FAKE_MIC: &str = "ROOMCAST_FAKE_MIC";
+
 /// The microphone a setting means now (see [`resolve`]), or the test tone when there is
-/// none; with the id of the device opened.
+/// none; with the id of the device opened. `ROOMCAST_FAKE_MIC` replaces it with a file.
 pub fn microphone(
     app: &AppHandle,
     fallbacks: &Fallbacks,
     choice: Option<&str>,
     tone_channels: u16,
 ) -> (Box<dyn AudioSource>, Option<String>) {
+    if let Some(path) = std::env::var_os(FAKE_MIC) {
+        match LoopingWavSource::open(path.as_ref()) {
+            Ok(source) => return (Box::new(source), None),
+            Err(e) => tracing::warn!("{FAKE_MIC}: {e}; using the real microphone"),
+        }
+    }
     let id = resolve(choice, &roomcast_devices::list_microphones());
     match roomcast_devices::open_microphone(id.as_deref().or(choice)) {
         Ok(source) => (source, id),

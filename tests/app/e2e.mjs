@@ -4,14 +4,16 @@
 // DATA_DIR (the app's data dir), ARTIFACTS (screenshots go there).
 //
 // Host a meeting in the app, have a `roomcast join` participant enter, check its tile shows
-// moving video, mute the app's microphone and see the participant notice, leave, and check
-// the call history row.
+// moving video, turn on AI noise suppression and the "child" voice changer in the effects
+// panel (the participant records what it hears: RECORD, analysed by tests/tests/app.rs),
+// mute the app's microphone and see the participant notice, leave, and check the call
+// history row.
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ELEMENT, driver, sleep, until } from './webdriver.mjs';
 
-const { WEBDRIVER = 'http://127.0.0.1:4444', APP, ROOMCAST, DATA_DIR, ARTIFACTS = '.' } = process.env;
+const { WEBDRIVER = 'http://127.0.0.1:4444', APP, ROOMCAST, DATA_DIR, ARTIFACTS = '.', RECORD } = process.env;
 const log = (...a) => console.error('[app-e2e]', ...a);
 const d = driver(WEBDRIVER);
 const { wd, s, find, click, type, text, attr, script, asyncScript } = d;
@@ -80,7 +82,8 @@ async function main() {
   if (!created) throw new Error(`no development app in ${JSON.stringify(apps)}`);
   const report = join(ARTIFACTS, 'app-participant-report.json');
   participant = spawn(ROOMCAST, ['join', '--server', address.trim(), '--app', String(created.sdkAppId), '--key', created.secretKey,
-    '--room', '4321', '--user', 'cli', '--duration', '30', '--video-size', '640x360', '--fps', '15', '--report', report],
+    '--room', '4321', '--user', 'cli', '--duration', '30', '--video-size', '640x360', '--fps', '15', '--report', report,
+    ...(RECORD ? ['--record', RECORD] : [])],
     { stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((r) => participant.on('exit', (code) => r(code)));
 
@@ -111,6 +114,28 @@ async function main() {
   const self = await find('canvas-Host-main');
   await until('my own camera drawn', async () => Number(await attr(self, 'data-frames')) > 5, 10000);
   await screenshot('call');
+
+  // Audio effects during the call: AI noise suppression and the "child" voice changer, from
+  // the panel; they are saved and the participant's recording changes (checked by app.rs).
+  await click(await find('btn-effects'));
+  await find('effects-panel');
+  await click(await find('effects-ns-ai'));
+  const changer = await find('effects-voice-changer');
+  await script(
+    'arguments[0].value = "child"; arguments[0].dispatchEvent(new Event("change", { bubbles: true }));',
+    [{ [ELEMENT]: changer }],
+  );
+  const effects = await until('the effects saved', async () => {
+    const e = await asyncScript(
+      'const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke("get_audio_effects").then(done, (e) => done({ error: e }));',
+    );
+    return e && e.voiceChanger === 'child' && e.noiseSuppression === 'ai' ? e : null;
+  }, 10000);
+  log('effects', JSON.stringify(effects));
+  await screenshot('effects');
+  // The participant hears the changed voice for a while before the microphone is muted.
+  await sleep(6000);
+  await click(await find('btn-effects'));
 
   // Mute the microphone in the app; the participant hears about it.
   await click(await find('btn-mic'));

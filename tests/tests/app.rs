@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use roomcast_engine::audio::testsig::room::{rms, talker, to_f32, to_i16};
+use roomcast_engine::audio::testsig::yin;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -83,6 +86,13 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
     let data = std::env::temp_dir().join(format!("roomcast-app-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
 
+    // The app's microphone: a talker around 120 Hz, looped (no microphone on CI).
+    let mic = data.with_extension("talker.wav");
+    let talker = talker(11, 120.0, 12.0, 0.5);
+    roomcast_engine::media::write_wav_mono(&mic, &to_i16(&talker)).expect("write the talker");
+    let record = data.with_extension("record");
+    let _ = std::fs::remove_dir_all(&record);
+
     let display = format!(":{}", 90 + std::process::id() % 9);
     let _x = Killed(
         Command::new(xvfb)
@@ -110,6 +120,7 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
             ])
             .env("DISPLAY", &display)
             .env("ROOMCAST_DATA_DIR", &data)
+            .env("ROOMCAST_FAKE_MIC", &mic)
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .spawn()
             .expect("tauri-driver starts"),
@@ -126,11 +137,50 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
         .env("ROOMCAST", &cli)
         .env("DATA_DIR", &data)
         .env("ARTIFACTS", &artifacts)
+        .env("RECORD", &record)
         .status()
         .expect("node runs");
     let _ = std::fs::remove_dir_all(&data);
     assert!(
         status.success(),
         "the app e2e run failed (screenshots in artifacts/): {status}"
+    );
+    voice_changed_in_the_recording(&record.join("Host.wav"));
+    let _ = std::fs::remove_dir_all(&record);
+    let _ = std::fs::remove_file(&mic);
+}
+
+/// The participant heard the talker (around 120 Hz) first, then, after the app turned on the
+/// "child" voice changer (+7 semitones), the same talker around 180 Hz.
+fn voice_changed_in_the_recording(path: &Path) {
+    let samples = to_f32(&roomcast_engine::media::read_wav_mono(path).expect("the recording"));
+    let win = 1920;
+    let loudest = samples.chunks(win).map(rms).fold(0f32, f32::max);
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for (i, w) in samples.chunks(win).enumerate() {
+        if w.len() < win || rms(w) < 0.1 * loudest {
+            continue;
+        }
+        let Some(f0) = yin(w) else { continue };
+        if (95.0..=142.0).contains(&f0) {
+            before.push(i);
+        } else if (155.0..=215.0).contains(&f0) {
+            after.push(i);
+        }
+    }
+    println!(
+        "recording: {} windows near 120 Hz, {} windows near 180 Hz",
+        before.len(),
+        after.len()
+    );
+    assert!(before.len() >= 20, "too little of the unchanged voice");
+    assert!(
+        after.len() >= 20,
+        "the voice changer did not move the pitch"
+    );
+    let median = |v: &[usize]| v[v.len() / 2];
+    assert!(
+        median(&before) < median(&after),
+        "the changed voice came before the original"
     );
 }

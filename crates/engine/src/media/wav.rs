@@ -232,6 +232,37 @@ impl Drop for WavSink {
     }
 }
 
+/// A WAV file played over and over: a stand-in microphone for demos and tests (what
+/// Chromium's `--use-file-for-fake-audio-capture` is to a browser).
+pub struct LoopingWavSource {
+    path: PathBuf,
+    current: WavSource,
+}
+
+impl LoopingWavSource {
+    pub fn open(path: &Path) -> Result<Self, MediaError> {
+        Ok(Self {
+            current: WavSource::open(path)?,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl AudioSource for LoopingWavSource {
+    fn channels(&self) -> u16 {
+        self.current.channels
+    }
+
+    fn next_frame(&mut self, capture_us: u64) -> Option<AudioFrame> {
+        if let Some(f) = self.current.next_frame(capture_us) {
+            return Some(f);
+        }
+        // Opened once already: a file that vanished since ends the source.
+        self.current = WavSource::open(&self.path).ok()?;
+        self.current.next_frame(capture_us)
+    }
+}
+
 /// Reads a whole 48 kHz 16-bit WAV file as mono (stereo is averaged).
 pub fn read_wav_mono(path: &Path) -> Result<Vec<i16>, MediaError> {
     let mut source = WavSource::open(path)?;
