@@ -151,7 +151,7 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
 }
 
 /// The participant heard the talker (around 120 Hz) first, then, after the app turned on the
-/// "child" voice changer (+7 semitones), the same talker around 180 Hz.
+/// "child" voice changer (+8 semitones), the same talker around 190 Hz.
 fn voice_changed_in_the_recording(path: &Path) {
     let samples = to_f32(&roomcast_engine::media::read_wav_mono(path).expect("the recording"));
     let win = 1920;
@@ -164,12 +164,12 @@ fn voice_changed_in_the_recording(path: &Path) {
         let Some(f0) = yin(w) else { continue };
         if (95.0..=142.0).contains(&f0) {
             before.push(i);
-        } else if (155.0..=215.0).contains(&f0) {
+        } else if (150.0..=230.0).contains(&f0) {
             after.push(i);
         }
     }
     println!(
-        "recording: {} windows near 120 Hz, {} windows near 180 Hz",
+        "recording: {} windows near 120 Hz, {} windows near 190 Hz",
         before.len(),
         after.len()
     );

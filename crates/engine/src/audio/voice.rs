@@ -68,8 +68,8 @@ impl VoiceChanger {
             Self::Off => n,
             // Formants move up with the pitch, which is what makes these sound young; the
             // treble lift adds the thinner timbre of a small vocal tract.
-            Self::Child => Recipe { semitones: 7.0, tone: (2500.0, 0.6), ..n },
-            Self::LittleGirl => Recipe { semitones: 5.0, tone: (1800.0, 1.2), gain: 0.9, ..n },
+            Self::Child => Recipe { semitones: 8.0, tone: (2500.0, 0.6), ..n },
+            Self::LittleGirl => Recipe { semitones: 7.0, tone: (1800.0, 1.2), gain: 0.9, ..n },
             Self::Uncle => Recipe { semitones: -3.0, tone: (3000.0, -0.3), ..n },
             Self::Fatso => Recipe { semitones: -5.0, tone: (900.0, -1.0), gain: 1.4, ..n },
             // A short resonant comb plus a touch of ring modulation gives the clangy timbre
