@@ -196,3 +196,76 @@ async fn headless_participants_record_and_report() {
     assert_eq!(share.size(), (640, 360));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `roomcast process` as a sound engineer scripts it: a recorded voice through the voice
+/// changer and reverb comes out as long as it went in, higher, with a report; bad options and
+/// files are refused with what to do.
+#[test]
+fn process_runs_a_recording_through_the_effects() {
+    use roomcast_engine::audio::testsig::room::{talker, to_f32, to_i16};
+    use roomcast_engine::audio::testsig::{median_f0, semitones};
+    use roomcast_engine::media::{read_wav_mono, write_wav_mono};
+
+    let dir = temp_dir("process");
+    let mic = dir.join("mic.wav");
+    let voice = talker(21, 120.0, 4.0, 0.5);
+    write_wav_mono(&mic, &to_i16(&voice)).expect("write mic");
+    let out = dir.join("out.wav");
+    let run = Command::new(roomcast())
+        .arg("process")
+        .arg("--mic")
+        .arg(&mic)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--voice-changer",
+            "little-girl",
+            "--reverb",
+            "small-room",
+            "--ns",
+            "ai",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).expect("JSON report");
+    assert_eq!(report["frames"], 400);
+    assert_eq!(report["effects"]["voiceChanger"], "little-girl");
+    assert_eq!(report["effects"]["noiseSuppression"], "ai");
+    let sent = to_f32(&read_wav_mono(&out).expect("output WAV"));
+    assert_eq!(sent.len(), voice.len());
+    let shift = semitones(median_f0(&voice), median_f0(&sent[4_800..]));
+    assert!(
+        shift >= 4.0,
+        "little-girl moved the voice by {shift:.1} semitones"
+    );
+
+    let bad = Command::new(roomcast())
+        .arg("process")
+        .arg("--mic")
+        .arg(&mic)
+        .args(["--voice-changer", "robot"])
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("unknown voice changer 'robot'") && err.contains("little-girl"),
+        "{err}"
+    );
+    let missing = Command::new(roomcast())
+        .args(["process", "--mic", "/nonexistent/mic.wav"])
+        .output()
+        .expect("runs");
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("--mic") && err.contains("/nonexistent/mic.wav"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
