@@ -117,6 +117,8 @@ async function main() {
 
   // Audio effects during the call: AI noise suppression and the "child" voice changer, from
   // the panel; they are saved and the participant's recording changes (checked by app.rs).
+  // First a few seconds of the unchanged voice for the participant to record.
+  await sleep(4000);
   await click(await find('btn-effects'));
   await find('effects-panel');
   await click(await find('effects-ns-ai'));

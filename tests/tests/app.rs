@@ -173,9 +173,10 @@ fn voice_changed_in_the_recording(path: &Path) {
         before.len(),
         after.len()
     );
-    assert!(before.len() >= 20, "too little of the unchanged voice");
+    // 10 windows of 40 ms: 0.4 s of voiced speech in each band, at least.
+    assert!(before.len() >= 10, "too little of the unchanged voice");
     assert!(
-        after.len() >= 20,
+        after.len() >= 10,
         "the voice changer did not move the pitch"
     );
     let median = |v: &[usize]| v[v.len() / 2];
