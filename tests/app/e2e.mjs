@@ -135,6 +135,46 @@ async function main() {
   }, 10000);
   log('effects', JSON.stringify(effects));
   await screenshot('effects');
+  // Background music through the real commands: a 3 s WAV made here, sent as the raw body
+  // the panel's file picker sends; seek, pause/resume, volumes, a sound effect, stop; and a
+  // file that is not music is refused with a message.
+  const music = await asyncScript(`
+    const done = arguments[arguments.length - 1];
+    const i = window.__TAURI_INTERNALS__;
+    const rate = 48000, n = rate * 3, wav = new DataView(new ArrayBuffer(44 + n * 2));
+    const str = (o, t) => [...t].forEach((c, k) => wav.setUint8(o + k, c.charCodeAt(0)));
+    str(0, 'RIFF'); wav.setUint32(4, 36 + n * 2, true); str(8, 'WAVEfmt ');
+    wav.setUint32(16, 16, true); wav.setUint16(20, 1, true); wav.setUint16(22, 1, true);
+    wav.setUint32(24, rate, true); wav.setUint32(28, rate * 2, true); wav.setUint16(32, 2, true);
+    wav.setUint16(34, 16, true); str(36, 'data'); wav.setUint32(40, n * 2, true);
+    for (let k = 0; k < n; k++) wav.setInt16(44 + k * 2, Math.round(8000 * Math.sin(2 * Math.PI * 330 * k / rate)), true);
+    const bytes = new Uint8Array(wav.buffer);
+    const headers = { 'x-file-name': encodeURIComponent('tone 한국.wav'), 'x-publish': 'true' };
+    (async () => {
+      const started = await i.invoke('load_music', bytes, { headers });
+      await i.invoke('seek_music', { ms: 1500 });
+      await i.invoke('music_control', { action: 'pause' });
+      await i.invoke('music_control', { action: 'resume' });
+      await i.invoke('set_music_volume', { publish: 60, playout: 30 });
+      await i.invoke('play_sound_effect', { name: 'applause' });
+      const refused = await i.invoke('load_music', new Uint8Array([1, 2, 3, 4]), { headers: { 'x-file-name': 'x.mp3' } })
+        .then(() => null, (e) => e);
+      const badEffect = await i.invoke('play_sound_effect', { name: 'kazoo' }).then(() => null, (e) => e);
+      await i.invoke('music_control', { action: 'stop' });
+      return { started, refused, badEffect };
+    })().then(done, (e) => done({ error: e }));
+  `);
+  log('music', JSON.stringify(music));
+  if (music.error) throw new Error(`music commands failed: ${JSON.stringify(music.error)}`);
+  if (music.started.id !== 1 || Math.abs(music.started.durationMs - 3000) > 20) {
+    throw new Error(`load_music returned ${JSON.stringify(music.started)}`);
+  }
+  if (!music.refused || !/supported formats/.test(music.refused.message)) {
+    throw new Error(`a file that is not music was not refused clearly: ${JSON.stringify(music.refused)}`);
+  }
+  if (!music.badEffect || !/applause/.test(music.badEffect.message)) {
+    throw new Error(`an unknown sound effect was not refused clearly: ${JSON.stringify(music.badEffect)}`);
+  }
   // The participant hears the changed voice for a while before the microphone is muted.
   await sleep(6000);
   await click(await find('btn-effects'));
