@@ -329,6 +329,36 @@ async fn background_music_reaches_the_room_at_its_publish_volume_and_plays_local
         "alice hears the music at {local_db:+.2} dB"
     );
 
+    // Muted, alice still hears her music (and it moves on); the room gets nothing.
+    alice.mute_local_audio(true).await;
+    let before = alice.music_state(1).expect("playing").position_ms;
+    let speaker = alice.playout();
+    let heard_muted = tokio::task::spawn_blocking(move || {
+        let mut heard = Vec::new();
+        let start = std::time::Instant::now();
+        let mut block = [0f32; 480];
+        for i in 0..100u32 {
+            let due = start + Duration::from_millis(u64::from(i) * 10);
+            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+            speaker.pull(&mut block);
+            heard.extend_from_slice(&block);
+        }
+        heard
+    })
+    .await
+    .expect("speaker thread");
+    let moved = alice.music_state(1).expect("playing").position_ms - before;
+    assert!(
+        moved >= 800,
+        "muted, the music moved only {moved} ms in 1 s"
+    );
+    let muted_db = 20.0 * (steady_rms(&heard_muted) / (full * 0.25)).log10();
+    assert!(
+        muted_db.abs() <= 3.0,
+        "muted, alice hears her music at {muted_db:+.2} dB"
+    );
+    alice.mute_local_audio(false).await;
+
     alice.seek_music_to_pos_in_ms(1, 6_000).expect("seek");
     let at = alice.music_state(1).expect("playing").position_ms;
     assert!(at.abs_diff(6_000) <= 50, "seek landed at {at} ms");

@@ -120,10 +120,8 @@ pub fn start_audio(
                 let Some(mut frame) = source.next_frame(capture_us) else {
                     break;
                 };
-                if c.muted.load(Ordering::Relaxed) {
-                    c.level.store(0, Ordering::Relaxed);
-                    continue;
-                }
+                // The chain runs while muted too: music and the ear monitor keep playing
+                // locally and the echo canceller keeps its model; nothing is sent.
                 let (events, progress) = {
                     let mut chain = lock(&chain);
                     chain.process_pcm(&mut frame.samples, frame.channels);
@@ -139,6 +137,10 @@ pub fn start_audio(
                     .for_each(|e| notify(AudioNotice::Chain(e)));
                 if let Some(p) = progress {
                     notify(AudioNotice::MusicProgress(p));
+                }
+                if c.muted.load(Ordering::Relaxed) {
+                    c.level.store(0, Ordering::Relaxed);
+                    continue;
                 }
                 // The meter shows what is sent: after effects and music.
                 c.level
