@@ -217,6 +217,26 @@ impl roomcast_engine::media::AudioSource for Silence {
     }
 }
 
+/// Plays the speaker's part: pulls 10 ms every 10 ms, `blocks` times, and returns what it
+/// heard.
+async fn listen(speaker: roomcast_engine::audio::PlayoutHandle, blocks: u32) -> Vec<f32> {
+    use roomcast_engine::audio::AudioPull;
+    tokio::task::spawn_blocking(move || {
+        let mut heard = Vec::new();
+        let start = std::time::Instant::now();
+        let mut block = [0f32; 480];
+        for i in 0..blocks {
+            let due = start + std::time::Duration::from_millis(u64::from(i) * 10);
+            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+            speaker.pull(&mut block);
+            heard.extend_from_slice(&block);
+        }
+        heard
+    })
+    .await
+    .expect("speaker thread")
+}
+
 /// Median RMS of the 10 ms blocks that are not silent.
 fn steady_rms(x: &[f32]) -> f32 {
     let mut blocks: Vec<f32> = x.chunks(480).map(rms).filter(|&r| r > 1e-4).collect();
@@ -227,7 +247,6 @@ fn steady_rms(x: &[f32]) -> f32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_music_reaches_the_room_at_its_publish_volume_and_plays_locally() {
-    use roomcast_engine::audio::AudioPull;
     use roomcast_engine::codec::AudioProfile;
     use roomcast_engine::media::CallbackAudioSink;
     use roomcast_engine::{Engine, EngineConfig};
@@ -291,21 +310,7 @@ async fn background_music_reaches_the_room_at_its_publish_volume_and_plays_local
         .expect("alice publishes");
 
     // Alice's speaker: 10 ms every 10 ms for 3 s.
-    let speaker = alice.playout();
-    let heard = tokio::task::spawn_blocking(move || {
-        let mut heard = Vec::new();
-        let start = std::time::Instant::now();
-        let mut block = [0f32; 480];
-        for i in 0..300u32 {
-            let due = start + Duration::from_millis(u64::from(i) * 10);
-            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
-            speaker.pull(&mut block);
-            heard.extend_from_slice(&block);
-        }
-        heard
-    })
-    .await
-    .expect("speaker thread");
+    let heard = listen(alice.playout(), 300).await;
     assert!(
         eventually(Duration::from_secs(5), || received.lock().unwrap().len()
             > 48_000 * 2)
@@ -332,21 +337,7 @@ async fn background_music_reaches_the_room_at_its_publish_volume_and_plays_local
     // Muted, alice still hears her music (and it moves on); the room gets nothing.
     alice.mute_local_audio(true).await;
     let before = alice.music_state(1).expect("playing").position_ms;
-    let speaker = alice.playout();
-    let heard_muted = tokio::task::spawn_blocking(move || {
-        let mut heard = Vec::new();
-        let start = std::time::Instant::now();
-        let mut block = [0f32; 480];
-        for i in 0..100u32 {
-            let due = start + Duration::from_millis(u64::from(i) * 10);
-            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
-            speaker.pull(&mut block);
-            heard.extend_from_slice(&block);
-        }
-        heard
-    })
-    .await
-    .expect("speaker thread");
+    let heard_muted = listen(alice.playout(), 100).await;
     let moved = alice.music_state(1).expect("playing").position_ms - before;
     assert!(
         moved >= 800,
