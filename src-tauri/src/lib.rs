@@ -115,8 +115,18 @@ struct Joined {
     users: Vec<RemoteUserOut>,
 }
 
+/// Guests' browsers get the same UI the app shows, from the assets Tauri embedded.
+fn web_page(app: &AppHandle) -> roomcast_server::web::WebAssets {
+    let assets = app.asset_resolver();
+    roomcast_server::web::WebAssets::from_fn(move |path| {
+        assets
+            .get(path.to_string())
+            .map(|a| std::borrow::Cow::Owned(a.bytes))
+    })
+}
+
 #[tauri::command]
-async fn host_meeting(state: State<'_, AppState>) -> Result<HostInfo> {
+async fn host_meeting(app: AppHandle, state: State<'_, AppState>) -> Result<HostInfo> {
     let mut hosted = state.hosted.lock().await;
     if let Some(h) = hosted.as_ref() {
         return Ok(HostInfo {
@@ -132,6 +142,7 @@ async fn host_meeting(state: State<'_, AppState>) -> Result<HostInfo> {
         udp_port: 7882,
         public_ip: None,
         data_dir: data_dir.clone(),
+        web: Some(web_page(&app)),
     };
     let server = match RunningServer::start(preferred).await {
         Ok(s) => s,
@@ -140,6 +151,7 @@ async fn host_meeting(state: State<'_, AppState>) -> Result<HostInfo> {
             udp_port: 0,
             public_ip: None,
             data_dir,
+            web: Some(web_page(&app)),
         })
         .await
         .map_err(|e| AppError::Internal {

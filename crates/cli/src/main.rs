@@ -11,7 +11,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use roomcast_server::web::WebAssets;
 use roomcast_server::{RunningServer, ServerConfig, config::default_data_dir, store::Store};
+
+/// `ui/dist` as it was when this binary was built (empty when it was not built).
+mod embedded_web {
+    include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
+}
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +46,10 @@ enum Command {
         /// Data directory (SQLite database). Default: the user's data directory.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Serve the web page from this directory (a build of ui/) instead of the copy
+        /// built into this binary.
+        #[arg(long)]
+        web_dir: Option<PathBuf>,
     },
     /// Manage apps (tenants with their own secret keys).
     App {
@@ -118,13 +128,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             udp_port,
             public_ip,
             data,
+            web_dir,
         } => {
             let data_dir = data.unwrap_or_else(default_data_dir);
+            let web = match web_dir {
+                Some(dir) => Some(WebAssets::dir(dir)),
+                None if embedded_web::FILES.is_empty() => None,
+                None => Some(WebAssets::embedded(embedded_web::FILES)),
+            };
             let server = RunningServer::start(ServerConfig {
                 listen,
                 udp_port,
                 public_ip,
                 data_dir: Some(data_dir.clone()),
+                web,
             })
             .await
             .context("cannot start the server")?;

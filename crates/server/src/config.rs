@@ -3,6 +3,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use crate::web::WebAssets;
+
 /// Where the server listens and keeps its data.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -15,6 +17,8 @@ pub struct ServerConfig {
     pub public_ip: Option<IpAddr>,
     /// SQLite database directory; `None` keeps everything in memory (tests).
     pub data_dir: Option<PathBuf>,
+    /// The web page's files (a build of `ui/`); `None` serves a page saying how to build it.
+    pub web: Option<WebAssets>,
 }
 
 impl ServerConfig {
@@ -25,6 +29,7 @@ impl ServerConfig {
             udp_port: 0,
             public_ip: None,
             data_dir: None,
+            web: None,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod room;
 pub mod sfu;
 pub mod signaling;
 pub mod store;
+pub mod web;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -114,15 +115,14 @@ impl RunningServer {
             worker: worker_tx.clone(),
             next_member: Arc::new(AtomicU64::new(1)),
         };
-        let router = Router::new()
-            .route("/", get(signaling::index))
-            .route("/health", get(|| async { "ok" }))
-            .route("/ws", get(signaling::upgrade))
-            .route(
-                "/stats",
-                get(move || async move { axum::Json(worker_stats.to_json()) }),
-            )
-            .with_state(state);
+        let page = match &cfg.web {
+            Some(_) => Router::new().route("/", get(web::serve)),
+            None => Router::new().route("/", get(signaling::index)),
+        };
+        let router = page
+            .fallback(web::serve)
+            .with_state(cfg.web.clone())
+            .merge(api(state, worker_stats));
         let (shutdown, stop) = oneshot::channel::<()>();
         let http = tokio::spawn(async move {
             let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -178,6 +178,18 @@ impl Drop for RunningServer {
         }
         let _ = self.worker_tx.send(sfu::Command::Shutdown);
     }
+}
+
+/// Signaling, health and stats.
+fn api(state: AppState, stats: Arc<WorkerStats>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/ws", get(signaling::upgrade))
+        .route(
+            "/stats",
+            get(move || async move { axum::Json(stats.to_json()) }),
+        )
+        .with_state(state)
 }
 
 /// Clients must be told a concrete address: an unspecified bind becomes the LAN address.
