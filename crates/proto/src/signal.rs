@@ -24,6 +24,15 @@ pub const SPEAK_TIMEOUT_SECS: u64 = 60;
 /// The largest text frame the server accepts. SDP for a big room stays well below this.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
+/// TRTC's limits on custom command messages, enforced by the server per room member.
+pub const CUSTOM_MAX_BYTES: usize = 1024;
+pub const CUSTOM_MAX_PER_SEC: usize = 30;
+pub const CUSTOM_MAX_BYTES_PER_SEC: usize = 8 * 1024;
+/// TRTC's custom command ids.
+pub const CUSTOM_CMD_IDS: std::ops::RangeInclusive<u32> = 1..=10;
+/// The longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -120,6 +129,71 @@ pub enum Request {
     AnswerInvite { accept: bool },
     /// An anchor answers `user_id`'s request to speak.
     AnswerRequest { user_id: UserId, accept: bool },
+    /// A custom command message to everyone else in the room (TRTC `sendCustomCmdMsg`).
+    /// `data` is at most 1 KB of UTF-8. The WebSocket is reliable and ordered, so both of
+    /// TRTC's flags are always honoured; they are carried for the receivers.
+    SendCustom {
+        cmd_id: u32,
+        data: String,
+        #[serde(default = "yes")]
+        reliable: bool,
+        #[serde(default = "yes")]
+        ordered: bool,
+    },
+    /// Raise or lower my hand (shown to everyone, in the order hands went up).
+    RaiseHand { up: bool },
+    /// Host: turn off someone's microphone or camera, or everyone's but the host's
+    /// (`user_id` absent). With `lock`, they cannot turn it back on until `unlock`.
+    Mute {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<UserId>,
+        kind: MediaKind,
+        #[serde(default)]
+        lock: bool,
+    },
+    /// Host: let someone (or everyone) turn their microphone or camera on again.
+    Unlock {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<UserId>,
+        kind: MediaKind,
+    },
+    /// Host: remove someone; they cannot enter this meeting again.
+    RemoveUser { user_id: UserId },
+    /// Host: lock the room, turn the lobby on or off, set or clear the passcode.
+    SetRoomOptions { options: RoomOptions },
+    /// Host: end the meeting for everyone.
+    EndMeeting,
+    /// Host: let someone waiting in the lobby in, or not.
+    Admit { user_id: UserId, accept: bool },
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What the host decides about the room.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomOptions {
+    /// Nobody new may enter.
+    #[serde(default)]
+    pub locked: bool,
+    /// Guests (invite holders) wait until the host admits them.
+    #[serde(default)]
+    pub lobby: bool,
+    /// Guests must give this passcode. `None` = no passcode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passcode: Option<String>,
+}
+
+/// The room's options as every member sees them (the passcode itself is not sent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomView {
+    pub locked: bool,
+    pub lobby: bool,
+    pub passcode: bool,
+    /// Who runs the meeting now, if anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<UserId>,
 }
 
 /// Kept as raw JSON values so that a bad id gets its own error code rather than
@@ -129,6 +203,8 @@ pub struct EnterRoom {
     pub version: u32,
     pub sdk_app_id: u32,
     pub user_id: String,
+    /// Empty when `invite` is given.
+    #[serde(default)]
     pub user_sig: String,
     pub room_id: serde_json::Value,
     pub role: Role,
@@ -136,6 +212,15 @@ pub struct EnterRoom {
     /// A hidden member ("dumb terminal", e.g. a recorder): nobody is told it entered.
     #[serde(default)]
     pub hidden: bool,
+    /// Instead of a UserSig: an invite grant (see [`crate::invite`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
+    /// The name others see: any Unicode, up to 64 characters. Default: the UserID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The meeting's passcode, when it has one. A host creating the room sets it with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passcode: Option<String>,
 }
 
 /// The checked ids of an `enter_room`.
@@ -144,6 +229,8 @@ pub struct EnterIds {
     pub app: SdkAppId,
     pub user: UserId,
     pub room: RoomId,
+    /// The display name (the UserID when none was given).
+    pub name: String,
 }
 
 impl EnterRoom {
@@ -163,18 +250,46 @@ impl EnterRoom {
             .map_err(|e| (ErrorCode::InvalidUserId, e.to_string()))?;
         let room = serde_json::from_value::<RoomId>(self.room_id.clone())
             .map_err(|e| (ErrorCode::InvalidRoomId, e.to_string()))?;
-        Ok(EnterIds { app, user, room })
+        let name = match self.name.as_deref().map(str::trim) {
+            None | Some("") => user.as_str().to_string(),
+            Some(n) => valid_name(n)?,
+        };
+        Ok(EnterIds {
+            app,
+            user,
+            room,
+            name,
+        })
     }
+}
+
+fn valid_name(name: &str) -> Result<String, (ErrorCode, String)> {
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err((
+            ErrorCode::InvalidName,
+            format!(
+                "the display name has {chars} characters or control characters; use at most {MAX_NAME_CHARS}"
+            ),
+        ));
+    }
+    Ok(name.to_string())
 }
 
 /// Someone else in the room, as this client sees them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteUser {
     pub user_id: UserId,
+    /// Display name (any Unicode).
+    #[serde(default)]
+    pub name: String,
     pub role: Role,
     pub audio: bool,
     pub video: bool,
     pub sub_video: bool,
+    /// Their hand is up; the number orders raised hands (lower went up first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +316,19 @@ pub enum ServerMessage {
         user_id: UserId,
         role: Role,
         users: Vec<RemoteUser>,
+        #[serde(default)]
+        room: RoomView,
+    },
+    /// Reply to `enter_room` when the room has a lobby: wait for `admitted` (or `removed`
+    /// with 3008 LobbyDenied).
+    Waiting { id: u64 },
+    /// The host let this client in from the lobby: the room as it is now.
+    Admitted {
+        room_id: RoomId,
+        user_id: UserId,
+        role: Role,
+        users: Vec<RemoteUser>,
+        room: RoomView,
     },
     /// Reply to a request that returns nothing.
     Ok { id: u64 },
@@ -214,7 +342,12 @@ pub enum ServerMessage {
         message: String,
     },
     /// Another user entered (in live scenes: only anchors are announced).
-    UserEnter { user_id: UserId, role: Role },
+    UserEnter {
+        user_id: UserId,
+        role: Role,
+        #[serde(default)]
+        name: String,
+    },
     UserLeave {
         user_id: UserId,
         reason: LeaveReason,
@@ -236,6 +369,36 @@ pub enum ServerMessage {
     SpeakRequestAnswered { accept: bool, by: UserId },
     /// The audience member this client invited answered.
     SpeakInviteAnswered { user_id: UserId, accept: bool },
+    /// A custom command message from another member.
+    Custom {
+        user_id: UserId,
+        cmd_id: u32,
+        /// Per sender, from 1; a gap means nothing (the WebSocket loses nothing).
+        seq: u64,
+        data: String,
+        reliable: bool,
+        ordered: bool,
+    },
+    /// Someone raised or lowered their hand (`hand` orders the raised ones).
+    Hand {
+        user_id: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hand: Option<u64>,
+    },
+    /// The host turned my microphone or camera off; with `locked`, I cannot turn it on.
+    Muted {
+        kind: MediaKind,
+        by: UserId,
+        locked: bool,
+    },
+    /// The host lets me turn my microphone or camera on again.
+    Unlocked { kind: MediaKind },
+    /// The room's options or its host changed.
+    RoomChanged { room: RoomView },
+    /// To the host: someone is waiting in the lobby.
+    LobbyJoined { user_id: UserId, name: String },
+    /// To the host: someone left the lobby (admitted, refused, or gone).
+    LobbyLeft { user_id: UserId },
 }
 
 impl ServerMessage {
@@ -251,6 +414,7 @@ impl ServerMessage {
     pub fn reply_to(&self) -> Option<u64> {
         match self {
             ServerMessage::Entered { id, .. }
+            | ServerMessage::Waiting { id }
             | ServerMessage::Ok { id }
             | ServerMessage::Answer { id, .. } => Some(*id),
             ServerMessage::Error { id, .. } => *id,
@@ -317,6 +481,14 @@ const KNOWN_REQUESTS: &[&str] = &[
     "request_to_speak",
     "answer_invite",
     "answer_request",
+    "send_custom",
+    "raise_hand",
+    "mute",
+    "unlock",
+    "remove_user",
+    "set_room_options",
+    "end_meeting",
+    "admit",
 ];
 
 impl From<IdError> for (ErrorCode, String) {
@@ -344,6 +516,9 @@ mod tests {
             role: Role::Anchor,
             scene: Scene::VideoCall,
             hidden: false,
+            invite: None,
+            name: None,
+            passcode: None,
         }
     }
 
@@ -410,6 +585,54 @@ mod tests {
     }
 
     #[test]
+    fn meeting_messages_wire_shape() {
+        let m = parse_client_message(r#"{"id":7,"type":"send_custom","cmd_id":1,"data":"hi"}"#)
+            .unwrap();
+        assert_eq!(
+            m.request,
+            Request::SendCustom {
+                cmd_id: 1,
+                data: "hi".into(),
+                reliable: true,
+                ordered: true
+            }
+        );
+        let m = parse_client_message(r#"{"id":8,"type":"mute","kind":"audio"}"#).unwrap();
+        assert_eq!(
+            m.request,
+            Request::Mute {
+                user_id: None,
+                kind: MediaKind::Audio,
+                lock: false
+            }
+        );
+        let m = parse_client_message(
+            r#"{"id":9,"type":"set_room_options","options":{"lobby":true,"passcode":"1234"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m.request,
+            Request::SetRoomOptions {
+                options: RoomOptions {
+                    locked: false,
+                    lobby: true,
+                    passcode: Some("1234".into())
+                }
+            }
+        );
+        assert_eq!(ServerMessage::Waiting { id: 3 }.reply_to(), Some(3));
+        // An old client's enter_room (no name, invite or passcode) still parses.
+        let m = parse_client_message(
+            r#"{"id":1,"type":"enter_room","version":1,"sdk_app_id":1400000001,"user_id":"a","user_sig":"s","room_id":1,"role":"anchor","scene":"videocall"}"#,
+        )
+        .unwrap();
+        let Request::EnterRoom(e) = m.request else {
+            panic!("enter_room")
+        };
+        assert_eq!((e.invite, e.name), (None, None));
+    }
+
+    #[test]
     fn speak_messages_wire_shape() {
         let m = parse_client_message(r#"{"id":5,"type":"request_to_speak"}"#).unwrap();
         assert_eq!(m.request, Request::RequestToSpeak);
@@ -450,6 +673,15 @@ mod tests {
             e.validate().unwrap().room,
             RoomId::Name("team.standup".into())
         );
+        let mut e = enter();
+        e.name = Some("김민지 (Minji)".into());
+        assert_eq!(e.validate().unwrap().name, "김민지 (Minji)");
+        e.name = Some("a\u{7}b".into());
+        assert_eq!(e.validate().unwrap_err().0, ErrorCode::InvalidName);
+        e.name = Some("가".repeat(65));
+        assert_eq!(e.validate().unwrap_err().0, ErrorCode::InvalidName);
+        e.name = None;
+        assert_eq!(e.validate().unwrap().name, "alice");
         let mut e = enter();
         e.version = 99;
         assert_eq!(e.validate().unwrap_err().0, ErrorCode::UnsupportedVersion);

@@ -27,6 +27,8 @@
 //! - Invitations and requests to speak are social only (see [`speak`]): accepting one does
 //!   not change a role; the audience member then switches role itself, as it always may.
 
+mod meeting;
+mod messages;
 mod speak;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -37,6 +39,7 @@ use roomcast_proto::{
     SdkAppId, ServerMessage, Stream, UserId,
 };
 
+pub use meeting::{Auth, Entrant, Entry};
 pub use speak::SpeakAction;
 
 /// The shell's handle on one connection in a room. Never reused within a room, so a
@@ -90,6 +93,9 @@ pub enum RoomError {
     UserNotFound(String),
     #[error("{0}")]
     NothingToAnswer(String),
+    /// Refusals that carry their own code (meetings, messages).
+    #[error("{1}")]
+    Refused(ErrorCode, String),
 }
 
 impl RoomError {
@@ -103,6 +109,7 @@ impl RoomError {
             RoomError::Closed => ErrorCode::Internal,
             RoomError::UserNotFound(_) => ErrorCode::UserNotFound,
             RoomError::NothingToAnswer(_) => ErrorCode::NothingToAnswer,
+            RoomError::Refused(code, _) => *code,
         }
     }
 }
@@ -121,6 +128,15 @@ pub enum RoomEvent {
     },
     /// A member's stay ended (exit, removal, loss): for the usage ledger.
     Usage(UsageRecord),
+    /// The host let this member in from the lobby: tell it (`admitted`), it may now negotiate.
+    Admitted {
+        member: MemberId,
+        role: Role,
+        users: Vec<RemoteUser>,
+    },
+    /// The host ended the meeting (invites issued before now no longer open it). `Destroyed`
+    /// follows.
+    Ended,
     /// The room is gone; the shell drops it. Emitted exactly once.
     Destroyed,
 }
@@ -188,6 +204,16 @@ impl Streams {
 #[derive(Debug)]
 struct Member {
     user: UserId,
+    name: String,
+    /// Entered with a UserSig or a host invite (see [`meeting`]).
+    may_host: bool,
+    /// Raised-hand order, while the hand is up.
+    hand: Option<u64>,
+    /// Streams the host turned off, whose media the SFU drops until the member turns them on.
+    host_muted: Streams,
+    /// Streams the host locked off.
+    locked: Streams,
+    rate: messages::Rate,
     role: Role,
     hidden: bool,
     joined: Instant,
@@ -207,10 +233,12 @@ impl Member {
         let on = |kind, stream| self.available.contains((kind, stream));
         RemoteUser {
             user_id: self.user.clone(),
+            name: self.name.clone(),
             role: self.role,
             audio: on(MediaKind::Audio, Stream::Main),
             video: on(MediaKind::Video, Stream::Main),
             sub_video: on(MediaKind::Video, Stream::Sub),
+            hand: self.hand,
         }
     }
 }
@@ -235,6 +263,9 @@ pub struct Room {
     destroyed: bool,
     events: VecDeque<RoomEvent>,
     speak: speak::Pending,
+    meeting: meeting::Meeting,
+    /// Hands raised so far: orders them.
+    hands: u64,
 }
 
 impl Room {
@@ -250,6 +281,8 @@ impl Room {
             destroyed: false,
             events: VecDeque::new(),
             speak: speak::Pending::default(),
+            meeting: meeting::Meeting::default(),
+            hands: 0,
         }
     }
 
@@ -277,12 +310,55 @@ impl Room {
         role: Role,
         hidden: bool,
     ) -> Result<Vec<RemoteUser>, RoomError> {
+        match self.handle_enter_as(now, member, Entrant::trusted(user, role, hidden))? {
+            Entry::Entered(users) => Ok(users),
+            Entry::Waiting => unreachable!("UserSig holders never wait in the lobby"),
+        }
+    }
+
+    /// Enters a member however it authenticated: guests may be refused (ban, lock,
+    /// passcode) or sent to the lobby (see [`meeting`]).
+    pub fn handle_enter_as(
+        &mut self,
+        now: Instant,
+        member: MemberId,
+        entrant: Entrant,
+    ) -> Result<Entry, RoomError> {
         if self.destroyed {
             return Err(RoomError::Closed);
         }
-        if self.members.contains_key(&member) {
+        if self.members.contains_key(&member) || self.meeting.lobby.contains_key(&member) {
             return Err(RoomError::AlreadyInRoom);
         }
+        if self.admission(&entrant)? {
+            if self.meeting.lobby.len() >= self.limits.max_users {
+                return Err(RoomError::RoomFull {
+                    max: self.limits.max_users,
+                });
+            }
+            self.linger_until = None;
+            self.wait_in_lobby(member, entrant);
+            return Ok(Entry::Waiting);
+        }
+        let users = self.enter_member(now, member, entrant)?;
+        Ok(Entry::Entered(users))
+    }
+
+    /// Makes `entrant` a member (past every admission check).
+    fn enter_member(
+        &mut self,
+        now: Instant,
+        member: MemberId,
+        entrant: Entrant,
+    ) -> Result<Vec<RemoteUser>, RoomError> {
+        let may_host = entrant.may_host();
+        let Entrant {
+            user,
+            name,
+            role,
+            hidden,
+            ..
+        } = entrant;
         let role = if hidden {
             Role::Audience
         } else if self.scene.is_live() {
@@ -300,6 +376,12 @@ impl Room {
 
         let new = Member {
             user: user.clone(),
+            name: name.clone(),
+            may_host,
+            hand: None,
+            host_muted: Streams::default(),
+            locked: Streams::default(),
+            rate: messages::Rate::default(),
             role,
             hidden,
             joined: now,
@@ -343,6 +425,7 @@ impl Room {
                 ServerMessage::UserEnter {
                     user_id: user.clone(),
                     role,
+                    name,
                 },
             ),
             (true, false) => {
@@ -370,11 +453,19 @@ impl Room {
             .collect();
         self.members.insert(member, new);
         self.by_user.insert(user, member);
+        self.after_enter(member);
         Ok(users)
     }
 
     pub fn handle_exit(&mut self, now: Instant, member: MemberId) {
-        if self.destroyed || !self.members.contains_key(&member) {
+        if self.destroyed {
+            return;
+        }
+        if self.meeting.lobby.contains_key(&member) {
+            self.after_departure(member);
+            return;
+        }
+        if !self.members.contains_key(&member) {
             return;
         }
         self.depart(now, member, Departure::Exited);
@@ -418,7 +509,11 @@ impl Room {
                     reason: LeaveReason::BecameAudience,
                 }
             }
-            Role::Anchor => ServerMessage::UserEnter { user_id, role },
+            Role::Anchor => ServerMessage::UserEnter {
+                user_id,
+                role,
+                name: m.name.clone(),
+            },
         };
         self.broadcast(Some(member), msg);
         Ok(())
@@ -460,7 +555,9 @@ impl Room {
         }
         if available {
             self.check_publish(member)?;
-            if !m.is_publisher() {
+            let was_publisher = m.is_publisher();
+            self.check_unmute(member, kind, stream)?;
+            if !was_publisher {
                 let publishers = self.members.values().filter(|m| m.is_publisher()).count();
                 if publishers >= self.limits.max_publishers {
                     return Err(RoomError::TooManyPublishers {
@@ -631,6 +728,7 @@ impl Room {
             );
         }
         self.events.push_back(RoomEvent::Usage(usage(now, &m)));
+        self.after_departure(id);
 
         if self.members.is_empty() {
             let at_once =
@@ -700,7 +798,16 @@ mod tests {
         std::iter::from_fn(|| r.poll_event()).collect()
     }
 
+    /// What `to` was sent, leaving out host changes (`room_changed`), which the roster tests
+    /// here do not concern; `meeting_tests` checks those with [`all_sent_to`].
     pub(super) fn sent_to(events: &[RoomEvent], to: MemberId) -> Vec<ServerMessage> {
+        all_sent_to(events, to)
+            .into_iter()
+            .filter(|m| !matches!(m, ServerMessage::RoomChanged { .. }))
+            .collect()
+    }
+
+    pub(super) fn all_sent_to(events: &[RoomEvent], to: MemberId) -> Vec<ServerMessage> {
         events
             .iter()
             .filter_map(|e| match e {
@@ -1073,7 +1180,8 @@ mod tests {
                 sent_to(&ev, m),
                 vec![ServerMessage::UserEnter {
                     user_id: uid("d"),
-                    role: Role::Anchor
+                    role: Role::Anchor,
+                    name: "d".into(),
                 }]
             );
         }
@@ -1099,7 +1207,8 @@ mod tests {
             sent_to(&drain(&mut r), A),
             vec![ServerMessage::UserEnter {
                 user_id: uid("b"),
-                role: Role::Anchor
+                role: Role::Anchor,
+                name: "b".into(),
             }]
         );
         assert!(r.check_publish(B).is_ok());
@@ -1134,6 +1243,7 @@ mod tests {
         let enter_b = ServerMessage::UserEnter {
             user_id: uid("b"),
             role: Role::Anchor,
+            name: "b".into(),
         };
         assert_eq!(sent_to(&ev, A), vec![enter_b.clone()]);
         assert_eq!(sent_to(&ev, C), vec![enter_b]);
@@ -1262,7 +1372,8 @@ mod tests {
             sent_to(&drain(&mut r), B),
             vec![ServerMessage::UserEnter {
                 user_id: uid("a"),
-                role: Role::Anchor
+                role: Role::Anchor,
+                name: "a".into(),
             }]
         );
     }
@@ -1296,7 +1407,8 @@ mod tests {
             sent_to(&ev, B),
             vec![ServerMessage::UserEnter {
                 user_id: uid("c"),
-                role: Role::Anchor
+                role: Role::Anchor,
+                name: "c".into(),
             }],
             "a hidden member receives roster events"
         );

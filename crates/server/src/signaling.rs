@@ -11,6 +11,7 @@ use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::{Html, IntoResponse};
 use futures_util::{SinkExt, StreamExt};
+use roomcast_proto::invite::{self, InviteError};
 use roomcast_proto::usersig::{self, UserSigError};
 use roomcast_proto::{
     ClientMessage, EnterRoom, ErrorCode, MAX_MESSAGE_BYTES, Request, ServerMessage,
@@ -19,8 +20,8 @@ use roomcast_proto::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::AppState;
-use crate::room::{MemberId, SpeakAction};
-use crate::sfu::{Command, Reply};
+use crate::room::{Auth, Entrant, MemberId, SpeakAction};
+use crate::sfu::{Command, MeetingAction, Reply};
 
 /// The minimal web client: joins a room with the browser's own WebRTC.
 pub async fn index() -> Html<&'static str> {
@@ -165,6 +166,54 @@ async fn handle(
             };
             speak(state, member, action, id).await
         }
+        Request::SendCustom {
+            cmd_id,
+            data,
+            reliable,
+            ordered,
+        } => {
+            let action = MeetingAction::Custom {
+                cmd_id,
+                data,
+                reliable,
+                ordered,
+            };
+            meeting(state, member, action, id).await
+        }
+        Request::RaiseHand { up } => meeting(state, member, MeetingAction::RaiseHand(up), id).await,
+        Request::Mute {
+            user_id,
+            kind,
+            lock,
+        } => {
+            let action = MeetingAction::Mute {
+                user: user_id,
+                kind,
+                lock,
+            };
+            meeting(state, member, action, id).await
+        }
+        Request::Unlock { user_id, kind } => {
+            let action = MeetingAction::Unlock {
+                user: user_id,
+                kind,
+            };
+            meeting(state, member, action, id).await
+        }
+        Request::RemoveUser { user_id } => {
+            meeting(state, member, MeetingAction::Remove(user_id), id).await
+        }
+        Request::SetRoomOptions { options } => {
+            meeting(state, member, MeetingAction::Options(options), id).await
+        }
+        Request::EndMeeting => meeting(state, member, MeetingAction::End, id).await,
+        Request::Admit { user_id, accept } => {
+            let action = MeetingAction::Admit {
+                user: user_id,
+                accept,
+            };
+            meeting(state, member, action, id).await
+        }
     };
     result.unwrap_or_else(|(code, message)| ServerMessage::error(Some(id), code, message))
 }
@@ -195,10 +244,92 @@ async fn enter_room(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
+    let (auth, role, invite_issued) = match &enter.invite {
+        Some(token) => {
+            let grant = check_invite(token, &ids, &app.secret_key, now)?;
+            (
+                Auth::Invite { host: grant.host },
+                grant.role,
+                Some(grant.iat),
+            )
+        }
+        None => {
+            check_user_sig(&enter, &ids, &app.secret_key, now)?;
+            (Auth::UserSig, enter.role, None)
+        }
+    };
+    let room_id = ids.room.clone();
+    let user_id = ids.user.clone();
+    let entrant = Entrant {
+        user: ids.user,
+        name: ids.name,
+        role,
+        hidden: enter.hidden,
+        auth,
+        passcode: enter.passcode,
+    };
+    let reply = ask(state, |reply| Command::Enter {
+        member,
+        app: ids.app,
+        room: ids.room,
+        entrant,
+        scene: enter.scene,
+        invite_issued,
+        events: events.clone(),
+        reply,
+    })
+    .await?;
+    match reply {
+        Reply::Entered { role, users, room } => Ok(ServerMessage::Entered {
+            id,
+            room_id,
+            user_id,
+            role,
+            users,
+            room,
+        }),
+        Reply::Waiting => Ok(ServerMessage::Waiting { id }),
+        _ => Err((ErrorCode::Internal, "unexpected reply to enter".into())),
+    }
+}
+
+/// An invite must be signed with this app's key, unexpired, and for the room asked for.
+fn check_invite(
+    token: &str,
+    ids: &roomcast_proto::EnterIds,
+    key: &str,
+    now: i64,
+) -> Result<invite::Grant, Failure> {
+    let grant = invite::verify(token, ids.app.get(), key, now).map_err(|e| {
+        let code = match e {
+            InviteError::Expired { .. } => ErrorCode::InviteExpired,
+            InviteError::WrongRoom { .. } => ErrorCode::InviteWrongRoom,
+            InviteError::Malformed(_) | InviteError::BadSignature | InviteError::WrongApp(_) => {
+                ErrorCode::InviteInvalid
+            }
+        };
+        (code, e.to_string())
+    })?;
+    if grant.room != ids.room {
+        let e = InviteError::WrongRoom {
+            granted: grant.room,
+            asked: ids.room.clone(),
+        };
+        return Err((ErrorCode::InviteWrongRoom, e.to_string()));
+    }
+    Ok(grant)
+}
+
+fn check_user_sig(
+    enter: &EnterRoom,
+    ids: &roomcast_proto::EnterIds,
+    key: &str,
+    now: i64,
+) -> Result<(), Failure> {
     usersig::verify(
         &enter.user_sig,
         u64::from(ids.app.get()),
-        &app.secret_key,
+        key,
         ids.user.as_str(),
         now,
     )
@@ -210,30 +341,22 @@ async fn enter_room(
         };
         (code, e.to_string())
     })?;
-    let room_id = ids.room.clone();
-    let user_id = ids.user.clone();
-    let reply = ask(state, |reply| Command::Enter {
+    Ok(())
+}
+
+async fn meeting(
+    state: &AppState,
+    member: MemberId,
+    action: MeetingAction,
+    id: u64,
+) -> Result<ServerMessage, Failure> {
+    ask(state, |reply| Command::Meeting {
         member,
-        app: ids.app,
-        room: ids.room,
-        user: ids.user,
-        role: enter.role,
-        scene: enter.scene,
-        hidden: enter.hidden,
-        events: events.clone(),
+        action,
         reply,
     })
-    .await?;
-    let Reply::Entered { role, users } = reply else {
-        return Err((ErrorCode::Internal, "unexpected reply to enter".into()));
-    };
-    Ok(ServerMessage::Entered {
-        id,
-        room_id,
-        user_id,
-        role,
-        users,
-    })
+    .await
+    .map(|_| ServerMessage::Ok { id })
 }
 
 async fn speak(

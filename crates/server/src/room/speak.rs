@@ -197,7 +197,7 @@ impl Room {
             })
     }
 
-    fn send(&mut self, to: MemberId, msg: ServerMessage) {
+    pub(super) fn send(&mut self, to: MemberId, msg: ServerMessage) {
         self.events.push_back(RoomEvent::Send { to, msg });
     }
 }
@@ -508,7 +508,8 @@ mod tests {
             sent_to(&drain(&mut r), C),
             vec![ServerMessage::UserEnter {
                 user_id: uid("b"),
-                role: Role::Anchor
+                role: Role::Anchor,
+                name: "b".into(),
             }]
         );
         r.handle_switch_role(t0, B, Role::Audience)

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use roomcast_proto::{
-    ErrorCode, MediaKind, RemoteUser, Role, RoomId, Scene, SdkAppId, ServerMessage, Stream, Track,
-    UserId,
+    ErrorCode, MediaKind, RemoteUser, Role, RoomId, RoomOptions, RoomView, Scene, SdkAppId,
+    ServerMessage, Stream, Track, UserId,
 };
 use str0m::media::{KeyframeRequestKind, MediaData, Mid};
 use str0m::net::{Protocol, Receive};
@@ -23,7 +23,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ledger::{LedgerEvent, RoomKey, now_ms};
-use crate::room::{Limits, MemberId, Room, RoomEvent, SpeakAction};
+use crate::room::{Entrant, Entry, Limits, MemberId, Room, RoomEvent, SpeakAction};
 use peer::{Peer, Use};
 
 type Failure = (ErrorCode, String);
@@ -35,10 +35,11 @@ pub enum Command {
         member: MemberId,
         app: SdkAppId,
         room: RoomId,
-        user: UserId,
-        role: Role,
+        entrant: Entrant,
         scene: Scene,
-        hidden: bool,
+        /// When the invite used was issued (unix seconds): an invite older than the end of
+        /// this room's last meeting does not open it again.
+        invite_issued: Option<i64>,
         events: mpsc::UnboundedSender<ServerMessage>,
         reply: ReplyTx,
     },
@@ -79,13 +80,52 @@ pub enum Command {
         action: SpeakAction,
         reply: ReplyTx,
     },
+    /// Messages, hands and host controls.
+    Meeting {
+        member: MemberId,
+        action: MeetingAction,
+        reply: ReplyTx,
+    },
     Shutdown,
 }
 
 pub enum Reply {
     Done,
-    Entered { role: Role, users: Vec<RemoteUser> },
+    Entered {
+        role: Role,
+        users: Vec<RemoteUser>,
+        room: RoomView,
+    },
+    /// In the lobby.
+    Waiting,
     Answer(String),
+}
+
+/// What a member asks of the meeting (see `room::meeting` and `room::messages`).
+pub enum MeetingAction {
+    Custom {
+        cmd_id: u32,
+        data: String,
+        reliable: bool,
+        ordered: bool,
+    },
+    RaiseHand(bool),
+    Mute {
+        user: Option<UserId>,
+        kind: MediaKind,
+        lock: bool,
+    },
+    Unlock {
+        user: Option<UserId>,
+        kind: MediaKind,
+    },
+    Remove(UserId),
+    Options(RoomOptions),
+    End,
+    Admit {
+        user: UserId,
+        accept: bool,
+    },
 }
 
 /// Counters for benchmarks and health, readable from any thread.
@@ -152,6 +192,7 @@ pub fn spawn(
                     by_addr: HashMap::new(),
                     next_room: 1,
                     dirty: Vec::new(),
+                    ended: HashMap::new(),
                 };
                 worker.run(commands).await;
             });
@@ -189,6 +230,8 @@ struct Worker {
     next_room: RoomKey,
     /// Members whose `Rtc` got input and must be polled.
     dirty: Vec<MemberId>,
+    /// When each room's meeting was last ended by its host (unix seconds).
+    ended: HashMap<(SdkAppId, RoomId), i64>,
 }
 
 /// What polling one peer produced that concerns other members.
@@ -465,8 +508,11 @@ impl Worker {
         let Some(entry) = self.rooms.get(&room_key) else {
             return;
         };
-        // Defence in depth: only anchors' media is forwarded, whatever was negotiated.
-        if entry.room.role_of(from) != Some(Role::Anchor) {
+        // Defence in depth: only anchors' media is forwarded, whatever was negotiated, and
+        // nothing the host muted.
+        if entry.room.role_of(from) != Some(Role::Anchor)
+            || !entry.room.forwards(from, kind, stream)
+        {
             return;
         }
         let user = publisher.user.clone();
@@ -602,14 +648,20 @@ impl Worker {
                 member,
                 app,
                 room,
-                user,
-                role,
+                entrant,
                 scene,
-                hidden,
+                invite_issued,
                 events,
                 reply,
             } => {
-                let r = self.enter(now, member, app, room, user, role, scene, hidden, events);
+                let r = match self.ended.get(&(app, room.clone())) {
+                    Some(&end) if invite_issued.is_some_and(|iat| iat <= end) => Err((
+                        ErrorCode::MeetingEnded,
+                        "the meeting this invite was for has ended; ask the host for a new invite"
+                            .to_string(),
+                    )),
+                    _ => self.enter(now, member, app, room, entrant, scene, events),
+                };
                 let _ = reply.send(r);
             }
             Command::Exit { member, reply } => {
@@ -655,6 +707,14 @@ impl Worker {
                 let r = self.with_room(member, |room| room.handle_speak(now, member, action));
                 let _ = reply.send(r.map(|_| Reply::Done));
             }
+            Command::Meeting {
+                member,
+                action,
+                reply,
+            } => {
+                let r = self.with_room(member, |room| meeting(room, now, member, action));
+                let _ = reply.send(r.map(|_| Reply::Done));
+            }
             Command::Negotiate {
                 member,
                 sdp,
@@ -681,12 +741,11 @@ impl Worker {
         member: MemberId,
         app: SdkAppId,
         room_id: RoomId,
-        user: UserId,
-        role: Role,
+        entrant: Entrant,
         scene: Scene,
-        hidden: bool,
         events: mpsc::UnboundedSender<ServerMessage>,
     ) -> Result<Reply, Failure> {
+        let (user, role) = (entrant.user.clone(), entrant.role);
         let key = match self.room_index.get(&(app, room_id.clone())) {
             Some(k) => *k,
             None => {
@@ -718,11 +777,20 @@ impl Worker {
             .rooms
             .get_mut(&key)
             .expect("the room was just looked up or created");
-        let users = entry
-            .room
-            .handle_enter(now, member, user.clone(), role, hidden)
-            .map_err(|e| (e.code(), e.to_string()))?;
+        let entry_result = entry.room.handle_enter_as(now, member, entrant);
+        let entered = match entry_result {
+            Ok(e) => e,
+            Err(e) => {
+                // A room opened by an entrant who was refused (e.g. a bad passcode) stays
+                // empty: nothing else ever closes it.
+                if entry.room.is_empty() && !entry.room.has_lobby() {
+                    self.close_empty(key);
+                }
+                return Err((e.code(), e.to_string()));
+            }
+        };
         let role = entry.room.role_of(member).unwrap_or(role);
+        let view = entry.room.view();
         entry.peak = entry.peak.max(entry.room.len());
         self.members.insert(
             member,
@@ -738,7 +806,27 @@ impl Worker {
         );
         self.stats.members.fetch_add(1, Ordering::Relaxed);
         self.room_events(key);
-        Ok(Reply::Entered { role, users })
+        Ok(match entered {
+            Entry::Entered(users) => Reply::Entered {
+                role,
+                users,
+                room: view,
+            },
+            Entry::Waiting => Reply::Waiting,
+        })
+    }
+
+    /// Drops a room nobody got into.
+    fn close_empty(&mut self, key: RoomKey) {
+        if let Some(entry) = self.rooms.remove(&key) {
+            self.room_index.remove(&(entry.app, entry.id.clone()));
+            self.stats.rooms.fetch_sub(1, Ordering::Relaxed);
+            let _ = self.ledger.send(LedgerEvent::RoomClosed {
+                key,
+                at_ms: now_ms(),
+                peak_users: entry.peak as i64,
+            });
+        }
     }
 
     fn leave(&mut self, now: Instant, member: MemberId) {
@@ -794,6 +882,16 @@ impl Worker {
             .get(&member)
             .ok_or((ErrorCode::NotInRoom, "enter a room first".to_string()))?;
         let key = m.room;
+        if self
+            .rooms
+            .get(&key)
+            .is_some_and(|r| r.room.role_of(member).is_none())
+        {
+            return Err((
+                ErrorCode::NotInRoom,
+                "waiting in the lobby until the host lets you in".to_string(),
+            ));
+        }
         if tracks.iter().any(|t| t.user_id.is_none())
             && let Some(r) = self.rooms.get(&key)
         {
@@ -843,6 +941,30 @@ impl Worker {
                     }
                     self.drop_member(member);
                 }
+                RoomEvent::Admitted {
+                    member,
+                    role,
+                    users,
+                } => {
+                    let room = entry.room.view();
+                    let room_id = entry.id.clone();
+                    if let Some(m) = self.members.get(&member) {
+                        let _ = m.events.send(ServerMessage::Admitted {
+                            room_id,
+                            user_id: m.user.clone(),
+                            role,
+                            users,
+                            room,
+                        });
+                    }
+                }
+                RoomEvent::Ended => {
+                    let unix = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs() as i64)
+                        .unwrap_or(0);
+                    self.ended.insert((entry.app, entry.id.clone()), unix);
+                }
                 RoomEvent::Usage(u) => {
                     let (app, room) = (entry.app, entry.id.to_string());
                     let _ = self.ledger.send(LedgerEvent::Stay {
@@ -877,5 +999,30 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+fn meeting(
+    room: &mut Room,
+    now: Instant,
+    member: MemberId,
+    action: MeetingAction,
+) -> Result<(), crate::room::RoomError> {
+    match action {
+        MeetingAction::Custom {
+            cmd_id,
+            data,
+            reliable,
+            ordered,
+        } => room.handle_custom(now, member, cmd_id, data, reliable, ordered),
+        MeetingAction::RaiseHand(up) => room.handle_raise_hand(member, up),
+        MeetingAction::Mute { user, kind, lock } => {
+            room.handle_mute(member, user.as_ref(), kind, lock)
+        }
+        MeetingAction::Unlock { user, kind } => room.handle_unlock(member, user.as_ref(), kind),
+        MeetingAction::Remove(user) => room.handle_remove(now, member, &user),
+        MeetingAction::Options(options) => room.handle_set_options(now, member, options),
+        MeetingAction::End => room.handle_end(now, member),
+        MeetingAction::Admit { user, accept } => room.handle_admit(now, member, &user, accept),
     }
 }
