@@ -312,6 +312,9 @@ async fn join_room(
         role: args.role,
         scene: args.scene,
         hidden: false,
+        invite: None,
+        name: None,
+        passcode: None,
     };
     let enter_room_ms = engine.enter_room(params).await?;
     let participants = Arc::new(StdMutex::new(BTreeSet::new()));
@@ -423,7 +426,7 @@ async fn forward_events(
     participants: Arc<StdMutex<BTreeSet<String>>>,
 ) {
     while let Some(e) = events.recv().await {
-        if let EngineEvent::RemoteUserEnter { user } = &e {
+        if let EngineEvent::RemoteUserEnter { user, .. } = &e {
             participants
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -463,7 +466,7 @@ fn stream_name(s: Stream) -> &'static str {
 /// Engine events in the UI's contract (ui/src/lib/backend.ts).
 fn event_payload(e: &EngineEvent) -> Option<Value> {
     Some(match e {
-        EngineEvent::RemoteUserEnter { user } => json!({"type": "user_enter", "userId": user}),
+        EngineEvent::RemoteUserEnter { user, name } => json!({"type": "user_enter", "userId": user, "name": name}),
         EngineEvent::RemoteUserLeave { user, reason } => {
             json!({"type": "user_leave", "userId": user, "reason": reason})
         }

@@ -45,6 +45,44 @@ impl TestServer {
             role,
             scene,
             hidden: false,
+            invite: None,
+            name: None,
+            passcode: None,
+        }
+    }
+}
+
+impl TestServer {
+    /// An invite grant for `room`, signed with the app's key, valid for `secs` (negative:
+    /// already expired).
+    pub fn invite(&self, room: u32, role: Role, host: bool, secs: i64) -> String {
+        let now = unix_now();
+        let grant = roomcast_proto::invite::Grant {
+            app: self.app,
+            room: RoomId::Number(room),
+            role,
+            host,
+            iat: now,
+            exp: now + secs,
+            id: format!("t{now}"),
+        };
+        roomcast_proto::invite::sign(&grant, &self.key)
+    }
+
+    /// What a guest with `grant` sends: no UserSig, a display name, the room it asks for.
+    pub fn guest_params(&self, grant: &str, user: &str, name: &str, room: u32) -> EnterRoomParams {
+        EnterRoomParams {
+            server_url: self.url(),
+            sdk_app_id: self.app,
+            user_id: user.to_string(),
+            user_sig: String::new(),
+            room_id: RoomId::Number(room),
+            role: Role::Anchor,
+            scene: Scene::VideoCall,
+            hidden: false,
+            invite: Some(grant.to_string()),
+            name: Some(name.to_string()),
+            passcode: None,
         }
     }
 }

@@ -225,6 +225,9 @@ impl Server {
             role: Role::Anchor,
             scene: Scene::VideoCall,
             hidden: false,
+            invite: None,
+            name: None,
+            passcode: None,
         }
     }
 

@@ -17,29 +17,45 @@ use roomcast_engine::stats::{AudioStats, VideoStats};
 use roomcast_engine::{
     Engine, EngineConfig, EngineError, EngineEvent, EnterRoomParams, Statistics, percentile,
 };
-use roomcast_proto::{Role, RoomId, Scene, Stream};
+use roomcast_proto::invite::{self, InviteLink};
+use roomcast_proto::{ErrorCode, Role, RoomId, Scene, Stream, UserId};
 use serde_json::{Value, json};
 
+use crate::invite::MeetingLog;
 use crate::process::EffectArgs;
 
 #[derive(Args, Debug, Clone)]
 pub struct JoinArgs {
     /// Room server, e.g. http://127.0.0.1:7880
-    #[arg(long)]
-    pub server: String,
-    #[arg(long)]
-    pub app: u32,
+    #[arg(long, required_unless_present = "invite")]
+    pub server: Option<String>,
+    #[arg(long, required_unless_present = "invite")]
+    pub app: Option<u32>,
     /// The app's secret key (a UserSig is made from it) …
-    #[arg(long, conflicts_with = "sig", required_unless_present = "sig")]
+    #[arg(long, conflicts_with = "sig", required_unless_present_any = ["sig", "invite"])]
     pub key: Option<String>,
-    /// … or a ready UserSig.
+    /// … or a ready UserSig …
     #[arg(long)]
     pub sig: Option<String>,
-    /// Room number or name.
+    /// … or an invite link (from `roomcast invite` or the app's "Copy invite link"): it names
+    /// the server, the app, the room and the role.
+    #[arg(long, conflicts_with_all = ["key", "sig", "server", "app", "room"])]
+    pub invite: Option<String>,
+    /// The meeting's passcode, if it has one.
     #[arg(long)]
-    pub room: String,
+    pub passcode: Option<String>,
+    /// Room number or name.
+    #[arg(long, required_unless_present = "invite")]
+    pub room: Option<String>,
+    /// UserID, or with --invite any display name (a UserID is derived from it).
     #[arg(long)]
     pub user: String,
+    /// Send this chat line once in the room.
+    #[arg(long)]
+    pub say: Option<String>,
+    /// Raise a hand once in the room.
+    #[arg(long)]
+    pub raise_hand: bool,
     #[arg(long, default_value = "anchor", value_parser = parse_role)]
     pub role: Role,
     #[arg(long, default_value = "videocall", value_parser = parse_scene)]
@@ -81,7 +97,7 @@ pub struct JoinArgs {
     pub bgm_publish_volume: u8,
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
+pub fn parse_role(s: &str) -> Result<Role, String> {
     match s {
         "anchor" => Ok(Role::Anchor),
         "audience" => Ok(Role::Audience),
@@ -111,25 +127,69 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
-pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
-    let room = RoomId::parse(&args.room).map_err(|e| anyhow::anyhow!("--room: {e}"))?;
+/// Where and as whom to enter, from either the key/sig options or an invite link.
+fn params(args: &JoinArgs) -> anyhow::Result<EnterRoomParams> {
+    if let Some(link) = &args.invite {
+        let link = InviteLink::parse(link).map_err(|e| anyhow::anyhow!("--invite: {e}"))?;
+        let grant = invite::decode(&link.grant).map_err(|e| anyhow::anyhow!("--invite: {e}"))?;
+        let user_id = match UserId::new(args.user.clone()) {
+            Ok(id) => id.as_str().to_string(),
+            Err(_) => invite::user_id_for(&args.user, &crate::invite::random_suffix(6)),
+        };
+        return Ok(EnterRoomParams {
+            server_url: link.server,
+            sdk_app_id: grant.app,
+            user_id,
+            user_sig: String::new(),
+            room_id: grant.room,
+            role: grant.role,
+            scene: args.scene,
+            hidden: false,
+            invite: Some(link.grant),
+            name: Some(args.user.clone()),
+            passcode: args.passcode.clone(),
+        });
+    }
+    let missing = |what: &str| anyhow::anyhow!("give {what} (or --invite)");
+    let app = args.app.ok_or_else(|| missing("--app"))?;
+    let room = args.room.as_deref().ok_or_else(|| missing("--room"))?;
+    let room = RoomId::parse(room).map_err(|e| anyhow::anyhow!("--room: {e}"))?;
     let sig = match (&args.sig, &args.key) {
         (Some(sig), _) => sig.clone(),
-        (None, Some(key)) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs() as i64;
-            roomcast_proto::usersig::generate(
-                u64::from(args.app),
-                key,
-                &args.user,
-                now,
-                86_400,
-                None,
-            )
-        }
-        (None, None) => anyhow::bail!("give --key or --sig"),
+        (None, Some(key)) => roomcast_proto::usersig::generate(
+            u64::from(app),
+            key,
+            &args.user,
+            crate::invite::unix_now(),
+            86_400,
+            None,
+        ),
+        (None, None) => anyhow::bail!("give --key or --sig (or --invite)"),
     };
+    Ok(EnterRoomParams {
+        server_url: args.server.clone().ok_or_else(|| missing("--server"))?,
+        sdk_app_id: app,
+        user_id: args.user.clone(),
+        user_sig: sig,
+        room_id: room,
+        role: args.role,
+        scene: args.scene,
+        hidden: false,
+        invite: None,
+        name: None,
+        passcode: args.passcode.clone(),
+    })
+}
+
+pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
+    if let Some(link) = &args.invite
+        && let Err(e) = InviteLink::parse(link)
+    {
+        // The same code the server gives for a link it cannot verify.
+        eprintln!("error {}: --invite: {e}", ErrorCode::InviteInvalid.code());
+        return Ok(ExitCode::from(2));
+    }
+    let params = params(&args)?;
     // Open sources first: a missing file is an error before anyone sees us enter.
     let audio = audio_source(&args.audio)?;
     let video = video_source(&args)?;
@@ -149,17 +209,18 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
             .set_music_publish_volume(id, args.bgm_publish_volume)
             .map_err(|e| anyhow::anyhow!("--bgm-publish-volume: {e}"))?;
     }
-    let params = EnterRoomParams {
-        server_url: args.server.clone(),
-        sdk_app_id: args.app,
-        user_id: args.user.clone(),
-        user_sig: sig,
-        room_id: room,
-        role: args.role,
-        scene: args.scene,
-        hidden: false,
-    };
     if let Err(e) = engine.enter_room(params).await {
+        return Ok(failed(&e));
+    }
+    let mut log = MeetingLog::new(std::time::Instant::now());
+    if let Some(text) = &args.say
+        && let Err(e) = engine.send_chat(text).await
+    {
+        return Ok(failed(&e));
+    }
+    if args.raise_hand
+        && let Err(e) = engine.raise_hand(true).await
+    {
         return Ok(failed(&e));
     }
     // Audience members watch; in call scenes the server makes everyone an anchor.
@@ -194,11 +255,13 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.duration.max(0.0));
     let mut roster = Roster::default();
+    let mut removed = None;
     loop {
         match tokio::time::timeout_at(deadline, engine.next_event()).await {
             Err(_) | Ok(None) => break,
             Ok(Some(EngineEvent::Removed { code, message })) => {
                 eprintln!("removed from the room: error {}: {message}", code.code());
+                removed = Some(code.code());
                 break;
             }
             Ok(Some(EngineEvent::ExitRoom)) => break,
@@ -206,6 +269,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
             Ok(Some(EngineEvent::Volumes(_) | EngineEvent::NetworkQuality(_))) => {}
             Ok(Some(e)) => {
                 roster.observe(&e);
+                log.observe(&e);
                 tracing::info!("{e:?}");
             }
         }
@@ -214,6 +278,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     engine.exit_room().await;
     let mut report = report(&stats);
     roster.add_to(&mut report);
+    log.add_to(&mut report);
+    report["removed"] = json!(removed);
     let text = serde_json::to_string_pretty(&report)?;
     match &args.report {
         Some(path) => std::fs::write(path, text + "\n")

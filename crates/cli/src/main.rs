@@ -2,6 +2,7 @@
 //! process audio through the effects, and run the benchmarks.
 
 mod bench;
+mod invite;
 mod join;
 mod process;
 
@@ -68,8 +69,10 @@ enum Command {
         #[arg(long, default_value_t = 86_400)]
         expire: i64,
     },
+    /// Make an invite link: whoever holds it joins one room, for a while, without the key.
+    Invite(invite::InviteArgs),
     /// Join a room as a headless participant and report what was received.
-    Join(join::JoinArgs),
+    Join(Box<join::JoinArgs>),
     /// Run a recorded microphone through the audio effects (3A, voice changer, reverb,
     /// music) as a call would, and write what would be sent.
     Process(process::ProcessArgs),
@@ -197,6 +200,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Invite(args) => {
+            invite::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Usersig {
             app,
             key,
@@ -213,7 +220,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Join(args) => join::run(args).await,
+        Command::Join(args) => join::run(*args).await,
         Command::Process(args) => process::run(args),
         Command::Bench(args) => bench::run(args).await,
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use roomcast_proto::{
-    ErrorCode, LeaveReason, MediaKind, Request, Role, RoomId, Scene, Stream, UserId,
+    ErrorCode, LeaveReason, MediaKind, Request, Role, RoomId, RoomView, Scene, Stream, UserId,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,6 +17,7 @@ use crate::audio::{
 use crate::capture::{self, AudioNotice, Capture, Encoded};
 
 mod effects;
+mod meeting;
 use crate::codec::{AudioProfile, CodecError};
 use crate::media::{AudioSink, AudioSource, NullSink, VideoSink, VideoSource};
 use crate::session::{self, Cmd, Session};
@@ -102,6 +103,12 @@ pub struct EnterRoomParams {
     pub role: Role,
     pub scene: Scene,
     pub hidden: bool,
+    /// Instead of a UserSig (then empty): an invite grant (see `roomcast_proto::invite`).
+    pub invite: Option<String>,
+    /// The name others see (any Unicode); `None` = the UserID.
+    pub name: Option<String>,
+    /// The meeting's passcode, or the one to set when creating it as its host.
+    pub passcode: Option<String>,
 }
 
 /// What happens in the room, in order.
@@ -116,6 +123,8 @@ pub enum EngineEvent {
     },
     RemoteUserEnter {
         user: UserId,
+        /// The display name (any Unicode).
+        name: String,
     },
     RemoteUserLeave {
         user: UserId,
@@ -190,6 +199,51 @@ pub enum EngineEvent {
         code: Option<ErrorCode>,
         message: String,
     },
+    /// The meeting has a lobby and we wait in it for the host (`enter_room` returns once
+    /// admitted).
+    WaitingInLobby,
+    /// The room's options or host changed; also right after entering.
+    RoomChanged(RoomView),
+    /// A custom command message (TRTC `onRecvCustomCmdMsg`) other than chat and reactions.
+    CustomCmdMsg {
+        user: UserId,
+        cmd_id: u32,
+        seq: u64,
+        data: String,
+    },
+    /// A chat line from another member.
+    Chat {
+        user: UserId,
+        text: String,
+    },
+    /// An emoji reaction from another member.
+    Reaction {
+        user: UserId,
+        emoji: String,
+    },
+    /// A member's hand went up (`Some(order)`) or down.
+    Hand {
+        user: UserId,
+        hand: Option<u64>,
+    },
+    /// The host turned our microphone or camera off (the engine already stopped sending it).
+    /// With `locked`, turning it on fails until [`EngineEvent::Unlocked`].
+    MutedByHost {
+        kind: MediaKind,
+        by: UserId,
+        locked: bool,
+    },
+    Unlocked {
+        kind: MediaKind,
+    },
+    /// As host: someone waits in the lobby; answer with [`Engine::admit`].
+    LobbyJoined {
+        user: UserId,
+        name: String,
+    },
+    LobbyLeft {
+        user: UserId,
+    },
 }
 
 struct Running {
@@ -248,7 +302,7 @@ impl Engine {
         }
         let started = Instant::now();
         let result = async {
-            let (ws, entered) = session::connect(&params).await?;
+            let (ws, entered) = session::connect(&params, &self.events_tx).await?;
             let (cmds, cmd_rx) = mpsc::unbounded_channel();
             let session = Session::new(
                 ws,

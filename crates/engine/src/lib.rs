@@ -10,6 +10,7 @@ pub mod codec;
 mod engine;
 pub mod jitter;
 pub mod media;
+mod meeting;
 pub mod quality;
 mod remote;
 mod session;

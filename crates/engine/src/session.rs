@@ -118,8 +118,12 @@ struct Line {
     pt: Option<Pt>,
 }
 
-/// Connects, authenticates and enters; returns the running session's entry data.
-pub async fn connect(p: &EnterRoomParams) -> Result<(Ws, ServerMessage), EngineError> {
+/// Connects, authenticates and enters (waiting in the lobby if the meeting has one);
+/// returns the running session's entry data as an `entered`.
+pub async fn connect(
+    p: &EnterRoomParams,
+    events: &mpsc::UnboundedSender<EngineEvent>,
+) -> Result<(Ws, ServerMessage), EngineError> {
     let url = ws_url(&p.server_url)?;
     let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
         .await
@@ -135,6 +139,9 @@ pub async fn connect(p: &EnterRoomParams) -> Result<(Ws, ServerMessage), EngineE
             role: p.role,
             scene: p.scene,
             hidden: p.hidden,
+            invite: p.invite.clone(),
+            name: p.name.clone(),
+            passcode: p.passcode.clone(),
         }),
     };
     send(&mut ws, &enter).await?;
@@ -144,7 +151,28 @@ pub async fn connect(p: &EnterRoomParams) -> Result<(Ws, ServerMessage), EngineE
         })?;
         match msg {
             ServerMessage::Entered { .. } => return Ok((ws, msg)),
-            ServerMessage::Error { code, message, .. } => {
+            ServerMessage::Waiting { .. } => {
+                let _ = events.send(EngineEvent::WaitingInLobby);
+            }
+            ServerMessage::Admitted {
+                room_id,
+                user_id,
+                role,
+                users,
+                room,
+            } => {
+                let entered = ServerMessage::Entered {
+                    id: 1,
+                    room_id,
+                    user_id,
+                    role,
+                    users,
+                    room,
+                };
+                return Ok((ws, entered));
+            }
+            ServerMessage::Error { code, message, .. }
+            | ServerMessage::Removed { code, message } => {
                 return Err(EngineError::Server { code, message });
             }
             _ => continue,
@@ -227,6 +255,8 @@ pub struct Session {
     ice_lost: bool,
     /// Users known to be in the room with their available streams.
     users: HashMap<UserId, (bool, bool, bool)>,
+    /// What the host locked off (main stream).
+    locked: Vec<MediaKind>,
 }
 
 impl Session {
@@ -286,7 +316,22 @@ impl Session {
             connected: false,
             ice_lost: false,
             users: HashMap::new(),
+            locked: Vec::new(),
         })
+    }
+
+    /// The host turned our microphone or camera off: stop sending it, as a local mute does.
+    fn host_muted(&mut self, kind: MediaKind, locked: bool) {
+        let controls = match kind {
+            MediaKind::Audio => self.audio_controls.as_ref(),
+            MediaKind::Video => self.video_controls.get(&Stream::Main),
+        };
+        if let Some(c) = controls {
+            c.muted.store(true, Ordering::Relaxed);
+        }
+        if locked && !self.locked.contains(&kind) {
+            self.locked.push(kind);
+        }
     }
 
     fn emit(&self, e: EngineEvent) {
@@ -304,11 +349,19 @@ impl Session {
         mut cmds: mpsc::UnboundedReceiver<Cmd>,
         mut media: mpsc::UnboundedReceiver<Encoded>,
     ) {
-        if let ServerMessage::Entered { users, .. } = entered {
+        if let ServerMessage::Entered { users, room, .. } = entered {
+            self.emit(EngineEvent::RoomChanged(room));
             for u in users {
                 self.emit(EngineEvent::RemoteUserEnter {
                     user: u.user_id.clone(),
+                    name: u.name.clone(),
                 });
+                if u.hand.is_some() {
+                    self.emit(EngineEvent::Hand {
+                        user: u.user_id.clone(),
+                        hand: u.hand,
+                    });
+                }
                 self.users.insert(u.user_id.clone(), (false, false, false));
                 self.stream_available(u.user_id.clone(), MediaKind::Audio, Stream::Main, u.audio)
                     .await;
@@ -624,6 +677,18 @@ impl Session {
                 stream,
                 available,
             } => {
+                if available && stream == Stream::Main && self.locked.contains(&kind) {
+                    // The host locked it: keep it off here too rather than send what the
+                    // server would drop.
+                    self.host_muted(kind, true);
+                    self.emit(EngineEvent::Error {
+                        code: Some(roomcast_proto::ErrorCode::MutedByHost),
+                        message:
+                            "the host turned this off and locked it; ask the host to unlock it"
+                                .into(),
+                    });
+                    return;
+                }
                 self.notify(Request::SetAvailable {
                     kind,
                     stream,
@@ -903,11 +968,31 @@ impl Session {
             return true;
         }
         match msg {
-            ServerMessage::UserEnter { user_id, .. } => {
+            ServerMessage::UserEnter { user_id, name, .. } => {
                 self.users
                     .entry(user_id.clone())
                     .or_insert((false, false, false));
-                self.emit(EngineEvent::RemoteUserEnter { user: user_id });
+                self.emit(EngineEvent::RemoteUserEnter {
+                    user: user_id,
+                    name,
+                });
+            }
+            ServerMessage::Muted { kind, by, locked } => {
+                self.host_muted(kind, locked);
+                self.emit(EngineEvent::MutedByHost { kind, by, locked });
+            }
+            ServerMessage::Unlocked { kind } => {
+                self.locked.retain(|k| *k != kind);
+                self.emit(EngineEvent::Unlocked { kind });
+            }
+            other @ (ServerMessage::Custom { .. }
+            | ServerMessage::Hand { .. }
+            | ServerMessage::RoomChanged { .. }
+            | ServerMessage::LobbyJoined { .. }
+            | ServerMessage::LobbyLeft { .. }) => {
+                if let Some(e) = crate::meeting::event(other) {
+                    self.emit(e);
+                }
             }
             ServerMessage::UserLeave { user_id, reason } => self.user_left(user_id, reason),
             ServerMessage::StreamAvailable {

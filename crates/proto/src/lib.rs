@@ -4,6 +4,7 @@
 //! Pure data and pure functions: no sockets, no clock (time is always a parameter), no async.
 //! Both the server and the engine depend on this crate and on nothing of each other.
 
+pub mod chat;
 pub mod error;
 pub mod ids;
 pub mod invite;
