@@ -140,6 +140,8 @@ export interface DeviceList {
 export type Resolution = '360p' | '540p' | '720p' | '1080p';
 export type Fps = 15 | 24 | 30;
 export type AudioProfile = 'speech' | 'default' | 'music';
+/** The UI's language: `system` follows the system's preferred languages (see i18n/locale.svelte.ts). */
+export type Language = 'system' | 'en' | 'ko';
 
 /** Persisted by the Rust side (`get_settings` / `save_settings`). */
 export interface Settings {
@@ -156,6 +158,7 @@ export interface Settings {
   /** Mirror the local preview (what others see is never mirrored). */
   mirror: boolean;
   audioProfile: AudioProfile;
+  language: Language;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -169,6 +172,7 @@ export const DEFAULT_SETTINGS: Settings = {
   bitrateKbps: 1200,
   mirror: true,
   audioProfile: 'default',
+  language: 'system',
 };
 
 export interface RecentRoom {
