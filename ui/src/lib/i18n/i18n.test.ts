@@ -5,10 +5,10 @@ import {
   formatDuration,
   formatList,
   formatTime,
-  hasMessage,
   locale,
   setLanguage,
   t,
+  tMaybe,
   tParts,
   translate,
 } from '.';
@@ -69,10 +69,10 @@ describe('t', () => {
     ]);
   });
 
-  test('hasMessage tells keys built from data apart', () => {
-    expect(hasMessage('exit.kicked')).toBe(true);
-    expect(hasMessage('exit.something_new')).toBe(false);
-    expect(hasMessage('toString')).toBe(false);
+  test('tMaybe: a message for a key built from data, or null', () => {
+    expect(tMaybe('exit.room_dismissed')).toBe('The room was closed.');
+    expect(tMaybe('exit.something_new')).toBeNull();
+    expect(tMaybe('toString')).toBeNull();
   });
 });
 

@@ -38,9 +38,12 @@ export function translate(loc: Locale, key: MessageKey, params?: Record<string, 
   return params ? text.replace(/\{(\w+)\}/g, (m, name: string) => (name in params ? String(params[name]) : m)) : text;
 }
 
-/** Whether `key` is a message (for keys built from data: `exit.${reason}`). */
-export function hasMessage(key: string): key is MessageKey {
-  return Object.hasOwn(en, key);
+/**
+ * The message for a key built from data (`exit.${reason}`), or null when there is none (a
+ * reason the UI does not know yet). Such messages take no parameters.
+ */
+export function tMaybe(key: string): string | null {
+  return Object.hasOwn(en, key) ? translate(locale(), key as MessageKey) : null;
 }
 
 const SLOT = '\u0000';
