@@ -1,9 +1,12 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { flushSync } from 'svelte';
 import { describe, expect, test, vi } from 'vitest';
 import App from '../../App.svelte';
-import { DEFAULT_SETTINGS } from '../../lib/backend';
-import { locale, setLanguage } from '../../lib/i18n';
+import { DEFAULT_SETTINGS, type JoinArgs } from '../../lib/backend';
+import { formatDateTime, locale, setLanguage } from '../../lib/i18n';
 import { MockBackend } from '../../lib/mockBackend';
+import Home from '../Home.svelte';
+import PreJoin from '../PreJoin.svelte';
 import SettingsDialog from '../SettingsDialog.svelte';
 
 const select = (id: string) => screen.getByTestId(id) as HTMLSelectElement;
@@ -46,5 +49,65 @@ describe('the language setting', () => {
     backend.settings = older as typeof DEFAULT_SETTINGS;
     render(App, { props: { backend } });
     await waitFor(() => expect(locale()).toBe('en')); // jsdom's navigator.languages: en-US
+  });
+});
+
+describe('screens in Korean', () => {
+  const settings = { ...DEFAULT_SETTINGS, displayName: 'Ada' };
+
+  test('Home speaks Korean, and switches to English without a reload', async () => {
+    setLanguage('ko');
+    render(Home, { props: { backend: new MockBackend(), settings, onjoin: vi.fn() } });
+    expect(screen.getByRole('heading', { name: '방에 참여' })).toBeTruthy();
+    expect(screen.getByRole('form', { name: '방에 참여' })).toBeTruthy();
+    expect(screen.getByTestId('home-join').textContent).toBe('참여');
+    expect((screen.getByTestId('home-name') as HTMLInputElement).placeholder).toBe('홍길동');
+    expect([...(screen.getByTestId('home-scene') as HTMLSelectElement).options].map((o) => o.text)).toEqual([
+      '영상 통화',
+      '음성 통화',
+      '라이브',
+      '음성 채팅방',
+    ]);
+    await fireEvent.input(screen.getByTestId('home-room'), { target: { value: '0' } });
+    await fireEvent.click(screen.getByTestId('home-join'));
+    expect(screen.getByTestId('home-error').textContent).toBe('방 번호(1~4294967295)나 방 이름을 입력해 주세요.');
+
+    setLanguage('en');
+    flushSync();
+    expect(screen.getByRole('heading', { name: 'Join a room' })).toBeTruthy();
+    expect(screen.getByTestId('home-join').textContent).toBe('Join');
+    expect((screen.getByTestId('home-name') as HTMLInputElement).placeholder).toBe('Ada');
+    expect((screen.getByTestId('home-scene') as HTMLSelectElement).options[0].text).toBe('Video call');
+  });
+
+  test('call history: dates, durations and names in the locale’s own way', async () => {
+    setLanguage('ko');
+    const backend = new MockBackend();
+    const startedMs = Date.UTC(2026, 2, 5, 5, 30);
+    backend.history = [{ room: '42', startedMs, durationS: 750, participants: ['bob', 'cy'] }];
+    render(Home, { props: { backend, settings, onjoin: vi.fn() } });
+    const row = await screen.findByTestId(`call-history-${startedMs}`);
+    expect(row.textContent?.replace(/\s+/g, ' ').trim()).toBe(`${formatDateTime(startedMs, 'ko')} · 13분 · bob 및 cy`);
+    setLanguage('en');
+    flushSync();
+    expect(row.textContent?.replace(/\s+/g, ' ').trim()).toBe(`${formatDateTime(startedMs, 'en')} · 13 min · bob and cy`);
+  });
+
+  test('PreJoin speaks Korean', async () => {
+    setLanguage('ko');
+    const args: JoinArgs = { server: null, room: '1234', userId: 'ada', role: 'anchor', scene: 'videocall', sdkAppId: null, userSig: null };
+    const backend = new MockBackend({ devices: { cameras: [], microphones: [], speakers: [] } });
+    const host = { url: 'http://192.168.1.20:7880', sdkAppId: 1 };
+    render(PreJoin, { props: { backend, args, settings, host, onjoined: vi.fn(), onback: vi.fn() } });
+    expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('1234 방에 참여할까요?');
+    expect(screen.getByTestId('host-address').parentElement?.textContent).toBe(
+      '같은 네트워크에 있는 사람은 http://192.168.1.20:7880 주소의 1234 방으로 참여해요.',
+    );
+    expect((await screen.findByTestId('pick-camera-empty')).textContent).toBe('카메라를 찾지 못했어요 — 테스트 화면을 보내요.');
+    expect(screen.getByTestId('prejoin-join').textContent?.trim()).toBe('참여');
+    await fireEvent.click(screen.getByTestId('prejoin-speaker-test'));
+    await waitFor(() =>
+      expect(screen.getByTestId('prejoin-speaker-result').textContent).toBe('신호음을 재생할 수 없어요: No speaker found'),
+    );
   });
 });

@@ -33,7 +33,9 @@ export function t<K extends MessageKey>(key: K, ...args: Args<K>): string {
 
 /** `t` in a given language (for tests, and for text that must not follow the UI's language). */
 export function translate(loc: Locale, key: MessageKey, params?: Record<string, Value>): string {
-  const msg: Message = CATALOGS[loc][key] ?? en[key];
+  const msg: Message | undefined = CATALOGS[loc][key] ?? en[key];
+  // Keys built from data the types cannot see (a scene name from an older database).
+  if (msg === undefined) return key;
   const text = typeof msg === 'string' ? msg : msg[plural(loc, Number(params?.count)) === 'one' ? 'one' : 'other'];
   return params ? text.replace(/\{(\w+)\}/g, (m, name: string) => (name in params ? String(params[name]) : m)) : text;
 }
