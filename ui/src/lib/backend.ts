@@ -17,6 +17,8 @@
  *   (`#[serde(tag = "type", rename_all = "snake_case")]` on the Rust enum, fields camelCase).
  */
 
+import { t } from './i18n';
+
 // ---------------------------------------------------------------------------------------------
 // Concepts (MISSION.md)
 // ---------------------------------------------------------------------------------------------
@@ -63,10 +65,13 @@ export function toBackendError(e: unknown): BackendError {
   return { kind: 'internal', message: String(e) };
 }
 
-/** A sentence for a person: "Server error 4003: UserSig expired…". */
+/**
+ * A sentence for a person: "Server error 4003: UserSig expired…" ("서버 오류 4003: …"). The
+ * message itself comes from the Rust side or the server and is shown as it is.
+ */
 export function describeError(e: unknown): string {
   const err = toBackendError(e);
-  if (err.kind === 'server' && err.code != null) return `Server error ${err.code}: ${err.message}`;
+  if (err.kind === 'server' && err.code != null) return t('error.server', { code: err.code, message: err.message });
   return err.message;
 }
 

@@ -5,10 +5,13 @@ import App from '../../App.svelte';
 import { DEFAULT_SETTINGS, type JoinArgs } from '../../lib/backend';
 import { formatDateTime, locale, setLanguage } from '../../lib/i18n';
 import { MockBackend } from '../../lib/mockBackend';
+import { RoomState } from '../../lib/stores/room.svelte';
+import Call from '../Call.svelte';
 import Home from '../Home.svelte';
 import PreJoin from '../PreJoin.svelte';
 import SettingsDialog from '../SettingsDialog.svelte';
 
+const toastTexts = () => screen.getAllByTestId('toast').map((t) => t.querySelector('span')?.textContent);
 const select = (id: string) => screen.getByTestId(id) as HTMLSelectElement;
 
 describe('the language setting', () => {
@@ -109,5 +112,60 @@ describe('screens in Korean', () => {
     await waitFor(() =>
       expect(screen.getByTestId('prejoin-speaker-result').textContent).toBe('신호음을 재생할 수 없어요: No speaker found'),
     );
+  });
+});
+
+describe('a call in Korean', () => {
+  const args = (over: Partial<JoinArgs> = {}): JoinArgs => ({
+    server: 'http://s:7880', room: '1234', userId: 'me', role: 'anchor', scene: 'videocall', sdkAppId: 1, userSig: 'sig', ...over,
+  });
+
+  async function call(over: Partial<JoinArgs> = {}) {
+    const backend = new MockBackend();
+    const room = new RoomState(args(over));
+    await backend.onRoomEvent((e) => room.handle(e));
+    render(Call, { props: { backend, room, onleft: vi.fn() } });
+    return { backend, room };
+  }
+
+  test('controls, tiles and toasts speak Korean; a language change relabels the controls at once', async () => {
+    setLanguage('ko');
+    const { backend } = await call();
+    expect(screen.getByRole('button', { name: '마이크 끄기' }).textContent).toBe('음소거');
+    expect(screen.getByRole('button', { name: '방 나가기' })).toBeTruthy();
+    expect(screen.getByTestId('tile-me').getAttribute('aria-label')).toBe('me (나)');
+    backend.emit({ type: 'user_enter', userId: 'alice' });
+    backend.emit({ type: 'connection_lost' });
+    flushSync();
+    expect(toastTexts()).toEqual(['alice님이 들어왔어요']);
+    expect(screen.getByTestId('banner-connection').textContent?.trim()).toMatch(/^연결이 끊겼어요/);
+
+    setLanguage('en');
+    flushSync();
+    expect(screen.getByRole('button', { name: 'Mute microphone' }).textContent).toBe('Mute');
+    expect(screen.getByTestId('banner-connection').textContent?.trim()).toMatch(/^Connection lost/);
+  });
+
+  test('errors from the server keep their words, inside Korean phrasing', async () => {
+    setLanguage('ko');
+    const { backend } = await call({ scene: 'live' });
+    backend.failNext.set('invite_to_speak', { kind: 'server', code: 3003, message: 'zed is not in this room' });
+    await fireEvent.click(screen.getByTestId('btn-invite'));
+    expect((screen.getByTestId('invitee-id') as HTMLInputElement).getAttribute('aria-label')).toBe('초대할 UserID');
+    await fireEvent.input(screen.getByTestId('invitee-id'), { target: { value: 'zed' } });
+    await fireEvent.click(screen.getByTestId('btn-send-invite'));
+    await waitFor(() => expect(toastTexts()).toEqual(['서버 오류 3003: zed is not in this room']));
+  });
+
+  test('invitations from several anchors: one Korean sentence, English plural forms', async () => {
+    setLanguage('ko');
+    const { backend } = await call({ scene: 'live', role: 'audience' });
+    backend.emit({ type: 'speak_invited', by: 'star' });
+    backend.emit({ type: 'speak_invited', by: 'moon' });
+    flushSync();
+    expect(screen.getByTestId('speak-invitation').querySelector('span')?.textContent).toBe('star 및 moon님이 발언자로 초대했어요');
+    setLanguage('en');
+    flushSync();
+    expect(screen.getByTestId('speak-invitation').querySelector('span')?.textContent).toBe('star and moon invite you to speak');
   });
 });
