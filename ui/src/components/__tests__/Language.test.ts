@@ -5,7 +5,9 @@ import App from '../../App.svelte';
 import { DEFAULT_SETTINGS, type JoinArgs } from '../../lib/backend';
 import { formatDateTime, locale, setLanguage } from '../../lib/i18n';
 import { MockBackend } from '../../lib/mockBackend';
+import { AudioState } from '../../lib/stores/audio.svelte';
 import { RoomState } from '../../lib/stores/room.svelte';
+import AudioEffectsPanel from '../AudioEffectsPanel.svelte';
 import Call from '../Call.svelte';
 import Home from '../Home.svelte';
 import PreJoin from '../PreJoin.svelte';
@@ -168,4 +170,17 @@ describe('a call in Korean', () => {
     flushSync();
     expect(screen.getByTestId('speak-invitation').querySelector('span')?.textContent).toBe('star and moon invite you to speak');
   });
+});
+
+test('the audio effects panel in Korean', async () => {
+  setLanguage('ko');
+  const backend = new MockBackend();
+  await backend.joinRoom({ server: null, room: '1', userId: 'me', role: 'anchor', scene: 'videocall', sdkAppId: null, userSig: null });
+  const audio = new AudioState(backend);
+  render(AudioEffectsPanel, { props: { audio, inCall: true } });
+  expect(screen.getByRole('option', { name: '노래방' })).toBeTruthy();
+  expect(screen.getByTestId('music-status').textContent?.trim()).toBe('재생 중인 음악이 없어요. 파일을 고르면 재생돼요.');
+  await fireEvent.change(screen.getByTestId('music-file'), { target: { files: [new File(['x'], '노래.mp3')] } });
+  await waitFor(() => expect(screen.getByTestId('music-status').textContent?.trim()).toBe('재생 중: 노래.mp3'));
+  expect(screen.getByRole('button', { name: '음악 일시정지' })).toBeTruthy();
 });
