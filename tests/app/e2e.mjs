@@ -38,11 +38,12 @@ let participant;
 async function main() {
   log('session', await d.start(APP));
 
-  // Keep the app's own camera light (360p15): CI machines have 2 cores and no GPU.
+  // Keep the app's own camera light (360p15): CI machines have 2 cores and no GPU. English:
+  // the checks below read English sentences, whatever the machine's locale.
   await find('home-name');
   const saved = await asyncScript(
     'const done = arguments[arguments.length - 1]; const i = window.__TAURI_INTERNALS__;' +
-      'i.invoke("get_settings").then((s) => i.invoke("save_settings", { settings: { ...s, resolution: "360p", fps: 15, bitrateKbps: 500 } }))' +
+      'i.invoke("get_settings").then((s) => i.invoke("save_settings", { settings: { ...s, resolution: "360p", fps: 15, bitrateKbps: 500, language: "en" } }))' +
       '.then(() => done("ok"), (e) => done({ error: e }));',
   );
   if (saved !== 'ok') throw new Error(`cannot save settings: ${JSON.stringify(saved)}`);

@@ -17,6 +17,8 @@
  *   (`#[serde(tag = "type", rename_all = "snake_case")]` on the Rust enum, fields camelCase).
  */
 
+import { t } from './i18n';
+
 // ---------------------------------------------------------------------------------------------
 // Concepts (MISSION.md)
 // ---------------------------------------------------------------------------------------------
@@ -63,10 +65,13 @@ export function toBackendError(e: unknown): BackendError {
   return { kind: 'internal', message: String(e) };
 }
 
-/** A sentence for a person: "Server error 4003: UserSig expired…". */
+/**
+ * A sentence for a person: "Server error 4003: UserSig expired…" ("서버 오류 4003: …"). The
+ * message itself comes from the Rust side or the server and is shown as it is.
+ */
 export function describeError(e: unknown): string {
   const err = toBackendError(e);
-  if (err.kind === 'server' && err.code != null) return `Server error ${err.code}: ${err.message}`;
+  if (err.kind === 'server' && err.code != null) return t('error.server', { code: err.code, message: err.message });
   return err.message;
 }
 
@@ -140,6 +145,8 @@ export interface DeviceList {
 export type Resolution = '360p' | '540p' | '720p' | '1080p';
 export type Fps = 15 | 24 | 30;
 export type AudioProfile = 'speech' | 'default' | 'music';
+/** The UI's language: `system` follows the system's preferred languages (see i18n/locale.svelte.ts). */
+export type Language = 'system' | 'en' | 'ko';
 
 /** Persisted by the Rust side (`get_settings` / `save_settings`). */
 export interface Settings {
@@ -156,6 +163,7 @@ export interface Settings {
   /** Mirror the local preview (what others see is never mirrored). */
   mirror: boolean;
   audioProfile: AudioProfile;
+  language: Language;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -169,6 +177,7 @@ export const DEFAULT_SETTINGS: Settings = {
   bitrateKbps: 1200,
   mirror: true,
   audioProfile: 'default',
+  language: 'system',
 };
 
 export interface RecentRoom {

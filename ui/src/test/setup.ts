@@ -13,3 +13,8 @@ if (!('ResizeObserver' in globalThis)) {
   }
   (globalThis as unknown as { ResizeObserver: unknown }).ResizeObserver = RO;
 }
+
+// Tests read English unless they pick another language, whatever the machine's locale is.
+import { beforeEach } from 'vitest';
+import { setLanguage } from '../lib/i18n';
+beforeEach(() => setLanguage('en'));

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { DEFAULT_AUDIO_EFFECTS } from '../../lib/backend';
 import { MockBackend } from '../../lib/mockBackend';
 import { AudioState } from '../../lib/stores/audio.svelte';
-import AudioEffectsPanel, { formatTime } from '../AudioEffectsPanel.svelte';
+import AudioEffectsPanel, { formatPosition } from '../AudioEffectsPanel.svelte';
 
 async function setup(inCall = true, backend = new MockBackend({ musicDurationMs: 200_000 })) {
   if (inCall) {
@@ -129,9 +129,9 @@ describe('AudioEffectsPanel', () => {
     expect(screen.getByTestId('music-status').textContent).toContain('No music playing');
   });
 
-  test('formatTime', () => {
-    expect(formatTime(0)).toBe('0:00');
-    expect(formatTime(59_999)).toBe('0:59');
-    expect(formatTime(3_725_000)).toBe('1:02:05');
+  test('formatPosition', () => {
+    expect(formatPosition(0)).toBe('0:00');
+    expect(formatPosition(59_999)).toBe('0:59');
+    expect(formatPosition(3_725_000)).toBe('1:02:05');
   });
 });

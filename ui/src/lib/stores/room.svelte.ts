@@ -1,4 +1,5 @@
 import { ActiveSpeaker } from '../activeSpeaker';
+import { t, tMaybe } from '../i18n';
 import { SpeakState } from './speak.svelte';
 import { isLiveScene, type JoinArgs, type JoinResult, type Quality, type RemoteUser, type Role, type RoomEvent } from '../backend';
 
@@ -163,7 +164,7 @@ export class RoomState {
       case 'user_enter':
         if (!this.find(e.userId)) {
           this.upsert(e.userId);
-          this.toast(`${e.userId} joined`);
+          this.toast(t('toast.joined', { user: e.userId }));
         }
         break;
       case 'user_leave':
@@ -171,7 +172,7 @@ export class RoomState {
           this.participants = this.participants.filter((p) => p.userId !== e.userId);
           this.speaker.forget(e.userId);
           if (this.activeSpeaker === e.userId) this.activeSpeaker = null;
-          this.toast(`${e.userId} left${e.reason && e.reason !== 'left' ? ` (${e.reason})` : ''}`);
+          this.toast(leftToast(e.userId, e.reason));
         }
         break;
       case 'audio_available':
@@ -223,10 +224,10 @@ export class RoomState {
         if (e.role === 'audience') {
           this.sharing = false;
         }
-        this.toast(e.role === 'anchor' ? 'You are now on stage (anchor)' : 'You are now in the audience');
+        this.toast(e.role === 'anchor' ? t('toast.onStage') : t('toast.inAudience'));
         break;
       case 'error':
-        this.toast(e.code != null ? `Error ${e.code}: ${e.message}` : e.message, 'error');
+        this.toast(e.code != null ? t('error.withCode', { code: e.code, message: e.message }) : e.message, 'error');
         break;
       case 'notice':
         this.toast(e.message);
@@ -235,7 +236,7 @@ export class RoomState {
         // The app has already stopped publishing it; a camera is replaced by device following.
         if (e.stream === 'sub' && this.sharing) {
           this.sharing = false;
-          this.toast('Screen sharing ended: the shared window closed or the system stopped it');
+          this.toast(t('toast.shareEnded'));
         }
         break;
       case 'exit_room':
@@ -262,4 +263,10 @@ export class RoomState {
   dispose(): void {
     this.clearRecoveredTimer();
   }
+}
+
+/** "alice left", with why when it was not her choice (a reason the UI does not know is shown as it is). */
+function leftToast(user: string, reason: string): string {
+  if (!reason || reason === 'left' || reason === 'exited') return t('toast.left', { user });
+  return t('toast.leftBecause', { user, reason: tMaybe(`leave.${reason}`) ?? reason.replace(/_/g, ' ') });
 }

@@ -38,6 +38,20 @@ describe('RoomState', () => {
     expect(r.toasts).toHaveLength(0);
   });
 
+  test('someone who left not by choice: the toast says why, in words for the reasons we know', () => {
+    const r = make(args(), ['a', 'b', 'c', 'd'].map((userId) => ({ userId, role: 'anchor' as const, audio: false, video: false, subVideo: false })));
+    r.handle({ type: 'user_leave', userId: 'a', reason: 'exited' });
+    r.handle({ type: 'user_leave', userId: 'b', reason: 'connection_lost' });
+    r.handle({ type: 'user_leave', userId: 'c', reason: 'became_audience' });
+    r.handle({ type: 'user_leave', userId: 'd', reason: 'something_new' });
+    expect(r.toasts.map((t) => t.text)).toEqual([
+      'a left',
+      'b left (connection lost)',
+      'c left (now in the audience)',
+      'd left (something new)',
+    ]);
+  });
+
   test('audio and video availability per stream', () => {
     const r = make(args(), [{ userId: 'bob', role: 'anchor', audio: false, video: false, subVideo: false }]);
     r.handle({ type: 'audio_available', userId: 'bob', available: true });

@@ -1,4 +1,5 @@
 import { SPEAK_TIMEOUT_MS, type RoomEvent } from '../backend';
+import { t } from '../i18n';
 
 /** An open invitation (to me) or a raised hand (someone asking me, an anchor). */
 export interface SpeakItem {
@@ -38,9 +39,9 @@ export class SpeakState {
         return null;
       case 'speak_request_answered':
         this.requestedAt = null;
-        return e.accept ? `${e.by} let you on stage` : `${e.by} declined your request to speak`;
+        return t(e.accept ? 'toast.letOnStage' : 'toast.requestDeclined', { user: e.by });
       case 'speak_invite_answered':
-        return e.accept ? `${e.userId} accepted your invitation to speak` : `${e.userId} declined your invitation to speak`;
+        return t(e.accept ? 'toast.inviteAccepted' : 'toast.inviteDeclined', { user: e.userId });
       case 'role_changed':
         // On stage nobody needs to invite me; in the audience I answer no hands.
         if (e.role === 'anchor') {
