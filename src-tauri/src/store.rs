@@ -32,6 +32,17 @@ pub struct Settings {
     pub bitrate_kbps: u32,
     pub mirror: bool,
     pub audio_profile: String,
+    /// The UI's language; `System` follows the system locale.
+    pub language: Language,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    System,
+    En,
+    Ko,
 }
 
 impl Default for Settings {
@@ -47,6 +58,7 @@ impl Default for Settings {
             bitrate_kbps: 1500,
             mirror: true,
             audio_profile: "default".into(),
+            language: Language::System,
         }
     }
 }
@@ -279,6 +291,7 @@ mod tests {
         let s = Settings {
             display_name: "Ada".into(),
             fps: 15,
+            language: Language::Ko,
             ..Settings::default()
         };
         store.save_settings(&s).await.expect("save");

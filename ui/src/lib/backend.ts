@@ -101,17 +101,84 @@ export interface JoinArgs {
   sdkAppId: number | null;
   /** null when joining the in-app server: the app signs its own UserSig. */
   userSig: string | null;
+  /**
+   * An invite grant (the `#invite=` part of an invite link, see {@link parseInviteLink}) instead
+   * of a UserSig: then `server` is the link's server, `room` and `role` come from the grant, and
+   * `sdkAppId`/`userSig` are null.
+   */
+  invite?: string | null;
+  /** The name others see (any Unicode, up to 64 characters); the UserID is derived from it. */
+  displayName?: string;
+  /** The meeting's passcode (guests), or the one to set when I create the meeting as host. */
+  passcode?: string | null;
 }
+
+/** An invite link taken apart (`http://host:7880/#invite=v1.…` or `roomcast://host:7880/#invite=v1.…`). */
+export interface InviteLink {
+  /** `http://host:port` (roomcast:// → http, roomcasts:// → https). */
+  server: string;
+  /** The grant, passed as `JoinArgs.invite`. */
+  grant: string;
+  /** Decoded from the grant without checking it (the server checks). */
+  sdkAppId: number;
+  room: string;
+  role: Role;
+  /** Unix seconds. */
+  expires: number;
+  /** The holder may run the meeting. */
+  host: boolean;
+}
+
+/** `create_invite` arguments. */
+export interface InviteRequest {
+  room: string;
+  role: Role;
+  /** Seconds the link works. */
+  expiresS: number;
+  /** Whoever uses it may run the meeting too. */
+  host: boolean;
+}
+
+/** What the host decides about the room (`set_room_options`). */
+export interface RoomOptions {
+  locked: boolean;
+  /** Guests wait until the host admits them. */
+  lobby: boolean;
+  /** null = no passcode. */
+  passcode: string | null;
+}
+
+/** The room as every member sees it (`room_changed`). */
+export interface RoomView {
+  locked: boolean;
+  lobby: boolean;
+  /** Whether there is a passcode (its value is not sent). */
+  passcode: boolean;
+  /** The host's UserID, or null. */
+  host: string | null;
+}
+
+export type MediaKind = 'audio' | 'video';
+
+/** Reactions the UI offers (any emoji passes the protocol). */
+export const REACTIONS: readonly string[] = ['👍', '👏', '😂', '❤️', '🎉', '😮'];
+
+/** A chat line is a custom message of at most 1 KB; this leaves room for its JSON wrapper. */
+export const CHAT_MAX_BYTES = 900;
 
 /** A user already in the room (or entering it). */
 export interface RemoteUser {
   userId: string;
+  /** Display name (any Unicode); the UserID when they gave none. */
+  name?: string;
   role: Role;
   audio: boolean;
   /** Camera (main stream) published. */
   video: boolean;
   /** Screen share (sub stream) published. */
   subVideo: boolean;
+  /** Their hand is up: orders raised hands (lower went up first). */
+  hand?: number | null;
 }
 
 /** `join_room` result. */
@@ -119,6 +186,10 @@ export interface JoinResult {
   /** Time from the call to "in the room", in milliseconds. */
   enterRoomMs: number;
   users: RemoteUser[];
+  /** My UserID (derived from the display name when joining with an invite). */
+  userId?: string;
+  /** The room's options and host as I entered. */
+  room?: RoomView;
 }
 
 export interface ScreenSource {
@@ -322,7 +393,7 @@ export interface QualityEntry {
  * user_enter / user_leave (audience members are not announced).
  */
 export type RoomEvent =
-  | { type: 'user_enter'; userId: string }
+  | { type: 'user_enter'; userId: string; name?: string }
   | { type: 'user_leave'; userId: string; reason: string }
   | { type: 'audio_available'; userId: string; available: boolean }
   | { type: 'video_available'; userId: string; stream: StreamKind; available: boolean }
@@ -357,7 +428,25 @@ export type RoomEvent =
   /** Background music: about every 200 ms while it plays. */
   | { type: 'music_progress'; id: number; positionMs: number; durationMs: number }
   /** Background music ended (it loops, so normally only after music_control stop or an error). */
-  | { type: 'music_complete'; id: number };
+  | { type: 'music_complete'; id: number }
+  // Meetings
+  /** joinRoom is pending: the meeting has a lobby and I wait for the host. */
+  | { type: 'waiting_in_lobby' }
+  /** The room's options or host changed. */
+  | { type: 'room_changed'; room: RoomView }
+  /** A chat line from someone else (my own lines are not echoed). `atMs`: unix ms when received. */
+  | { type: 'chat'; userId: string; text: string; atMs: number }
+  | { type: 'reaction'; userId: string; emoji: string }
+  /** Someone's hand went up (`hand` orders them) or down (null). */
+  | { type: 'hand'; userId: string; hand: number | null }
+  /** The host turned my microphone or camera off; with `locked` I cannot turn it on. */
+  | { type: 'muted_by_host'; kind: MediaKind; by: string; locked: boolean }
+  | { type: 'unlocked'; kind: MediaKind }
+  /** (Host) someone waits in the lobby: admit with admit(). */
+  | { type: 'lobby_joined'; userId: string; name: string }
+  | { type: 'lobby_left'; userId: string }
+  /** An invite link was opened (roomcast:// deep link) while the app runs or at start. */
+  | { type: 'invite_opened'; link: string };
 
 /** How long an invitation or request to speak stays open (the server's 60 s). */
 export const SPEAK_TIMEOUT_MS = 60_000;
@@ -439,6 +528,29 @@ export interface Backend {
   setMusicVolume(publish: number, playout: number): Promise<void>;
   /** `play_sound_effect({name})` — a built-in sound everyone in the call hears. */
   playSoundEffect(name: SoundEffect): Promise<void>;
+  // Meetings (the server enforces who may do what; refusals carry its code, e.g. 3002)
+  /** `create_invite({request})` — (hosting on this computer) an invite link for the room. */
+  createInvite(request: InviteRequest): Promise<string>;
+  /** `send_chat({text})` — at most {@link CHAT_MAX_BYTES} bytes of UTF-8. */
+  sendChat(text: string): Promise<void>;
+  /** `send_reaction({emoji})`. */
+  sendReaction(emoji: string): Promise<void>;
+  /** `raise_hand({up})`. */
+  raiseHand(up: boolean): Promise<void>;
+  /** `mute_user({userId, kind, lock})` — host; userId null = everyone but me. */
+  muteUser(userId: string | null, kind: MediaKind, lock: boolean): Promise<void>;
+  /** `unlock_user({userId, kind})` — host: they may turn it on again. */
+  unlockUser(userId: string | null, kind: MediaKind): Promise<void>;
+  /** `remove_user({userId})` — host; they cannot come back to this meeting. */
+  removeUser(userId: string): Promise<void>;
+  /** `set_room_options({options})` — host. */
+  setRoomOptions(options: RoomOptions): Promise<void>;
+  /** `end_meeting()` — host: everyone leaves (an exit_room event with code 3009 follows). */
+  endMeeting(): Promise<void>;
+  /** `admit({userId, accept})` — host, for someone in the lobby. */
+  admit(userId: string, accept: boolean): Promise<void>;
+  /** `pending_invite()` — a roomcast:// link the app was started with (once), or null. */
+  pendingInvite(): Promise<string | null>;
   /** Subscribes to `room-event`; resolves to an unsubscribe function. */
   onRoomEvent(handler: (e: RoomEvent) => void): Promise<() => void>;
 }
@@ -488,6 +600,17 @@ export interface CommandArgs {
   seek_music: { ms: number };
   set_music_volume: { publish: number; playout: number };
   play_sound_effect: { name: SoundEffect };
+  create_invite: { request: InviteRequest };
+  send_chat: { text: string };
+  send_reaction: { emoji: string };
+  raise_hand: { up: boolean };
+  mute_user: { userId: string | null; kind: MediaKind; lock: boolean };
+  unlock_user: { userId: string | null; kind: MediaKind };
+  remove_user: { userId: string };
+  set_room_options: { options: RoomOptions };
+  end_meeting: Record<string, never>;
+  admit: { userId: string; accept: boolean };
+  pending_invite: Record<string, never>;
 }
 export type CommandName = keyof CommandArgs;
 
@@ -516,3 +639,45 @@ export function roomIdKind(room: string): 'number' | 'name' | 'invalid' {
   }
   return 'name';
 }
+
+/** base64url → string (UTF-8). */
+function fromBase64Url(s: string): string {
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4);
+  const bin = atob(b64);
+  return new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+}
+
+/**
+ * Takes an invite link apart (the format is in docs/PROTOCOL.md); null when it is not one.
+ * Nothing is verified here: the server checks the signature, the expiry and the room.
+ */
+export function parseInviteLink(text: string): InviteLink | null {
+  const link = text.trim();
+  const hash = link.indexOf('#');
+  if (hash < 0) return null;
+  const grant = new URLSearchParams(link.slice(hash + 1)).get('invite');
+  const m = /^(https?|roomcasts?):\/\/([^/?#]+)/i.exec(link.slice(0, hash));
+  if (!grant || !m) return null;
+  const scheme = m[1].toLowerCase();
+  const server = `${scheme === 'https' || scheme === 'roomcasts' ? 'https' : 'http'}://${m[2]}`;
+  const parts = grant.split('.');
+  if (parts.length !== 3 || parts[0] !== 'v1') return null;
+  try {
+    const g = JSON.parse(fromBase64Url(parts[1]));
+    if (typeof g.app !== 'number' || (typeof g.room !== 'number' && typeof g.room !== 'string')) return null;
+    return {
+      server,
+      grant,
+      sdkAppId: g.app,
+      room: String(g.room),
+      role: g.role === 'audience' ? 'audience' : 'anchor',
+      expires: Number(g.exp) || 0,
+      host: g.host === true,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** UTF-8 length, for the chat limit. */
+export const utf8Bytes = (s: string): number => new TextEncoder().encode(s).length;
