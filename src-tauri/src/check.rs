@@ -12,9 +12,9 @@ use std::time::Duration;
 use roomcast_engine::audio::CaptureChain;
 use roomcast_engine::media::{AudioSource, FRAME_MS, VideoSource, now_us};
 use roomcast_proto::Stream;
-use serde_json::json;
-use tauri::{AppHandle, Emitter};
+use tauri::AppHandle;
 
+use crate::events::{RoomEvent, VolumeEntry};
 use crate::video::Views;
 
 /// How often the level meter moves (the engine's in-call volume events come every 300 ms;
@@ -99,15 +99,22 @@ pub fn microphone(
             loudest = loudest.max(roomcast_engine::stats::level(&frame.samples));
             n += 1;
             if n % LEVEL_EVERY_FRAMES == 0 {
-                let volumes = [json!({"userId": "", "volume": loudest})];
-                let _ = app.emit("room-event", json!({"type": "volumes", "volumes": volumes}));
+                my_level(&app, loudest);
                 loudest = 0;
             }
             next = (next + frame_us).max(now_us().saturating_sub(frame_us));
         }
-        let _ = app.emit(
-            "room-event",
-            json!({"type": "volumes", "volumes": [json!({"userId": "", "volume": 0})]}),
-        );
+        my_level(&app, 0);
     })
+}
+
+/// The pre-join meter: my own level, as a call reports it.
+fn my_level(app: &AppHandle, volume: u8) {
+    RoomEvent::Volumes {
+        volumes: vec![VolumeEntry {
+            user_id: String::new(),
+            volume,
+        }],
+    }
+    .emit(app);
 }

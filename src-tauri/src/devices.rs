@@ -12,10 +12,11 @@ use roomcast_engine::media::{
     AudioSource, LoopingWavSource, PatternSource, ToneSource, VideoSource,
 };
 use serde::Serialize;
-use serde_json::json;
-use tauri::{AppHandle, Emitter, Manager};
+
+use tauri::{AppHandle, Manager};
 
 use crate::AppError;
+use crate::events::RoomEvent;
 
 /// Frames per second of a screen share: text changes slowly, and sharpness matters more
 /// than motion.
@@ -45,10 +46,7 @@ fn notice(app: &AppHandle, shown: &AtomicBool, why: &DeviceError, instead: &str)
     };
     tracing::warn!("{message}");
     if !shown.swap(true, Ordering::Relaxed) {
-        let _ = app.emit(
-            "room-event",
-            json!({"type": "error", "code": null, "message": message}),
-        );
+        RoomEvent::error(message).emit(app);
     }
 }
 
@@ -140,11 +138,11 @@ pub async fn follow(app: &AppHandle, lists: DeviceLists) {
     let tell = |what: &str, name: String| {
         let message = format!("{what}: now using {name}");
         tracing::info!("{message}");
-        let _ = app.emit("room-event", json!({"type": "notice", "message": message}));
+        RoomEvent::Notice { message }.emit(app);
     };
     let mic = resolve(settings.microphone.as_deref(), &lists.microphones);
     if call.mic_on && mic != call.in_use.microphone {
-        match crate::start_microphone(app, &state, call, &settings).await {
+        match crate::call::start_microphone(app, &state, call, &settings).await {
             Ok(()) => tell(
                 "Microphone",
                 name(&lists.microphones, &call.in_use.microphone),
@@ -154,7 +152,7 @@ pub async fn follow(app: &AppHandle, lists: DeviceLists) {
     }
     let cam = resolve(settings.camera.as_deref(), &lists.cameras);
     if call.camera_on && cam != call.in_use.camera {
-        match crate::start_camera(app, &state, call, &settings).await {
+        match crate::call::start_camera(app, &state, call, &settings).await {
             Ok(()) => tell("Camera", name(&lists.cameras, &call.in_use.camera)),
             Err(e) => tracing::warn!("cannot switch the camera: {e}"),
         }
@@ -175,7 +173,7 @@ pub async fn follow(app: &AppHandle, lists: DeviceLists) {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Device {
     id: String,
@@ -184,7 +182,7 @@ pub struct Device {
 }
 
 /// `DeviceList` in ui/src/lib/backend.ts.
-#[derive(Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Devices {
     cameras: Vec<Device>,
     microphones: Vec<Device>,
@@ -214,10 +212,10 @@ impl From<&DeviceLists> for Devices {
 /// a running call to the devices its settings now mean.
 pub fn watch(app: AppHandle) -> Option<DeviceWatcher> {
     DeviceWatcher::start(move |lists, _| {
-        let _ = app.emit(
-            "room-event",
-            json!({"type": "devices_changed", "devices": Devices::from(lists)}),
-        );
+        RoomEvent::DevicesChanged {
+            devices: Devices::from(lists),
+        }
+        .emit(&app);
         let (app, lists) = (app.clone(), lists.clone());
         tauri::async_runtime::spawn(async move { follow(&app, lists).await });
     })
@@ -285,7 +283,7 @@ mod tests {
         let v = serde_json::to_value(Devices::from(&lists)).expect("serialises");
         assert_eq!(
             v,
-            json!({"cameras": [], "microphones": [{"id": "alsa:null", "name": "Null", "isDefault": true}], "speakers": []})
+            serde_json::json!({"cameras": [], "microphones": [{"id": "alsa:null", "name": "Null", "isDefault": true}], "speakers": []})
         );
         let source = ScreenSource::from(roomcast_devices::ScreenSource {
             id: "window:7".into(),
