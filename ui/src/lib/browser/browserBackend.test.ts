@@ -170,6 +170,31 @@ describe('BrowserBackend: a call', () => {
     expect(events).toContainEqual({ type: 'role_changed', role: 'anchor' });
     expect(server.of('set_available').map((m) => `${m.kind}/${m.stream}`)).toEqual(['audio/main', 'video/main']);
   });
+
+  test('going on stage by myself only changes the role; the devices wait for the buttons (as in the app)', async () => {
+    const server = new FakeServer();
+    server.role = 'audience';
+    const { b, events, devices } = make({ server });
+    await b.joinRoom({ ...args, scene: 'live', role: 'audience' });
+    await b.switchRole('anchor');
+    expect(events).toContainEqual({ type: 'role_changed', role: 'anchor' });
+    expect(devices.asked).toEqual([]);
+    await b.setMicrophone(true);
+    expect(server.of('set_available').map((m) => `${m.kind}/${m.stream}`)).toEqual(['audio/main']);
+  });
+
+  test('an anchor allowing my request puts me on stage with microphone and camera', async () => {
+    const server = new FakeServer();
+    server.role = 'audience';
+    const { b, events } = make({ server });
+    await b.joinRoom({ ...args, scene: 'live', role: 'audience' });
+    await b.requestToSpeak();
+    server.push({ type: 'speak_request_answered', accept: true, by: 'host' });
+    await settle();
+    expect(server.of('switch_role')).toEqual([expect.objectContaining({ role: 'anchor' })]);
+    expect(events).toContainEqual({ type: 'speak_request_answered', accept: true, by: 'host' });
+    expect(server.of('set_available').map((m) => `${m.kind}/${m.stream}`)).toEqual(['audio/main', 'video/main']);
+  });
 });
 
 describe('BrowserBackend: settings in localStorage', () => {

@@ -176,9 +176,9 @@ export class BrowserBackend implements Backend {
   private fromSession(e: RoomEvent): void {
     if (e.type === 'user_enter') this.call?.met.add(e.userId);
     this.emit(e);
-    // The engine goes on stage by itself when an anchor lets it.
+    // As the app does: an anchor letting me speak puts me on stage, microphone and camera on.
     if (e.type === 'speak_request_answered' && e.accept && this.session?.role === 'audience') {
-      this.switchRole('anchor').catch((err) => this.emit({ type: 'error', code: null, message: toBackendError(err).message }));
+      this.goOnStage().catch((err) => this.emit({ type: 'error', code: null, message: toBackendError(err).message }));
     }
   }
 
@@ -257,11 +257,11 @@ export class BrowserBackend implements Backend {
     await s.switchRole(role);
     if (role === 'audience') this.media.closeAll();
     this.emit({ type: 'role_changed', role });
-    if (role === 'anchor') await this.goOnStage();
   };
 
-  /** As an anchor entering does: microphone and (outside audio scenes) camera on. */
+  /** An accepted invitation or request: anchor, then microphone and (outside audio scenes) camera on. */
   private async goOnStage(): Promise<void> {
+    await this.switchRole('anchor');
     const audioOnly = this.call ? isAudioOnlyScene(this.call.args.scene) : false;
     const errors: string[] = [];
     await this.media.set('microphone', true).catch((e) => errors.push(toBackendError(e).message));
@@ -276,7 +276,7 @@ export class BrowserBackend implements Backend {
     this.request(() => this.inRoom().request({ type: 'answer_request', user_id: userId, accept }));
   answerInvite = async (accept: boolean): Promise<void> => {
     await this.request(() => this.inRoom().request({ type: 'answer_invite', accept }));
-    if (accept) await this.switchRole('anchor');
+    if (accept) await this.goOnStage();
   };
 
   private async request(run: () => Promise<void>): Promise<void> {
