@@ -171,6 +171,17 @@ describe('BrowserBackend: a call', () => {
     expect(server.of('set_available').map((m) => `${m.kind}/${m.stream}`)).toEqual(['audio/main', 'video/main']);
   });
 
+  test('a request the server refuses rejects with its code; the connection stays', async () => {
+    const server = new FakeServer();
+    const answer = server.answer.bind(server);
+    server.answer = (m) => (m.type === 'invite_to_speak' ? { type: 'error', id: m.id, code: 3003, message: 'no user nobody' } : answer(m));
+    const { b, hook } = make({ server });
+    await b.joinRoom(args);
+    await expect(b.inviteToSpeak('nobody')).rejects.toEqual({ kind: 'server', code: 3003, message: 'no user nobody' });
+    await expect(b.requestToSpeak()).resolves.toBeUndefined();
+    expect(hook.state).toBe('in_room');
+  });
+
   test('going on stage by myself only changes the role; the devices wait for the buttons (as in the app)', async () => {
     const server = new FakeServer();
     server.role = 'audience';

@@ -12,7 +12,6 @@ import {
   type BackendError,
   type CallRecord,
   type Capabilities,
-  type Device,
   type DeviceList,
   type FrameSink,
   type HostInfo,
@@ -27,16 +26,18 @@ import {
   type Settings,
   type StreamKind,
 } from '../backend';
+import { toDeviceList } from './devices';
 import { LocalMedia, type LocalSource, type MediaDevicesLike } from './localMedia';
 import { MicLevel } from './micLevel';
-import { SignalError, type MediaKind } from './protocol';
+import type { MediaKind } from './protocol';
 import { browserAudioEffectsOnly, cameraConstraints, microphoneConstraints } from './rtc';
 import { Session, VOLUME_INTERVAL_MS, type Entered, type SessionEnv } from './session';
 import type { SocketFactory } from './signaling';
 import { volumeOf, type Stats } from './stats';
 import { LocalStore } from './store';
-import { TEXT } from './strings';
 import { Playout, playTestTone } from './playout';
+import { TEXT } from './strings';
+import { Views } from './views';
 
 /** The one entry of listScreenSources: the browser shows its own picker. */
 export const BROWSER_SCREEN_SOURCE = 'portal:browser';
@@ -76,12 +77,17 @@ export class BrowserBackend implements Backend {
   private readonly playout: Playout;
   private readonly level = new MicLevel();
   private readonly handlers = new Set<(e: RoomEvent) => void>();
-  private readonly watchers = new Map<string, Set<(s: MediaStream | null) => void>>();
-  private readonly streams = new WeakMap<MediaStreamTrack, MediaStream>();
+  private readonly views = new Views((userId, stream) =>
+    userId === ''
+      ? this.media.tracks[stream === 'main' ? 'camera' : 'screen']
+      : (this.session?.remoteTrack(userId, 'video', stream) ?? null),
+  );
   private settings: Settings;
   private effects: AudioEffects;
   private call: { args: JoinArgs; startedMs: number; met: Set<string> } | null = null;
   private levelTimer: ReturnType<typeof setInterval> | null = null;
+  /** Browsers name devices only once a page may use one: list them again then. */
+  private devicesNamed = false;
 
   constructor(private readonly env: BrowserEnv) {
     this.store = new LocalStore(env.storage);
@@ -125,12 +131,12 @@ export class BrowserBackend implements Backend {
       this.entered = entered;
       this.call = { args, startedMs: started, met: new Set(entered.users.map((u) => u.userId)) };
       this.store.addRecentRoom({ server: this.env.origin, room: args.room, scene: args.scene, lastJoinedMs: started });
-      // Devices switched while entering, and a screen shared from the pre-join page, go out now.
+      // A device switched on or off while entering goes out (or stops) now.
       await this.publishLocal();
       return { enterRoomMs: Date.now() - started, users: entered.users };
     } catch (e) {
       if (this.session === session) this.session = null;
-      const err = e instanceof SignalError ? e.toBackendError() : toBackendError(e);
+      const err = toBackendError(e);
       this.state = 'error';
       this.error = { code: err.code ?? null, message: err.message };
       throw err;
@@ -215,6 +221,10 @@ export class BrowserBackend implements Backend {
     const s = this.session;
     if (on && s?.entered && s.role !== 'anchor') throw { kind: 'unsupported', message: TEXT.audienceCannotPublish } satisfies BackendError;
     const track = await this.media.set(d, on);
+    if (track && !this.devicesNamed) {
+      this.devicesNamed = true;
+      this.listDevices().then((devices) => this.emit({ type: 'devices_changed', devices }), () => {});
+    }
     if (s?.entered && s === this.session) await s.publish(d === 'microphone' ? 'audio' : 'video', 'main', track);
     if (!s) this.updateLevel();
   }
@@ -229,7 +239,7 @@ export class BrowserBackend implements Backend {
       await s.publish('video', 'sub', track);
     } catch (e) {
       this.media.close('screen');
-      throw e instanceof SignalError ? e.toBackendError() : e;
+      throw e;
     }
   };
 
@@ -240,7 +250,7 @@ export class BrowserBackend implements Backend {
 
   private localChanged(s: LocalSource): void {
     if (s === 'microphone') this.updateLevel();
-    else this.notify(s === 'screen' ? '/sub' : '/main');
+    else this.views.changed('', s === 'screen' ? 'sub' : 'main');
   }
 
   private localEnded(s: LocalSource): void {
@@ -270,63 +280,28 @@ export class BrowserBackend implements Backend {
     for (const message of errors) this.emit({ type: 'error', code: null, message });
   }
 
-  inviteToSpeak = (userId: string): Promise<void> => this.request(() => this.inRoom().request({ type: 'invite_to_speak', user_id: userId }));
-  requestToSpeak = (): Promise<void> => this.request(() => this.inRoom().request({ type: 'request_to_speak' }));
-  answerRequest = (userId: string, accept: boolean): Promise<void> =>
-    this.request(() => this.inRoom().request({ type: 'answer_request', user_id: userId, accept }));
+  inviteToSpeak = async (userId: string): Promise<void> => this.inRoom().request({ type: 'invite_to_speak', user_id: userId });
+  requestToSpeak = async (): Promise<void> => this.inRoom().request({ type: 'request_to_speak' });
+  answerRequest = async (userId: string, accept: boolean): Promise<void> =>
+    this.inRoom().request({ type: 'answer_request', user_id: userId, accept });
   answerInvite = async (accept: boolean): Promise<void> => {
-    await this.request(() => this.inRoom().request({ type: 'answer_invite', accept }));
+    await this.inRoom().request({ type: 'answer_invite', accept });
     if (accept) await this.goOnStage();
   };
-
-  private async request(run: () => Promise<void>): Promise<void> {
-    try {
-      await run();
-    } catch (e) {
-      throw e instanceof SignalError ? e.toBackendError() : e;
-    }
-  }
 
   // --- video views -----------------------------------------------------------------------------
 
   mediaStream(userId: string, stream: StreamKind, show: (s: MediaStream | null) => void): () => void {
-    const key = `${userId}/${stream}`;
-    let set = this.watchers.get(key);
-    if (!set) this.watchers.set(key, (set = new Set()));
-    set.add(show);
-    show(this.streamFor(userId, stream));
-    return () => {
-      set.delete(show);
-      if (set.size === 0) this.watchers.delete(key);
-    };
+    return this.views.watch(userId, stream, show);
   }
 
   /** Frames are for backends that decode themselves; the page plays MediaStreams instead. */
   setView = (_view: unknown, _sink: FrameSink): Promise<void> => Promise.resolve();
   stopView = (): Promise<void> => Promise.resolve();
 
-  private streamFor(userId: string, stream: StreamKind): MediaStream | null {
-    const track =
-      userId === ''
-        ? this.media.tracks[stream === 'main' ? 'camera' : 'screen']
-        : (this.session?.remoteTrack(userId, 'video', stream) ?? null);
-    if (!track) return null;
-    let ms = this.streams.get(track);
-    if (!ms) this.streams.set(track, (ms = new MediaStream([track])));
-    return ms;
-  }
-
-  private notify(key: string): void {
-    const [userId, stream] = key.split('/') as [string, StreamKind];
-    const set = this.watchers.get(key);
-    if (!set) return;
-    const ms = this.streamFor(userId, stream);
-    for (const show of [...set]) show(ms);
-  }
-
   private remoteTrack(userId: string, kind: MediaKind, stream: StreamKind, track: MediaStreamTrack | null): void {
     if (kind === 'audio') this.playout.set(userId, stream, track);
-    else this.notify(`${userId}/${stream}`);
+    else this.views.changed(userId, stream);
   }
 
   setUserVolume = (userId: string, volume: number): Promise<void> => {
@@ -353,25 +328,7 @@ export class BrowserBackend implements Backend {
   // --- devices and settings --------------------------------------------------------------------
 
   async listDevices(): Promise<DeviceList> {
-    const all = (await this.env.mediaDevices?.enumerateDevices?.()) ?? [];
-    const pick = (kind: MediaDeviceKind, name: (n: number) => string): Device[] => {
-      const list = all.filter((d) => d.kind === kind);
-      const def = list.find((d) => d.deviceId === 'default');
-      return list
-        .filter((d) => d.deviceId && d.deviceId !== 'default' && d.deviceId !== 'communications')
-        .map((d, i) => ({
-          id: d.deviceId,
-          name: d.label || name(i + 1),
-          isDefault: def ? d.groupId === def.groupId : i === 0,
-        }));
-    };
-    const speakers = pick('audiooutput', TEXT.speakerN);
-    return {
-      cameras: pick('videoinput', TEXT.cameraN),
-      microphones: pick('audioinput', TEXT.microphoneN),
-      // Without a list (or setSinkId) the browser still plays on its default output.
-      speakers: speakers.length ? speakers : [{ id: 'default', name: TEXT.defaultSpeaker, isDefault: true }],
-    };
+    return toDeviceList((await this.env.mediaDevices?.enumerateDevices?.()) ?? []);
   }
 
   getSettings = (): Promise<Settings> => Promise.resolve({ ...this.settings });

@@ -2,7 +2,7 @@
  * The signaling protocol on the wire (docs/PROTOCOL.md; the Rust types are in
  * crates/proto/src/signal.rs), and its pure mapping onto the UI's contract (backend.ts).
  */
-import type { BackendError, RemoteUser, Role, RoomEvent, Scene, StreamKind } from '../backend';
+import { toBackendError, type BackendError, type RemoteUser, type Role, type RoomEvent, type Scene, type StreamKind } from '../backend';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -80,6 +80,11 @@ export class SignalError extends Error {
   toBackendError(): BackendError {
     return this.code != null ? { kind: 'server', code: this.code, message: this.detail } : { kind: 'internal', message: this.detail };
   }
+}
+
+/** What the UI gets from a failed request: the server's code kept. */
+export function asBackendError(e: unknown): BackendError {
+  return e instanceof SignalError ? e.toBackendError() : toBackendError(e);
 }
 
 /** Room ids are numbers (1..=4294967295) when they look like one, names otherwise. */

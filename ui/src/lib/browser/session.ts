@@ -7,6 +7,7 @@
 import type { JoinArgs, RemoteUser, Role, RoomEvent, StreamKind } from '../backend';
 import {
   applyToRoster,
+  asBackendError,
   PROTOCOL_VERSION,
   SignalError,
   toRemoteUser,
@@ -81,14 +82,14 @@ export class Session {
 
   /**
    * Enters the room, subscribes to what is already published, and publishes `tracks` (the
-   * local microphone and camera, when on). Rejects with a SignalError.
+   * local microphone and camera, when on). Rejects with a BackendError (the server's code kept).
    */
   async enter(tracks: { audio: MediaStreamTrack | null; video: MediaStreamTrack | null }): Promise<Entered> {
     try {
       return await this.enterOnce(tracks);
     } catch (e) {
       this.teardown();
-      throw e;
+      throw asBackendError(e);
     }
   }
 
@@ -130,8 +131,17 @@ export class Session {
 
   // --- publishing ------------------------------------------------------------------------------
 
-  /** Sends `track` on my line for this stream (null: stop sending), telling the room. */
-  async publish(kind: MediaKind, stream: StreamKind, track: MediaStreamTrack | null): Promise<void> {
+  /**
+   * Sends `track` on my line for this stream (null: stop sending), telling the room. Like every
+   * public method here it rejects with a BackendError.
+   */
+  publish(kind: MediaKind, stream: StreamKind, track: MediaStreamTrack | null): Promise<void> {
+    return this.publishOnce(kind, stream, track).catch((e: unknown) => {
+      throw asBackendError(e);
+    });
+  }
+
+  private async publishOnce(kind: MediaKind, stream: StreamKind, track: MediaStreamTrack | null): Promise<void> {
     if (this.closed || !this.pc) return;
     const t = this.table.publisher(kind, stream);
     if (track) {
@@ -173,7 +183,7 @@ export class Session {
 
   /** Switches role; going to the audience parks every line I publish on. */
   async switchRole(role: Role): Promise<void> {
-    await this.signal.request({ type: 'switch_role', role });
+    await this.request({ type: 'switch_role', role });
     this.role = role;
     if (role === 'audience') {
       for (const t of this.table.publishers()) {
@@ -186,7 +196,12 @@ export class Session {
   }
 
   request(req: Request): Promise<void> {
-    return this.signal.request(req).then(() => undefined);
+    return this.signal.request(req).then(
+      () => undefined,
+      (e: unknown) => {
+        throw asBackendError(e);
+      },
+    );
   }
 
   // --- subscribing -----------------------------------------------------------------------------
