@@ -18,10 +18,15 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// Serves the web page from `ui/dist` (build it with `npm --prefix ui run build`).
     pub async fn start() -> Self {
-        let server = RunningServer::start(ServerConfig::ephemeral())
-            .await
-            .expect("server starts on ephemeral ports");
+        let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
+        let server = RunningServer::start(ServerConfig {
+            web: Some(roomcast_server::web::WebAssets::dir(web)),
+            ..ServerConfig::ephemeral()
+        })
+        .await
+        .expect("server starts on ephemeral ports");
         let app = server.dev_app.id.get();
         let key = server.dev_app.secret_key.clone();
         Self { server, app, key }

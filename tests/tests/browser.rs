@@ -1,7 +1,9 @@
 //! Browser interop: Debian's headless Chromium (playwright-core, fake camera and microphone)
-//! joins a room through the server's web page together with a `roomcast join` participant;
-//! both directions must decode. Needs `scripts/install-test-deps` (Chromium, node modules)
-//! and the `roomcast` binary (`cargo build`); skipped locally when missing, fails under CI.
+//! joins a room through the server's web page (the `ui/` build with its browser backend)
+//! together with a `roomcast join` participant; both directions must decode. Needs
+//! `scripts/install-test-deps` (Chromium, node modules), `ui/dist` (`npm --prefix ui run
+//! build`) and the `roomcast` binary (`cargo build`); skipped locally when missing, fails
+//! under CI.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,6 +39,9 @@ fn prerequisites() -> Result<PathBuf, String> {
         .exists()
     {
         return Err("tests/browser/node_modules missing (run scripts/install-test-deps)".into());
+    }
+    if !repo_root().join("ui/dist/index.html").exists() {
+        return Err("the web page is not built (npm --prefix ui run build)".into());
     }
     roomcast_binary()
         .ok_or_else(|| "the roomcast binary is not built (cargo build -p roomcast-cli)".into())

@@ -115,11 +115,8 @@ impl RunningServer {
             worker: worker_tx.clone(),
             next_member: Arc::new(AtomicU64::new(1)),
         };
-        let page = match &cfg.web {
-            Some(_) => Router::new().route("/", get(web::serve)),
-            None => Router::new().route("/", get(signaling::index)),
-        };
-        let router = page
+        let router = Router::new()
+            .route("/", get(web::serve))
             .fallback(web::serve)
             .with_state(cfg.web.clone())
             .merge(api(state, worker_stats));

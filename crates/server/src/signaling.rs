@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use futures_util::{SinkExt, StreamExt};
 use roomcast_proto::invite::{self, InviteError};
 use roomcast_proto::usersig::{self, UserSigError};
@@ -22,11 +22,6 @@ use tokio::sync::{mpsc, oneshot};
 use crate::AppState;
 use crate::room::{Auth, Entrant, MemberId, SpeakAction};
 use crate::sfu::{Command, MeetingAction, Reply};
-
-/// The minimal web client: joins a room with the browser's own WebRTC.
-pub async fn index() -> Html<&'static str> {
-    Html(include_str!("../web/index.html"))
-}
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoResponse {
     // Frames a bit over our limit still arrive, so the client gets a MessageTooLarge error

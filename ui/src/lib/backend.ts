@@ -39,7 +39,15 @@ export const isAudioOnlyScene = (s: Scene): boolean => s === 'audiocall' || s ==
 // ---------------------------------------------------------------------------------------------
 
 /** Stable error kinds. `server` errors also carry the server's numeric `code` (docs/PROTOCOL.md). */
-export type ErrorKind = 'server' | 'not_in_room' | 'device' | 'store' | 'internal' | (string & {});
+export type ErrorKind =
+  | 'server'
+  | 'not_in_room'
+  | 'device'
+  | 'store'
+  | 'internal'
+  /** This backend cannot do it (see {@link Capabilities}). */
+  | 'unsupported'
+  | (string & {});
 
 /** What every command rejects with (Rust `AppError`, serialised `{kind, message, code?}`). */
 export interface BackendError {
@@ -455,10 +463,51 @@ export type RoomEventType = RoomEvent['type'];
 export const ROOM_EVENT = 'room-event';
 
 // ---------------------------------------------------------------------------------------------
-// The interface the UI programs against (TauriBackend, MockBackend)
+// The interface the UI programs against (TauriBackend, MockBackend, BrowserBackend)
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * What a backend can do; the UI hides the rest. The desktop app (and the mock) can do
+ * everything; a plain browser cannot host a server, process audio beyond its own
+ * echo cancellation / noise suppression / gain control, or list screens with thumbnails. A
+ * command a backend cannot do rejects with `{ kind: 'unsupported', message }`.
+ */
+export interface Capabilities {
+  /** `hostMeeting` / `stopHosting`: a room server inside the app. */
+  hosting: boolean;
+  /** The user chooses the server (false: always the server that served this page). */
+  serverAddress: boolean;
+  /**
+   * Every {@link AudioEffects} field. Without it only `echoCancellation`, `autoGain` and
+   * `noiseSuppression` 'off' | 'classic' apply; the others stay at their defaults.
+   */
+  audioEffects: boolean;
+  /** Background music and sound effects. */
+  music: boolean;
+  /**
+   * `listScreenSources` lists screens and windows with thumbnails to pick from. Without it the
+   * list has one entry whose start opens the system's (or browser's) own picker.
+   */
+  screenPicker: boolean;
+}
+
+export const ALL_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
+  hosting: true,
+  serverAddress: true,
+  audioEffects: true,
+  music: true,
+  screenPicker: true,
+});
+
 export interface Backend {
+  readonly capabilities: Readonly<Capabilities>;
+  /**
+   * Optional, for backends whose media already lives in the page (the browser's WebRTC):
+   * calls `show` with the MediaStream for this view ("" = my own preview) at once and whenever
+   * it changes (null: nothing to show yet, or any more); returns a function that stops
+   * watching. A tile then plays it in a `<video>` instead of drawing `setView`'s I420 frames.
+   */
+  mediaStream?(userId: string, stream: StreamKind, show: (s: MediaStream | null) => void): () => void;
   /** `host_meeting()` — starts the room server inside the app; returns its LAN address. */
   hostMeeting(): Promise<HostInfo>;
   /** `stop_hosting()` — stops the in-app server (everyone in its rooms is disconnected). */

@@ -1,4 +1,5 @@
 import {
+  ALL_CAPABILITIES,
   DEFAULT_AUDIO_EFFECTS,
   DEFAULT_SETTINGS,
   MUSIC_EXTENSIONS,
@@ -6,6 +7,7 @@ import {
   type Backend,
   type BackendError,
   type CallRecord,
+  type Capabilities,
   type CommandName,
   type DeviceList,
   type FrameSink,
@@ -43,6 +45,8 @@ export interface MockOptions {
   frameIntervalMs?: number;
   /** How long every loaded music file lasts (the mock decodes nothing). Default 3 minutes. */
   musicDurationMs?: number;
+  /** Pretend to be a backend that cannot do everything (e.g. the browser's). */
+  capabilities?: Partial<Capabilities>;
 }
 
 export interface MockCall {
@@ -80,8 +84,11 @@ export class MockBackend implements Backend {
   private t = 0;
   private readonly opts: MockOptions;
 
+  readonly capabilities: Readonly<Capabilities>;
+
   constructor(opts: MockOptions = {}) {
     this.opts = opts;
+    this.capabilities = { ...ALL_CAPABILITIES, ...opts.capabilities };
   }
 
   private async record<T>(cmd: CommandName, args: unknown, result: () => T): Promise<T> {

@@ -1,6 +1,7 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import {
+  ALL_CAPABILITIES,
   ROOM_EVENT,
   toBackendError,
   type AudioEffects,
@@ -40,6 +41,7 @@ async function call<T, K extends CommandName = CommandName>(
 
 /** The Backend running inside the Tauri app: a one-to-one mapping onto the commands. */
 export class TauriBackend implements Backend {
+  readonly capabilities = ALL_CAPABILITIES;
   hostMeeting = (): Promise<HostInfo> => call('host_meeting');
   stopHosting = (): Promise<void> => call('stop_hosting');
   joinRoom = (args: JoinArgs): Promise<JoinResult> => call('join_room', args);

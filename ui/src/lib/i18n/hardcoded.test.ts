@@ -27,6 +27,8 @@ const modules = Object.fromEntries(
 /** Literals that look like words but are not for people. */
 const NOT_TEXT = new Set([
   'Escape', // KeyboardEvent.key
+  'Web Audio is not available', // the {detail} of a catalog sentence, for bug reports
+  'no localStorage', // likewise
 ]);
 
 /** Attributes whose value people read or hear. */

@@ -66,6 +66,11 @@ export class AudioState {
     this.onerror = opts.onerror;
   }
 
+  /** What the backend can do (a browser: no voice effects, no music). */
+  get capabilities(): Backend['capabilities'] {
+    return this.backend.capabilities;
+  }
+
   /** Reads the saved effects (unless the user already changed something). */
   async load(): Promise<void> {
     try {

@@ -1,0 +1,156 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import type { JoinArgs, RoomEvent } from '../backend';
+import { FakePeerConnection, FakeServer, FakeTrack, settle } from '../../test/browserFakes';
+import { Session } from './session';
+
+const args: JoinArgs = { server: 'http://h', room: '4242', userId: 'browser', role: 'anchor', scene: 'videocall', sdkAppId: 7, userSig: 'sig' };
+
+const sessions: Session[] = [];
+afterEach(async () => {
+  for (const s of sessions.splice(0)) await s.exit();
+});
+
+function start(server = new FakeServer()) {
+  const pc = new FakePeerConnection();
+  const events: RoomEvent[] = [];
+  const tracks: string[] = [];
+  const ended: string[] = [];
+  const session = new Session(
+    args,
+    {
+      wsUrl: 'ws://h/ws',
+      connect: server.connect,
+      createPeerConnection: () => pc as unknown as RTCPeerConnection,
+      videoBitrate: () => 1_000_000,
+    },
+    {
+      emit: (e) => events.push(e),
+      remoteTrack: (u, k, s, t) => tracks.push(`${u}/${k}/${s} ${t ? 'on' : 'off'}`),
+      ended: (reason, e) => ended.push(`${reason} ${e.code}`),
+    },
+  );
+  sessions.push(session);
+  return { session, server, pc, events, tracks, ended };
+}
+
+const mic = () => new FakeTrack('audio') as unknown as MediaStreamTrack;
+const cam = () => new FakeTrack('video') as unknown as MediaStreamTrack;
+
+describe('Session', () => {
+  test('enters, receives who is there and publishes in one offer, then says what is on', async () => {
+    const server = new FakeServer();
+    server.users = [{ user_id: 'cli', role: 'anchor', audio: true, video: true, sub_video: false }];
+    const { session, pc, tracks } = start(server);
+    const entered = await session.enter({ audio: mic(), video: cam() });
+    expect(entered).toMatchObject({ userId: 'browser', roomId: 4242, users: [{ userId: 'cli', audio: true, video: true, subVideo: false }] });
+    expect(server.of('enter_room')[0]).toMatchObject({ version: 1, sdk_app_id: 7, user_id: 'browser', user_sig: 'sig', room_id: 4242, role: 'anchor', scene: 'videocall' });
+    expect(server.of('negotiate')).toHaveLength(1);
+    expect(server.of('negotiate')[0].tracks).toEqual([
+      { mid: '0', kind: 'audio', stream: 'main', user_id: 'cli' },
+      { mid: '1', kind: 'video', stream: 'main', user_id: 'cli' },
+      { mid: '2', kind: 'audio', stream: 'main' },
+      { mid: '3', kind: 'video', stream: 'main' },
+    ]);
+    expect(pc.remoteDescription?.sdp).toContain('answer');
+    expect(server.of('set_available').map((m) => `${m.kind}/${m.stream}=${m.available}`)).toEqual(['audio/main=true', 'video/main=true']);
+    expect(tracks).toEqual(['cli/audio/main on', 'cli/video/main on']);
+  });
+
+  test('an empty room and nothing to publish: no offer at all', async () => {
+    const { session, server } = start();
+    await session.enter({ audio: null, video: null });
+    expect(server.of('negotiate')).toHaveLength(0);
+  });
+
+  test('users coming and going: subscribe (tracks first, then the UI hears), renegotiate, unsubscribe, reuse', async () => {
+    const { session, server, events, tracks } = start();
+    await session.enter({ audio: null, video: null });
+    server.push({ type: 'user_enter', user_id: 'ann', role: 'anchor' });
+    server.push({ type: 'stream_available', user_id: 'ann', kind: 'video', stream: 'main', available: true });
+    expect(tracks).toEqual(['ann/video/main on']);
+    await settle();
+    expect(events).toEqual([{ type: 'user_enter', userId: 'ann' }, { type: 'video_available', userId: 'ann', stream: 'main', available: true }]);
+    expect(server.of('negotiate').at(-1)?.tracks).toEqual([{ mid: '0', kind: 'video', stream: 'main', user_id: 'ann' }]);
+    expect(session.roster.get('ann')).toMatchObject({ video: true });
+
+    server.push({ type: 'user_leave', user_id: 'ann', reason: 'exited' });
+    await settle();
+    expect(server.of('unsubscribe')).toEqual([expect.objectContaining({ mid: '0' })]);
+    expect(events.at(-1)).toEqual({ type: 'user_leave', userId: 'ann', reason: 'left' });
+    expect(tracks).toContain('ann/video/main off');
+
+    server.push({ type: 'stream_available', user_id: 'bo', kind: 'video', stream: 'sub', available: true });
+    await settle();
+    expect(server.of('negotiate').at(-1)?.tracks).toEqual([{ mid: '0', kind: 'video', stream: 'sub', user_id: 'bo' }]);
+  });
+
+  test('a stream turned off and on again is not subscribed twice', async () => {
+    const { session, server } = start();
+    await session.enter({ audio: null, video: null });
+    for (const available of [true, false, true]) {
+      server.push({ type: 'stream_available', user_id: 'ann', kind: 'audio', stream: 'main', available });
+      await settle();
+    }
+    expect(server.of('negotiate')).toHaveLength(1);
+  });
+
+  test('publishing later adds a line; off and on again only swaps the track', async () => {
+    const { session, server, pc } = start();
+    await session.enter({ audio: null, video: null });
+    await session.publish('video', 'sub', cam());
+    expect(server.of('negotiate').at(-1)?.tracks).toEqual([{ mid: '0', kind: 'video', stream: 'sub' }]);
+    await session.publish('video', 'sub', null);
+    expect(pc.transceivers[0].sender.track).toBeNull();
+    await session.publish('video', 'sub', cam());
+    expect(server.of('negotiate')).toHaveLength(1);
+    expect(server.of('set_available').map((m) => m.available)).toEqual([true, false, true]);
+  });
+
+  test('stepping down parks my lines (not listed) and going on stage brings them back', async () => {
+    const { session, server, pc } = start();
+    await session.enter({ audio: mic(), video: null });
+    await session.switchRole('audience');
+    await settle();
+    expect(server.of('switch_role')).toEqual([expect.objectContaining({ role: 'audience' })]);
+    expect(pc.transceivers[0].direction).toBe('inactive');
+    expect(server.of('negotiate').at(-1)?.tracks).toEqual([]);
+    await expect(session.publish('audio', 'main', mic())).rejects.toMatchObject({ kind: 'unsupported' });
+    await session.switchRole('anchor');
+    await session.publish('audio', 'main', mic());
+    expect(server.of('negotiate').at(-1)?.tracks).toEqual([{ mid: '0', kind: 'audio', stream: 'main' }]);
+    expect(server.of('set_available').map((m) => m.available)).toEqual([true, true]);
+  });
+
+  test('removed by the server, or the socket lost: the session ends once, with why', async () => {
+    const a = start();
+    await a.session.enter({ audio: null, video: null });
+    a.server.push({ type: 'removed', code: 3004, message: 'same UserID entered elsewhere' });
+    expect(a.ended).toEqual(['removed 3004']);
+    expect(a.pc.closed).toBe(true);
+
+    const b = start();
+    await b.session.enter({ audio: null, video: null });
+    b.server.socket!.drop();
+    expect(b.ended).toEqual(['connection_lost null']);
+  });
+
+  test('the media connection dropping and coming back', async () => {
+    const { session, pc, events } = start();
+    await session.enter({ audio: null, video: null });
+    pc.setConnectionState('connected');
+    pc.setConnectionState('disconnected');
+    pc.setConnectionState('failed');
+    pc.setConnectionState('connected');
+    expect(events).toEqual([{ type: 'connection_lost' }, { type: 'connection_recovered' }]);
+  });
+
+  test('a refused enter closes everything', async () => {
+    const server = new FakeServer();
+    server.refuse = { code: 2001, message: 'UserSig expired' };
+    const { session, pc } = start(server);
+    await expect(session.enter({ audio: null, video: null })).rejects.toMatchObject({ code: 2001 });
+    expect(session.closed).toBe(true);
+    expect(pc.closed).toBe(false); // never made
+    expect(server.socket?.readyState).toBe(3);
+  });
+});
