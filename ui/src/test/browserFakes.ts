@@ -14,6 +14,10 @@ export class FakeServer {
   users: Json[] = [];
   role = 'anchor';
   refuse: { code: number; message: string } | null = null;
+  /** The meeting has a lobby: enter_room is answered `waiting` until `admit()`. */
+  lobby = false;
+  /** The room view entered / admitted carry. */
+  room: Json = { locked: false, lobby: false, passcode: false, host: 'host' };
   /** Do not open: the connection fails. */
   unreachable = false;
 
@@ -31,11 +35,18 @@ export class FakeServer {
     this.socket?.deliver(m);
   }
 
+  /** The host lets the one waiting in the lobby in. */
+  admit(): void {
+    const enter = this.of('enter_room').at(-1)!;
+    this.push({ type: 'admitted', room_id: enter.room_id, user_id: enter.user_id, role: this.role, users: this.users, room: this.room });
+  }
+
   answer(m: Json): Json {
     const id = m.id;
     if (m.type === 'enter_room') {
       if (this.refuse) return { type: 'error', id, ...this.refuse };
-      return { type: 'entered', id, room_id: m.room_id, user_id: m.user_id, role: this.role, users: this.users };
+      if (this.lobby) return { type: 'waiting', id };
+      return { type: 'entered', id, room_id: m.room_id, user_id: m.user_id, role: this.role, users: this.users, room: this.room };
     }
     if (m.type === 'negotiate') return { type: 'answer', id, sdp: `v=0 answer to ${(m.tracks as unknown[]).length} tracks` };
     return { type: 'ok', id };
@@ -245,4 +256,11 @@ export function installMediaStream(): void {
 /** Lets pending promise chains (and zero-delay timers) run. */
 export async function settle(rounds = 5): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+/** A grant as `roomcast invite` makes one (the mac is not checked here). */
+export function grantFor(g: { app: number; room: number | string; role?: string; host?: boolean }): string {
+  const json = JSON.stringify({ role: 'anchor', host: false, iat: 1, exp: 4_000_000_000, id: 'a1b2c3d4', ...g });
+  const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(json)));
+  return `v1.${b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}.bWFj`;
 }

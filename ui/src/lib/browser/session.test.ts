@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import type { JoinArgs, RoomEvent } from '../backend';
-import { FakePeerConnection, FakeServer, FakeTrack, settle } from '../../test/browserFakes';
+import { FakePeerConnection, FakeServer, FakeTrack, grantFor, settle } from '../../test/browserFakes';
 import { Session } from './session';
 
 const args: JoinArgs = { server: 'http://h', room: '4242', userId: 'browser', role: 'anchor', scene: 'videocall', sdkAppId: 7, userSig: 'sig' };
@@ -10,13 +10,13 @@ afterEach(async () => {
   for (const s of sessions.splice(0)) await s.exit();
 });
 
-function start(server = new FakeServer()) {
+function start(server = new FakeServer(), joinArgs: JoinArgs = args) {
   const pc = new FakePeerConnection();
   const events: RoomEvent[] = [];
   const tracks: string[] = [];
   const ended: string[] = [];
   const session = new Session(
-    args,
+    joinArgs,
     {
       wsUrl: 'ws://h/ws',
       connect: server.connect,
@@ -42,7 +42,12 @@ describe('Session', () => {
     server.users = [{ user_id: 'cli', role: 'anchor', audio: true, video: true, sub_video: false }];
     const { session, pc, tracks } = start(server);
     const entered = await session.enter({ audio: mic(), video: cam() });
-    expect(entered).toMatchObject({ userId: 'browser', roomId: 4242, users: [{ userId: 'cli', audio: true, video: true, subVideo: false }] });
+    expect(entered).toMatchObject({
+      userId: 'browser',
+      roomId: 4242,
+      users: [{ userId: 'cli', audio: true, video: true, subVideo: false }],
+      room: { locked: false, lobby: false, passcode: false, host: 'host' },
+    });
     expect(server.of('enter_room')[0]).toMatchObject({ version: 1, sdk_app_id: 7, user_id: 'browser', user_sig: 'sig', room_id: 4242, role: 'anchor', scene: 'videocall' });
     expect(server.of('negotiate')).toHaveLength(1);
     expect(server.of('negotiate')[0].tracks).toEqual([
@@ -152,5 +157,75 @@ describe('Session', () => {
     expect(session.closed).toBe(true);
     expect(pc.closed).toBe(false); // never made
     expect(server.socket?.readyState).toBe(3);
+  });
+
+  test('a meeting with a lobby: waiting, then the room once the host admits me', async () => {
+    const server = new FakeServer();
+    server.lobby = true;
+    server.users = [{ user_id: 'host', name: 'Host', role: 'anchor', audio: true, video: false, sub_video: false }];
+    const guest: JoinArgs = { ...args, room: '', sdkAppId: null, userSig: null, userId: 'user_x1', invite: grantFor({ app: 9, room: 5150 }), displayName: '민지' };
+    const { session, events } = start(server, guest);
+    let entered: unknown = null;
+    const entering = session.enter({ audio: null, video: null }).then((e) => (entered = e));
+    await settle();
+    expect(server.of('enter_room')[0]).toMatchObject({ sdk_app_id: 9, room_id: 5150, user_sig: '', invite: guest.invite, name: '민지' });
+    expect(events).toEqual([{ type: 'waiting_in_lobby' }]);
+    expect(entered).toBeNull();
+    server.room = { locked: false, lobby: true, passcode: false, host: 'host' };
+    server.admit();
+    await entering;
+    expect(entered).toMatchObject({ userId: 'user_x1', roomId: 5150, users: [{ userId: 'host', name: 'Host' }], room: { lobby: true, host: 'host' } });
+    expect(server.of('negotiate')).toHaveLength(1); // the host's microphone
+  });
+
+  test('the host says no from the lobby: enter rejects with 3008', async () => {
+    const server = new FakeServer();
+    server.lobby = true;
+    const { session } = start(server);
+    const entering = session.enter({ audio: null, video: null });
+    await settle();
+    server.push({ type: 'removed', code: 3008, message: 'the host did not let you in' });
+    await expect(entering).rejects.toEqual({ kind: 'server', code: 3008, message: 'the host did not let you in' });
+    expect(server.socket?.readyState).toBe(3);
+  });
+
+  test('giving up while waiting closes the socket; enter rejects, cancelled', async () => {
+    const server = new FakeServer();
+    server.lobby = true;
+    const { session } = start(server);
+    const entering = session.enter({ audio: null, video: null });
+    await settle();
+    await session.exit();
+    await expect(entering).rejects.toMatchObject({ kind: 'input' });
+    expect(session.cancelled).toBe(true);
+    expect(server.socket?.readyState).toBe(3);
+    expect(server.of('exit_room')).toEqual([]);
+  });
+
+  test('a host mute stops my sending; locked, it cannot be turned on until unlocked', async () => {
+    const { session, server, pc, events } = start();
+    await session.enter({ audio: mic(), video: cam() });
+    server.push({ type: 'muted', kind: 'audio', by: 'host', locked: true });
+    await settle();
+    expect(events).toContainEqual({ type: 'muted_by_host', kind: 'audio', by: 'host', locked: true });
+    expect(pc.transceivers[0].sender.track).toBeNull();
+    expect(pc.transceivers[1].sender.track).not.toBeNull(); // the camera goes on
+    expect(server.of('set_available')).toHaveLength(2); // the server turned it off itself
+    await expect(session.publish('audio', 'main', mic())).rejects.toMatchObject({ kind: 'server', code: 3013 });
+    expect(pc.transceivers[0].sender.track).toBeNull();
+    server.push({ type: 'unlocked', kind: 'audio' });
+    await session.publish('audio', 'main', mic());
+    expect(pc.transceivers[0].sender.track).not.toBeNull();
+    expect(server.of('set_available').at(-1)).toMatchObject({ kind: 'audio', stream: 'main', available: true });
+  });
+
+  test('chat lines are stamped when they arrive', async () => {
+    const { session, server, events } = start();
+    await session.enter({ audio: null, video: null });
+    const before = Date.now();
+    server.push({ type: 'custom', user_id: 'host', cmd_id: 10, seq: 1, data: '{"t":"chat","text":"hello"}', reliable: true, ordered: true });
+    const chat = events.find((e) => e.type === 'chat');
+    expect(chat).toMatchObject({ userId: 'host', text: 'hello' });
+    expect((chat as { atMs: number }).atMs).toBeGreaterThanOrEqual(before);
   });
 });

@@ -4,19 +4,20 @@
  * Publishing adds send-only m-lines, subscribing receive-only ones, and every `negotiate`
  * lists them all by mid.
  */
-import type { JoinArgs, RemoteUser, Role, RoomEvent, StreamKind } from '../backend';
+import type { BackendError, JoinArgs, RemoteUser, Role, RoomEvent, RoomView, StreamKind } from '../backend';
 import {
   applyToRoster,
   asBackendError,
-  PROTOCOL_VERSION,
+  enterRequest,
   SignalError,
   toRemoteUser,
   toRoomEvents,
-  wireRoomId,
+  toRoomView,
   type MediaKind,
   type Reply,
   type Request,
   type ServerEvent,
+  type WireEntered,
 } from './protocol';
 import { iceGatheringDone, preferCodecs } from './rtc';
 import { Signaling, type SocketFactory } from './signaling';
@@ -46,12 +47,18 @@ export interface SessionEnv {
   videoBitrate: (stream: StreamKind) => number;
 }
 
-/** What enter_room answered. */
+/** What enter_room answered (or `admitted`, after the lobby). */
 export interface Entered {
   userId: string;
   roomId: number | string;
   role: Role;
   users: RemoteUser[];
+  room: RoomView;
+}
+
+interface Deferred<T> {
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
 }
 
 export class Session {
@@ -68,7 +75,13 @@ export class Session {
   private readonly monitor = new MediaMonitor();
   private ticks = 0;
   private lost = false;
+  /** enter_room was answered `waiting`: the host has not let me in yet. */
+  private lobby: Deferred<WireEntered> | null = null;
+  /** What the host turned off and locked: turning it on again is refused until `unlocked`. */
+  readonly locked = new Set<MediaKind>();
   closed = false;
+  /** leaveRoom while entering (e.g. waiting in the lobby). */
+  cancelled = false;
 
   constructor(
     private readonly args: JoinArgs,
@@ -89,24 +102,31 @@ export class Session {
       return await this.enterOnce(tracks);
     } catch (e) {
       this.teardown();
-      throw asBackendError(e);
+      // Given up (leaveRoom) while connecting or waiting: say so, whatever the socket said.
+      throw this.cancelled ? ({ kind: 'input', message: TEXT.joinCancelled } satisfies BackendError) : asBackendError(e);
     }
   }
 
   private async enterOnce(tracks: { audio: MediaStreamTrack | null; video: MediaStreamTrack | null }): Promise<Entered> {
+    const enter = enterRequest(this.args);
+    if (!enter) throw { kind: 'input', message: TEXT.inviteUnreadable } satisfies BackendError;
     await this.signal.open();
-    const r = await this.signal.request<Extract<Reply, { type: 'entered' }>>({
-      type: 'enter_room',
-      version: PROTOCOL_VERSION,
-      sdk_app_id: this.args.sdkAppId ?? 0,
-      user_id: this.args.userId,
-      user_sig: this.args.userSig ?? '',
-      room_id: wireRoomId(this.args.room),
-      role: this.args.role,
-      scene: this.args.scene,
-    });
+    const reply = await this.signal.request<Extract<Reply, { type: 'entered' | 'waiting' }>>(enter);
+    let r: WireEntered = reply as WireEntered;
+    if (reply.type === 'waiting') {
+      const admitted = new Promise<WireEntered>((resolve, reject) => (this.lobby = { resolve, reject }));
+      this.host.emit({ type: 'waiting_in_lobby' });
+      r = await admitted;
+    }
+    if (this.closed) throw new SignalError(null, TEXT.connectionLost);
     this.role = r.role;
-    this.entered = { userId: r.user_id, roomId: r.room_id, role: r.role, users: r.users.map(toRemoteUser) };
+    this.entered = {
+      userId: r.user_id,
+      roomId: r.room_id,
+      role: r.role,
+      users: r.users.map(toRemoteUser),
+      room: toRoomView(r.room),
+    };
     this.timers.push(setInterval(() => this.signal.request({ type: 'ping' }).catch(() => {}), PING_INTERVAL_MS));
 
     const pc = this.env.createPeerConnection();
@@ -146,6 +166,7 @@ export class Session {
     const t = this.table.publisher(kind, stream);
     if (track) {
       if (this.role !== 'anchor') throw { kind: 'unsupported', message: TEXT.audienceCannotPublish };
+      if (stream === 'main' && this.locked.has(kind)) throw lockedError(kind);
       if (!t) {
         this.addPublisher(kind, stream, track);
         await this.negotiate();
@@ -193,6 +214,16 @@ export class Session {
       this.available.clear();
       if (this.table.publishers().length) this.renegotiate();
     }
+  }
+
+  /**
+   * The host turned my microphone or camera off (the server already told the room): stop
+   * sending it. The owner closes the device; with `locked` it stays off until `unlocked`.
+   */
+  private async mutedByHost(kind: MediaKind, locked: boolean): Promise<void> {
+    if (locked) this.locked.add(kind);
+    this.available.delete(`${kind}/main`);
+    await this.table.publisher(kind, 'main')?.sender.replaceTrack(null);
   }
 
   request(req: Request): Promise<void> {
@@ -286,11 +317,20 @@ export class Session {
       this.end('removed', { code: m.code, message: m.message });
       return;
     }
+    if (m.type === 'admitted') {
+      const lobby = this.lobby;
+      this.lobby = null;
+      lobby?.resolve(m);
+      return;
+    }
+    // Before the UI hears it, so that turning the device on again finds it locked.
+    if (m.type === 'muted') void this.mutedByHost(m.kind, m.locked).catch(() => {});
+    if (m.type === 'unlocked') this.locked.delete(m.kind);
     applyToRoster(this.roster, m);
     if (m.type === 'user_leave') this.unsubscribeUser(m.user_id);
     // Subscribe before telling the UI, so that a tile asking for the stream finds its track.
     if (m.type === 'stream_available' && m.available && this.subscribe(m.user_id, m.kind, m.stream)) this.renegotiate();
-    for (const e of toRoomEvents(m)) this.host.emit(e);
+    for (const e of toRoomEvents(m, Date.now())) this.host.emit(e);
   }
 
   private connectionChanged(state: RTCPeerConnectionState): void {
@@ -334,9 +374,17 @@ export class Session {
 
   // --- leaving ---------------------------------------------------------------------------------
 
-  /** Leaves the room (best effort: the server also notices a closed socket). */
+  /**
+   * Leaves the room (best effort: the server also notices a closed socket). While still
+   * entering (waiting in the lobby) it gives up: the socket closes and `enter` rejects.
+   */
   async exit(): Promise<void> {
     if (this.closed) return;
+    if (!this.entered) {
+      this.cancelled = true;
+      this.teardown({ kind: 'input', message: TEXT.joinCancelled });
+      return;
+    }
     await this.signal.request({ type: 'exit_room' }).catch(() => {});
     this.teardown();
   }
@@ -350,12 +398,16 @@ export class Session {
 
   private end(reason: string, error: { code: number | null; message: string }): void {
     if (this.closed) return;
-    this.teardown();
+    this.teardown(new SignalError(error.code, error.message));
     this.host.ended(reason, error);
   }
 
-  private teardown(): void {
+  /** `why`: what a wait in the lobby rejects with. */
+  private teardown(why: unknown = new SignalError(null, TEXT.connectionLost)): void {
     this.closed = true;
+    const lobby = this.lobby;
+    this.lobby = null;
+    lobby?.reject(why);
     this.timers.forEach(clearInterval);
     this.timers = [];
     for (const [line] of this.table.receivers()) this.host.remoteTrack(line.userId, line.kind, line.stream, null);
@@ -363,3 +415,11 @@ export class Session {
     this.signal.close();
   }
 }
+
+/** Turning on what the host locked: refused here as the server would (3013 MutedByHost). */
+export function lockedError(kind: MediaKind): BackendError {
+  return { kind: 'server', code: MUTED_BY_HOST, message: TEXT.lockedByHost(kind === 'audio' ? 'microphone' : 'camera') };
+}
+
+/** The server's code for a stream the host turned off and locked. */
+export const MUTED_BY_HOST = 3013;

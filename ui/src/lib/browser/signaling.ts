@@ -108,7 +108,7 @@ export class Signaling {
       else p.resolve(m as Reply);
       return;
     }
-    if (m.type === 'entered' || m.type === 'ok' || m.type === 'answer') return; // a reply nobody waits for
+    if (m.type === 'entered' || m.type === 'waiting' || m.type === 'ok' || m.type === 'answer') return; // a reply nobody waits for
     this.onEvent(m);
   }
 

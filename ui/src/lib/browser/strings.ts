@@ -10,6 +10,7 @@ const device = (d: string): string => t(`browser.device.${d as Device}`);
 export const TEXT = {
   get screenSource() { return t('browser.screenSource'); },
   get hostingUnsupported() { return t('browser.unsupported.hosting'); },
+  get inviteUnsupported() { return t('browser.unsupported.invite'); },
   get musicUnsupported() { return t('browser.unsupported.music'); },
   get soundEffectsUnsupported() { return t('browser.unsupported.soundEffects'); },
   get audioEffectsUnsupported() { return t('browser.unsupported.audioEffects'); },
@@ -35,4 +36,9 @@ export const TEXT = {
   get clickToHear() { return t('browser.clickToHear'); },
   storeFailed: (detail: string) => t('browser.storeFailed', { detail }),
   negotiationFailed: (detail: string) => t('browser.negotiationFailed', { detail }),
+  get inviteUnreadable() { return t('browser.inviteUnreadable'); },
+  get joinCancelled() { return t('browser.joinCancelled'); },
+  lockedByHost: (d: 'camera' | 'microphone') => t('browser.lockedByHost', { device: device(d) }),
+  chatTooLong: (bytes: number, max: number) => t('browser.chatTooLong', { bytes, max }),
+  get pickOneEmoji() { return t('browser.pickOneEmoji'); },
 };

@@ -281,6 +281,7 @@ export const en = {
   'effects.notInCall': 'Join a call to play music and sound effects.',
   'browser.screenSource': 'Screen, window or tab',
   'browser.unsupported.hosting': 'A browser cannot host a meeting: use the Roomcast app, or join a server that is already running.',
+  'browser.unsupported.invite': 'Invite links are made by the Roomcast app that hosts the meeting (or with roomcast invite on the server).',
   'browser.unsupported.music': 'Background music plays only in the Roomcast app.',
   'browser.unsupported.soundEffects': 'Sound effects play only in the Roomcast app.',
   'browser.unsupported.audioEffects': 'In a browser only echo cancellation, classic noise suppression and automatic gain are available; AI noise suppression, the voice changer, reverb, microphone volume, the low-cut filter and hearing yourself need the Roomcast app.',
@@ -307,6 +308,11 @@ export const en = {
   'browser.clickToHear': 'Your browser blocked the sound: click anywhere in the page to hear the others.',
   'browser.storeFailed': 'This browser refused to save the settings: {detail}',
   'browser.negotiationFailed': 'The media connection could not be set up: {detail}',
+  'browser.inviteUnreadable': 'This invite link is damaged or incomplete; ask the host to send it again.',
+  'browser.joinCancelled': 'Joining was cancelled.',
+  'browser.lockedByHost': 'The host turned your {device} off and locked it; only the host can let you turn it on again.',
+  'browser.chatTooLong': 'The message is too long ({bytes} bytes; at most {max}).',
+  'browser.pickOneEmoji': 'Pick one emoji.',
 } as const satisfies Record<string, Message>;
 
 export type MessageKey = keyof typeof en;

@@ -268,6 +268,7 @@ export const ko: Catalog = {
   'effects.notInCall': '음악과 효과음은 통화에 참여한 뒤에 재생할 수 있어요.',
   'browser.screenSource': '화면, 창 또는 탭',
   'browser.unsupported.hosting': '브라우저에서는 회의를 열 수 없어요. Roomcast 앱을 쓰거나 이미 실행 중인 서버에 참여하세요.',
+  'browser.unsupported.invite': '초대 링크는 회의를 호스팅하는 Roomcast 앱에서 만들 수 있어요(서버에서는 roomcast invite로 만들 수 있어요).',
   'browser.unsupported.music': '배경 음악은 Roomcast 앱에서만 재생할 수 있어요.',
   'browser.unsupported.soundEffects': '효과음은 Roomcast 앱에서만 재생할 수 있어요.',
   'browser.unsupported.audioEffects': '브라우저에서는 에코 제거, 기본 소음 억제, 자동 음량 조절만 쓸 수 있어요. AI 소음 억제, 음성 변조, 리버브, 마이크 음량, 저음 차단 필터, 내 목소리 듣기는 Roomcast 앱이 필요해요.',
@@ -294,4 +295,9 @@ export const ko: Catalog = {
   'browser.clickToHear': '브라우저가 소리를 막았어요. 페이지 아무 곳이나 누르면 다른 사람의 소리가 들려요.',
   'browser.storeFailed': '이 브라우저가 설정 저장을 거부했어요: {detail}',
   'browser.negotiationFailed': '미디어 연결을 설정할 수 없어요: {detail}',
+  'browser.inviteUnreadable': '초대 링크가 손상되었거나 잘렸어요. 호스트에게 다시 보내 달라고 하세요.',
+  'browser.joinCancelled': '참여를 취소했어요.',
+  'browser.lockedByHost': '호스트가 {device}을(를) 끄고 잠갔어요. 호스트가 허용해야 다시 켤 수 있어요.',
+  'browser.chatTooLong': '메시지가 너무 길어요({bytes}바이트, 최대 {max}바이트).',
+  'browser.pickOneEmoji': '이모지를 하나 고르세요.',
 };
