@@ -4,9 +4,11 @@
  * (`mediaStream`), remote audio plays in hidden `<audio>` elements.
  */
 import {
+  CHAT_MAX_BYTES,
   DEFAULT_AUDIO_EFFECTS,
   isAudioOnlyScene,
   toBackendError,
+  utf8Bytes,
   type AudioEffects,
   type Backend,
   type BackendError,
@@ -15,13 +17,16 @@ import {
   type DeviceList,
   type FrameSink,
   type HostInfo,
+  type InviteRequest,
   type JoinArgs,
   type JoinResult,
+  type MediaKind,
   type MusicState,
   type RecentRoom,
   type RemoteUser,
   type Role,
   type RoomEvent,
+  type RoomOptions,
   type ScreenSource,
   type Settings,
   type StreamKind,
@@ -29,9 +34,9 @@ import {
 import { toDeviceList } from './devices';
 import { LocalMedia, type LocalSource, type MediaDevicesLike } from './localMedia';
 import { MicLevel } from './micLevel';
-import type { MediaKind } from './protocol';
+import { encodeMeeting, MEETING_CMD_ID, toWireOptions, type MeetingMessage } from './protocol';
 import { browserAudioEffectsOnly, cameraConstraints, microphoneConstraints } from './rtc';
-import { Session, VOLUME_INTERVAL_MS, type Entered, type SessionEnv } from './session';
+import { lockedError, Session, VOLUME_INTERVAL_MS, type Entered, type SessionEnv } from './session';
 import type { SocketFactory } from './signaling';
 import { volumeOf, type Stats } from './stats';
 import { LocalStore } from './store';
@@ -53,6 +58,19 @@ export interface BrowserEnv {
   mediaDevices: (MediaDevicesLike & Partial<Pick<MediaDevices, 'enumerateDevices' | 'addEventListener'>>) | undefined;
   storage: Storage | undefined;
   document: Document;
+  /** The page's address, for the invite link it was opened with (`#invite=…`). */
+  location?: Pick<Location, 'origin' | 'pathname' | 'search' | 'hash'>;
+  /** To take that link out of the address bar once it is handed to the UI. */
+  history?: Pick<History, 'replaceState' | 'state'>;
+}
+
+/** The longest reaction, in UTF-8 bytes: one emoji, even a family of them. */
+const REACTION_MAX_BYTES = 32;
+
+/** A chat line someone else sent, for the page's automation surface. */
+export interface ReceivedChat {
+  from: string;
+  text: string;
 }
 
 const unsupported = (message: string): Promise<never> => Promise.reject({ kind: 'unsupported', message } satisfies BackendError);
@@ -71,6 +89,8 @@ export class BrowserBackend implements Backend {
   /** The room as enter_room last answered (kept after leaving). */
   entered: Entered | null = null;
   session: Session | null = null;
+  /** Chat lines received in the current (or last) call. */
+  readonly chat: ReceivedChat[] = [];
 
   private readonly store: LocalStore;
   private readonly media: LocalMedia;
@@ -88,6 +108,8 @@ export class BrowserBackend implements Backend {
   private levelTimer: ReturnType<typeof setInterval> | null = null;
   /** Browsers name devices only once a page may use one: list them again then. */
   private devicesNamed = false;
+  /** pendingInvite hands the page's invite link out once. */
+  private inviteTaken = false;
 
   constructor(private readonly env: BrowserEnv) {
     this.store = new LocalStore(env.storage);
@@ -110,10 +132,11 @@ export class BrowserBackend implements Backend {
 
   async joinRoom(args: JoinArgs): Promise<JoinResult> {
     if (this.session) throw { kind: 'internal', message: TEXT.alreadyInRoom } satisfies BackendError;
-    if (!args.sdkAppId || !args.userSig) throw { kind: 'input', message: TEXT.needCredentials } satisfies BackendError;
+    if (!args.invite && (!args.sdkAppId || !args.userSig)) throw { kind: 'input', message: TEXT.needCredentials } satisfies BackendError;
     const started = Date.now();
     this.state = 'joining';
     this.error = null;
+    this.chat.length = 0;
     const session = new Session(args, this.sessionEnv(), {
       emit: (e) => this.fromSession(e),
       remoteTrack: (userId, kind, stream, track) => this.remoteTrack(userId, kind, stream, track),
@@ -133,20 +156,30 @@ export class BrowserBackend implements Backend {
       this.store.addRecentRoom({ server: this.env.origin, room: args.room, scene: args.scene, lastJoinedMs: started });
       // A device switched on or off while entering goes out (or stops) now.
       await this.publishLocal();
-      return { enterRoomMs: Date.now() - started, users: entered.users };
+      return { enterRoomMs: Date.now() - started, users: entered.users, userId: entered.userId, room: entered.room };
     } catch (e) {
       if (this.session === session) this.session = null;
       const err = toBackendError(e);
+      if (session.cancelled) {
+        this.state = 'left';
+        throw err;
+      }
       this.state = 'error';
       this.error = { code: err.code ?? null, message: err.message };
       throw err;
     }
   }
 
+  /** Leaves the room; while still entering (waiting in the lobby) it gives up, and joinRoom rejects. */
   async leaveRoom(): Promise<void> {
     const session = this.session;
     if (!session) return;
     this.session = null;
+    if (!session.entered) {
+      await session.exit();
+      this.state = 'left';
+      return;
+    }
     await session.exit();
     this.state = 'left';
     this.afterCall();
@@ -165,6 +198,12 @@ export class BrowserBackend implements Backend {
     this.error = error;
     if (!session.entered) return; // joinRoom is rejecting with it
     this.afterCall();
+    // Taken out by the server (removed by the host, the meeting ended, …): exit_room says why,
+    // as the app's does. A lost connection is an error first.
+    if (reason === 'removed' && error.code != null) {
+      this.emit({ type: 'exit_room', reason, code: error.code, message: error.message });
+      return;
+    }
     this.emit({ type: 'error', code: error.code, message: error.message });
     this.emit({ type: 'exit_room', reason });
   }
@@ -181,6 +220,10 @@ export class BrowserBackend implements Backend {
 
   private fromSession(e: RoomEvent): void {
     if (e.type === 'user_enter') this.call?.met.add(e.userId);
+    if (e.type === 'chat') this.chat.push({ from: e.userId, text: e.text });
+    // The host turned it off: the session stopped sending it; the device goes off too, as when
+    // I turn it off myself (the server has already told the room).
+    if (e.type === 'muted_by_host') void this.media.set(e.kind === 'audio' ? 'microphone' : 'camera', false);
     this.emit(e);
     // As the app does: an anchor letting me speak puts me on stage, microphone and camera on.
     if (e.type === 'speak_request_answered' && e.accept && this.session?.role === 'audience') {
@@ -219,13 +262,15 @@ export class BrowserBackend implements Backend {
 
   private async setDevice(d: 'microphone' | 'camera', on: boolean): Promise<void> {
     const s = this.session;
+    const kind: MediaKind = d === 'microphone' ? 'audio' : 'video';
     if (on && s?.entered && s.role !== 'anchor') throw { kind: 'unsupported', message: TEXT.audienceCannotPublish } satisfies BackendError;
+    if (on && s?.entered && s.locked.has(kind)) throw lockedError(kind);
     const track = await this.media.set(d, on);
     if (track && !this.devicesNamed) {
       this.devicesNamed = true;
       this.listDevices().then((devices) => this.emit({ type: 'devices_changed', devices }), () => {});
     }
-    if (s?.entered && s === this.session) await s.publish(d === 'microphone' ? 'audio' : 'video', 'main', track);
+    if (s?.entered && s === this.session) await s.publish(kind, 'main', track);
     if (!s) this.updateLevel();
   }
 
@@ -287,6 +332,57 @@ export class BrowserBackend implements Backend {
   answerInvite = async (accept: boolean): Promise<void> => {
     await this.inRoom().request({ type: 'answer_invite', accept });
     if (accept) await this.goOnStage();
+  };
+
+  // --- meetings: chat, reactions, hands, and the host's controls (the server decides who may) ---
+
+  sendChat = async (text: string): Promise<void> => {
+    const line = text.trim();
+    if (!line) return;
+    const bytes = utf8Bytes(line);
+    if (bytes > CHAT_MAX_BYTES) throw { kind: 'input', message: TEXT.chatTooLong(bytes, CHAT_MAX_BYTES) } satisfies BackendError;
+    await this.sendMeeting({ t: 'chat', text: line });
+  };
+
+  sendReaction = async (emoji: string): Promise<void> => {
+    if (!emoji || utf8Bytes(emoji) > REACTION_MAX_BYTES) throw { kind: 'input', message: TEXT.pickOneEmoji } satisfies BackendError;
+    await this.sendMeeting({ t: 'reaction', emoji });
+  };
+
+  private sendMeeting(m: MeetingMessage): Promise<void> {
+    return this.inRoom().request({ type: 'send_custom', cmd_id: MEETING_CMD_ID, data: encodeMeeting(m) });
+  }
+
+  raiseHand = async (up: boolean): Promise<void> => this.inRoom().request({ type: 'raise_hand', up });
+  muteUser = async (userId: string | null, kind: MediaKind, lock: boolean): Promise<void> =>
+    this.inRoom().request({ type: 'mute', ...(userId ? { user_id: userId } : {}), kind, lock });
+  unlockUser = async (userId: string | null, kind: MediaKind): Promise<void> =>
+    this.inRoom().request({ type: 'unlock', ...(userId ? { user_id: userId } : {}), kind });
+  removeUser = async (userId: string): Promise<void> => this.inRoom().request({ type: 'remove_user', user_id: userId });
+  setRoomOptions = async (options: RoomOptions): Promise<void> =>
+    this.inRoom().request({ type: 'set_room_options', options: toWireOptions(options) });
+  endMeeting = async (): Promise<void> => this.inRoom().request({ type: 'end_meeting' });
+  admit = async (userId: string, accept: boolean): Promise<void> => this.inRoom().request({ type: 'admit', user_id: userId, accept });
+
+  /** Invites are signed with the app's key, which only the hosting app (or `roomcast invite`) holds. */
+  createInvite = (_request: InviteRequest): Promise<string> => unsupported(TEXT.inviteUnsupported);
+
+  /**
+   * The invite link this page was opened with (`…/#invite=v1.…`), once: the fragment then leaves
+   * the address bar, so that a reload or a copied address does not carry the grant along.
+   */
+  pendingInvite = (): Promise<string | null> => {
+    const loc = this.env.location;
+    if (this.inviteTaken || !loc) return Promise.resolve(null);
+    this.inviteTaken = true;
+    const grant = new URLSearchParams(loc.hash.replace(/^#/, '')).get('invite');
+    if (!grant) return Promise.resolve(null);
+    try {
+      this.env.history?.replaceState(this.env.history.state, '', loc.pathname + loc.search);
+    } catch {
+      /* a sandboxed page: the fragment stays, nothing else changes */
+    }
+    return Promise.resolve(`${loc.origin}${loc.pathname}#invite=${grant}`);
   };
 
   // --- video views -----------------------------------------------------------------------------

@@ -24,6 +24,8 @@ export function pageEnv(win: Window = window): BrowserEnv {
     mediaDevices: win.navigator.mediaDevices,
     storage,
     document: win.document,
+    location: win.location,
+    history: win.history,
   };
 }
 

@@ -1,11 +1,13 @@
 /**
  * The page's automation surface, read by tests/browser/join.mjs:
- * `window.roomcast = { state, error, users, userId, roomId, stats(), leave() }`, where
- * `state` is idle | joining | in_room | error | left, `error` is `{code, message}` (code null
- * for a lost connection rather than a server error), and `users` and the stats rows use the
+ * `window.roomcast = { state, error, users, userId, roomId, messages, stats(), leave(),
+ * sendChat(text), raiseHand(up) }`, where `state` is idle | joining | in_room | error | left
+ * (joining includes waiting in a lobby), `error` is `{code, message}` (code null for a lost
+ * connection rather than a server error; 3010 when the host removed me, …), `messages` are the
+ * chat lines received (`{from, text}`, from = UserID), and `users` and the stats rows use the
  * protocol's snake_case names.
  */
-import type { BrowserBackend } from './browserBackend';
+import type { BrowserBackend, ReceivedChat } from './browserBackend';
 import { toWireUser, type WireRemoteUser } from './protocol';
 import type { InboundRow, OutboundRow, Stats } from './stats';
 
@@ -15,8 +17,11 @@ export interface RoomcastHook {
   readonly users: WireRemoteUser[];
   readonly userId: string | null;
   readonly roomId: number | string | null;
+  readonly messages: ReceivedChat[];
   stats(): Promise<{ inbound: InboundRow[]; outbound: OutboundRow[]; connection: Stats['connection'] }>;
   leave(): Promise<void>;
+  sendChat(text: string): Promise<void>;
+  raiseHand(up: boolean): Promise<void>;
 }
 
 export function testHook(b: BrowserBackend): RoomcastHook {
@@ -36,10 +41,15 @@ export function testHook(b: BrowserBackend): RoomcastHook {
     get roomId() {
       return b.entered?.roomId ?? null;
     },
+    get messages() {
+      return b.chat.map((m) => ({ ...m }));
+    },
     async stats() {
       const s = await b.stats();
       return { inbound: s?.inbound ?? [], outbound: s?.outbound ?? [], connection: s?.connection ?? null };
     },
     leave: () => b.leaveRoom(),
+    sendChat: (text) => b.sendChat(text),
+    raiseHand: (up) => b.raiseHand(up),
   };
 }
