@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { grantFor } from '../../test/browserFakes';
 import { parseJoinLink, signalingUrl } from './url';
 
 const ORIGIN = 'http://127.0.0.1:17880';
@@ -33,6 +34,51 @@ describe('join links', () => {
     expect(parseJoinLink('?app=1&user=u&room=1', '', ORIGIN)).toBeNull();
     expect(parseJoinLink('?app=x&user=u&sig=s&room=1', '', ORIGIN)).toBeNull();
     expect(parseJoinLink('?mock&demo=call', '', ORIGIN)).toBeNull();
+  });
+});
+
+describe('invite links with a name (the browser test’s autojoin)', () => {
+  const grant = grantFor({ app: 1400000001, room: 5150 });
+
+  test('room and role from the grant, the server is this page, the UserID from the name', () => {
+    const link = parseJoinLink('', `#invite=${grant}&name=%EB%AF%BC%EC%A7%80&autojoin=1`, ORIGIN, () => 'k3x9');
+    expect(link).toEqual({
+      args: {
+        server: ORIGIN,
+        room: '5150',
+        userId: 'user_k3x9',
+        role: 'anchor',
+        scene: 'videocall',
+        sdkAppId: null,
+        userSig: null,
+        invite: grant,
+        displayName: '민지',
+        passcode: null,
+      },
+      audio: true,
+      video: true,
+      autojoin: true,
+    });
+    expect(parseJoinLink('', `#invite=${grant}&name=Anna Kim&passcode=2468&video=0`, ORIGIN)).toMatchObject({
+      args: { userId: 'Anna_Kim', displayName: 'Anna Kim', passcode: '2468' },
+      video: false,
+      autojoin: false,
+    });
+  });
+
+  test('an audience grant watches a live room', () => {
+    const audience = grantFor({ app: 1, room: 'town.hall', role: 'audience' });
+    expect(parseJoinLink('', `#invite=${audience}&name=fan`, ORIGIN)?.args).toMatchObject({ room: 'town.hall', role: 'audience', scene: 'live' });
+  });
+
+  test('the grant and the name are read from the fragment only; without a name Home asks', () => {
+    expect(parseJoinLink(`?invite=${grant}&name=a&autojoin=1`, '', ORIGIN)).toBeNull();
+    expect(parseJoinLink(`?name=a&autojoin=1`, `#invite=${grant}`, ORIGIN)).toBeNull();
+    expect(parseJoinLink('', `#invite=${grant}`, ORIGIN)).toBeNull();
+  });
+
+  test('a grant that cannot be read still goes to joinRoom, which says so', () => {
+    expect(parseJoinLink('', '#invite=v1.broken&name=a&autojoin=1', ORIGIN)?.args).toMatchObject({ invite: 'v1.broken', room: '' });
   });
 });
 
