@@ -65,6 +65,7 @@ export class FakeSocket implements SocketLike {
     private readonly server: FakeServer,
   ) {
     queueMicrotask(() => {
+      if (this.readyState === 3) return; // closed while connecting
       if (server.unreachable) {
         this.onerror?.(new Event('error'));
         this.closed(1006, '');

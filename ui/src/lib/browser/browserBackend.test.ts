@@ -335,6 +335,7 @@ describe('BrowserBackend: meetings', () => {
     await b.leaveRoom();
     await expect(joining).rejects.toMatchObject({ kind: 'input', message: 'Joining was cancelled.' });
     expect(server.socket?.readyState).toBe(3);
+    expect(server.of('exit_room')).toHaveLength(1);
     expect(hook).toMatchObject({ state: 'left', error: null });
     expect(events.some((e) => e.type === 'exit_room')).toBe(false);
     // And a new attempt may start.

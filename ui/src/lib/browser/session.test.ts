@@ -189,7 +189,7 @@ describe('Session', () => {
     expect(server.socket?.readyState).toBe(3);
   });
 
-  test('giving up while waiting closes the socket; enter rejects, cancelled', async () => {
+  test('giving up while waiting: exit_room, the socket closes; enter rejects, cancelled', async () => {
     const server = new FakeServer();
     server.lobby = true;
     const { session } = start(server);
@@ -199,7 +199,17 @@ describe('Session', () => {
     await expect(entering).rejects.toMatchObject({ kind: 'input' });
     expect(session.cancelled).toBe(true);
     expect(server.socket?.readyState).toBe(3);
+    // The server takes me off the host's lobby list on exit_room, not on a closed socket.
+    expect(server.of('exit_room')).toHaveLength(1);
+  });
+
+  test('giving up before the server answered: just close', async () => {
+    const { session, server } = start();
+    const entering = session.enter({ audio: null, video: null });
+    await session.exit();
+    await expect(entering).rejects.toMatchObject({ kind: 'input' });
     expect(server.of('exit_room')).toEqual([]);
+    expect(server.socket?.readyState).toBe(3);
   });
 
   test('a host mute stops my sending; locked, it cannot be turned on until unlocked', async () => {

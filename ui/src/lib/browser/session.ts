@@ -118,7 +118,7 @@ export class Session {
       this.host.emit({ type: 'waiting_in_lobby' });
       r = await admitted;
     }
-    if (this.closed) throw new SignalError(null, TEXT.connectionLost);
+    if (this.closed || this.cancelled) throw new SignalError(null, TEXT.connectionLost);
     this.role = r.role;
     this.entered = {
       userId: r.user_id,
@@ -318,6 +318,7 @@ export class Session {
       return;
     }
     if (m.type === 'admitted') {
+      if (this.cancelled) return; // leaving: too late
       const lobby = this.lobby;
       this.lobby = null;
       lobby?.resolve(m);
@@ -376,12 +377,15 @@ export class Session {
 
   /**
    * Leaves the room (best effort: the server also notices a closed socket). While still
-   * entering (waiting in the lobby) it gives up: the socket closes and `enter` rejects.
+   * entering it gives up: the socket closes and `enter` rejects. From the lobby it says
+   * exit_room first, since the server forgets a closed socket's place in the lobby only then
+   * (the host would go on seeing me wait).
    */
   async exit(): Promise<void> {
     if (this.closed) return;
     if (!this.entered) {
       this.cancelled = true;
+      if (this.lobby) await this.signal.request({ type: 'exit_room' }).catch(() => {});
       this.teardown({ kind: 'input', message: TEXT.joinCancelled });
       return;
     }
