@@ -3,7 +3,9 @@
 // it sent and decoded.
 //
 //   node tests/browser/join.mjs --url 'http://127.0.0.1:PORT/?app=..&user=..&sig=..&room=..&autojoin=1' \
-//        --duration 8 --out stats.json [--screenshot shot.png]
+//        --duration 8 --out stats.json [--screenshot shot.png] [--say TEXT]
+//
+// or with an invite link: --url 'http://127.0.0.1:PORT/#invite=v1.…&name=민지&autojoin=1'.
 //
 // Exit codes: 0 in the room for the whole duration; 1 usage or launch failure; 2 the page
 // reported an error (entering failed, or it was removed from the room); 3 hard timeout.
@@ -13,11 +15,18 @@
 import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
-const USAGE = `usage: node join.mjs --url URL [--duration SECONDS] [--out FILE] [--screenshot FILE] [--enter-timeout SECONDS]`;
+const USAGE = `usage: node join.mjs --url URL [--duration SECONDS] [--out FILE] [--screenshot FILE] [--enter-timeout SECONDS] [--say TEXT]`;
 
 function parseArgs(argv) {
-  const args = { url: null, duration: 8, out: null, screenshot: null, enterTimeout: 20 };
-  const names = { '--url': 'url', '--duration': 'duration', '--out': 'out', '--screenshot': 'screenshot', '--enter-timeout': 'enterTimeout' };
+  const args = { url: null, duration: 8, out: null, screenshot: null, enterTimeout: 20, say: null };
+  const names = {
+    '--url': 'url',
+    '--duration': 'duration',
+    '--out': 'out',
+    '--screenshot': 'screenshot',
+    '--enter-timeout': 'enterTimeout',
+    '--say': 'say',
+  };
   for (let i = 0; i < argv.length; i++) {
     let [flag, value] = argv[i].split(/=(.*)/s, 2);
     if (flag === '-h' || flag === '--help') {
@@ -61,14 +70,14 @@ const hardTimer = setTimeout(() => {
 async function readPage(page) {
   return page.evaluate(async () => {
     const rc = window.roomcast;
-    if (!rc) return { state: 'no-page', error: { code: null, message: 'window.roomcast is missing' }, users: [], stats: null };
+    if (!rc) return { state: 'no-page', error: { code: null, message: 'window.roomcast is missing' }, users: [], messages: [], stats: null };
     let stats = null;
     try {
       stats = await rc.stats();
     } catch (e) {
       stats = { error: String(e) };
     }
-    return { state: rc.state, error: rc.error, users: rc.users, stats };
+    return { state: rc.state, error: rc.error, users: rc.users, messages: rc.messages, stats };
   });
 }
 
@@ -83,6 +92,7 @@ function writeResult(result) {
 }
 
 function summarize(result) {
+  for (const m of result.messages || []) console.error(`join.mjs: chat from ${m.from}: ${m.text}`);
   const s = result.stats || {};
   for (const r of s.outbound || []) {
     console.error(`join.mjs: sent ${r.kind} ${r.codec ?? '?'}: ${r.packetsSent} packets` +
@@ -154,18 +164,27 @@ async function main() {
   }
   console.error(`join.mjs: in the room; staying ${args.duration} s`);
 
-  // Stay, but notice early if the page drops out of the room.
+  // Stay, but notice early if the page drops out of the room. --say goes out once someone else
+  // is there to read it (chat has no history).
   const until = Date.now() + args.duration * 1000;
+  let said = null;
   while (Date.now() < until) {
     await sleep(Math.min(250, Math.max(0, until - Date.now())));
-    const s = await page.evaluate(() => window.roomcast.state);
-    if (s !== 'in_room') break;
+    const now = await page.evaluate(() => ({ state: window.roomcast.state, others: window.roomcast.users.length }));
+    if (now.state !== 'in_room') break;
+    if (args.say != null && said == null && now.others > 0) {
+      said = await page.evaluate((text) => window.roomcast.sendChat(text).then(() => 'sent', (e) => `refused: ${e.code ?? '-'} ${e.message}`), args.say);
+      console.error(`join.mjs: said ${JSON.stringify(args.say)}: ${said}`);
+    }
   }
 
-  const result = await readPage(page);
+  const result = { ...(await readPage(page)), ...(args.say != null ? { said } : {}) };
   await screenshot(page);
   writeResult(result);
   summarize(result);
+  // Leave as a person would, so the others see it now rather than 90 s later (closing the
+  // browser does not always let the page say goodbye).
+  if (result.state === 'in_room') await page.evaluate(() => window.roomcast.leave()).catch(() => {});
   await browser.close();
   if (result.state !== 'in_room') {
     const err = result.error || {};
