@@ -28,6 +28,7 @@ const modules = Object.fromEntries(
 /** Literals that look like words but are not for people. */
 const NOT_TEXT = new Set([
   'Escape', // KeyboardEvent.key
+  'Enter', // KeyboardEvent.key
 ]);
 
 /** Attributes whose value people read or hear. */
