@@ -178,6 +178,9 @@ describe('MockBackend meetings', () => {
     expect(seen[0]).toEqual({ type: 'room_changed', room: { locked: false, lobby: true, passcode: true, host: 'me' } });
     expect(seen[5]).toEqual({ type: 'user_enter', userId: 'minji', name: '김민지' });
     expect([...b.meeting.users.keys()]).toEqual(['minji', 'late']);
+    await b.endMeeting();
+    expect(seen.at(-1)).toEqual({ type: 'exit_room', reason: 'removed', code: 3009, message: 'me ended the meeting for everyone' });
+    expect(b.meeting.options).toEqual({ locked: false, lobby: false, passcode: null }); // the room is gone
   });
 
   test('what a guest meets at the door: passcode, lock, ban, invite checks', async () => {

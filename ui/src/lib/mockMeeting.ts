@@ -219,6 +219,8 @@ export class MockMeeting {
     this.requireHost('end the meeting');
     const by = this.me;
     this.leave();
+    // The server destroys the room: the next meeting in it starts afresh.
+    this.options = { locked: false, lobby: false, passcode: null, ...this.opts.options };
     this.emit({ type: 'exit_room', reason: 'removed', code: 3009, message: `${by} ended the meeting for everyone` });
   }
 
