@@ -422,8 +422,12 @@ export type RoomEvent =
   | { type: 'notice'; message: string }
   /** A camera, microphone or speaker was plugged or unplugged, or a default changed. */
   | { type: 'devices_changed'; devices: DeviceList }
-  /** I left the room (reason e.g. "left", "kicked", "room_dismissed"). */
-  | { type: 'exit_room'; reason: string }
+  /**
+   * I left the room (reason e.g. "left", "kicked", "room_dismissed"). When the server took me
+   * out (reason "removed") it says why: `code` (3009 meeting ended, 3010 removed by the host, …)
+   * and its `message`.
+   */
+  | { type: 'exit_room'; reason: string; code?: number; message?: string }
   // Invitations and requests to speak (live scenes); open ones expire after SPEAK_TIMEOUT_MS.
   /** An anchor invites me (audience) to speak: answer with answerInvite. */
   | { type: 'speak_invited'; by: string }
