@@ -328,7 +328,8 @@ pub fn from_engine(e: EngineEvent) -> Vec<RoomEvent> {
         EngineEvent::EnterRoom { .. }
         | EngineEvent::FirstAudioFrame { .. }
         | EngineEvent::Statistics(_)
-        | EngineEvent::CustomCmdMsg { .. } => return Vec::new(),
+        | EngineEvent::CustomCmdMsg { .. }
+        | EngineEvent::SeiMessage { .. } => return Vec::new(),
     };
     vec![one]
 }

@@ -71,30 +71,22 @@ fn wait_for_port(port: u16, timeout: Duration) -> bool {
     false
 }
 
-#[test]
-fn host_a_meeting_in_the_app_with_a_headless_participant() {
-    let (app, cli, driver, xvfb) = match prerequisites() {
-        Ok(p) => p,
-        Err(why) if std::env::var("CI").is_err() => {
-            eprintln!("skipping the desktop app e2e test: {why}");
-            return;
-        }
-        Err(why) => panic!("the desktop app e2e test cannot run under CI: {why}"),
-    };
-    let artifacts = root().join("artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifacts");
-    let data = std::env::temp_dir().join(format!("roomcast-app-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
+/// Xvfb and tauri-driver for one app run; dropped, they stop.
+struct Desktop {
+    _x: Killed,
+    _driver: Killed,
+    port: u16,
+}
 
-    // The app's microphone: a talker around 120 Hz, looped (no microphone on CI).
-    let mic = data.with_extension("talker.wav");
-    let talker = talker(11, 120.0, 12.0, 0.5);
-    roomcast_engine::media::write_wav_mono(&mic, &to_i16(&talker)).expect("write the talker");
-    let record = data.with_extension("record");
-    let _ = std::fs::remove_dir_all(&record);
-
-    let display = format!(":{}", 90 + std::process::id() % 9);
-    let _x = Killed(
+/// Starts Xvfb and tauri-driver; the app they start gets `env` (plus the display).
+fn desktop(
+    driver: &Path,
+    xvfb: &Path,
+    display_no: u32,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Desktop {
+    let display = format!(":{}", display_no);
+    let x = Killed(
         Command::new(xvfb)
             .args([
                 display.as_str(),
@@ -109,37 +101,95 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
             .expect("Xvfb starts"),
     );
     std::thread::sleep(Duration::from_millis(800));
-    let port = 4444 + (std::process::id() % 500) as u16;
-    let _driver = Killed(
-        Command::new(driver)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &(port + 1000).to_string(),
-            ])
-            .env("DISPLAY", &display)
-            .env("ROOMCAST_DATA_DIR", &data)
-            .env("ROOMCAST_FAKE_MIC", &mic)
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .spawn()
-            .expect("tauri-driver starts"),
-    );
+    let port = 4444 + (display_no * 7 + std::process::id() % 400) as u16;
+    let mut cmd = Command::new(driver);
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &(port + 1000).to_string(),
+    ])
+    .env("DISPLAY", &display)
+    .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let driver = Killed(cmd.spawn().expect("tauri-driver starts"));
     assert!(
         wait_for_port(port, Duration::from_secs(15)),
         "tauri-driver did not listen on {port}"
     );
+    Desktop {
+        _x: x,
+        _driver: driver,
+        port,
+    }
+}
 
-    let status = Command::new("node")
-        .arg(root().join("tests/app/e2e.mjs"))
-        .env("WEBDRIVER", format!("http://127.0.0.1:{port}"))
-        .env("APP", &app)
-        .env("ROOMCAST", &cli)
-        .env("DATA_DIR", &data)
-        .env("ARTIFACTS", &artifacts)
-        .env("RECORD", &record)
-        .status()
-        .expect("node runs");
+/// Runs a tests/app script against the app through `desk`.
+fn drive(
+    desk: &Desktop,
+    script: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> std::process::ExitStatus {
+    let mut cmd = Command::new("node");
+    cmd.arg(root().join("tests/app").join(script))
+        .env("WEBDRIVER", format!("http://127.0.0.1:{}", desk.port));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.status().expect("node runs")
+}
+
+macro_rules! prerequisites_or_skip {
+    () => {
+        match prerequisites() {
+            Ok(p) => p,
+            Err(why) if std::env::var("CI").is_err() => {
+                eprintln!("skipping the desktop app e2e test: {why}");
+                return;
+            }
+            Err(why) => panic!("the desktop app e2e test cannot run under CI: {why}"),
+        }
+    };
+}
+
+#[test]
+fn host_a_meeting_in_the_app_with_a_headless_participant() {
+    let (app, cli, driver, xvfb) = prerequisites_or_skip!();
+    let artifacts = root().join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts");
+    let data = std::env::temp_dir().join(format!("roomcast-app-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+
+    // The app's microphone: a talker around 120 Hz, looped (no microphone on CI).
+    let mic = data.with_extension("talker.wav");
+    let talker = talker(11, 120.0, 12.0, 0.5);
+    roomcast_engine::media::write_wav_mono(&mic, &to_i16(&talker)).expect("write the talker");
+    let record = data.with_extension("record");
+    let _ = std::fs::remove_dir_all(&record);
+
+    let desk = desktop(
+        &driver,
+        &xvfb,
+        90 + std::process::id() % 9,
+        &[
+            ("ROOMCAST_DATA_DIR", data.as_os_str()),
+            ("ROOMCAST_FAKE_MIC", mic.as_os_str()),
+        ],
+    );
+    let status = drive(
+        &desk,
+        "e2e.mjs",
+        &[
+            ("APP", app.as_os_str()),
+            ("ROOMCAST", cli.as_os_str()),
+            ("DATA_DIR", data.as_os_str()),
+            ("ARTIFACTS", artifacts.as_os_str()),
+            ("RECORD", record.as_os_str()),
+        ],
+    );
+    drop(desk);
     let _ = std::fs::remove_dir_all(&data);
     assert!(
         status.success(),
@@ -148,6 +198,54 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
     voice_changed_in_the_recording(&record.join("Host.wav"));
     let _ = std::fs::remove_dir_all(&record);
     let _ = std::fs::remove_file(&mic);
+}
+
+/// The meeting as a host runs it, in Korean: a browser guest joins with the invite link the
+/// app copied, media flows both ways, chat lines and raised hands pass both ways, and the host
+/// mutes and then removes the guest.
+#[test]
+fn a_browser_guest_joins_the_apps_meeting_with_its_invite_link_in_korean() {
+    let (app, cli, driver, xvfb) = prerequisites_or_skip!();
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        if std::env::var("CI").is_err() {
+            eprintln!("skipping: {chromium} not found (scripts/install-test-deps)");
+            return;
+        }
+        panic!("{chromium} not found under CI");
+    }
+    let artifacts = root().join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts");
+    let data = std::env::temp_dir().join(format!("roomcast-app-meeting-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let korean = std::ffi::OsStr::new("ko_KR.UTF-8");
+    let desk = desktop(
+        &driver,
+        &xvfb,
+        80 + std::process::id() % 9,
+        &[
+            ("ROOMCAST_DATA_DIR", data.as_os_str()),
+            ("LANG", korean),
+            ("LANGUAGE", std::ffi::OsStr::new("ko")),
+        ],
+    );
+    let status = drive(
+        &desk,
+        "meeting-e2e.mjs",
+        &[
+            ("APP", app.as_os_str()),
+            ("ROOMCAST", cli.as_os_str()),
+            ("ARTIFACTS", artifacts.as_os_str()),
+            ("CHROMIUM", std::ffi::OsStr::new(&chromium)),
+            ("GUEST", root().join("tests/browser/guest.mjs").as_os_str()),
+        ],
+    );
+    drop(desk);
+    let _ = std::fs::remove_dir_all(&data);
+    assert!(
+        status.success(),
+        "the meeting e2e run failed (screenshots in artifacts/): {status}"
+    );
 }
 
 /// The participant heard the talker (around 120 Hz) first, then, after the app turned on the

@@ -424,3 +424,30 @@ async fn a_flooding_sender_is_held_to_thirty_messages_a_second() {
     sender.exit_room().await;
     receiver.exit_room().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sei_messages_arrive_with_the_publishers_frames() {
+    let server = TestServer::start().await;
+    let room = 8180;
+    let sender = roomcast_tests::participant(&server, "slides", room, (320, 180, 15, 300))
+        .await
+        .expect("publishes");
+    let mut viewer = host(&server, room).await;
+    wait_for(&mut viewer, "the first frame", |e| {
+        matches!(e, EngineEvent::FirstVideoFrame { .. }).then_some(())
+    })
+    .await;
+    let caption = "슬라이드 3 / slide 3".as_bytes();
+    sender.send_sei_msg(caption, 2).expect("queued");
+    let (from, data) = wait_for(&mut viewer, "the SEI message", |e| match e {
+        EngineEvent::SeiMessage { user, data } => Some((user.clone(), data.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!((from.as_str(), data.as_slice()), ("slides", caption));
+    assert!(
+        sender.send_sei_msg(&[0u8; 1001], 1).is_err(),
+        "over 1000 bytes is refused"
+    );
+    viewer.exit_room().await;
+}

@@ -36,6 +36,8 @@ pub struct Controls {
     pub bitrate_bps: AtomicU32,
     /// Loudness of the last captured audio frame, 0..=100 (0 while muted).
     pub level: AtomicU8,
+    /// SEI messages to attach to the next encoded frames, with how many frames each goes on.
+    pub sei: std::sync::Mutex<Vec<(Vec<u8>, u32)>>,
 }
 
 impl Controls {
@@ -226,10 +228,11 @@ pub fn start_video(
                 let force = c.force_keyframe.swap(false, Ordering::Relaxed);
                 match encoder.encode(&frame, force) {
                     Ok(Some(f)) => {
+                        let data = with_sei(&c, f.data);
                         let e = Encoded {
                             kind: MediaKind::Video,
                             stream,
-                            data: f.data,
+                            data,
                             keyframe: f.keyframe,
                             capture_us,
                         };
@@ -255,4 +258,21 @@ pub fn start_video(
         controls,
         thread: Some(thread),
     })
+}
+
+/// The frame with the pending SEI messages inserted; each is spent once per frame it rides on.
+fn with_sei(c: &Controls, frame: Vec<u8>) -> Vec<u8> {
+    let mut pending = crate::stats::lock(&c.sei);
+    if pending.is_empty() {
+        return frame;
+    }
+    let nals: Vec<u8> = pending
+        .iter()
+        .flat_map(|(data, _)| crate::codec::sei::sei_nal(data))
+        .collect();
+    for (_, left) in pending.iter_mut() {
+        *left -= 1;
+    }
+    pending.retain(|(_, left)| *left > 0);
+    crate::codec::sei::insert_before_slices(&frame, &nals)
 }

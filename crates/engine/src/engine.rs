@@ -244,6 +244,11 @@ pub enum EngineEvent {
     LobbyLeft {
         user: UserId,
     },
+    /// An SEI message that came with one of `user`'s camera frames (TRTC `onRecvSEIMsg`).
+    SeiMessage {
+        user: UserId,
+        data: Vec<u8>,
+    },
 }
 
 struct Running {

@@ -23,6 +23,8 @@ pub enum Feedback {
         height: u32,
     },
     FirstAudio,
+    /// An SEI message came with a frame (see [`crate::codec::sei`]).
+    Sei(Vec<u8>),
 }
 
 pub struct VideoPacket {
@@ -76,6 +78,9 @@ pub fn start_video(
                 lock(&stats).received += 1;
                 if !packet.contiguous {
                     keyframes.need(&stats, &feedback);
+                }
+                for data in crate::codec::sei::read_sei(&packet.data) {
+                    feedback(Feedback::Sei(data));
                 }
                 match decoder.decode(&packet.data) {
                     Ok(Some(mut frame)) => {

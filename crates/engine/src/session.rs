@@ -759,6 +759,7 @@ impl Session {
                         let elapsed_ms = self.elapsed_ms();
                         self.emit(EngineEvent::FirstAudioFrame { user, elapsed_ms });
                     }
+                    Feedback::Sei(data) => self.emit(EngineEvent::SeiMessage { user, data }),
                 }
             }
             Cmd::Exit { .. } => {}

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { DEFAULT_AUDIO_EFFECTS, type RoomEvent } from './backend';
+import { DEFAULT_AUDIO_EFFECTS, parseInviteLink, type JoinArgs, type RoomEvent } from './backend';
 import { parseFrame } from './frame';
 import { MockBackend } from './mockBackend';
 
@@ -90,5 +90,173 @@ describe('MockBackend', () => {
     vi.advanceTimersByTime(1000);
     b.dispose();
     expect(seen.filter((e) => e.type === 'music_progress').map((e) => (e as { positionMs: number }).positionMs)).toEqual([200, 400, 600, 800, 1000]);
+  });
+});
+
+const join = (over: Partial<JoinArgs> = {}): JoinArgs => ({
+  server: null, room: '1234', userId: 'me', role: 'anchor', scene: 'videocall', sdkAppId: null, userSig: null, ...over,
+});
+
+async function withEvents(b: MockBackend): Promise<RoomEvent[]> {
+  const seen: RoomEvent[] = [];
+  await b.onRoomEvent((e) => seen.push(e));
+  return seen;
+}
+
+describe('MockBackend meetings', () => {
+  afterEach(() => vi.useRealTimers());
+
+  test('invite links are in the real format and parseInviteLink reads them back', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 2, 5, 12, 0) });
+    const b = new MockBackend();
+    const link = await b.createInvite({ room: '1234', role: 'audience', expiresS: 7200, host: false });
+    expect(link).toMatch(/^http:\/\/192\.168\.1\.20:7880\/#invite=v1\.[\w-]+\.[\w-]+$/);
+    const parsed = parseInviteLink(link);
+    expect(parsed).toEqual({
+      server: 'http://192.168.1.20:7880',
+      grant: link.split('#invite=')[1],
+      sdkAppId: 1400000000,
+      room: '1234',
+      role: 'audience',
+      expires: Date.UTC(2026, 2, 5, 12, 0) / 1000 + 7200,
+      host: false,
+    });
+    const payload = JSON.parse(atob(parsed!.grant.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    expect(Object.keys(payload).sort()).toEqual(['app', 'exp', 'host', 'iat', 'id', 'role', 'room']);
+    expect(payload.room).toBe(1234); // a numeric room id is a JSON number, as the server writes it
+    expect(parseInviteLink(await b.createInvite({ room: 'standup', role: 'anchor', expiresS: 60, host: true }))).toMatchObject({
+      room: 'standup', role: 'anchor', host: true,
+    });
+  });
+
+  test('I am the host: I see the room view, mute (and lock) others, unlock and remove them', async () => {
+    const b = new MockBackend({ initialUsers: [{ userId: 'bob', name: 'Bob Lee', role: 'anchor', audio: true, video: true, subVideo: false }] });
+    const seen = await withEvents(b);
+    const joined = await b.joinRoom(join());
+    expect(joined).toMatchObject({ userId: 'me', room: { host: 'me', locked: false, lobby: false, passcode: false } });
+    await b.muteUser('bob', 'audio', true);
+    expect(b.meeting.users.get('bob')).toMatchObject({ audio: false, video: true });
+    expect(b.meeting.locks.has('bob/audio')).toBe(true);
+    await b.muteUser(null, 'video', false);
+    expect(b.meeting.users.get('bob')?.video).toBe(false);
+    await b.unlockUser('bob', 'audio');
+    expect(b.meeting.locks.size).toBe(0);
+    await b.removeUser('bob');
+    expect(seen).toEqual([
+      { type: 'audio_available', userId: 'bob', available: false },
+      { type: 'video_available', userId: 'bob', stream: 'main', available: false },
+      { type: 'user_leave', userId: 'bob', reason: 'exited' },
+    ]);
+    await expect(b.removeUser('bob')).rejects.toMatchObject({ kind: 'server', code: 3003 });
+  });
+
+  test('a guest may not use host controls', async () => {
+    const b = new MockBackend({ meeting: { host: 'anna' } });
+    const joined = await b.joinRoom(join());
+    expect(joined.room?.host).toBe('anna');
+    await expect(b.muteUser(null, 'audio', false)).rejects.toMatchObject({ kind: 'server', code: 3002 });
+    await expect(b.endMeeting()).rejects.toMatchObject({ code: 3002 });
+  });
+
+  test('lobby: people knock, the host admits or denies them, closing the lobby lets the rest in', async () => {
+    const b = new MockBackend();
+    const seen = await withEvents(b);
+    await b.joinRoom(join());
+    await b.setRoomOptions({ locked: false, lobby: true, passcode: '4821' });
+    b.meeting.knock('minji', '김민지');
+    b.meeting.knock('troll', 'Troll');
+    b.meeting.knock('late', 'Late');
+    await b.admit('minji', true);
+    await b.admit('troll', false);
+    await b.setRoomOptions({ locked: false, lobby: false, passcode: '4821' });
+    expect(seen.map((e) => e.type)).toEqual([
+      'room_changed', 'lobby_joined', 'lobby_joined', 'lobby_joined',
+      'lobby_left', 'user_enter', 'audio_available', 'video_available',
+      'lobby_left',
+      'room_changed', 'lobby_left', 'user_enter', 'audio_available', 'video_available',
+    ]);
+    expect(seen[0]).toEqual({ type: 'room_changed', room: { locked: false, lobby: true, passcode: true, host: 'me' } });
+    expect(seen[5]).toEqual({ type: 'user_enter', userId: 'minji', name: '김민지' });
+    expect([...b.meeting.users.keys()]).toEqual(['minji', 'late']);
+    await b.endMeeting();
+    expect(seen.at(-1)).toEqual({ type: 'exit_room', reason: 'removed', code: 3009, message: 'me ended the meeting for everyone' });
+    expect(b.meeting.options).toEqual({ locked: false, lobby: false, passcode: null }); // the room is gone
+  });
+
+  test('what a guest meets at the door: passcode, lock, ban, invite checks', async () => {
+    vi.useFakeTimers({ now: 1_800_000_000_000 });
+    const host = new MockBackend();
+    const fresh = parseInviteLink(await host.createInvite({ room: '1234', role: 'anchor', expiresS: 60, host: false }))!.grant;
+    const guest = (options = {}) => new MockBackend({ meeting: { host: 'anna', options } });
+    await expect(guest({ passcode: '4821' }).joinRoom(join({ passcode: '1111' }))).rejects.toMatchObject({ code: 2007 });
+    await expect(guest({ passcode: '4821' }).joinRoom(join({ passcode: '4821' }))).resolves.toMatchObject({ room: { passcode: true } });
+    await expect(guest({ locked: true }).joinRoom(join())).rejects.toMatchObject({ code: 3007 });
+    await expect(guest().joinRoom(join({ invite: 'v1.garbage.sig' }))).rejects.toMatchObject({ code: 2004 });
+    await expect(guest().joinRoom(join({ invite: fresh, room: '999' }))).rejects.toMatchObject({ code: 2006 });
+    await expect(guest().joinRoom(join({ invite: fresh }))).resolves.toMatchObject({ userId: 'me' });
+    vi.advanceTimersByTime(61_000);
+    await expect(guest().joinRoom(join({ invite: fresh }))).rejects.toMatchObject({ code: 2005 });
+    const b = new MockBackend({ initialUsers: [{ userId: 'bob', role: 'anchor', audio: true, video: true, subVideo: false }] });
+    await b.joinRoom(join());
+    await b.removeUser('bob');
+    await expect(b.joinRoom(join({ userId: 'bob' }))).rejects.toMatchObject({ code: 3006 });
+  });
+
+  test('waiting in the lobby: join_room stays pending until the host answers or I leave', async () => {
+    const b = new MockBackend({ lobbyWait: true, meeting: { host: 'anna', options: { lobby: true } } });
+    const seen = await withEvents(b);
+    const admitted = b.joinRoom(join());
+    await vi.waitFor(() => expect(seen).toEqual([{ type: 'waiting_in_lobby' }]));
+    b.letMeIn(true);
+    await expect(admitted).resolves.toMatchObject({ userId: 'me' });
+    expect(b.inRoom).toBe(true);
+    const denied = b.joinRoom(join());
+    await Promise.resolve();
+    b.letMeIn(false);
+    await expect(denied).rejects.toEqual({ kind: 'server', code: 3008, message: 'the host did not let this user in' });
+    const left = b.joinRoom(join());
+    await Promise.resolve();
+    await b.leaveRoom();
+    await expect(left).rejects.toMatchObject({ kind: 'not_in_room' });
+  });
+
+  test('chat: the byte limit and the rate limit are refused with the server codes', async () => {
+    vi.useFakeTimers();
+    const b = new MockBackend();
+    await expect(b.sendChat('hi')).rejects.toMatchObject({ kind: 'not_in_room' });
+    await b.joinRoom(join());
+    await expect(b.sendChat('가'.repeat(301))).rejects.toMatchObject({ code: 3012 }); // 903 bytes
+    for (let i = 0; i < 30; i++) await b.sendChat(`line ${i}`);
+    await expect(b.sendChat('one too many')).rejects.toMatchObject({ code: 3011 });
+    vi.advanceTimersByTime(1000);
+    await b.sendChat('가'.repeat(300)); // 900 bytes: fits
+    expect(b.meeting.said).toHaveLength(31);
+  });
+
+  test('autoplay: someone answers my chat in its language; the script raises hands and knocks', async () => {
+    vi.useFakeTimers();
+    const b = new MockBackend({ autoplay: true });
+    const seen = await withEvents(b);
+    await b.joinRoom(join());
+    vi.advanceTimersByTime(15_000); // alice … erin (이서연) are in
+    await b.sendChat('안녕하세요');
+    await b.sendChat('Can you hear me?');
+    vi.advanceTimersByTime(1500);
+    expect(seen.filter((e) => e.type === 'chat').map((e) => e.type === 'chat' && [e.userId, e.text])).toEqual([
+      ['erin', '네, 좋아요! 👍'],
+      ['alice', 'Good question — give me a second.'],
+    ]);
+    expect(seen).toContainEqual({ type: 'hand', userId: 'bob', hand: 1 });
+    expect(seen).toContainEqual({ type: 'user_enter', userId: 'erin', name: '이서연' });
+    await b.setRoomOptions({ locked: false, lobby: true, passcode: null });
+    vi.advanceTimersByTime(40_000);
+    expect(seen).toContainEqual({ type: 'lobby_joined', userId: 'minji', name: '김민지' });
+    b.dispose();
+  });
+
+  test('pending_invite answers once', async () => {
+    const b = new MockBackend({ pendingInvite: 'roomcast://192.168.1.20:7880/#invite=v1.x.y' });
+    expect(await b.pendingInvite()).toBe('roomcast://192.168.1.20:7880/#invite=v1.x.y');
+    expect(await b.pendingInvite()).toBeNull();
   });
 });

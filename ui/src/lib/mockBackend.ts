@@ -12,8 +12,10 @@ import {
   type DeviceList,
   type FrameSink,
   type HostInfo,
+  type InviteRequest,
   type JoinArgs,
   type JoinResult,
+  type MediaKind,
   type MusicAction,
   type MusicState,
   type Quality,
@@ -21,6 +23,7 @@ import {
   type RemoteUser,
   type Role,
   type RoomEvent,
+  type RoomOptions,
   type ScreenSource,
   type Settings,
   type SoundEffect,
@@ -28,6 +31,7 @@ import {
   type ViewRequest,
 } from './backend';
 import { gradientFrame } from './frame';
+import { MockMeeting, type MockMeetingOptions } from './mockMeeting';
 
 /**
  * An in-memory Backend: no Rust, no network. Deterministic: no randomness, and time only moves
@@ -47,6 +51,12 @@ export interface MockOptions {
   musicDurationMs?: number;
   /** Pretend to be a backend that cannot do everything (e.g. the browser's). */
   capabilities?: Partial<Capabilities>;
+  /** The meeting: its host (default: me), its options (lobby, lock, passcode). */
+  meeting?: MockMeetingOptions;
+  /** join_room waits in the lobby (`waiting_in_lobby`) until `letMeIn(accept)` or leave_room. */
+  lobbyWait?: boolean;
+  /** What pending_invite returns once (a roomcast:// link the app was started with). */
+  pendingInvite?: string | null;
 }
 
 export interface MockCall {
@@ -61,6 +71,8 @@ const SAMPLE_DEVICES: DeviceList = {
 };
 
 const SCRIPT_USERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
+const SCRIPT_NAMES: Record<string, string> = { alice: 'Alice', bob: 'Bob Lee', carol: 'Carol', dave: 'Dave', erin: '이서연' };
+const HANGUL = /[\u3131-\u318e\uac00-\ud7a3]/;
 
 export class MockBackend implements Backend {
   readonly calls: MockCall[] = [];
@@ -81,6 +93,12 @@ export class MockBackend implements Backend {
   readonly views = new Map<string, { req: ViewRequest; sink: FrameSink }>();
   private handlers = new Set<(e: RoomEvent) => void>();
   private timers: ReturnType<typeof setInterval>[] = [];
+  /** Autoplay: chat replies on their way. */
+  private replies: ReturnType<typeof setTimeout>[] = [];
+  /** The room server's side of the meeting (host, lobby, locks, chat limits). */
+  readonly meeting: MockMeeting;
+  private lobbyWait: { resolve: () => void; reject: (e: BackendError) => void } | null = null;
+  private pending: string | null;
   private t = 0;
   private readonly opts: MockOptions;
 
@@ -89,9 +107,11 @@ export class MockBackend implements Backend {
   constructor(opts: MockOptions = {}) {
     this.opts = opts;
     this.capabilities = { ...ALL_CAPABILITIES, ...opts.capabilities };
+    this.meeting = new MockMeeting((e) => this.emit(e), opts.meeting);
+    this.pending = opts.pendingInvite ?? null;
   }
 
-  private async record<T>(cmd: CommandName, args: unknown, result: () => T): Promise<T> {
+  private async record<T>(cmd: CommandName, args: unknown, result: () => T | Promise<T>): Promise<T> {
     this.calls.push({ cmd, args });
     await Promise.resolve();
     const err = this.failNext.get(cmd);
@@ -132,19 +152,40 @@ export class MockBackend implements Backend {
 
   joinRoom = (args: JoinArgs): Promise<JoinResult> =>
     this.record('join_room', args, () => {
-      this.inRoom = true;
-      this.recent = [
-        { server: args.server ?? '', room: args.room, scene: args.scene, lastJoinedMs: 1_700_000_000_000 },
-        ...this.recent.filter((r) => r.room !== args.room),
-      ];
-      if (this.opts.autoplay) this.startPump(true);
-      return { enterRoomMs: 42, users: (this.opts.initialUsers ?? []).map((u) => ({ ...u })) };
+      this.meeting.enter(args, Date.now());
+      const entered = (): JoinResult => {
+        this.inRoom = true;
+        this.recent = [
+          { server: args.server ?? '', room: args.room, scene: args.scene, lastJoinedMs: 1_700_000_000_000 },
+          ...this.recent.filter((r) => r.room !== args.room),
+        ];
+        const users = (this.opts.initialUsers ?? []).map((u) => ({ ...u }));
+        for (const u of users) this.meeting.users.set(u.userId, { ...u });
+        if (this.opts.autoplay) this.startPump(true);
+        return { enterRoomMs: 42, users, userId: args.userId, room: this.meeting.view() };
+      };
+      if (!this.opts.lobbyWait) return entered();
+      queueMicrotask(() => this.emit({ type: 'waiting_in_lobby' }));
+      return new Promise<JoinResult>((resolve, reject) => {
+        this.lobbyWait = { resolve: () => resolve(entered()), reject };
+      });
     });
+
+  /** The host answers me while I wait in the lobby (MockOptions.lobbyWait). */
+  letMeIn(accept: boolean): void {
+    const wait = this.lobbyWait;
+    this.lobbyWait = null;
+    if (accept) wait?.resolve();
+    else wait?.reject({ kind: 'server', code: 3008, message: 'the host did not let this user in' });
+  }
 
   leaveRoom = (): Promise<void> =>
     this.record('leave_room', {}, () => {
+      this.lobbyWait?.reject({ kind: 'not_in_room', message: 'You left the lobby before the host let you in.' });
+      this.lobbyWait = null;
       this.inRoom = false;
       this.step = 0;
+      this.meeting.leave();
       this.stopMusic();
       queueMicrotask(() => this.emit({ type: 'exit_room', reason: 'left' }));
     });
@@ -239,6 +280,59 @@ export class MockBackend implements Backend {
       if (!this.inRoom) throw { kind: 'not_in_room', message: 'You are not in a room.' } satisfies BackendError;
     });
 
+  // Meetings: the decisions are MockMeeting's; in autoplay someone answers my chat lines.
+  createInvite = (request: InviteRequest): Promise<string> =>
+    this.record('create_invite', { request }, () => this.meeting.createInvite(request, Date.now()));
+  sendChat = (text: string): Promise<void> =>
+    this.record('send_chat', { text }, () => {
+      this.requireRoom();
+      this.meeting.sendChat(text, Date.now());
+      if (this.opts.autoplay) this.replyTo(text);
+    });
+  sendReaction = (emoji: string): Promise<void> =>
+    this.record('send_reaction', { emoji }, () => this.requireRoom());
+  raiseHand = (up: boolean): Promise<void> =>
+    this.record('raise_hand', { up }, () => {
+      this.requireRoom();
+      this.meeting.raiseHand(up);
+    });
+  muteUser = (userId: string | null, kind: MediaKind, lock: boolean): Promise<void> =>
+    this.record('mute_user', { userId, kind, lock }, () => this.meeting.mute(userId, kind, lock));
+  unlockUser = (userId: string | null, kind: MediaKind): Promise<void> =>
+    this.record('unlock_user', { userId, kind }, () => this.meeting.unlock(userId, kind));
+  removeUser = (userId: string): Promise<void> => this.record('remove_user', { userId }, () => this.meeting.remove(userId));
+  setRoomOptions = (options: RoomOptions): Promise<void> =>
+    this.record('set_room_options', { options: { ...options } }, () => this.meeting.setOptions(options));
+  endMeeting = (): Promise<void> =>
+    this.record('end_meeting', {}, () => {
+      this.meeting.end();
+      this.inRoom = false;
+      this.step = 0;
+      this.stopMusic();
+    });
+  admit = (userId: string, accept: boolean): Promise<void> =>
+    this.record('admit', { userId, accept }, () => this.meeting.admit(userId, accept));
+  pendingInvite = (): Promise<string | null> =>
+    this.record('pending_invite', {}, () => {
+      const link = this.pending;
+      this.pending = null;
+      return link;
+    });
+
+  private requireRoom(): void {
+    if (!this.inRoom) throw { kind: 'not_in_room', message: 'You are not in a room.' } satisfies BackendError;
+  }
+
+  /** Someone in the room answers a chat line a moment later, in its language. */
+  private replyTo(text: string): void {
+    const users = [...this.meeting.users.values()];
+    const korean = HANGUL.test(text);
+    const who = (korean ? users.find((u) => HANGUL.test(u.name ?? '')) : undefined) ?? users[0];
+    if (!who) return;
+    const reply = korean ? '네, 좋아요! 👍' : text.trim().endsWith('?') ? 'Good question — give me a second.' : 'Got it, thanks!';
+    this.replies.push(setTimeout(() => this.meeting.remoteChat(who.userId, reply, Date.now()), 1200));
+  }
+
   /** Moves the playing music on by `ms` (it loops) and emits `music_progress`, as the app does
    * every 200 ms. Tests call it; autoplay runs it on a timer. */
   musicTick(ms = 200): void {
@@ -289,15 +383,22 @@ export class MockBackend implements Backend {
     const present = SCRIPT_USERS.slice(0, Math.min(SCRIPT_USERS.length, 1 + Math.floor(s / 10)));
     if (s % 10 === 0 && s / 10 < SCRIPT_USERS.length) {
       const userId = SCRIPT_USERS[s / 10];
-      this.emit({ type: 'user_enter', userId });
-      this.emit({ type: 'audio_available', userId, available: true });
-      this.emit({ type: 'video_available', userId, stream: 'main', available: userId !== 'dave' });
+      this.meeting.addUser({ userId, name: SCRIPT_NAMES[userId], role: 'anchor', audio: true, video: userId !== 'dave', subVideo: false });
     }
+    // The meeting: hands go up and down, reactions float, people knock (they wait when I turn
+    // the lobby on).
+    if (s === 45) this.meeting.remoteHand('bob', true);
+    if (s === 55) this.meeting.remoteReaction('carol', '👏');
+    if (s === 65) this.meeting.remoteReaction('alice', '😂');
+    if (s === 100) this.meeting.knock('frank', 'Frank');
+    if (s === 110) this.meeting.remoteHand('alice', true);
+    if (s === 125) this.meeting.remoteHand('bob', false);
+    if (s === 160) this.meeting.knock('minji', '김민지');
     if (s === 60) this.emit({ type: 'video_available', userId: 'carol', stream: 'sub', available: true });
     if (s === 120) this.emit({ type: 'video_available', userId: 'carol', stream: 'sub', available: false });
     if (s === 80) this.emit({ type: 'connection_lost' });
     if (s === 90) this.emit({ type: 'connection_recovered' });
-    if (s === 140) this.emit({ type: 'user_leave', userId: 'erin', reason: 'left' });
+    if (s === 140) this.meeting.removeUserEntry('erin', 'left');
     // Speakers take turns every ~3 s; "me" is quiet-ish.
     const speaker = present[Math.floor(s / 10) % present.length];
     this.emit({
@@ -320,6 +421,8 @@ export class MockBackend implements Backend {
 
   dispose(): void {
     this.stopPump();
+    this.replies.forEach(clearTimeout);
+    this.replies = [];
     this.stopMusic();
     this.handlers.clear();
     this.views.clear();

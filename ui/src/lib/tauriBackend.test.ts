@@ -102,6 +102,49 @@ describe('TauriBackend', () => {
     ]);
   });
 
+  test('meeting commands: invites, chat, reactions, hands, host controls, lobby', async () => {
+    const b = new TauriBackend();
+    const request = { room: '1234', role: 'anchor' as const, expiresS: 7200, host: false };
+    const options = { locked: true, lobby: false, passcode: '4821' };
+    await b.createInvite(request);
+    await b.sendChat('안녕하세요');
+    await b.sendReaction('👍');
+    await b.raiseHand(true);
+    await b.muteUser('bob', 'audio', true);
+    await b.muteUser(null, 'video', false);
+    await b.unlockUser('bob', 'audio');
+    await b.removeUser('bob');
+    await b.setRoomOptions(options);
+    await b.endMeeting();
+    await b.admit('minji', false);
+    await b.pendingInvite();
+    expect(invoke.mock.calls).toEqual([
+      ['create_invite', { request }],
+      ['send_chat', { text: '안녕하세요' }],
+      ['send_reaction', { emoji: '👍' }],
+      ['raise_hand', { up: true }],
+      ['mute_user', { userId: 'bob', kind: 'audio', lock: true }],
+      ['mute_user', { userId: null, kind: 'video', lock: false }],
+      ['unlock_user', { userId: 'bob', kind: 'audio' }],
+      ['remove_user', { userId: 'bob' }],
+      ['set_room_options', { options }],
+      ['end_meeting', undefined],
+      ['admit', { userId: 'minji', accept: false }],
+      ['pending_invite', undefined],
+    ]);
+  });
+
+  test('join_room carries an invite, a display name and a passcode as top-level args', async () => {
+    const b = new TauriBackend();
+    const join = {
+      server: 'http://192.168.1.20:7880', room: '1234', userId: 'user_ab12', role: 'anchor' as const, scene: 'videocall' as const,
+      sdkAppId: null, userSig: null, invite: 'v1.e30.sig', displayName: '김민지', passcode: '4821',
+    };
+    invoke.mockResolvedValueOnce({ enterRoomMs: 5, users: [], userId: 'user_ab12', room: { locked: false, lobby: false, passcode: true, host: 'host' } });
+    expect((await b.joinRoom(join)).userId).toBe('user_ab12');
+    expect(invoke.mock.calls).toEqual([['join_room', join]]);
+  });
+
   test('load_music sends the raw bytes as the body, the name and the publish flag as headers', async () => {
     const b = new TauriBackend();
     invoke.mockResolvedValueOnce({ id: 1, positionMs: 0, durationMs: 1000, paused: false });

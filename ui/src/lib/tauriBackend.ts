@@ -11,15 +11,18 @@ import {
   type DeviceList,
   type FrameSink,
   type HostInfo,
+  type InviteRequest,
   type JoinArgs,
   type JoinResult,
   type LoadMusicHeaders,
+  type MediaKind,
   type MusicAction,
   type MusicState,
   type CallRecord,
   type RecentRoom,
   type Role,
   type RoomEvent,
+  type RoomOptions,
   type ScreenSource,
   type Settings,
   type SoundEffect,
@@ -99,6 +102,18 @@ export class TauriBackend implements Backend {
   seekMusic = (ms: number): Promise<void> => call('seek_music', { ms: Math.max(0, Math.round(ms)) });
   setMusicVolume = (publish: number, playout: number): Promise<void> => call('set_music_volume', { publish, playout });
   playSoundEffect = (name: SoundEffect): Promise<void> => call('play_sound_effect', { name });
+  createInvite = (request: InviteRequest): Promise<string> => call('create_invite', { request });
+  sendChat = (text: string): Promise<void> => call('send_chat', { text });
+  sendReaction = (emoji: string): Promise<void> => call('send_reaction', { emoji });
+  raiseHand = (up: boolean): Promise<void> => call('raise_hand', { up });
+  muteUser = (userId: string | null, kind: MediaKind, lock: boolean): Promise<void> =>
+    call('mute_user', { userId, kind, lock });
+  unlockUser = (userId: string | null, kind: MediaKind): Promise<void> => call('unlock_user', { userId, kind });
+  removeUser = (userId: string): Promise<void> => call('remove_user', { userId });
+  setRoomOptions = (options: RoomOptions): Promise<void> => call('set_room_options', { options });
+  endMeeting = (): Promise<void> => call('end_meeting');
+  admit = (userId: string, accept: boolean): Promise<void> => call('admit', { userId, accept });
+  pendingInvite = (): Promise<string | null> => call('pending_invite');
 
   setView(view: ViewRequest, sink: FrameSink): Promise<void> {
     const channel = new Channel<ArrayBuffer>();

@@ -6,6 +6,7 @@
 
 mod h264;
 mod opus;
+pub mod sei;
 
 pub use h264::{EncodedFrame, EncoderConfig, H264Decoder, H264Encoder};
 pub use opus::{OpusDecoder, OpusEncoder};

@@ -3,7 +3,9 @@
 //! limits; a refusal comes back as [`EngineError::Server`] with its code.
 
 use roomcast_proto::chat::{MEETING_CMD_ID, MeetingMsg};
-use roomcast_proto::{MediaKind, Request, RoomOptions, UserId};
+use roomcast_proto::{MediaKind, Request, RoomOptions, Stream, UserId};
+
+use crate::codec::sei::SEI_MAX_BYTES;
 
 use super::{Engine, EngineError};
 
@@ -87,6 +89,25 @@ impl Engine {
     /// Host: end the meeting for everyone (we are removed too, with `MeetingEnded`).
     pub async fn end_meeting(&self) -> Result<(), EngineError> {
         self.send_request(Request::EndMeeting).await
+    }
+
+    /// Attaches `data` (at most 1000 bytes) to the next `repeat` camera frames as an H.264
+    /// SEI message (TRTC `sendSEIMsg`): subscribers get it with the frame, e.g. to sync
+    /// captions or slides to the picture. Needs the camera to be published.
+    pub fn send_sei_msg(&self, data: &[u8], repeat: u32) -> Result<(), EngineError> {
+        if data.len() > SEI_MAX_BYTES {
+            return Err(EngineError::Codec(format!(
+                "an SEI message may carry at most {SEI_MAX_BYTES} bytes, not {}",
+                data.len()
+            )));
+        }
+        let camera = self.video.get(&Stream::Main).ok_or_else(|| {
+            EngineError::Codec(
+                "SEI messages ride on camera frames: publish the camera first".into(),
+            )
+        })?;
+        crate::stats::lock(&camera.controls.sei).push((data.to_vec(), repeat.clamp(1, 30)));
+        Ok(())
     }
 
     /// Host: let `user` in from the lobby, or not.

@@ -26,6 +26,7 @@ describe('the UI hides what a backend cannot do', () => {
     await fireEvent.click(screen.getByTestId('home-join'));
     expect(onjoin.mock.calls[0][0]).toEqual({
       server: location.origin, room: '4242', userId: 'ann', role: 'anchor', scene: 'videocall', sdkAppId: 7, userSig: 'sig',
+      displayName: 'ann',
     } satisfies JoinArgs);
   });
 

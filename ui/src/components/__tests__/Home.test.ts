@@ -23,6 +23,7 @@ describe('Home', () => {
       scene: 'videocall',
       sdkAppId: null,
       userSig: null,
+      displayName: 'Ada Lovelace', // the name others see
     } satisfies JoinArgs);
   });
 
@@ -90,7 +91,10 @@ describe('App: Home → pre-join check → call', () => {
     await fireEvent.click(screen.getByTestId('prejoin-join'));
     await screen.findByTestId('call-grid');
     expect(backend.callsOf('join_room')).toEqual([
-      { server: 'http://10.0.0.5:7880', room: '42', userId: 'Ada_Lovelace', role: 'anchor', scene: 'videocall', sdkAppId: null, userSig: null },
+      {
+        server: 'http://10.0.0.5:7880', room: '42', userId: 'Ada_Lovelace', role: 'anchor', scene: 'videocall', sdkAppId: null, userSig: null,
+        displayName: 'Ada Lovelace',
+      },
     ]);
     expect(screen.getByTestId('tile-Ada_Lovelace')).toBeTruthy();
     // Leaving returns Home.

@@ -15,6 +15,7 @@ const NOT_FOR_PEOPLE: [RegExp, string][] = [
   [/\.test\.ts$/, 'tests'],
   [/\/i18n\//, 'the catalogs themselves'],
   [/\/mockBackend\.ts$/, 'stands in for the Rust side: its messages play the part of the server’s and the app’s'],
+  [/\/mockMeeting\.ts$/, 'the mock’s room server: its refusals play the part of the server’s'],
   [/\/frame\.ts$/, 'a bad frame is dropped with a console warning'],
   [/\/gl\//, 'shader source; a WebGL failure falls back to the 2D canvas'],
 ];
@@ -29,6 +30,7 @@ const NOT_TEXT = new Set([
   'Escape', // KeyboardEvent.key
   'Web Audio is not available', // the {detail} of a catalog sentence, for bug reports
   'no localStorage', // likewise
+  'Enter', // KeyboardEvent.key
 ]);
 
 /** Attributes whose value people read or hear. */

@@ -1,11 +1,14 @@
 import { ActiveSpeaker } from '../activeSpeaker';
 import { t, tMaybe } from '../i18n';
+import { MeetingState, type Reaction } from './meeting.svelte';
 import { SpeakState } from './speak.svelte';
 import { isLiveScene, type JoinArgs, type JoinResult, type Quality, type RemoteUser, type Role, type RoomEvent } from '../backend';
 
 /** A remote user as the call screen shows them. */
 export interface Participant {
   userId: string;
+  /** Display name (the UserID when they gave none). */
+  name: string;
   role: Role;
   audio: boolean;
   video: boolean;
@@ -13,6 +16,8 @@ export interface Participant {
   /** 0..100, from the latest `volumes`. */
   volume: number;
   quality: Quality;
+  /** Their raised hand's place (lower went up first); null when down. */
+  hand: number | null;
 }
 
 /** What a tile needs; the local user is `isSelf` and is viewed with userId "". */
@@ -20,6 +25,16 @@ export interface TileInfo extends Participant {
   isSelf: boolean;
   /** userId to pass to set_view ("" for me). */
   viewId: string;
+  /** Emojis floating over the tile. */
+  reactions: Reaction[];
+}
+
+/** A raised hand, for the people list (in the order they went up). */
+export interface RaisedHand {
+  userId: string;
+  name: string;
+  hand: number;
+  isSelf: boolean;
 }
 
 export interface Toast {
@@ -38,6 +53,8 @@ export interface RoomStateOptions {
   holdMs?: number;
   /** Clock for the active-speaker hold; tests pass a fake. */
   now?: () => number;
+  /** How long a reaction floats over a tile. */
+  reactionMs?: number;
 }
 
 /**
@@ -60,12 +77,20 @@ export class RoomState {
   toasts = $state<Toast[]>([]);
   /** Set when the room was exited (reason), e.g. "left", "kicked". */
   exited = $state<string | null>(null);
+  /** The server's code when it took me out (3009 meeting ended, 3010 removed by the host, …). */
+  exitCode = $state<number | null>(null);
   enterRoomMs = $state(0);
+  /** My UserID: the one I asked for, or the one the Rust side derived (joining with an invite). */
+  userId = $state('');
+  /** join_room is pending in the meeting's lobby until the host lets me in. */
+  waitingInLobby = $state(false);
   /** Invitations and requests to speak (live scenes). */
   readonly speak: SpeakState;
+  /** Options and host, chat, reactions, hands, host locks and the lobby. */
+  readonly meeting: MeetingState;
 
   private readonly speaker: ActiveSpeaker;
-  private readonly opts: Required<Omit<RoomStateOptions, 'threshold' | 'holdMs'>>;
+  private readonly opts: Required<Omit<RoomStateOptions, 'threshold' | 'holdMs' | 'reactionMs'>>;
   private nextToastId = 1;
   private recoveredTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -74,17 +99,57 @@ export class RoomState {
     this.role = args.role;
     this.speaker = new ActiveSpeaker({ threshold: opts.threshold, holdMs: opts.holdMs });
     this.opts = { toastMs: opts.toastMs ?? 4000, recoveredMs: opts.recoveredMs ?? 3000, now: opts.now ?? (() => Date.now()) };
-    this.participants = users.map((u) => ({ ...u, volume: 0, quality: 0 }));
+    this.userId = args.userId;
+    this.participants = users.map((u) => participant(u));
     this.speak = new SpeakState(this.opts.now);
+    this.meeting = new MeetingState((userId) => this.nameOf(userId), { reactionMs: opts.reactionMs });
   }
 
   /** Merges join_room's user list (events may already have announced some of them). */
   applyJoin(result: JoinResult): void {
     this.enterRoomMs = result.enterRoomMs;
+    this.waitingInLobby = false;
+    if (result.userId) this.userId = result.userId;
     for (const u of result.users) {
       const p = this.find(u.userId);
-      if (p) Object.assign(p, { role: u.role, audio: u.audio, video: u.video, subVideo: u.subVideo });
-      else this.participants.push({ ...u, volume: 0, quality: 0 });
+      if (p) Object.assign(p, { role: u.role, audio: u.audio, video: u.video, subVideo: u.subVideo, name: u.name ?? p.name, hand: u.hand ?? p.hand });
+      else this.participants.push(participant(u));
+    }
+    if (result.room) this.meeting.setView(result.room);
+    // The host's own passcode (set on Home), so that changing the lock keeps it.
+    if (this.isHost && this.meeting.view.passcode && this.args.passcode) this.meeting.passcode = this.args.passcode;
+  }
+
+  /** The name others see for me. */
+  get myName(): string {
+    return this.args.displayName?.trim() || this.userId;
+  }
+
+  /** A display name for anyone in the room, in the lobby, or me; the UserID otherwise. */
+  nameOf(userId: string): string {
+    if (userId === this.userId) return this.myName;
+    return this.find(userId)?.name ?? this.meeting.lobby.find((w) => w.userId === userId)?.name ?? userId;
+  }
+
+  /** I run the meeting (the server says who: `RoomView.host`). */
+  get isHost(): boolean {
+    return this.meeting.view.host !== null && this.meeting.view.host === this.userId;
+  }
+
+  /** Raised hands, mine included, in the order they went up. */
+  get raisedHands(): RaisedHand[] {
+    const hands: RaisedHand[] = this.participants
+      .filter((p) => p.hand !== null)
+      .map((p) => ({ userId: p.userId, name: p.name, hand: p.hand as number, isSelf: false }));
+    if (this.meeting.myHand !== null) hands.push({ userId: this.userId, name: this.myName, hand: this.meeting.myHand, isSelf: true });
+    return hands.sort((a, b) => a.hand - b.hand);
+  }
+
+  /** After raise_hand resolved: mine goes after every hand I know of (the server does not echo it). */
+  setMyHand(up: boolean): void {
+    if (!up) this.meeting.myHand = null;
+    else if (this.meeting.myHand === null) {
+      this.meeting.myHand = Math.max(0, ...this.participants.map((p) => p.hand ?? 0)) + 1;
     }
   }
 
@@ -96,18 +161,21 @@ export class RoomState {
   get tiles(): TileInfo[] {
     const remote = this.participants
       .filter((p) => !this.isLive || p.role === 'anchor')
-      .map((p) => ({ ...p, isSelf: false, viewId: p.userId }));
+      .map((p) => ({ ...p, isSelf: false, viewId: p.userId, reactions: this.meeting.reactionsOf(p.userId) }));
     if (this.isLive && this.role !== 'anchor') return remote;
     const self: TileInfo = {
-      userId: this.args.userId,
+      userId: this.userId,
+      name: this.myName,
       role: this.role,
       audio: this.micOn,
       video: this.cameraOn,
       subVideo: this.sharing,
       volume: this.selfVolume,
       quality: this.selfQuality,
+      hand: this.meeting.myHand,
       isSelf: true,
       viewId: '',
+      reactions: this.meeting.reactionsOf(this.userId),
     };
     return [self, ...remote];
   }
@@ -140,7 +208,7 @@ export class RoomState {
 
   /** Active speaker as a display userId (me → my userId). */
   get activeSpeakerId(): string | null {
-    return this.activeSpeaker === '' ? this.args.userId : this.activeSpeaker;
+    return this.activeSpeaker === '' ? this.userId : this.activeSpeaker;
   }
 
   find(userId: string): Participant | undefined {
@@ -151,7 +219,7 @@ export class RoomState {
     let p = this.find(userId);
     if (!p) {
       // user_enter carries no role; as in TRTC, only anchors are announced in live scenes.
-      this.participants.push({ userId, role: 'anchor', audio: false, video: false, subVideo: false, volume: 0, quality: 0 });
+      this.participants.push(participant({ userId, role: 'anchor', audio: false, video: false, subVideo: false }));
       p = this.participants[this.participants.length - 1];
     }
     return p;
@@ -160,20 +228,45 @@ export class RoomState {
   handle(e: RoomEvent): void {
     const speakNews = this.speak.handle(e);
     if (speakNews) this.toast(speakNews);
+    const meetingNews = this.meeting.handle(e);
+    if (meetingNews) this.toast(meetingNews);
     switch (e.type) {
-      case 'user_enter':
-        if (!this.find(e.userId)) {
-          this.upsert(e.userId);
-          this.toast(t('toast.joined', { user: e.userId }));
+      case 'user_enter': {
+        const known = this.find(e.userId);
+        if (known) {
+          if (e.name) known.name = e.name;
+        } else {
+          const p = this.upsert(e.userId);
+          if (e.name) p.name = e.name;
+          this.toast(t('toast.joined', { user: p.name }));
         }
         break;
-      case 'user_leave':
-        if (this.find(e.userId)) {
-          this.participants = this.participants.filter((p) => p.userId !== e.userId);
+      }
+      case 'user_leave': {
+        const p = this.find(e.userId);
+        if (p) {
+          this.participants = this.participants.filter((q) => q.userId !== e.userId);
           this.speaker.forget(e.userId);
           if (this.activeSpeaker === e.userId) this.activeSpeaker = null;
-          this.toast(leftToast(e.userId, e.reason));
+          this.toast(leftToast(p.name, e.reason));
         }
+        break;
+      }
+      case 'hand':
+        if (e.userId === this.userId) this.meeting.myHand = e.hand;
+        else {
+          // Hidden audience members (live scenes) have no row to put a hand on.
+          const p = this.find(e.userId);
+          if (p) p.hand = e.hand;
+        }
+        break;
+      case 'muted_by_host':
+        // The engine has already stopped sending it.
+        if (e.kind === 'audio') this.micOn = false;
+        else this.cameraOn = false;
+        break;
+      case 'waiting_in_lobby':
+        this.waitingInLobby = true;
         break;
       case 'audio_available':
         this.upsert(e.userId).audio = e.available;
@@ -240,6 +333,7 @@ export class RoomState {
         }
         break;
       case 'exit_room':
+        this.exitCode = e.code ?? null;
         this.exited = e.reason || 'left';
         break;
     }
@@ -262,7 +356,12 @@ export class RoomState {
 
   dispose(): void {
     this.clearRecoveredTimer();
+    this.meeting.dispose();
   }
+}
+
+function participant(u: RemoteUser): Participant {
+  return { ...u, name: u.name || u.userId, hand: u.hand ?? null, volume: 0, quality: 0 };
 }
 
 /** "alice left", with why when it was not her choice (a reason the UI does not know is shown as it is). */
