@@ -248,6 +248,8 @@ impl Member {
 enum Departure {
     Exited,
     Lost,
+    /// The host removed it.
+    Removed,
 }
 
 #[derive(Debug)]
@@ -587,6 +589,16 @@ impl Room {
         if self.destroyed {
             return;
         }
+        // Someone waiting in the lobby has nothing to come back to: they leave it now.
+        if self.meeting.lobby.contains_key(&member) {
+            self.after_departure(member);
+            self.events.push_back(RoomEvent::Remove {
+                member,
+                code: ErrorCode::NotInRoom,
+                message: "the connection closed while waiting in the lobby".into(),
+            });
+            return;
+        }
         if let Some(m) = self.members.get_mut(&member) {
             m.lost_since.get_or_insert(now);
         }
@@ -718,6 +730,7 @@ impl Room {
             let reason = match why {
                 Departure::Exited => LeaveReason::Exited,
                 Departure::Lost => LeaveReason::ConnectionLost,
+                Departure::Removed => LeaveReason::Removed,
             };
             self.broadcast(
                 None,

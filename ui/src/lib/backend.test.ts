@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { describeError, isValidUserId, parseInviteLink, roomIdKind, toBackendError, userIdFromName, utf8Bytes } from './backend';
+import { describeError, guestUserId, isValidUserId, parseInviteLink, roomIdKind, toBackendError, userIdFromName, utf8Bytes } from './backend';
 
 describe('contract helpers', () => {
   test('userIdFromName keeps [A-Za-z0-9_] and 32 bytes', () => {
@@ -68,5 +68,17 @@ describe('parseInviteLink', () => {
     ]) {
       expect(parseInviteLink(text), text).toBeNull();
     }
+  });
+});
+
+describe('guestUserId', () => {
+  test('always ends with the suffix, so two guests of the same name stay apart', () => {
+    expect(guestUserId('Jun', 'a1b2')).toBe('Jun_a1b2');
+    expect(guestUserId('Jun', 'c3d4')).not.toBe(guestUserId('Jun', 'a1b2'));
+    expect(guestUserId('김민지', 'x9')).toBe('guest_x9');
+    expect(guestUserId('Anna Kim', 'q')).toBe('Anna_Kim_q');
+    const long = guestUserId('a'.repeat(80), '12345678');
+    expect(long.length).toBeLessThanOrEqual(32);
+    for (const id of [long, guestUserId('Zoë 🎉', '9'), guestUserId('', 'z')]) expect(isValidUserId(id)).toBe(true);
   });
 });

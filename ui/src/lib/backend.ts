@@ -680,6 +680,17 @@ export function userIdFromName(name: string, fallbackSuffix = ''): string {
   return ('user_' + fallbackSuffix).slice(0, 32).replace(/[^A-Za-z0-9_]/g, '') || 'user';
 }
 
+/**
+ * The UserID of a guest joining with an invite: like {@link userIdFromName}, always followed by
+ * `_` and `suffix`, so two guests who pick the same name never take each other's place (the
+ * server replaces a UserID that enters twice). Same rule as `user_id_for` in the Rust proto.
+ */
+export function guestUserId(name: string, suffix: string): string {
+  const tail = suffix.replace(/[^A-Za-z0-9]/g, '').slice(0, 8);
+  const base = userIdFromName(name).replace(/^user_?$/, '') || 'guest';
+  return `${base.replace(/^_+|_+$/g, '').slice(0, 31 - tail.length) || 'guest'}_${tail}`;
+}
+
 export const isValidUserId = (id: string): boolean => /^[A-Za-z0-9_]{1,32}$/.test(id);
 
 /** Numeric room ids are 1..=4294967295; anything else non-empty is a room name. */

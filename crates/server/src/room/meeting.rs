@@ -317,7 +317,7 @@ impl Room {
             code: ErrorCode::RemovedByHost,
             message: "the host removed you from the meeting".into(),
         });
-        self.depart(now, target, Departure::Exited);
+        self.depart(now, target, Departure::Removed);
         Ok(())
     }
 

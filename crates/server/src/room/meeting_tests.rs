@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use roomcast_proto::{ErrorCode, MediaKind, Role, RoomOptions, Scene, ServerMessage, Stream};
+use roomcast_proto::{
+    ErrorCode, LeaveReason, MediaKind, Role, RoomOptions, Scene, ServerMessage, Stream,
+};
 
 use super::super::tests::{A, B, C, D, all_sent_to as sent_to, drain, room, uid};
 use super::*;
@@ -146,11 +148,13 @@ fn a_removed_guest_cannot_come_back() {
     r.handle_remove(t0, A, &uid("guest")).expect("host removes");
     let ev = drain(&mut r);
     assert!(ev.iter().any(|e| matches!(e, RoomEvent::Remove { member, code: ErrorCode::RemovedByHost, .. } if *member == B)));
-    assert!(
-        sent_to(&ev, A)
-            .iter()
-            .any(|m| matches!(m, ServerMessage::UserLeave { .. }))
-    );
+    assert!(sent_to(&ev, A).iter().any(|m| matches!(
+        m,
+        ServerMessage::UserLeave {
+            reason: LeaveReason::Removed,
+            ..
+        }
+    )));
     let again = r.handle_enter_as(t0, C, guest("guest", None));
     assert_eq!(again.unwrap_err().code(), ErrorCode::UserBanned);
     assert_eq!(
@@ -244,7 +248,7 @@ fn the_lobby_holds_guests_until_the_host_decides() {
         ErrorCode::UserNotFound
     );
 
-    // Someone who gives up waiting leaves the host's list.
+    // Someone who gives up waiting leaves the host's list, by exiting or by closing.
     r.handle_enter_as(t0, D, guest("cy", None)).expect("waits");
     drain(&mut r);
     r.handle_exit(t0, D);
@@ -252,6 +256,19 @@ fn the_lobby_holds_guests_until_the_host_decides() {
         sent_to(&drain(&mut r), A),
         vec![ServerMessage::LobbyLeft { user_id: uid("cy") }]
     );
+    let e = MemberId(5);
+    r.handle_enter_as(t0, e, guest("dee", None)).expect("waits");
+    drain(&mut r);
+    r.handle_connection_lost(t0, e);
+    let ev = drain(&mut r);
+    assert!(sent_to(&ev, A).contains(&ServerMessage::LobbyLeft {
+        user_id: uid("dee")
+    }));
+    assert!(
+        ev.iter()
+            .any(|x| matches!(x, RoomEvent::Remove { member, .. } if *member == e))
+    );
+    assert!(!r.has_lobby());
 }
 
 #[test]

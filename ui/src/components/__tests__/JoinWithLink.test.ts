@@ -44,7 +44,7 @@ describe('Home: join with an invite link', () => {
       invite: link.split('#invite=')[1],
       displayName: '김민지',
       passcode: '4821',
-      userId: expect.stringMatching(/^user_[a-z0-9]+$/),
+      userId: expect.stringMatching(/^guest_[a-z0-9]+$/),
     });
     expect(isValidUserId(args.userId)).toBe(true);
   });
@@ -59,7 +59,7 @@ describe('Home: join with an invite link', () => {
     await fireEvent.click(screen.getByTestId('btn-join-link'));
     expect(onjoin.mock.calls[0][0]).toMatchObject({
       server: 'http://192.168.1.20:7880', room: 'standup', role: 'audience', scene: 'live', passcode: null, displayName: 'Ada Lovelace',
-      userId: 'Ada_Lovelace',
+      userId: expect.stringMatching(/^Ada_Lovelace_[a-z0-9]+$/),
     });
   });
 

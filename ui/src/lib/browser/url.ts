@@ -7,7 +7,7 @@
  * and the passcode are read from the fragment only (a query would reach the server's logs);
  * the grant names the room and the role, and the UserID is derived from the name.
  */
-import { isLiveScene, parseInviteLink, userIdFromName, type JoinArgs, type Role, type Scene } from '../backend';
+import { isLiveScene, parseInviteLink, guestUserId, type JoinArgs, type Role, type Scene } from '../backend';
 
 export interface LinkJoin {
   args: JoinArgs;
@@ -46,7 +46,7 @@ export function parseJoinLink(search: string, hash: string, origin: string, suff
       args: {
         server: origin,
         room: invite?.room ?? '',
-        userId: userIdFromName(name, suffix()),
+        userId: guestUserId(name, suffix()),
         role,
         scene,
         sdkAppId: null,
