@@ -1,4 +1,4 @@
-// The meeting as a host runs it, in the app, in Korean (the app runs with LANG=ko_KR), with a
+// The meeting as a host runs it, in the app, in Korean (Settings → Language), with a
 // browser guest: run by tests/tests/app.rs, which starts Xvfb and tauri-driver and passes
 // WEBDRIVER, APP, ROOMCAST, ARTIFACTS and CHROMIUM.
 //
@@ -34,11 +34,16 @@ async function screenshot(name) {
 
 /** The guest: a Chromium page on the invite link, seen through the page's test hook. */
 async function openGuest(link) {
+  // The in-app server speaks plain http on the LAN address, and browsers give cameras and
+  // microphones only to secure pages: this flag stands in for the https the server does not
+  // serve yet (see the note in docs/PROTOCOL.md). Without it the page says so and joins
+  // without camera and microphone.
+  const origin = new URL(link).origin;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--autoplay-policy=no-user-gesture-required', '--lang=ko-KR'],
+      '--autoplay-policy=no-user-gesture-required', '--lang=ko-KR', `--unsafely-treat-insecure-origin-as-secure=${origin}`],
   });
   const page = await (await browser.newContext({ viewport: { width: 1100, height: 700 }, locale: 'ko-KR' })).newPage();
   page.on('pageerror', (e) => log('[guest] uncaught', e.message));
@@ -50,7 +55,7 @@ async function openGuest(link) {
     page,
     state: () => hook(() => ({ state: window.roomcast?.state, error: window.roomcast?.error ?? null, userId: window.roomcast?.userId })),
     messages: () => hook(() => (window.roomcast?.messages ?? []).map((m) => m.text)),
-    hands: () => hook(() => window.roomcast?.hands ?? {}),
+    handOf: (user) => hook((user) => (window.roomcast?.users ?? []).find((u) => u.user_id === user)?.hand ?? null, user),
     mutedByHost: () => hook(() => window.roomcast?.mutedByHost ?? null),
     sendChat: (t) => hook((t) => window.roomcast.sendChat(t), t),
     raiseHand: (up) => hook((up) => window.roomcast.raiseHand(up), up),
@@ -68,18 +73,19 @@ async function main() {
   await find('home-name');
   const saved = await asyncScript(
     'const done = arguments[arguments.length - 1]; const i = window.__TAURI_INTERNALS__;' +
-      'i.invoke("get_settings").then((s) => i.invoke("save_settings", { settings: { ...s, resolution: "360p", fps: 15, bitrateKbps: 500, language: "system" } }))' +
+      'i.invoke("get_settings").then((s) => i.invoke("save_settings", { settings: { ...s, resolution: "360p", fps: 15, bitrateKbps: 500, language: "ko" } }))' +
       '.then(() => done("ok"), (e) => done({ error: e }));',
   );
   if (saved !== 'ok') throw new Error(`cannot save settings: ${JSON.stringify(saved)}`);
   await script('location.reload()');
   await sleep(500);
 
-  // The system locale is Korean, so is the UI.
+  // Korean, chosen in Settings (WebKitGTK reports the system's language only when that
+  // locale is installed, which a CI image need not have; following the system is unit-tested).
   const lang = await script('return document.documentElement.lang');
   const title = await text(await find('home-host'));
   log('lang', lang, 'host button', title);
-  if (!HANGUL.test(title)) throw new Error(`the UI is not in Korean under LANG=ko_KR: "${title}" (lang ${lang})`);
+  if (!HANGUL.test(title)) throw new Error(`the UI is not in Korean: "${title}" (lang ${lang})`);
 
   await type(await find('home-name'), '호스트');
   await type(await find('home-room'), '5150');
@@ -111,12 +117,15 @@ async function main() {
   const canvas = (await wd('POST', s(`/element/${tile}/element`), { using: 'css selector', value: 'canvas' }))[ELEMENT];
   await until('the guest drawn in the app', async () => Number(await attr(canvas, 'data-frames')) > 10, 20000);
   const hostId = await until('the host in the guest roster', async () =>
-    guest.page.evaluate(() => (window.roomcast.users ?? []).map((u) => u.userId ?? u.user_id).find(Boolean)), 10000);
+    guest.page.evaluate(() => (window.roomcast.users ?? []).map((u) => u.user_id).find(Boolean)), 10000);
   await until('the host decoded in the browser', async () => (await guest.decodedFrom(hostId)) > 15, 20000);
   log('media both ways; host is', hostId);
   // The guest's Korean name is shown in the app.
   const tileLabel = await attr(tile, 'aria-label');
   if (!String(tileLabel).includes('민지')) throw new Error(`the guest's tile is labelled "${tileLabel}", not with 민지`);
+
+  await until('the guest microphone on in the app', async () =>
+    String(await attr(await find(`mic-state-${gid}`), 'data-on')) === 'true', 10000);
 
   // Chat, app → guest and guest → app.
   await click(await find('btn-chat'));
@@ -135,20 +144,17 @@ async function main() {
   await click(await find('btn-people'));
   await find(`hand-${gid}`, 10000);
   await click(await find('btn-hand'));
-  await until('the host hand in the browser', async () => {
-    const h = await guest.hands();
-    return h && (h[hostId] != null || (Array.isArray(h) && h.includes(hostId)));
-  }, 10000);
+  await until('the host hand in the browser', async () => (await guest.handOf(hostId)) != null, 10000);
   log('hands both ways');
   await screenshot('korean');
 
   // The host mutes the guest's microphone: the guest is told, the app sees it off.
   await click(await find(`host-mute-audio-${gid}`));
   await until('the guest told it was muted', async () => (await guest.mutedByHost()) != null, 10000);
-  await until('the guest audio off in the app', async () => {
-    const row = await find(`person-${gid}`);
-    return /mic-off|muted/.test(String(await attr(row, 'innerHTML')));
-  }, 10000).catch(() => log('(the people row has no muted marker to read; the guest side confirmed it)'));
+  // Before the mute the app showed the guest's microphone on; now off.
+  await until('the guest audio off in the app', async () =>
+    String(await attr(await find(`mic-state-${gid}`), 'data-on')) === 'false', 10000);
+  log('muted by the host');
 
   // Removed: the guest is told why and cannot come back with the same name on this link.
   await click(await find(`host-remove-${gid}`));

@@ -184,6 +184,10 @@ export function deviceError(s: LocalSource, e: unknown): BackendError {
   const device = TEXT.devices[s];
   const name = e instanceof DOMException || e instanceof Error ? e.name : '';
   switch (name) {
+    case 'NotSupportedError':
+      // Browsers offer cameras and microphones only to secure pages (https, or localhost).
+      if (globalThis.isSecureContext === false) return { kind: 'device', message: TEXT.needsHttps };
+      return { kind: 'device', message: TEXT.deviceFailed(device, name) };
     case 'NotAllowedError':
       // Closing the browser's screen picker without choosing says the same.
       return { kind: 'device', message: s === 'screen' ? TEXT.shareCancelled : TEXT.deviceDenied(device) };

@@ -24,6 +24,7 @@ export const TEXT = {
   get audienceCannotPublish() { return t('browser.audienceCannotPublish'); },
   deviceDenied: (d: string) => t('browser.device.denied', { device: device(d) }),
   deviceMissing: (d: string) => t('browser.device.missing', { device: device(d) }),
+  get needsHttps() { return t('browser.needsHttps'); },
   get shareCancelled() { return t('browser.shareCancelled'); },
   deviceBusy: (d: string) => t('browser.device.busy', { device: device(d) }),
   deviceFailed: (d: string, detail: string) => t('browser.device.failed', { device: device(d), detail }),

@@ -1,11 +1,11 @@
 /**
  * The page's automation surface, read by tests/browser/join.mjs:
  * `window.roomcast = { state, error, users, userId, roomId, messages, stats(), leave(),
- * sendChat(text), raiseHand(up) }`, where `state` is idle | joining | in_room | error | left
+ * sendChat(text), raiseHand(up), mutedByHost }`, where `state` is idle | joining | in_room | error | left
  * (joining includes waiting in a lobby), `error` is `{code, message}` (code null for a lost
  * connection rather than a server error; 3010 when the host removed me, …), `messages` are the
  * chat lines received (`{from, text}`, from = UserID), and `users` and the stats rows use the
- * protocol's snake_case names.
+ * protocol's snake_case names. `mutedByHost` is the last `muted_by_host` event (null before).
  */
 import type { BrowserBackend, ReceivedChat } from './browserBackend';
 import { toWireUser, type WireRemoteUser } from './protocol';
@@ -22,10 +22,18 @@ export interface RoomcastHook {
   leave(): Promise<void>;
   sendChat(text: string): Promise<void>;
   raiseHand(up: boolean): Promise<void>;
+  readonly mutedByHost: { kind: string; by: string; locked: boolean } | null;
 }
 
 export function testHook(b: BrowserBackend): RoomcastHook {
+  let muted: RoomcastHook['mutedByHost'] = null;
+  void b.onRoomEvent((e) => {
+    if (e.type === 'muted_by_host') muted = { kind: e.kind, by: e.by, locked: e.locked };
+  });
   return {
+    get mutedByHost() {
+      return muted;
+    },
     get state() {
       return b.state;
     },

@@ -405,6 +405,7 @@ export const en = {
   'browser.audienceCannotPublish': 'In the audience you do not publish: go on stage first.',
   'browser.device.denied': 'The browser is not allowed to use the {device}: allow it next to the address bar, then try again.',
   'browser.device.missing': 'No {device} found.',
+  'browser.needsHttps': 'This page is not served over HTTPS, so the browser does not let it use the camera or the microphone. Open the meeting in the Roomcast app, or ask the host for an https:// link.',
   'browser.shareCancelled': 'Screen sharing was cancelled, or the browser is not allowed to share the screen.',
   'browser.device.busy': 'The {device} is in use by another application.',
   'browser.device.failed': 'Cannot use the {device}: {detail}',

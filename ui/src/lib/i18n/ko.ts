@@ -392,6 +392,7 @@ export const ko: Catalog = {
   'browser.audienceCannotPublish': '청중은 방송할 수 없어요. 먼저 무대에 오르세요.',
   'browser.device.denied': '브라우저가 {device}을(를) 사용할 수 없어요. 주소 표시줄 옆에서 허용한 뒤 다시 시도하세요.',
   'browser.device.missing': '{device}을(를) 찾을 수 없어요.',
+  'browser.needsHttps': '이 페이지는 HTTPS로 열리지 않아서 브라우저가 카메라와 마이크를 쓰게 해 주지 않아요. Roomcast 앱으로 회의에 참여하거나 호스트에게 https:// 링크를 요청하세요.',
   'browser.shareCancelled': '화면 공유가 취소되었거나 브라우저에 화면 공유 권한이 없어요.',
   'browser.device.busy': '다른 프로그램이 {device}을(를) 사용 중이에요.',
   'browser.device.failed': '{device}을(를) 사용할 수 없어요: {detail}',
