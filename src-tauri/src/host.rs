@@ -15,6 +15,8 @@ pub(crate) struct Hosted {
     pub(crate) server: RunningServer,
     /// What others on the LAN type.
     pub(crate) url: String,
+    /// The web page over https (browsers need a secure page for camera and microphone).
+    pub(crate) web_url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -52,6 +54,7 @@ pub async fn host_meeting(app: AppHandle, state: State<'_, AppState>) -> Result<
         public_ip: None,
         data_dir: data_dir.clone(),
         web: Some(web_page(&app)),
+        https: Some(SocketAddr::new(any, 7443)),
     };
     let server = match RunningServer::start(preferred).await {
         Ok(s) => s,
@@ -61,6 +64,7 @@ pub async fn host_meeting(app: AppHandle, state: State<'_, AppState>) -> Result<
             public_ip: None,
             data_dir,
             web: Some(web_page(&app)),
+            https: Some(SocketAddr::new(any, 0)),
         })
         .await
         .map_err(|e| AppError::Internal {
@@ -69,11 +73,16 @@ pub async fn host_meeting(app: AppHandle, state: State<'_, AppState>) -> Result<
     };
     let ip = roomcast_server::config::guess_lan_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let url = format!("http://{}", SocketAddr::new(ip, server.http_addr.port()));
+    let web_url = server.https_url(ip);
     let info = HostInfo {
         url: url.clone(),
         sdk_app_id: server.dev_app.id.get(),
     };
-    *hosted = Some(Hosted { server, url });
+    *hosted = Some(Hosted {
+        server,
+        url,
+        web_url,
+    });
     Ok(info)
 }
 
@@ -121,9 +130,19 @@ pub async fn create_invite(state: State<'_, AppState>, request: InviteRequest) -
         exp: now + request.expires_s,
         id: format!("{:x}", rand::random::<u64>()),
     };
-    let link = invite::InviteLink {
-        server: h.url.clone(),
-        grant: invite::sign(&grant, &h.server.dev_app.secret_key),
+    let grant = invite::sign(&grant, &h.server.dev_app.secret_key);
+    // Browsers open the https page; the app and the CLI use the plain address.
+    let link = match &h.web_url {
+        Some(web) => invite::InviteLink {
+            server: web.clone(),
+            grant,
+            signaling: Some(h.url.clone()),
+        },
+        None => invite::InviteLink {
+            server: h.url.clone(),
+            grant,
+            signaling: None,
+        },
     };
     Ok(link.to_web())
 }

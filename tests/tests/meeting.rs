@@ -305,7 +305,7 @@ async fn the_host_mutes_removes_locks_and_ends_and_only_the_host_may() {
     let lobby = RoomOptions {
         locked: false,
         lobby: true,
-        passcode: Some("4821".into()),
+        passcode: Some(Some("4821".into())),
     };
     host.set_room_options(lobby).await.expect("options");
     let mut late = receiving_engine();
@@ -450,4 +450,59 @@ async fn sei_messages_arrive_with_the_publishers_frames() {
         "over 1000 bytes is refused"
     );
     viewer.exit_room().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_invite_link_still_gets_the_cli_in_over_plain_signaling() {
+    let config = roomcast_server::ServerConfig {
+        https: Some("127.0.0.1:0".parse().expect("addr")),
+        ..roomcast_server::ServerConfig::ephemeral()
+    };
+    let server = roomcast_server::RunningServer::start(config)
+        .await
+        .expect("server with https");
+    let https = server.https_addr.expect("https is served");
+    assert_eq!(server.tls_fingerprint.as_deref().map(str::len), Some(64));
+    let (app, key) = (server.dev_app.id.get(), server.dev_app.secret_key.clone());
+    let out = Command::new(roomcast())
+        .args([
+            "invite",
+            "--server",
+            &server.url(),
+            "--app",
+            &app.to_string(),
+            "--key",
+            &key,
+        ])
+        .args(["--room", "9190", "--https-port", &https.port().to_string()])
+        .output()
+        .expect("runs");
+    let link = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
+    assert!(
+        link.starts_with(&format!("https://127.0.0.1:{}/#invite=v1.", https.port()))
+            && link.ends_with(&format!("&http={}", server.http_addr.port())),
+        "{link}"
+    );
+    let out = Command::new(roomcast())
+        .args([
+            "join",
+            "--invite",
+            &link,
+            "--user",
+            "cli",
+            "--duration",
+            "1",
+        ])
+        .args(["--audio", "none", "--video", "none"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.shutdown().await;
 }

@@ -30,6 +30,10 @@ pub struct InviteArgs {
     /// Whoever uses the link may run the meeting (mute, remove, lock, end).
     #[arg(long)]
     pub host: bool,
+    /// The server also serves its page over https on this port (`roomcast serve
+    /// --https-listen`): browsers open that, the app and the CLI use --server.
+    #[arg(long)]
+    pub https_port: Option<u16>,
 }
 
 pub fn unix_now() -> i64 {
@@ -58,9 +62,24 @@ pub fn run(args: InviteArgs) -> anyhow::Result<()> {
         exp: now + args.expires,
         id: random_suffix(12),
     };
-    let link = InviteLink {
-        server,
-        grant: invite::sign(&grant, &args.key),
+    let link = match args.https_port {
+        Some(port) => {
+            let host = server
+                .split_once("://")
+                .map(|(_, rest)| rest)
+                .unwrap_or(&server);
+            let hostname = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            InviteLink {
+                server: format!("https://{hostname}:{port}"),
+                grant: invite::sign(&grant, &args.key),
+                signaling: Some(server.clone()),
+            }
+        }
+        None => InviteLink {
+            server,
+            grant: invite::sign(&grant, &args.key),
+            signaling: None,
+        },
     };
     println!("{}", link.to_web());
     eprintln!("Desktop app: {}", link.to_app());

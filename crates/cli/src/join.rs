@@ -137,7 +137,7 @@ fn params(args: &JoinArgs) -> anyhow::Result<EnterRoomParams> {
             Err(_) => invite::user_id_for(&args.user, &crate::invite::random_suffix(6)),
         };
         return Ok(EnterRoomParams {
-            server_url: link.server,
+            server_url: link.client_server().to_string(),
             sdk_app_id: grant.app,
             user_id,
             user_sig: String::new(),

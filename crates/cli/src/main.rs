@@ -51,6 +51,11 @@ enum Command {
         /// built into this binary.
         #[arg(long)]
         web_dir: Option<PathBuf>,
+        /// Also serve the web page and signaling over https here (self-signed certificate,
+        /// kept in the data directory): browsers on other machines need it for camera and
+        /// microphone. E.g. 0.0.0.0:7443.
+        #[arg(long)]
+        https_listen: Option<SocketAddr>,
     },
     /// Manage apps (tenants with their own secret keys).
     App {
@@ -132,6 +137,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             public_ip,
             data,
             web_dir,
+            https_listen,
         } => {
             let data_dir = data.unwrap_or_else(default_data_dir);
             let web = match web_dir {
@@ -145,6 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 public_ip,
                 data_dir: Some(data_dir.clone()),
                 web,
+                https: https_listen,
             })
             .await
             .context("cannot start the server")?;
@@ -154,6 +161,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 server.udp_addr
             );
             println!("Data: {}", data_dir.display());
+            if let (Some(addr), Some(fp)) = (server.https_addr, &server.tls_fingerprint) {
+                println!(
+                    "Web page over https on {addr} (self-signed certificate, SHA-256 {fp}); invite links: roomcast invite --https-port {}",
+                    addr.port()
+                );
+            }
             let created = if server.dev_app_created {
                 " (created now)"
             } else {

@@ -9,6 +9,11 @@
 //! URL fragment, `http://host:7880/#invite=<grant>`, which browsers never send to a server,
 //! so it stays out of access logs. `roomcast://host:7880/#invite=<grant>` is the same link for
 //! the desktop app (the scheme stands for `http`; `roomcasts://` for `https`).
+//!
+//! A server that serves its page over https with a self-signed certificate (browsers need a
+//! secure page for camera and microphone) gives `https://host:7443/#invite=<grant>&http=7880`:
+//! browsers open the https page, the app and the CLI talk plain http to port 7880 of the same
+//! host (they cannot vouch for a self-signed certificate; media is DTLS-SRTP either way).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -120,23 +125,39 @@ fn parse_payload(payload: &str) -> Result<Grant, InviteError> {
 /// An invite link taken apart: the server's http(s) address and the grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InviteLink {
-    /// `http://host:port` (no trailing slash).
+    /// What browsers open: `http(s)://host:port` (no trailing slash).
     pub server: String,
     pub grant: String,
+    /// Where the app and the CLI connect instead, when the page is https with a certificate
+    /// they cannot check: `http://host:port`.
+    pub signaling: Option<String>,
 }
 
 impl InviteLink {
     /// The link people share (opens the web page in a browser).
     pub fn to_web(&self) -> String {
-        format!("{}/#invite={}", self.server, self.grant)
+        let port = self
+            .signaling
+            .as_deref()
+            .and_then(|s| s.rsplit(':').next())
+            .map(|p| format!("&http={p}"))
+            .unwrap_or_default();
+        format!("{}/#invite={}{port}", self.server, self.grant)
     }
 
-    /// The same link for the desktop app's `roomcast://` handler.
+    /// Where the app and the CLI connect.
+    pub fn client_server(&self) -> &str {
+        self.signaling.as_deref().unwrap_or(&self.server)
+    }
+
+    /// The same link for the desktop app's `roomcast://` handler (it points at
+    /// [`InviteLink::client_server`]).
     pub fn to_app(&self) -> String {
-        let deep = if let Some(rest) = self.server.strip_prefix("https://") {
+        let target = self.client_server();
+        let deep = if let Some(rest) = target.strip_prefix("https://") {
             format!("roomcasts://{rest}")
         } else {
-            let rest = self.server.strip_prefix("http://").unwrap_or(&self.server);
+            let rest = target.strip_prefix("http://").unwrap_or(target);
             format!("roomcast://{rest}")
         };
         format!("{deep}/#invite={}", self.grant)
@@ -166,9 +187,18 @@ impl InviteLink {
             return Err(InviteError::Malformed("the link names no server".into()));
         }
         decode(grant)?;
+        let port = fragment
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("http="))
+            .and_then(|p| p.parse::<u16>().ok());
+        let hostname = host
+            .rsplit_once(':')
+            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(h, _)| h);
         Ok(Self {
             server: format!("{scheme}://{host}"),
             grant: grant.to_string(),
+            signaling: port.map(|p| format!("http://{hostname}:{p}")),
         })
     }
 }
@@ -268,6 +298,7 @@ mod tests {
         let link = InviteLink {
             server: "http://192.168.1.20:7880".into(),
             grant: sign(&grant(5000), "key"),
+            signaling: None,
         };
         assert_eq!(InviteLink::parse(&link.to_web()).unwrap(), link);
         assert_eq!(InviteLink::parse(&link.to_app()).unwrap(), link);
@@ -280,6 +311,19 @@ mod tests {
             ..link.clone()
         };
         assert_eq!(InviteLink::parse(&tls.to_app()).unwrap(), tls);
+        let secure = InviteLink {
+            server: "https://192.168.1.20:7443".into(),
+            signaling: Some("http://192.168.1.20:7880".into()),
+            ..link.clone()
+        };
+        assert!(secure.to_web().ends_with("&http=7880"));
+        assert_eq!(InviteLink::parse(&secure.to_web()).unwrap(), secure);
+        assert_eq!(secure.client_server(), "http://192.168.1.20:7880");
+        assert!(
+            secure
+                .to_app()
+                .starts_with("roomcast://192.168.1.20:7880/#invite=")
+        );
         assert!(InviteLink::parse("http://host:7880/?invite=x").is_err());
         assert!(InviteLink::parse("ftp://host/#invite=v1.a.b").is_err());
     }

@@ -180,9 +180,18 @@ pub struct RoomOptions {
     /// Guests (invite holders) wait until the host admits them.
     #[serde(default)]
     pub lobby: bool,
-    /// Guests must give this passcode. `None` = no passcode.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passcode: Option<String>,
+    /// Absent: keep the passcode as it is; `null` or `""`: no passcode; a string: this one.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub passcode: Option<Option<String>>,
+}
+
+/// Tells a field that is present (even as `null`) from one that is absent.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// The room's options as every member sees them (the passcode itself is not sent).
@@ -616,10 +625,22 @@ mod tests {
                 options: RoomOptions {
                     locked: false,
                     lobby: true,
-                    passcode: Some("1234".into())
+                    passcode: Some(Some("1234".into()))
                 }
             }
         );
+        let keep =
+            parse_client_message(r#"{"id":9,"type":"set_room_options","options":{"locked":true}}"#)
+                .unwrap();
+        let clear = parse_client_message(
+            r#"{"id":9,"type":"set_room_options","options":{"passcode":null}}"#,
+        )
+        .unwrap();
+        let passcode = |m: ClientMessage| match m.request {
+            Request::SetRoomOptions { options } => options.passcode,
+            _ => panic!("set_room_options"),
+        };
+        assert_eq!((passcode(keep), passcode(clear)), (None, Some(None)));
         assert_eq!(ServerMessage::Waiting { id: 3 }.reply_to(), Some(3));
         // An old client's enter_room (no name, invite or passcode) still parses.
         let m = parse_client_message(

@@ -19,6 +19,9 @@ pub struct ServerConfig {
     pub data_dir: Option<PathBuf>,
     /// The web page's files (a build of `ui/`); `None` serves a page saying how to build it.
     pub web: Option<WebAssets>,
+    /// Also serve the page and signaling over https here, with a self-signed certificate
+    /// (browsers on other machines need a secure page for camera and microphone).
+    pub https: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -30,6 +33,7 @@ impl ServerConfig {
             public_ip: None,
             data_dir: None,
             web: None,
+            https: None,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod room;
 pub mod sfu;
 pub mod signaling;
 pub mod store;
+pub mod tls;
 pub mod web;
 
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +19,7 @@ use std::sync::atomic::AtomicU64;
 
 use axum::Router;
 use axum::routing::get;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 pub use config::ServerConfig;
 pub use sfu::WorkerStats;
@@ -40,6 +41,8 @@ pub enum ServerError {
     },
     #[error("cannot start the media worker: {0}")]
     Worker(std::io::Error),
+    #[error("cannot serve https: {0}")]
+    Tls(String),
 }
 
 /// Shared by every signaling connection.
@@ -53,14 +56,19 @@ pub struct AppState {
 /// A server that is up: where it listens, and its development app.
 pub struct RunningServer {
     pub http_addr: SocketAddr,
+    /// Where the web page is served over https, when asked for.
+    pub https_addr: Option<SocketAddr>,
+    /// SHA-256 of the https certificate, hex.
+    pub tls_fingerprint: Option<String>,
     pub udp_addr: SocketAddr,
     pub dev_app: App,
     /// True when this start created the development app (first start on this data dir).
     pub dev_app_created: bool,
     pub store: Store,
     pub stats: Arc<WorkerStats>,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
     http: Option<tokio::task::JoinHandle<()>>,
+    https: Option<tokio::task::JoinHandle<()>>,
     worker: Option<std::thread::JoinHandle<()>>,
     worker_tx: mpsc::UnboundedSender<sfu::Command>,
 }
@@ -120,11 +128,35 @@ impl RunningServer {
             .fallback(web::serve)
             .with_state(cfg.web.clone())
             .merge(api(state, worker_stats));
-        let (shutdown, stop) = oneshot::channel::<()>();
+        let (shutdown, stop) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let (https_addr, tls_fingerprint, https) = match cfg.https {
+            Some(addr) => {
+                let tcp = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Listen { addr, source })?;
+                let bound = tcp
+                    .local_addr()
+                    .map_err(|source| ServerError::Listen { addr, source })?;
+                let identity =
+                    tls::Identity::load_or_create(cfg.data_dir.as_deref(), advertised_ip)
+                        .map_err(ServerError::Tls)?;
+                let listener = tls::TlsListener::new(tcp, &identity).map_err(ServerError::Tls)?;
+                let serve = axum::serve(listener, router.clone())
+                    .with_graceful_shutdown(stopped(stop.clone()));
+                let task = tokio::spawn(async move {
+                    if let Err(e) = serve.await {
+                        tracing::error!("https server stopped: {e}");
+                    }
+                });
+                (Some(bound), Some(identity.fingerprint()), Some(task))
+            }
+            None => (None, None, None),
+        };
+        let serve = axum::serve(listener, router).with_graceful_shutdown(stopped(stop));
         let http = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-                let _ = stop.await;
-            });
             if let Err(e) = serve.await {
                 tracing::error!("signaling server stopped: {e}");
             }
@@ -132,6 +164,9 @@ impl RunningServer {
 
         Ok(Self {
             http_addr,
+            https_addr,
+            tls_fingerprint,
+            https,
             udp_addr,
             dev_app,
             dev_app_created,
@@ -149,6 +184,12 @@ impl RunningServer {
         format!("http://{}", self.http_addr)
     }
 
+    /// The web page over https on `host` (the address browsers reach), when served.
+    pub fn https_url(&self, host: IpAddr) -> Option<String> {
+        self.https_addr
+            .map(|a| format!("https://{}", SocketAddr::new(host, a.port())))
+    }
+
     /// Stops accepting, closes every room and waits for the media worker to end.
     pub async fn shutdown(mut self) {
         self.stop().await;
@@ -156,11 +197,11 @@ impl RunningServer {
 
     async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
         let _ = self.worker_tx.send(sfu::Command::Shutdown);
-        if let Some(http) = self.http.take() {
-            let _ = http.await;
+        for task in [self.http.take(), self.https.take()].into_iter().flatten() {
+            let _ = task.await;
         }
         if let Some(worker) = self.worker.take() {
             let _ = tokio::task::spawn_blocking(move || worker.join()).await;
@@ -171,7 +212,7 @@ impl RunningServer {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
         let _ = self.worker_tx.send(sfu::Command::Shutdown);
     }

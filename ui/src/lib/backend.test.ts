@@ -82,3 +82,11 @@ describe('guestUserId', () => {
     for (const id of [long, guestUserId('Zoë 🎉', '9'), guestUserId('', 'z')]) expect(isValidUserId(id)).toBe(true);
   });
 });
+
+test('an https invite link with a plain port: the app uses that port over http', () => {
+  const payload = btoa(JSON.stringify({ app: 7, room: 5150, role: 'anchor', iat: 0, exp: 9, id: 'x' }))
+    .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const l = parseInviteLink(`https://192.168.1.20:7443/#invite=v1.${payload}.sig&http=7880`);
+  expect(l?.server).toBe('http://192.168.1.20:7880');
+  expect(l?.room).toBe('5150');
+});

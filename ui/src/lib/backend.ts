@@ -152,8 +152,8 @@ export interface RoomOptions {
   locked: boolean;
   /** Guests wait until the host admits them. */
   lobby: boolean;
-  /** null = no passcode. */
-  passcode: string | null;
+  /** Absent: keep the passcode as it is; null (or ""): no passcode; a string: this one. */
+  passcode?: string | null;
 }
 
 /** The room as every member sees it (`room_changed`). */
@@ -723,7 +723,13 @@ export function parseInviteLink(text: string): InviteLink | null {
   const m = /^(https?|roomcasts?):\/\/([^/?#]+)/i.exec(link.slice(0, hash));
   if (!grant || !m) return null;
   const scheme = m[1].toLowerCase();
-  const server = `${scheme === 'https' || scheme === 'roomcasts' ? 'https' : 'http'}://${m[2]}`;
+  // `&http=PORT`: the page is https with a self-signed certificate; the app talks plain http
+  // to that port of the same host (docs/PROTOCOL.md, "Invites").
+  const plainPort = Number(new URLSearchParams(link.slice(hash + 1)).get('http'));
+  const server =
+    Number.isInteger(plainPort) && plainPort > 0 && plainPort < 65536
+      ? `http://${m[2].replace(/:\d+$/, '')}:${plainPort}`
+      : `${scheme === 'https' || scheme === 'roomcasts' ? 'https' : 'http'}://${m[2]}`;
   const parts = grant.split('.');
   if (parts.length !== 3 || parts[0] !== 'v1') return null;
   try {

@@ -43,7 +43,7 @@ export class MockMeeting {
   /** My UserID once joined. */
   me = '';
   host: string | null = null;
-  options: RoomOptions;
+  options: Required<RoomOptions> & { passcode: string | null };
   /** Remote users in the room (muting one changes its state here and for everyone). */
   readonly users = new Map<string, RemoteUser>();
   /** Who waits in the lobby: UserID → display name. */
@@ -210,7 +210,7 @@ export class MockMeeting {
   setOptions(options: RoomOptions): void {
     this.requireHost("change the meeting's options");
     const lobbyClosed = this.options.lobby && !options.lobby;
-    this.options = { ...options, passcode: options.passcode || null };
+    this.options = { ...this.options, ...options, passcode: options.passcode === undefined ? this.options.passcode : options.passcode || null };
     this.emit({ type: 'room_changed', room: this.view() });
     if (lobbyClosed) for (const userId of [...this.lobby.keys()]) this.admit(userId, true);
   }

@@ -73,7 +73,10 @@ pub enum Entry {
 #[derive(Debug, Default)]
 pub(super) struct Meeting {
     pub(super) host: Option<MemberId>,
-    pub(super) options: RoomOptions,
+    pub(super) locked: bool,
+    /// Guests wait to be admitted.
+    pub(super) lobby_on: bool,
+    pub(super) passcode: Option<String>,
     pub(super) banned: BTreeSet<UserId>,
     /// Waiting members, in arrival order (member ids only grow).
     pub(super) lobby: BTreeMap<MemberId, Entrant>,
@@ -83,9 +86,9 @@ impl Room {
     /// What members see of the room's options.
     pub fn view(&self) -> RoomView {
         RoomView {
-            locked: self.meeting.options.locked,
-            lobby: self.meeting.options.lobby,
-            passcode: self.meeting.options.passcode.is_some(),
+            locked: self.meeting.locked,
+            lobby: self.meeting.lobby_on,
+            passcode: self.meeting.passcode.is_some(),
             host: self
                 .meeting
                 .host
@@ -121,20 +124,20 @@ impl Room {
         if e.may_host() {
             let creating = self.members.is_empty() && self.meeting.host.is_none();
             if creating && let Some(p) = e.passcode.clone().filter(|p| !p.is_empty()) {
-                self.meeting.options.passcode = Some(p);
+                self.meeting.passcode = Some(p);
             }
             return Ok(false);
         }
         if matches!(e.auth, Auth::UserSig) {
             return Ok(false);
         }
-        if self.meeting.options.locked {
+        if self.meeting.locked {
             return Err(RoomError::Refused(
                 ErrorCode::RoomLocked,
                 "the host locked this meeting; nobody new can enter".into(),
             ));
         }
-        if let Some(want) = &self.meeting.options.passcode
+        if let Some(want) = &self.meeting.passcode
             && e.passcode.as_deref() != Some(want.as_str())
         {
             let msg = if e.passcode.is_none() {
@@ -144,7 +147,7 @@ impl Room {
             };
             return Err(RoomError::Refused(ErrorCode::PasscodeWrong, msg.into()));
         }
-        Ok(self.meeting.options.lobby)
+        Ok(self.meeting.lobby_on)
     }
 
     /// Puts `member` in the lobby and tells the host.
@@ -328,11 +331,12 @@ impl Room {
         options: RoomOptions,
     ) -> Result<(), RoomError> {
         self.require_host(member, "change the meeting's options")?;
-        let lobby_closed = self.meeting.options.lobby && !options.lobby;
-        self.meeting.options = RoomOptions {
-            passcode: options.passcode.filter(|p| !p.is_empty()),
-            ..options
-        };
+        let lobby_closed = self.meeting.lobby_on && !options.lobby;
+        self.meeting.locked = options.locked;
+        self.meeting.lobby_on = options.lobby;
+        if let Some(passcode) = options.passcode {
+            self.meeting.passcode = passcode.filter(|p| !p.is_empty());
+        }
         self.announce_room();
         if lobby_closed {
             let waiting: Vec<UserId> = self

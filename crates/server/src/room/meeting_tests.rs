@@ -178,7 +178,7 @@ fn passcode_and_lock_keep_guests_out_but_not_the_host() {
     let locked = RoomOptions {
         locked: true,
         lobby: false,
-        passcode: Some("4821".into()),
+        passcode: Some(Some("4821".into())),
     };
     r.handle_set_options(t0, A, locked).expect("host locks");
     assert!(
@@ -392,4 +392,28 @@ fn raised_hands_keep_their_order() {
         user_id: uid("c"),
         hand: None
     }));
+}
+
+#[test]
+fn options_without_a_passcode_keep_it_and_null_clears_it() {
+    let (mut r, t0) = room(Scene::VideoCall, Limits::default());
+    let mut host = Entrant::trusted(uid("host"), Role::Anchor, false);
+    host.passcode = Some("4821".into());
+    r.handle_enter_as(t0, A, host).expect("host");
+    let keep = RoomOptions {
+        locked: false,
+        lobby: false,
+        passcode: None,
+    };
+    r.handle_set_options(t0, A, keep)
+        .expect("toggle without the passcode");
+    assert!(r.view().passcode, "kept");
+    let clear = RoomOptions {
+        passcode: Some(None),
+        ..RoomOptions::default()
+    };
+    r.handle_set_options(t0, A, clear).expect("clear");
+    assert!(!r.view().passcode);
+    r.handle_enter_as(t0, B, guest("g", None))
+        .expect("no passcode needed now");
 }

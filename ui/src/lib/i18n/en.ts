@@ -307,7 +307,7 @@ export const en = {
   'host.passcodeIs': 'Guests need the passcode {passcode}.',
   'host.passcodeOn': 'Guests need a passcode.',
   'host.passcodeOff': 'No passcode: anyone with an invite link can join.',
-  'host.passcodeUnknown': 'The passcode was set elsewhere; changing the lock or the lobby here removes it. Set it again to keep one.',
+  'host.passcodeUnknown': 'The passcode was set elsewhere: it stays until you set a new one or clear it.',
   'host.end': 'End meeting for all',
   'host.endHint': 'Everyone leaves and the meeting ends',
   'host.endConfirm': 'End the meeting for everyone? Everyone leaves the call.',

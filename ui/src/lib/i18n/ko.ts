@@ -294,7 +294,7 @@ export const ko: Catalog = {
   'host.passcodeIs': '참가자는 암호를 입력해야 해요: {passcode}',
   'host.passcodeOn': '참가자는 암호를 입력해야 해요.',
   'host.passcodeOff': '암호가 없어요. 초대 링크만 있으면 누구나 참여할 수 있어요.',
-  'host.passcodeUnknown': '암호가 다른 곳에서 설정됐어요. 여기서 잠금이나 대기실을 바꾸면 암호가 없어져요. 유지하려면 다시 설정해 주세요.',
+  'host.passcodeUnknown': '암호가 다른 곳에서 설정됐어요. 새로 설정하거나 지우기 전까지 그대로 유지돼요.',
   'host.end': '모두에게 회의 종료',
   'host.endHint': '모두 나가고 회의가 끝나요',
   'host.endConfirm': '모두에게 회의를 종료할까요? 모든 사람이 통화에서 나가요.',
