@@ -92,6 +92,22 @@ impl TestServer {
     }
 }
 
+/// The `roomcast` binary next to the running test (`cargo build -p roomcast-cli` makes it).
+pub fn roomcast_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let bin = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir")
+        .join(format!("roomcast{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "build the binary first: cargo build -p roomcast-cli ({} missing)",
+        bin.display()
+    );
+    bin
+}
+
 pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -1,7 +1,7 @@
 //! The `roomcast` binary as an operator and a tester use it: app creation, UserSigs,
 //! refused joins with their codes, and a recorded headless call with its JSON report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use roomcast_engine::media::{AudioSource, VideoSource, WavSource, Y4mSource};
@@ -9,18 +9,7 @@ use roomcast_tests::TestServer;
 use serde_json::Value;
 
 fn roomcast() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join(format!("roomcast{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "build the binary first: cargo build -p roomcast-cli ({} missing)",
-        bin.display()
-    );
-    bin
+    roomcast_tests::roomcast_bin()
 }
 
 fn temp_dir(name: &str) -> PathBuf {

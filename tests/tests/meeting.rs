@@ -1,7 +1,7 @@
 //! Meetings through a real server: guests with only an invite link, what the host may do to
 //! them (and nobody else may), and the message limits, as the users feel them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -12,17 +12,7 @@ use roomcast_tests::{TestServer, eventually, receiving_engine};
 use serde_json::Value;
 
 fn roomcast() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join(format!("roomcast{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "build the binary first: cargo build -p roomcast-cli"
-    );
-    bin
+    roomcast_tests::roomcast_bin()
 }
 
 fn code_of(r: Result<impl std::fmt::Debug, EngineError>) -> ErrorCode {

@@ -784,7 +784,7 @@ impl Worker {
                 // A room opened by an entrant who was refused (e.g. a bad passcode) stays
                 // empty: nothing else ever closes it.
                 if entry.room.is_empty() && !entry.room.has_lobby() {
-                    self.close_empty(key);
+                    self.close_room(key);
                 }
                 return Err((e.code(), e.to_string()));
             }
@@ -816,8 +816,8 @@ impl Worker {
         })
     }
 
-    /// Drops a room nobody got into.
-    fn close_empty(&mut self, key: RoomKey) {
+    /// Forgets a room and records its end in the ledger.
+    fn close_room(&mut self, key: RoomKey) {
         if let Some(entry) = self.rooms.remove(&key) {
             self.room_index.remove(&(entry.app, entry.id.clone()));
             self.stats.rooms.fetch_sub(1, Ordering::Relaxed);
@@ -978,14 +978,7 @@ impl Worker {
                     });
                 }
                 RoomEvent::Destroyed => {
-                    let entry = self.rooms.remove(&key).expect("looked up above");
-                    self.room_index.remove(&(entry.app, entry.id.clone()));
-                    self.stats.rooms.fetch_sub(1, Ordering::Relaxed);
-                    let _ = self.ledger.send(LedgerEvent::RoomClosed {
-                        key,
-                        at_ms: now_ms(),
-                        peak_users: entry.peak as i64,
-                    });
+                    self.close_room(key);
                     let orphans: Vec<MemberId> = self
                         .members
                         .iter()
