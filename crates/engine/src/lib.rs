@@ -15,6 +15,7 @@ pub mod quality;
 mod remote;
 mod session;
 pub mod stats;
+pub mod video;
 
 pub use engine::{
     AudioSinkFactory, Engine, EngineConfig, EngineError, EngineEvent, EnterRoomParams,
