@@ -13,7 +13,7 @@ use tauri::{AppHandle, State};
 
 use crate::events::forward_events;
 use crate::store::{CallRecord, Settings};
-use crate::video::{PreviewSource, ViewSink};
+use crate::video::ViewSink;
 use crate::{AppError, AppState, Result, check, devices, lock_check, lock_std, store};
 
 pub(crate) struct Call {
@@ -181,8 +181,11 @@ pub async fn join_room(
     }
     let (server, sdk_app_id, user_sig) = resolve_server(&state, &args).await?;
     // The pre-join check lets go of the devices the call is about to open.
-    let check = std::mem::take(&mut *lock_check(&state));
-    drop(check);
+    let released = {
+        let mut c = lock_check(&state);
+        (c.camera.take(), c.microphone.take(), c.chain.take(), c.ear.take())
+    };
+    drop(released);
     let settings = state.store.settings().await.unwrap_or_default();
     let speaker = settings.speaker.clone();
     let (playout, speaker) = devices::unblock(move || devices::playout(speaker.as_deref())).await?;
@@ -204,6 +207,19 @@ pub async fn join_room(
         ..EngineConfig::default()
     };
     let mut engine = Engine::new(config);
+    let video_effects = state.store.video_effects().await.unwrap_or_default();
+    if let Err(e) = engine.set_video_effects(video_effects) {
+        tracing::warn!("saved video effects cannot be used ({e}); joining without them");
+    }
+    // The self views show what is sent (after the effects).
+    for stream in [Stream::Main, Stream::Sub] {
+        let sink = ViewSink {
+            user: String::new(),
+            stream,
+            views: state.views.clone(),
+        };
+        engine.set_local_view(stream, Some(Box::new(sink)));
+    }
     if let Some(p) = &playout {
         p.attach(Some(Arc::new(engine.playout())));
     }
@@ -326,13 +342,8 @@ pub async fn start_camera(
     let (source, id) =
         devices::unblock(move || devices::camera(&app2, &fallbacks, id.as_deref(), (w, h, fps)))
             .await?;
-    let preview = PreviewSource {
-        inner: source,
-        views: state.views.clone(),
-        stream: Stream::Main,
-    };
     call.engine
-        .start_local_video(Box::new(preview), Stream::Main, bps)
+        .start_local_video(source, Stream::Main, bps)
         .await?;
     call.camera_on = true;
     call.in_use.camera = id;
@@ -436,7 +447,8 @@ pub async fn set_camera(app: AppHandle, state: State<'_, AppState>, on: bool) ->
                 devices::camera(&app2, &fallbacks, id.as_deref(), (w, h, fps)).0
             })
             .await?;
-            lock_check(&state).camera = check::camera(source, state.views.clone());
+            let chain = lock_check(&state).video_chain.clone();
+            lock_check(&state).camera = check::camera(source, state.views.clone(), chain);
         }
         return Ok(());
     };

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use roomcast_engine::audio::CaptureChain;
+use roomcast_engine::video::VideoChain;
 use roomcast_engine::media::{AudioSource, FRAME_MS, VideoSource, now_us};
 use roomcast_proto::Stream;
 use tauri::AppHandle;
@@ -64,15 +65,21 @@ fn wait_until(at_us: u64, stop: &AtomicBool) -> bool {
     }
 }
 
-/// Shows `source` as the local preview (view "" / main) at its frame rate.
-pub fn camera(mut source: Box<dyn VideoSource>, views: Arc<Views>) -> Option<Check> {
+/// Shows `source`, through the video effects, as the local preview (view "" / main) at its
+/// frame rate.
+pub fn camera(
+    mut source: Box<dyn VideoSource>,
+    views: Arc<Views>,
+    effects: Arc<Mutex<VideoChain>>,
+) -> Option<Check> {
     spawn("roomcast-camera-check", move |stop| {
         let frame_us = 1_000_000 / u64::from(source.fps().max(1));
         let mut next = now_us();
         while wait_until(next, &stop) {
-            let Some(frame) = source.next_frame(next) else {
+            let Some(mut frame) = source.next_frame(next) else {
                 break;
             };
+            roomcast_engine::stats::lock(&effects).process(&mut frame);
             views.deliver("", Stream::Main, &frame);
             next = (next + frame_us).max(now_us().saturating_sub(frame_us));
         }

@@ -17,6 +17,7 @@ mod share;
 mod stage;
 mod store;
 mod video;
+mod video_effects;
 mod view;
 
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use roomcast_devices::{DeviceWatcher, Playout};
 use roomcast_engine::audio::CaptureChain;
+use roomcast_engine::video::VideoChain;
 
 use tauri::Manager;
 use tokio::sync::Mutex;
@@ -57,7 +59,6 @@ fn lock_std<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-#[derive(Default)]
 struct DeviceCheck {
     camera: Option<check::Check>,
     microphone: Option<check::Check>,
@@ -65,6 +66,8 @@ struct DeviceCheck {
     chain: Option<Arc<StdMutex<CaptureChain>>>,
     /// The speaker playing the ear monitor ("hear yourself") before joining.
     ear: Option<Playout>,
+    /// The video effects the camera preview runs through before joining.
+    video_chain: Arc<StdMutex<VideoChain>>,
 }
 
 fn lock_check(state: &AppState) -> std::sync::MutexGuard<'_, DeviceCheck> {
@@ -95,6 +98,8 @@ pub fn run() {
             let (store, notice) =
                 tauri::async_runtime::block_on(LocalStore::open(&data_dir.join("app.db")))
                     .map_err(Box::new)?;
+            let saved_video =
+                tauri::async_runtime::block_on(store.video_effects()).unwrap_or_default();
             app.manage(AppState {
                 store,
                 notice,
@@ -104,7 +109,13 @@ pub fn run() {
                 views: Arc::new(Views::default()),
                 fallbacks: Arc::default(),
                 _watcher: devices::watch(app.handle().clone()),
-                check: StdMutex::new(DeviceCheck::default()),
+                check: StdMutex::new(DeviceCheck {
+                    camera: None,
+                    microphone: None,
+                    chain: None,
+                    ear: None,
+                    video_chain: video_effects::check_chain(saved_video),
+                }),
                 joining: StdMutex::new(None),
                 pending_invite: StdMutex::new(handoff::link_in_args(std::env::args())),
             });
@@ -138,6 +149,10 @@ pub fn run() {
             stage::answer_request,
             host::create_invite,
             host::pending_invite,
+            video_effects::get_video_effects,
+            video_effects::set_video_effects,
+            video_effects::list_video_filters,
+            video_effects::import_video_file,
             meeting::send_chat,
             meeting::send_reaction,
             meeting::raise_hand,

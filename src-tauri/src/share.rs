@@ -3,7 +3,6 @@
 use roomcast_proto::{Role, Stream};
 use tauri::{AppHandle, Manager, State};
 
-use crate::video::PreviewSource;
 use crate::{AppError, AppState, Result, devices};
 
 /// After the engine went on stage by itself (an allowed request), publish as an anchor does.
@@ -57,13 +56,8 @@ pub async fn start_screen_share(state: State<'_, AppState>, source_id: String) -
     if call.sharing {
         call.engine.stop_local_video(Stream::Sub).await;
     }
-    let preview = PreviewSource {
-        inner: source,
-        views: state.views.clone(),
-        stream: Stream::Sub,
-    };
     call.engine
-        .start_local_video(Box::new(preview), Stream::Sub, devices::SCREEN_BPS)
+        .start_local_video(source, Stream::Sub, devices::SCREEN_BPS)
         .await?;
     call.sharing = true;
     Ok(())

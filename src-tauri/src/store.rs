@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use roomcast_engine::audio::AudioEffects;
+use roomcast_engine::video::VideoEffects;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -153,6 +154,14 @@ impl LocalStore {
     /// writes whole: a dialog that does not know them cannot reset them).
     pub async fn audio_effects(&self) -> Result<AudioEffects, StoreError> {
         self.json_row("audio_effects").await
+    }
+
+    pub async fn video_effects(&self) -> Result<VideoEffects, StoreError> {
+        self.json_row("video_effects").await
+    }
+
+    pub async fn save_video_effects(&self, e: &VideoEffects) -> Result<(), StoreError> {
+        self.save_json_row("video_effects", e).await
     }
 
     pub async fn save_audio_effects(&self, e: &AudioEffects) -> Result<(), StoreError> {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use roomcast_engine::media::{MediaError, VideoFrame, VideoSink, VideoSource};
+use roomcast_engine::media::{MediaError, VideoFrame, VideoSink};
 use roomcast_proto::Stream;
 use tauri::ipc::{Channel, InvokeResponseBody};
 
@@ -180,29 +180,6 @@ impl VideoSink for ViewSink {
     fn write(&mut self, frame: &VideoFrame) -> Result<(), MediaError> {
         self.views.deliver(&self.user, self.stream, frame);
         Ok(())
-    }
-}
-
-/// Wraps the camera (or test pattern) so the local preview shows what is being sent.
-pub struct PreviewSource {
-    pub inner: Box<dyn VideoSource>,
-    pub views: Arc<Views>,
-    pub stream: Stream,
-}
-
-impl VideoSource for PreviewSource {
-    fn size(&self) -> (u32, u32) {
-        self.inner.size()
-    }
-
-    fn fps(&self) -> u32 {
-        self.inner.fps()
-    }
-
-    fn next_frame(&mut self, capture_us: u64) -> Option<VideoFrame> {
-        let frame = self.inner.next_frame(capture_us)?;
-        self.views.deliver("", self.stream, &frame);
-        Some(frame)
     }
 }
 

@@ -92,6 +92,8 @@ pub struct JoinArgs {
     /// What the published audio goes through (all off unless given).
     #[command(flatten)]
     pub effects: EffectArgs,
+    #[command(flatten)]
+    pub video_effects: crate::process_video::VideoEffectArgs,
     /// Background music volume in what is published, 0..=100.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub bgm_publish_volume: u8,
@@ -199,6 +201,9 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     let mut config = sink_config(args.record.clone());
     config.audio_effects = args.effects.effects();
     let mut engine = Engine::new(config);
+    engine
+        .set_video_effects(args.video_effects.effects())
+        .map_err(|e| anyhow::anyhow!("video effects: {e}"))?;
     if let Some(param) = args.effects.bgm_param() {
         let id = param.id;
         engine

@@ -5,6 +5,7 @@ mod bench;
 mod invite;
 mod join;
 mod process;
+mod process_video;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -81,6 +82,9 @@ enum Command {
     /// Run a recorded microphone through the audio effects (3A, voice changer, reverb,
     /// music) as a call would, and write what would be sent.
     Process(process::ProcessArgs),
+    /// Run a Y4M clip through the video effects (beauty, colour filter, mirror) as a call
+    /// would, and write what would be sent.
+    ProcessVideo(process_video::ProcessVideoArgs),
     /// Run the benchmarks and write docs/BENCHMARKS.md.
     Bench(bench::BenchArgs),
 }
@@ -235,6 +239,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Join(args) => join::run(*args).await,
         Command::Process(args) => process::run(args),
+        Command::ProcessVideo(args) => process_video::run(args),
         Command::Bench(args) => bench::run(args).await,
     }
 }

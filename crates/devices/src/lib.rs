@@ -15,7 +15,7 @@ mod convert;
 mod render;
 mod resample;
 mod screen;
-mod thumbnail;
+pub mod thumbnail;
 mod watch;
 
 pub use audio::{Playout, open_microphone};

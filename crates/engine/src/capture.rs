@@ -2,6 +2,7 @@
 //! engine's capture chain), encode them, and hand the encoded frames to the session. Real devices and headless sources go through the same
 //! path: only the `AudioSource`/`VideoSource` differs.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -13,8 +14,9 @@ use tokio::sync::mpsc;
 use crate::EngineError;
 use crate::audio::{CaptureChain, ChainEvent, MusicState};
 use crate::codec::{AudioProfile, EncoderConfig, H264Encoder, OpusEncoder};
-use crate::media::{AudioSource, FRAME_MS, VideoSource, now_us};
+use crate::media::{AudioSource, FRAME_MS, VideoFrame, VideoSink, VideoSource, now_us};
 use crate::stats::lock;
+use crate::video::VideoChain;
 
 /// One encoded frame on its way to the network.
 #[derive(Debug)]
@@ -176,9 +178,37 @@ pub fn start_audio(
     })
 }
 
+/// Where the processed local video is shown (the self view), per stream; a sink that fails
+/// is dropped.
+pub type LocalViews = Arc<Mutex<HashMap<Stream, Box<dyn VideoSink>>>>;
+
+/// What a video capture runs its frames through.
+pub struct VideoPath {
+    pub stream: Stream,
+    /// The camera's effects (none for screen share).
+    pub chain: Option<Arc<Mutex<VideoChain>>>,
+    pub views: LocalViews,
+}
+
+impl VideoPath {
+    /// Processes a captured frame and shows it in the self view.
+    pub fn run(&self, frame: &mut VideoFrame) {
+        if let Some(chain) = &self.chain {
+            lock(chain).process(frame);
+        }
+        let mut views = lock(&self.views);
+        if let Some(view) = views.get_mut(&self.stream)
+            && let Err(e) = view.write(frame)
+        {
+            tracing::warn!("the local view stopped: {e}");
+            views.remove(&self.stream);
+        }
+    }
+}
+
 pub fn start_video(
     mut source: Box<dyn VideoSource>,
-    stream: Stream,
+    path: VideoPath,
     bitrate_bps: u32,
     out: mpsc::UnboundedSender<Encoded>,
     on_error: impl Fn(String) + Send + 'static,
@@ -208,7 +238,7 @@ pub fn start_video(
             while wait_until(next, &c) {
                 let capture_us = now_us();
                 next += frame_us;
-                let Some(frame) = source.next_frame(capture_us) else {
+                let Some(mut frame) = source.next_frame(capture_us) else {
                     // The source ended by itself (window closed, share stopped by the system,
                     // camera gone), not because we were told to stop.
                     if !c.stop.load(Ordering::Relaxed) {
@@ -216,6 +246,7 @@ pub fn start_video(
                     }
                     break;
                 };
+                path.run(&mut frame);
                 if c.muted.load(Ordering::Relaxed) {
                     c.force_keyframe.store(true, Ordering::Relaxed);
                     continue;
@@ -231,7 +262,7 @@ pub fn start_video(
                         let data = with_sei(&c, f.data);
                         let e = Encoded {
                             kind: MediaKind::Video,
-                            stream,
+                            stream: path.stream,
                             data,
                             keyframe: f.keyframe,
                             capture_us,

@@ -14,10 +14,12 @@ use tokio::sync::{mpsc, oneshot};
 use crate::audio::{
     AudioEffects, CaptureChain, HeadlessClock, MusicError, MusicState, Playout, PlayoutHandle,
 };
-use crate::capture::{self, AudioNotice, Capture, Encoded};
+use crate::capture::{self, AudioNotice, Capture, Encoded, LocalViews};
+use crate::video::{VideoChain, VideoEffects};
 
 mod effects;
 mod meeting;
+mod video;
 use crate::codec::{AudioProfile, CodecError};
 use crate::media::{AudioSink, AudioSource, NullSink, VideoSink, VideoSource};
 use crate::session::{self, Cmd, Session};
@@ -43,6 +45,15 @@ pub enum EngineError {
     /// A bad audio effect setting or a music file that cannot be played.
     #[error("{0}")]
     Audio(String),
+    /// A bad video effect setting (a filter image that is not a LUT…).
+    #[error("{0}")]
+    Video(String),
+}
+
+impl From<crate::video::VideoError> for EngineError {
+    fn from(e: crate::video::VideoError) -> Self {
+        EngineError::Video(e.to_string())
+    }
 }
 
 impl From<MusicError> for EngineError {
@@ -270,6 +281,10 @@ pub struct Engine {
     playout: Arc<Mutex<Playout>>,
     clock: Option<HeadlessClock>,
     video: HashMap<Stream, Capture>,
+    /// The camera's processing; outlives any one capture (a new camera keeps it).
+    video_chain: Arc<Mutex<VideoChain>>,
+    /// Where the processed local video is shown (the self view), per stream.
+    local_views: LocalViews,
     /// Shared with the session, which also switches role by itself (accepted request).
     role: Arc<Mutex<Role>>,
 }
@@ -295,6 +310,10 @@ impl Engine {
             playout,
             clock: clock.flatten(),
             video: HashMap::new(),
+            video_chain: Arc::new(Mutex::new(
+                VideoChain::new(VideoEffects::default()).expect("the default effects need no file"),
+            )),
+            local_views: LocalViews::default(),
             role: Arc::new(Mutex::new(Role::Anchor)),
         }
     }
@@ -523,7 +542,19 @@ impl Engine {
         let on_end = move || {
             let _ = events.send(EngineEvent::LocalVideoEnded { stream });
         };
-        let capture = capture::start_video(source, stream, bitrate_bps, media, on_error, on_end)?;
+        let chain = (stream == Stream::Main).then(|| self.video_chain.clone());
+        let capture = capture::start_video(
+            source,
+            capture::VideoPath {
+                stream,
+                chain,
+                views: self.local_views.clone(),
+            },
+            bitrate_bps,
+            media,
+            on_error,
+            on_end,
+        )?;
         self.cmds()?
             .send(Cmd::RegisterVideo {
                 stream,
