@@ -377,6 +377,79 @@ export interface LoadMusicHeaders {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Video effects: beauty, filters, virtual background, mirroring what others see
+// ---------------------------------------------------------------------------------------------
+
+export type BeautyStyle = 'smooth' | 'natural';
+export const BEAUTY_STYLES: readonly BeautyStyle[] = ['smooth', 'natural'];
+/** Smoothness, whiteness and ruddiness go from 0 (off) to this. */
+export const BEAUTY_MAX = 9;
+/** The background blur levels. */
+export const BLUR_MIN = 1;
+export const BLUR_MAX = 9;
+
+export type VideoBackground =
+  | { kind: 'none' }
+  /** 1..9. */
+  | { kind: 'blur'; level: number }
+  /** A path returned by `import_video_file` (kind 'background'). */
+  | { kind: 'image'; path: string };
+
+/**
+ * How my camera picture is processed (`get_video_effects` / `set_video_effects`). Saved by the
+ * Rust side and applied at once, in a call and in the pre-join preview (the self view shows the
+ * processed picture). The self view's own mirroring is {@link Settings.mirror} (display only).
+ */
+export interface VideoEffects {
+  beautyStyle: BeautyStyle;
+  /** 0..9. */
+  smoothness: number;
+  /** 0..9. */
+  whiteness: number;
+  /** 0..9. */
+  ruddiness: number;
+  sharpen: boolean;
+  /** An id from `list_video_filters` (a bundled look or an imported file); null = none. */
+  filter: string | null;
+  /** 0..1. */
+  filterStrength: number;
+  background: VideoBackground;
+  /** Mirror what others see (TRTC setVideoEncoderMirror). */
+  mirrorEncoded: boolean;
+}
+
+/** What `get_video_effects` returns before anything was saved. */
+export const DEFAULT_VIDEO_EFFECTS: VideoEffects = {
+  beautyStyle: 'smooth',
+  smoothness: 0,
+  whiteness: 0,
+  ruddiness: 0,
+  sharpen: false,
+  filter: null,
+  filterStrength: 0.8,
+  background: { kind: 'none' },
+  mirrorEncoded: false,
+};
+
+/** A copy that shares nothing with `e` (its background is an object too). */
+export const copyVideoEffects = (e: VideoEffects): VideoEffects => ({ ...e, background: { ...e.background } });
+
+/** `list_video_filters` entry: bundled looks first, then imported ones. */
+export interface VideoFilter {
+  id: string;
+  name: string;
+  /** A data URL (`data:image/png;base64,…`). */
+  thumbnail: string;
+}
+
+/** What `import_video_file` stores: a filter (a PNG LUT image) or a background picture. */
+export type VideoFileKind = 'filter' | 'background';
+/** The file input's `accept` for filters (LUTs are PNG images). */
+export const VIDEO_FILTER_EXTENSIONS: readonly string[] = ['.png'];
+/** The file input's `accept` for background pictures. */
+export const BACKGROUND_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg'];
+
+// ---------------------------------------------------------------------------------------------
 // Events: Tauri event "room-event"
 // ---------------------------------------------------------------------------------------------
 
@@ -493,6 +566,12 @@ export interface Capabilities {
    * list has one entry whose start opens the system's (or browser's) own picker.
    */
   screenPicker: boolean;
+  /**
+   * Beauty, filters, virtual backgrounds and mirroring what others see ({@link VideoEffects}).
+   * Without it (a browser publishes what it captured, unprocessed) the video effects commands
+   * reject and only the self view's mirroring ({@link Settings.mirror}) is offered.
+   */
+  videoEffects: boolean;
 }
 
 export const ALL_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
@@ -501,6 +580,7 @@ export const ALL_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
   audioEffects: true,
   music: true,
   screenPicker: true,
+  videoEffects: true,
 });
 
 export interface Backend {
@@ -581,6 +661,25 @@ export interface Backend {
   setMusicVolume(publish: number, playout: number): Promise<void>;
   /** `play_sound_effect({name})` — a built-in sound everyone in the call hears. */
   playSoundEffect(name: SoundEffect): Promise<void>;
+  /** `get_video_effects()` — the saved effects ({@link DEFAULT_VIDEO_EFFECTS} at first). */
+  getVideoEffects(): Promise<VideoEffects>;
+  /**
+   * `set_video_effects({effects})` — saves them and applies them at once, in a call and in the
+   * pre-join preview. Rejects e.g. when the background image cannot be read.
+   */
+  setVideoEffects(effects: VideoEffects): Promise<void>;
+  /** `list_video_filters()` — bundled looks, then imported ones. */
+  listVideoFilters(): Promise<VideoFilter[]>;
+  /**
+   * `import_video_file({kind: 'filter', fileName, data})` — `data` is the file's bytes in base64;
+   * resolves to the new filter. Rejects when the file is not a PNG LUT image.
+   */
+  importVideoFilter(file: File): Promise<VideoFilter>;
+  /**
+   * `import_video_file({kind: 'background', fileName, data})` — resolves to the stored path, for
+   * `{ kind: 'image', path }`.
+   */
+  importBackground(file: File): Promise<string>;
   // Meetings (the server enforces who may do what; refusals carry its code, e.g. 3002)
   /** `create_invite({request})` — (hosting on this computer) an invite link for the room. */
   createInvite(request: InviteRequest): Promise<string>;
@@ -653,6 +752,15 @@ export interface CommandArgs {
   seek_music: { ms: number };
   set_music_volume: { publish: number; playout: number };
   play_sound_effect: { name: SoundEffect };
+  get_video_effects: Record<string, never>;
+  /** Rust: `fn set_video_effects(effects: VideoEffects)`. */
+  set_video_effects: { effects: VideoEffects };
+  list_video_filters: Record<string, never>;
+  /**
+   * `data`: the file's bytes in base64. Resolves to a {@link VideoFilter} (kind 'filter') or to
+   * the stored path (kind 'background').
+   */
+  import_video_file: { kind: VideoFileKind; fileName: string; data: string };
   create_invite: { request: InviteRequest };
   send_chat: { text: string };
   send_reaction: { emoji: string };

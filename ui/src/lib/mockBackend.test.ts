@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { DEFAULT_AUDIO_EFFECTS, parseInviteLink, type JoinArgs, type RoomEvent } from './backend';
+import { DEFAULT_AUDIO_EFFECTS, DEFAULT_VIDEO_EFFECTS, parseInviteLink, type JoinArgs, type RoomEvent } from './backend';
 import { parseFrame } from './frame';
 import { MockBackend } from './mockBackend';
 
@@ -53,6 +53,35 @@ describe('MockBackend', () => {
     expect(await b.getAudioEffects()).toEqual(DEFAULT_AUDIO_EFFECTS);
     await b.setAudioEffects({ ...DEFAULT_AUDIO_EFFECTS, reverb: 'ktv' });
     expect((await b.getAudioEffects()).reverb).toBe('ktv');
+  });
+
+  test('video effects: saved in memory; filters with thumbnails; imports; refusals', async () => {
+    const b = new MockBackend();
+    expect(await b.getVideoEffects()).toEqual(DEFAULT_VIDEO_EFFECTS);
+    const filters = await b.listVideoFilters();
+    expect(filters.map((f) => f.id)).toEqual(['warm', 'cool', 'mono']);
+    for (const f of filters) expect(f.thumbnail).toMatch(/^data:image\//);
+
+    const lut = await b.importVideoFilter(new File(['x'], 'Teal Orange.PNG'));
+    expect(lut).toMatchObject({ name: 'Teal Orange', thumbnail: expect.stringMatching(/^data:image\//) });
+    expect((await b.listVideoFilters()).at(-1)).toEqual(lut);
+    await expect(b.importVideoFilter(new File(['x'], 'look.cube'))).rejects.toMatchObject({ kind: 'input', message: expect.stringContaining('look.cube') });
+    const path = await b.importBackground(new File(['x'], 'beach.jpg'));
+    expect(path).toMatch(/beach\.jpg$/);
+    expect(b.callsOf('import_video_file')).toEqual([
+      { kind: 'filter', fileName: 'Teal Orange.PNG' },
+      { kind: 'filter', fileName: 'look.cube' },
+      { kind: 'background', fileName: 'beach.jpg' },
+    ]);
+
+    const effects = { ...DEFAULT_VIDEO_EFFECTS, filter: lut.id, background: { kind: 'image' as const, path }, smoothness: 4 };
+    await b.setVideoEffects(effects);
+    expect(await b.getVideoEffects()).toEqual(effects);
+    await expect(b.setVideoEffects({ ...effects, background: { kind: 'image', path: '/gone.png' } })).rejects.toMatchObject({
+      message: expect.stringContaining('/gone.png'),
+    });
+    await expect(b.setVideoEffects({ ...effects, filter: 'nope' })).rejects.toMatchObject({ kind: 'input' });
+    expect(b.videoEffects).toEqual(effects);
   });
 
   test('background music needs a call and a known format, then loops with progress events', async () => {

@@ -2,7 +2,10 @@ import {
   ALL_CAPABILITIES,
   DEFAULT_AUDIO_EFFECTS,
   DEFAULT_SETTINGS,
+  DEFAULT_VIDEO_EFFECTS,
   MUSIC_EXTENSIONS,
+  VIDEO_FILTER_EXTENSIONS,
+  copyVideoEffects,
   type AudioEffects,
   type Backend,
   type BackendError,
@@ -28,6 +31,8 @@ import {
   type Settings,
   type SoundEffect,
   type StreamKind,
+  type VideoEffects,
+  type VideoFilter,
   type ViewRequest,
 } from './backend';
 import { gradientFrame } from './frame';
@@ -88,6 +93,17 @@ export class MockBackend implements Backend {
   /** The background music playing (null = none); moves on with musicTick. */
   music: (MusicState & { fileName: string; publish: boolean }) | null = null;
   musicVolume = { publish: 100, playout: 100 };
+  /** What set_video_effects saved. */
+  videoEffects: VideoEffects = copyVideoEffects(DEFAULT_VIDEO_EFFECTS);
+  /** What list_video_filters lists: three bundled looks, then the imported ones. */
+  videoFilters: VideoFilter[] = [
+    { id: 'warm', name: 'Warm', thumbnail: swatch('#f6ad55', '#c05621') },
+    { id: 'cool', name: 'Cool', thumbnail: swatch('#90cdf4', '#2c5282') },
+    { id: 'mono', name: 'Mono', thumbnail: swatch('#e2e8f0', '#1a202c') },
+  ];
+  /** Paths import_background handed out (set_video_effects refuses any other image). */
+  readonly backgrounds = new Set<string>();
+  private imported = 0;
   private musicTimer: ReturnType<typeof setInterval> | null = null;
   /** Active views: key `${userId}/${stream}`. */
   readonly views = new Map<string, { req: ViewRequest; sink: FrameSink }>();
@@ -280,6 +296,37 @@ export class MockBackend implements Backend {
       if (!this.inRoom) throw { kind: 'not_in_room', message: 'You are not in a room.' } satisfies BackendError;
     });
 
+  getVideoEffects = (): Promise<VideoEffects> => this.record('get_video_effects', {}, () => copyVideoEffects(this.videoEffects));
+  setVideoEffects = (effects: VideoEffects): Promise<void> =>
+    this.record('set_video_effects', { effects: copyVideoEffects(effects) }, () => {
+      if (effects.filter !== null && !this.videoFilters.some((f) => f.id === effects.filter)) {
+        throw { kind: 'input', message: `No video filter ${effects.filter}` } satisfies BackendError;
+      }
+      const bg = effects.background;
+      if (bg.kind === 'image' && !this.backgrounds.has(bg.path)) {
+        throw { kind: 'internal', message: `Cannot read the background image ${bg.path}` } satisfies BackendError;
+      }
+      this.videoEffects = copyVideoEffects(effects);
+    });
+  listVideoFilters = (): Promise<VideoFilter[]> => this.record('list_video_filters', {}, () => this.videoFilters.map((f) => ({ ...f })));
+  /** Recorded without the bytes (`data`), as load_music is. */
+  importVideoFilter = (file: File): Promise<VideoFilter> =>
+    this.record('import_video_file', { kind: 'filter', fileName: file.name }, () => {
+      const dot = file.name.lastIndexOf('.');
+      if (dot < 0 || !VIDEO_FILTER_EXTENSIONS.includes(file.name.slice(dot).toLowerCase())) {
+        throw { kind: 'input', message: `${file.name} is not a PNG lookup table (LUT) image` } satisfies BackendError;
+      }
+      const filter = { id: `imported-${++this.imported}`, name: file.name.slice(0, dot), thumbnail: swatch('#b794f4', '#553c9a') };
+      this.videoFilters = [...this.videoFilters, filter];
+      return { ...filter };
+    });
+  importBackground = (file: File): Promise<string> =>
+    this.record('import_video_file', { kind: 'background', fileName: file.name }, () => {
+      const path = `/mock/backgrounds/${++this.imported}-${file.name}`;
+      this.backgrounds.add(path);
+      return path;
+    });
+
   // Meetings: the decisions are MockMeeting's; in autoplay someone answers my chat lines.
   createInvite = (request: InviteRequest): Promise<string> =>
     this.record('create_invite', { request }, () => this.meeting.createInvite(request, Date.now()));
@@ -427,6 +474,12 @@ export class MockBackend implements Backend {
     this.handlers.clear();
     this.views.clear();
   }
+}
+
+/** A tiny SVG data URL standing in for a filter's thumbnail (the app's are PNG). */
+function swatch(light: string, dark: string): string {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48"><defs><linearGradient id="g"><stop offset="0" stop-color="${light}"/><stop offset="1" stop-color="${dark}"/></linearGradient></defs><rect width="64" height="48" fill="url(#g)"/><circle cx="32" cy="20" r="9" fill="#fff6"/><rect x="18" y="32" width="28" height="16" rx="8" fill="#fff6"/></svg>`;
+  return 'data:image/svg+xml;base64,' + btoa(svg);
 }
 
 /** A tiny SVG data URL standing in for a screenshot. */

@@ -10,8 +10,8 @@ class FakeChannel<T> {
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...a), Channel: FakeChannel }));
 vi.mock('@tauri-apps/api/event', () => ({ listen: (...a: unknown[]) => listen(...a) }));
 
-const { TauriBackend } = await import('./tauriBackend');
-const { DEFAULT_AUDIO_EFFECTS, DEFAULT_SETTINGS } = await import('./backend');
+const { TauriBackend, base64Of } = await import('./tauriBackend');
+const { DEFAULT_AUDIO_EFFECTS, DEFAULT_SETTINGS, DEFAULT_VIDEO_EFFECTS } = await import('./backend');
 const { buildFrame } = await import('./frame');
 
 describe('TauriBackend', () => {
@@ -158,6 +158,40 @@ describe('TauriBackend', () => {
     invoke.mockRejectedValueOnce({ kind: 'internal', message: 'Unsupported audio format' });
     await expect(b.loadMusic(file, true)).rejects.toEqual({ kind: 'internal', message: 'Unsupported audio format' });
     expect((invoke.mock.calls[1][2] as { headers: Record<string, string> }).headers['x-publish']).toBe('true');
+  });
+
+  test('video effects commands; imported files travel as base64 with their name', async () => {
+    const b = new TauriBackend();
+    const effects = {
+      ...DEFAULT_VIDEO_EFFECTS, beautyStyle: 'natural' as const, smoothness: 7, filter: 'warm', filterStrength: 0.5,
+      background: { kind: 'blur' as const, level: 3 }, mirrorEncoded: true,
+    };
+    await b.getVideoEffects();
+    await b.setVideoEffects(effects);
+    await b.listVideoFilters();
+    const filter = { id: 'user:teal', name: 'teal', thumbnail: 'data:image/png;base64,AA==' };
+    invoke.mockResolvedValueOnce(filter);
+    expect(await b.importVideoFilter(new File([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], 'teal.png'))).toEqual(filter);
+    invoke.mockResolvedValueOnce('/data/backgrounds/beach.jpg');
+    expect(await b.importBackground(new File(['hi!'], '해변.jpg'))).toBe('/data/backgrounds/beach.jpg');
+    expect(invoke.mock.calls).toEqual([
+      ['get_video_effects', undefined],
+      ['set_video_effects', { effects }],
+      ['list_video_filters', undefined],
+      ['import_video_file', { kind: 'filter', fileName: 'teal.png', data: 'iVBORw==' }],
+      ['import_video_file', { kind: 'background', fileName: '해변.jpg', data: 'aGkh' }],
+    ]);
+    invoke.mockRejectedValueOnce({ kind: 'input', message: 'notes.png is not a PNG LUT image' });
+    await expect(b.importVideoFilter(new File(['x'], 'notes.png'))).rejects.toEqual({ kind: 'input', message: 'notes.png is not a PNG LUT image' });
+  });
+
+  test('base64Of: a picture larger than one chunk comes back byte for byte', () => {
+    const bytes = Uint8Array.from({ length: 100_001 }, (_, i) => (i * 31 + (i >> 8)) % 256);
+    const encoded = base64Of(bytes);
+    expect(encoded).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0))).toEqual(bytes);
+    expect(base64Of(new Uint8Array([0xff, 0xfe]))).toBe('//4=');
+    expect(base64Of(new Uint8Array())).toBe('');
   });
 
   test('set_view passes a channel whose ArrayBuffers reach the sink', async () => {

@@ -27,6 +27,9 @@ import {
   type Settings,
   type SoundEffect,
   type StreamKind,
+  type VideoEffects,
+  type VideoFileKind,
+  type VideoFilter,
   type ViewRequest,
 } from './backend';
 
@@ -40,6 +43,24 @@ async function call<T, K extends CommandName = CommandName>(
   } catch (e) {
     throw toBackendError(e);
   }
+}
+
+/** Bytes → base64 (in chunks: a spread of a whole picture would overflow the stack). */
+export function base64Of(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+/** `import_video_file`: the file's bytes travel as base64 in the JSON arguments. */
+async function importVideoFile<T>(kind: VideoFileKind, file: File): Promise<T> {
+  let data: string;
+  try {
+    data = base64Of(new Uint8Array(await file.arrayBuffer()));
+  } catch (e) {
+    throw toBackendError(e);
+  }
+  return call('import_video_file', { kind, fileName: file.name, data });
 }
 
 /** The Backend running inside the Tauri app: a one-to-one mapping onto the commands. */
@@ -102,6 +123,11 @@ export class TauriBackend implements Backend {
   seekMusic = (ms: number): Promise<void> => call('seek_music', { ms: Math.max(0, Math.round(ms)) });
   setMusicVolume = (publish: number, playout: number): Promise<void> => call('set_music_volume', { publish, playout });
   playSoundEffect = (name: SoundEffect): Promise<void> => call('play_sound_effect', { name });
+  getVideoEffects = (): Promise<VideoEffects> => call('get_video_effects');
+  setVideoEffects = (effects: VideoEffects): Promise<void> => call('set_video_effects', { effects });
+  listVideoFilters = (): Promise<VideoFilter[]> => call('list_video_filters');
+  importVideoFilter = (file: File): Promise<VideoFilter> => importVideoFile('filter', file);
+  importBackground = (file: File): Promise<string> => importVideoFile('background', file);
   createInvite = (request: InviteRequest): Promise<string> => call('create_invite', { request });
   sendChat = (text: string): Promise<void> => call('send_chat', { text });
   sendReaction = (emoji: string): Promise<void> => call('send_reaction', { emoji });

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { JoinArgs, RemoteUser } from '../../lib/backend';
 import { MockBackend } from '../../lib/mockBackend';
 import { RoomState } from '../../lib/stores/room.svelte';
+import App from '../../App.svelte';
 import Call from '../Call.svelte';
 
 const args = (over: Partial<JoinArgs> = {}): JoinArgs => ({
@@ -71,6 +72,50 @@ describe('Call', () => {
     expect(screen.getByTestId('music-status').textContent).toContain('tune.flac');
     await fireEvent.click(screen.getByRole('button', { name: 'Close audio effects' }));
     expect(screen.queryByTestId('effects-panel')).toBeNull();
+  });
+
+  test('the video effects open beside the audio effects; "Mirror my view" goes to onmirror and mirrors the self view', async () => {
+    const backend = new MockBackend();
+    const room = new RoomState(args());
+    const onmirror = vi.fn(() => Promise.resolve());
+    const view = render(Call, { props: { backend, room, onleft: vi.fn(), mirror: true, onmirror } });
+    expect(screen.queryByTestId('video-effects-panel')).toBeNull();
+    const button = screen.getByTestId('open-video-effects');
+    await fireEvent.click(button);
+    expect(button.getAttribute('aria-pressed')).toBe('true');
+    await fireEvent.click(screen.getByTestId('btn-effects'));
+    expect(screen.getByTestId('effects-panel')).toBeTruthy(); // both at once
+    expect(screen.getByTestId('video-effects-panel')).toBeTruthy();
+    await waitFor(() => expect(screen.getByTestId('filter-mono')).toBeTruthy());
+    await fireEvent.click(screen.getByTestId('filter-mono'));
+    await waitFor(() => expect(backend.videoEffects.filter).toBe('mono'));
+    await fireEvent.click(screen.getByTestId('mirror-view'));
+    expect(onmirror).toHaveBeenCalledWith(false);
+    await view.rerender({ mirror: false });
+    expect((screen.getByTestId('mirror-view') as HTMLInputElement).checked).toBe(false);
+    await fireEvent.click(screen.getByRole('button', { name: 'Close video effects' }));
+    expect(screen.queryByTestId('video-effects-panel')).toBeNull();
+    expect(button.getAttribute('aria-pressed')).toBe('false');
+  });
+
+  test('in the app, "Mirror my view" is the saved setting the settings dialog shows', async () => {
+    const backend = new MockBackend();
+    const room = new RoomState(args());
+    render(App, { props: { backend, initial: { kind: 'call', room, unlisten: () => {} } } });
+    await fireEvent.click(await screen.findByTestId('open-video-effects'));
+    const box = screen.getByTestId('mirror-view') as HTMLInputElement;
+    expect(box.checked).toBe(true);
+    await fireEvent.click(box);
+    await waitFor(() => expect(backend.callsOf('save_settings')).toEqual([{ settings: { ...backend.settings, mirror: false } }]));
+    expect(box.checked).toBe(false);
+    await fireEvent.click(screen.getByRole('button', { name: 'Settings' }));
+    expect((screen.getByRole('checkbox', { name: 'Mirror my preview' }) as HTMLInputElement).checked).toBe(false);
+  });
+
+  test('no video effects in an audio-only call', async () => {
+    await setup({ scene: 'audiocall' });
+    expect(screen.getByTestId('btn-effects')).toBeTruthy();
+    expect(screen.queryByTestId('open-video-effects')).toBeNull();
   });
 
   test('toasts dismiss themselves', async () => {

@@ -3,15 +3,19 @@ import { describe, expect, test, vi } from 'vitest';
 import { DEFAULT_SETTINGS, type Backend, type Capabilities, type JoinArgs, type StreamKind } from '../../lib/backend';
 import { MockBackend } from '../../lib/mockBackend';
 import { AudioState } from '../../lib/stores/audio.svelte';
+import { VideoEffectsState } from '../../lib/stores/video.svelte';
 import { RoomState } from '../../lib/stores/room.svelte';
 import { installMediaStream } from '../../test/browserFakes';
 import AudioEffectsPanel from '../AudioEffectsPanel.svelte';
 import Call from '../Call.svelte';
 import Home from '../Home.svelte';
+import VideoEffectsPanel from '../VideoEffectsPanel.svelte';
 import VideoView from '../VideoView.svelte';
 
 /** What the browser backend can do. */
-const BROWSER: Capabilities = { hosting: false, serverAddress: false, audioEffects: false, music: false, screenPicker: false };
+const BROWSER: Capabilities = {
+  hosting: false, serverAddress: false, audioEffects: false, music: false, screenPicker: false, videoEffects: false,
+};
 
 describe('the UI hides what a backend cannot do', () => {
   test('Home in a browser: no server field, no hosting, the SDKAppID and UserSig in view; joins this page’s server', async () => {
@@ -39,6 +43,37 @@ describe('the UI hides what a backend cannot do', () => {
     for (const id of ['effects-ns-ai', 'effects-high-pass', 'effects-voice-changer', 'effects-reverb', 'effects-ear-monitor', 'music-file', 'effect-bell']) {
       expect(screen.queryByTestId(id)).toBeNull();
     }
+  });
+
+  test('video effects in a browser: only "Mirror my view", and nothing asked of the backend', async () => {
+    const backend = new MockBackend({ capabilities: BROWSER });
+    const video = new VideoEffectsState(backend);
+    render(VideoEffectsPanel, { props: { video, mirror: true, onmirror: () => Promise.resolve() } });
+    await waitFor(() => expect(video.loaded).toBe(true));
+    expect(screen.getByTestId('mirror-view')).toBeTruthy();
+    expect(screen.getByTestId('video-effects-app-only').textContent).toMatch(/need the Roomcast app/);
+    for (const id of [
+      'beauty-style-smooth', 'beauty-style-natural', 'beauty-smooth', 'beauty-whiten', 'beauty-ruddy', 'beauty-sharpen', 'filter-none',
+      'filter-strength', 'filter-import', 'background-none', 'background-blur', 'background-blur-level', 'background-image', 'mirror-encoded',
+    ]) {
+      expect(screen.queryByTestId(id), id).toBeNull();
+    }
+    expect(backend.calls).toEqual([]);
+  });
+
+  test('video effects in the app: every control', async () => {
+    const backend = new MockBackend();
+    const video = new VideoEffectsState(backend);
+    render(VideoEffectsPanel, { props: { video, mirror: true, onmirror: () => Promise.resolve() } });
+    await waitFor(() => expect(video.loaded).toBe(true));
+    for (const id of [
+      'video-effects-panel', 'beauty-style-smooth', 'beauty-style-natural', 'beauty-smooth', 'beauty-whiten', 'beauty-ruddy',
+      'beauty-sharpen', 'filter-none', 'filter-warm', 'filter-strength', 'filter-import', 'background-none', 'background-blur',
+      'background-blur-level', 'background-image', 'mirror-view', 'mirror-encoded',
+    ]) {
+      expect(screen.getByTestId(id), id).toBeTruthy();
+    }
+    expect(screen.queryByTestId('video-effects-app-only')).toBeNull();
   });
 
   test('sharing without the app’s picker starts at once with the only source', async () => {

@@ -1,6 +1,6 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { describe, expect, test, vi } from 'vitest';
-import { DEFAULT_AUDIO_EFFECTS, DEFAULT_SETTINGS, type JoinArgs } from '../../lib/backend';
+import { DEFAULT_AUDIO_EFFECTS, DEFAULT_SETTINGS, DEFAULT_VIDEO_EFFECTS, type JoinArgs } from '../../lib/backend';
 import { MockBackend } from '../../lib/mockBackend';
 import PreJoin from '../PreJoin.svelte';
 
@@ -72,5 +72,40 @@ describe('PreJoin audio effects', () => {
       props: { backend, args: { ...args, role: 'audience', scene: 'live' }, settings: DEFAULT_SETTINGS, onjoined: vi.fn(), onback: vi.fn() },
     });
     expect(screen.queryByTestId('prejoin-effects')).toBeNull();
+  });
+});
+
+describe('PreJoin video effects', () => {
+  test('a collapsible section whose changes the preview shows; "Mirror my view" saves the setting', async () => {
+    const backend = new MockBackend();
+    const onsettingschange = vi.fn();
+    const settings = { ...DEFAULT_SETTINGS, displayName: 'Ada', mirror: true };
+    backend.settings = settings;
+    render(PreJoin, { props: { backend, args, settings, onjoined: vi.fn(), onback: vi.fn(), onsettingschange } });
+    const section = screen.getByTestId('prejoin-video-effects') as HTMLDetailsElement;
+    expect(section.open).toBe(false);
+    await fireEvent.click(section.querySelector('summary')!);
+    await waitFor(() => expect(backend.callsOf('list_video_filters')).toHaveLength(1));
+    expect(section.textContent).toContain('The preview shows your camera with these effects.');
+    await fireEvent.input(screen.getByTestId('beauty-smooth'), { target: { value: '5' } });
+    await fireEvent.click(screen.getByTestId('background-blur'));
+    await waitFor(() => expect(backend.videoEffects).toEqual({ ...DEFAULT_VIDEO_EFFECTS, smoothness: 5, background: { kind: 'blur', level: 5 } }));
+    await fireEvent.click(screen.getByTestId('mirror-view'));
+    await waitFor(() => expect(onsettingschange).toHaveBeenCalledWith({ ...settings, mirror: false }));
+    expect(backend.settings.mirror).toBe(false);
+  });
+
+  test('not offered in audio-only scenes nor to the audience', async () => {
+    const backend = new MockBackend();
+    const view = render(PreJoin, {
+      props: { backend, args: { ...args, scene: 'audiocall' }, settings: DEFAULT_SETTINGS, onjoined: vi.fn(), onback: vi.fn() },
+    });
+    expect(screen.getByTestId('prejoin-effects')).toBeTruthy();
+    expect(screen.queryByTestId('prejoin-video-effects')).toBeNull();
+    view.unmount();
+    render(PreJoin, {
+      props: { backend, args: { ...args, role: 'audience', scene: 'live' }, settings: DEFAULT_SETTINGS, onjoined: vi.fn(), onback: vi.fn() },
+    });
+    expect(screen.queryByTestId('prejoin-video-effects')).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
-import { DEFAULT_AUDIO_EFFECTS, DEFAULT_SETTINGS, type JoinArgs, type RoomEvent } from '../backend';
+import { DEFAULT_AUDIO_EFFECTS, DEFAULT_SETTINGS, DEFAULT_VIDEO_EFFECTS, type JoinArgs, type RoomEvent } from '../backend';
 import { FakeMediaDevices, FakePeerConnection, FakeServer, FakeTrack, grantFor, installMediaStream, settle } from '../../test/browserFakes';
 import { BROWSER_SCREEN_SOURCE, BrowserBackend } from './browserBackend';
 import { testHook } from './testHook';
@@ -56,7 +56,9 @@ function make(o: { server?: FakeServer; storage?: MemoryStorage; devices?: FakeM
 describe('BrowserBackend: what a browser cannot do', () => {
   test('says so in its capabilities and rejects with kind "unsupported"', async () => {
     const { b } = make();
-    expect(b.capabilities).toEqual({ hosting: false, serverAddress: false, audioEffects: false, music: false, screenPicker: false });
+    expect(b.capabilities).toEqual({
+      hosting: false, serverAddress: false, audioEffects: false, music: false, screenPicker: false, videoEffects: false,
+    });
     expect(typeof b.mediaStream).toBe('function');
     for (const p of [
       b.hostMeeting(),
@@ -67,6 +69,12 @@ describe('BrowserBackend: what a browser cannot do', () => {
       b.setMusicVolume(),
       b.playSoundEffect(),
       b.setAudioEffects({ ...DEFAULT_AUDIO_EFFECTS, voiceChanger: 'child' }),
+      // The page publishes what the browser captured, unprocessed.
+      b.getVideoEffects(),
+      b.setVideoEffects(DEFAULT_VIDEO_EFFECTS),
+      b.listVideoFilters(),
+      b.importVideoFilter(new File([], 'look.png')),
+      b.importBackground(new File([], 'beach.jpg')),
     ]) {
       await expect(p).rejects.toMatchObject({ kind: 'unsupported', message: expect.any(String) });
     }

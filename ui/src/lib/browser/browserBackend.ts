@@ -30,6 +30,8 @@ import {
   type ScreenSource,
   type Settings,
   type StreamKind,
+  type VideoEffects,
+  type VideoFilter,
 } from '../backend';
 import { toDeviceList } from './devices';
 import { LocalMedia, type LocalSource, type MediaDevicesLike } from './localMedia';
@@ -82,6 +84,7 @@ export class BrowserBackend implements Backend {
     audioEffects: false,
     music: false,
     screenPicker: false,
+    videoEffects: false,
   });
   /** For the page's automation surface (`window.roomcast`). */
   state: PageState = 'idle';
@@ -476,6 +479,12 @@ export class BrowserBackend implements Backend {
   seekMusic = (): Promise<void> => unsupported(TEXT.musicUnsupported);
   setMusicVolume = (): Promise<void> => unsupported(TEXT.musicUnsupported);
   playSoundEffect = (): Promise<void> => unsupported(TEXT.soundEffectsUnsupported);
+  // The page publishes what the browser captured, unprocessed (only Settings.mirror applies).
+  getVideoEffects = (): Promise<VideoEffects> => unsupported(TEXT.videoEffectsUnsupported);
+  setVideoEffects = (_effects: VideoEffects): Promise<void> => unsupported(TEXT.videoEffectsUnsupported);
+  listVideoFilters = (): Promise<VideoFilter[]> => unsupported(TEXT.videoEffectsUnsupported);
+  importVideoFilter = (_file: File): Promise<VideoFilter> => unsupported(TEXT.videoEffectsUnsupported);
+  importBackground = (_file: File): Promise<string> => unsupported(TEXT.videoEffectsUnsupported);
 
   // --- events ----------------------------------------------------------------------------------
 

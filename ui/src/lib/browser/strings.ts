@@ -14,6 +14,7 @@ export const TEXT = {
   get musicUnsupported() { return t('browser.unsupported.music'); },
   get soundEffectsUnsupported() { return t('browser.unsupported.soundEffects'); },
   get audioEffectsUnsupported() { return t('browser.unsupported.audioEffects'); },
+  get videoEffectsUnsupported() { return t('browser.unsupported.videoEffects'); },
   get needCredentials() { return t('browser.needCredentials'); },
   cannotConnect: (url: string) => t('browser.cannotConnect', { url }),
   get connectionLost() { return t('browser.connectionLost'); },
