@@ -183,7 +183,12 @@ pub async fn join_room(
     // The pre-join check lets go of the devices the call is about to open.
     let released = {
         let mut c = lock_check(&state);
-        (c.camera.take(), c.microphone.take(), c.chain.take(), c.ear.take())
+        (
+            c.camera.take(),
+            c.microphone.take(),
+            c.chain.take(),
+            c.ear.take(),
+        )
     };
     drop(released);
     let settings = state.store.settings().await.unwrap_or_default();

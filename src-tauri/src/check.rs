@@ -10,8 +10,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use roomcast_engine::audio::CaptureChain;
-use roomcast_engine::video::VideoChain;
 use roomcast_engine::media::{AudioSource, FRAME_MS, VideoSource, now_us};
+use roomcast_engine::video::VideoChain;
 use roomcast_proto::Stream;
 use tauri::AppHandle;
 

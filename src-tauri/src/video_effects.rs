@@ -154,7 +154,11 @@ fn safe_name(name: &str) -> String {
         .collect::<String>()
         .trim_start_matches('.')
         .to_string();
-    if cleaned.is_empty() { "file".into() } else { cleaned }
+    if cleaned.is_empty() {
+        "file".into()
+    } else {
+        cleaned
+    }
 }
 
 fn filter_entry(id: &str, name: &str) -> Option<VideoFilter> {

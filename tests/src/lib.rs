@@ -108,6 +108,14 @@ pub fn roomcast_bin() -> std::path::PathBuf {
     bin
 }
 
+/// A fresh, empty directory for one test's files (`roomcast-<name>-<pid>` in the temp dir).
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("roomcast-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
 pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -13,10 +13,7 @@ fn roomcast() -> PathBuf {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("roomcast-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+    roomcast_tests::temp_dir(&format!("cli-{name}"))
 }
 
 #[test]

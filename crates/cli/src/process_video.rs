@@ -97,8 +97,7 @@ pub struct ProcessVideoArgs {
 pub fn run(args: ProcessVideoArgs) -> anyhow::Result<ExitCode> {
     let effects = args.effects.effects();
     let mut chain = VideoChain::new(effects).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut source =
-        Y4mSource::open(&args.input).map_err(|e| anyhow::anyhow!("--in: {e}"))?;
+    let mut source = Y4mSource::open(&args.input).map_err(|e| anyhow::anyhow!("--in: {e}"))?;
     let (width, height) = source.size();
     let fps = source.fps();
     let mut sink = args

@@ -89,7 +89,7 @@ pub fn portrait(w: u32, h: u32) -> Portrait {
                     Region::Other
                 }
             } else if (0.55..1.6).contains(&eye) {
-                if eye < 0.75 || eye > 1.35 {
+                if !(0.75..=1.35).contains(&eye) {
                     Region::Other
                 } else {
                     Region::EyeEdge
