@@ -14,11 +14,12 @@ use roomcast_engine::media::{
     WavSource, Y4mSink, Y4mSource,
 };
 use roomcast_engine::stats::{AudioStats, VideoStats};
+use roomcast_engine::video::SmallStream;
 use roomcast_engine::{
     Engine, EngineConfig, EngineError, EngineEvent, EnterRoomParams, Statistics, percentile,
 };
 use roomcast_proto::invite::{self, InviteLink};
-use roomcast_proto::{ErrorCode, Role, RoomId, Scene, Stream, UserId};
+use roomcast_proto::{ErrorCode, Role, RoomId, Scene, Stream, UserId, VideoStreamType};
 use serde_json::{Value, json};
 
 use crate::invite::MeetingLog;
@@ -94,6 +95,12 @@ pub struct JoinArgs {
     pub effects: EffectArgs,
     #[command(flatten)]
     pub video_effects: crate::process_video::VideoEffectArgs,
+    /// Also publish a small camera layer (320 wide, 15 fps, 100 kbit/s) as simulcast.
+    #[arg(long)]
+    pub small_stream: bool,
+    /// Which layer of others' cameras to receive when they publish both.
+    #[arg(long, value_name = "small|big")]
+    pub want: Option<VideoStreamType>,
     /// Background music volume in what is published, 0..=100.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub bgm_publish_volume: u8,
@@ -204,6 +211,9 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     engine
         .set_video_effects(args.video_effects.effects())
         .map_err(|e| anyhow::anyhow!("video effects: {e}"))?;
+    if args.small_stream {
+        engine.enable_small_video_stream(Some(SmallStream::default()));
+    }
     if let Some(param) = args.effects.bgm_param() {
         let id = param.id;
         engine
@@ -273,6 +283,13 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
             Ok(Some(EngineEvent::Statistics(s))) => tracing::debug!("{s:?}"),
             Ok(Some(EngineEvent::Volumes(_) | EngineEvent::NetworkQuality(_))) => {}
             Ok(Some(e)) => {
+                if let (Some(want), EngineEvent::RemoteUserEnter { user, .. }) = (args.want, &e)
+                    && let Err(err) = engine
+                        .set_remote_video_stream_type(user.clone(), want)
+                        .await
+                {
+                    eprintln!("--want: {err}");
+                }
                 roster.observe(&e);
                 log.observe(&e);
                 tracing::info!("{e:?}");
@@ -419,6 +436,7 @@ pub fn report(s: &Statistics) -> Value {
         "sent": {
             "audio_packets": s.audio_packets_sent,
             "video_frames": s.video_frames_sent,
+            "small_video_frames": s.small_frames_sent,
             "keyframes": s.keyframes_sent,
         },
         "remotes": remotes,

@@ -2,21 +2,19 @@
 //! engine's capture chain), encode them, and hand the encoded frames to the session. Real devices and headless sources go through the same
 //! path: only the `AudioSource`/`VideoSource` differs.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use roomcast_proto::{MediaKind, Stream};
+use roomcast_proto::{MediaKind, Stream, VideoStreamType};
 use tokio::sync::mpsc;
 
 use crate::EngineError;
 use crate::audio::{CaptureChain, ChainEvent, MusicState};
-use crate::codec::{AudioProfile, EncoderConfig, H264Encoder, OpusEncoder};
-use crate::media::{AudioSource, FRAME_MS, VideoFrame, VideoSink, VideoSource, now_us};
+use crate::codec::{AudioProfile, OpusEncoder};
+use crate::media::{AudioSource, FRAME_MS, now_us};
 use crate::stats::lock;
-use crate::video::VideoChain;
 
 /// One encoded frame on its way to the network.
 #[derive(Debug)]
@@ -25,6 +23,8 @@ pub struct Encoded {
     pub stream: Stream,
     pub data: Vec<u8>,
     pub keyframe: bool,
+    /// The simulcast layer (camera with a small stream), sent with its RID.
+    pub layer: Option<VideoStreamType>,
     /// Wall-clock capture time; the RTP timestamp is derived from it.
     pub capture_us: u64,
 }
@@ -34,7 +34,13 @@ pub struct Encoded {
 pub struct Controls {
     pub stop: AtomicBool,
     pub muted: AtomicBool,
+    /// A keyframe on every layer.
     pub force_keyframe: AtomicBool,
+    /// A keyframe on the small layer only.
+    pub force_small_keyframe: AtomicBool,
+    /// Layers someone receives (the server's `layer_demand`); both until told otherwise.
+    pub skip_big: AtomicBool,
+    pub skip_small: AtomicBool,
     pub bitrate_bps: AtomicU32,
     /// Loudness of the last captured audio frame, 0..=100 (0 while muted).
     pub level: AtomicU8,
@@ -153,6 +159,7 @@ pub fn start_audio(
                     Ok(data) => {
                         let e = Encoded {
                             kind: MediaKind::Audio,
+                            layer: None,
                             stream: Stream::Main,
                             data,
                             keyframe: false,
@@ -178,132 +185,5 @@ pub fn start_audio(
     })
 }
 
-/// Where the processed local video is shown (the self view), per stream; a sink that fails
-/// is dropped.
-pub type LocalViews = Arc<Mutex<HashMap<Stream, Box<dyn VideoSink>>>>;
-
-/// What a video capture runs its frames through.
-pub struct VideoPath {
-    pub stream: Stream,
-    /// The camera's effects (none for screen share).
-    pub chain: Option<Arc<Mutex<VideoChain>>>,
-    pub views: LocalViews,
-}
-
-impl VideoPath {
-    /// Processes a captured frame and shows it in the self view.
-    pub fn run(&self, frame: &mut VideoFrame) {
-        if let Some(chain) = &self.chain {
-            lock(chain).process(frame);
-        }
-        let mut views = lock(&self.views);
-        if let Some(view) = views.get_mut(&self.stream)
-            && let Err(e) = view.write(frame)
-        {
-            tracing::warn!("the local view stopped: {e}");
-            views.remove(&self.stream);
-        }
-    }
-}
-
-pub fn start_video(
-    mut source: Box<dyn VideoSource>,
-    path: VideoPath,
-    bitrate_bps: u32,
-    out: mpsc::UnboundedSender<Encoded>,
-    on_error: impl Fn(String) + Send + 'static,
-    on_end: impl FnOnce() + Send + 'static,
-) -> Result<Capture, EngineError> {
-    let (width, height) = source.size();
-    let fps = source.fps().max(1);
-    let mut encoder = H264Encoder::new(EncoderConfig {
-        width,
-        height,
-        fps,
-        bitrate_bps,
-    })?;
-    let controls = Arc::new(Controls {
-        bitrate_bps: AtomicU32::new(bitrate_bps),
-        ..Controls::default()
-    });
-    let c = controls.clone();
-    let frame_us = 1_000_000 / u64::from(fps);
-    let thread = std::thread::Builder::new()
-        .name("roomcast-video-capture".into())
-        .spawn(move || {
-            let mut next = now_us();
-            let mut bitrate = bitrate_bps;
-            // The first frame a subscriber sees must be a keyframe.
-            c.force_keyframe.store(true, Ordering::Relaxed);
-            while wait_until(next, &c) {
-                let capture_us = now_us();
-                next += frame_us;
-                let Some(mut frame) = source.next_frame(capture_us) else {
-                    // The source ended by itself (window closed, share stopped by the system,
-                    // camera gone), not because we were told to stop.
-                    if !c.stop.load(Ordering::Relaxed) {
-                        on_end();
-                    }
-                    break;
-                };
-                path.run(&mut frame);
-                if c.muted.load(Ordering::Relaxed) {
-                    c.force_keyframe.store(true, Ordering::Relaxed);
-                    continue;
-                }
-                let wanted = c.bitrate_bps.load(Ordering::Relaxed);
-                if wanted != bitrate {
-                    encoder.set_bitrate(wanted);
-                    bitrate = wanted;
-                }
-                let force = c.force_keyframe.swap(false, Ordering::Relaxed);
-                match encoder.encode(&frame, force) {
-                    Ok(Some(f)) => {
-                        let data = with_sei(&c, f.data);
-                        let e = Encoded {
-                            kind: MediaKind::Video,
-                            stream: path.stream,
-                            data,
-                            keyframe: f.keyframe,
-                            capture_us,
-                        };
-                        if out.send(e).is_err() {
-                            break;
-                        }
-                    }
-                    Ok(None) => {
-                        if force {
-                            c.force_keyframe.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    Err(e) => on_error(format!("video encoder failed: {e}")),
-                }
-                let now = now_us();
-                if now > next + 5 * frame_us {
-                    next = now;
-                }
-            }
-        })
-        .map_err(|e| EngineError::Thread(e.to_string()))?;
-    Ok(Capture {
-        controls,
-        thread: Some(thread),
-    })
-}
-
-/// The frame with the pending SEI messages inserted; each is spent once per frame it rides on.
-fn with_sei(c: &Controls, frame: Vec<u8>) -> Vec<u8> {
-    let mut pending = crate::stats::lock(&c.sei);
-    if pending.is_empty() {
-        return frame;
-    }
-    let nals: Vec<u8> = pending
-        .iter()
-        .flat_map(|(data, _)| crate::codec::sei::sei_nal(data))
-        .collect();
-    for (_, left) in pending.iter_mut() {
-        *left -= 1;
-    }
-    pending.retain(|(_, left)| *left > 0);
-    crate::codec::sei::insert_before_slices(&frame, &nals)
-}
+mod video;
+pub use video::{LocalViews, VideoPath, start_video};

@@ -15,7 +15,7 @@ use crate::audio::{
     AudioEffects, CaptureChain, HeadlessClock, MusicError, MusicState, Playout, PlayoutHandle,
 };
 use crate::capture::{self, AudioNotice, Capture, Encoded, LocalViews};
-use crate::video::{VideoChain, VideoEffects};
+use crate::video::{SmallStream, VideoChain, VideoEffects};
 
 mod effects;
 mod meeting;
@@ -285,6 +285,8 @@ pub struct Engine {
     video_chain: Arc<Mutex<VideoChain>>,
     /// Where the processed local video is shown (the self view), per stream.
     local_views: LocalViews,
+    /// Publish the camera with a small layer too (simulcast).
+    small_stream: Option<SmallStream>,
     /// Shared with the session, which also switches role by itself (accepted request).
     role: Arc<Mutex<Role>>,
 }
@@ -314,6 +316,7 @@ impl Engine {
                 VideoChain::new(VideoEffects::default()).expect("the default effects need no file"),
             )),
             local_views: LocalViews::default(),
+            small_stream: None,
             role: Arc::new(Mutex::new(Role::Anchor)),
         }
     }
@@ -461,7 +464,15 @@ impl Engine {
         ),
         EngineError,
     > {
-        self.ask(|done| Cmd::Publish { kind, stream, done }).await?;
+        let simulcast =
+            kind == MediaKind::Video && stream == Stream::Main && self.small_stream.is_some();
+        self.ask(|done| Cmd::Publish {
+            kind,
+            stream,
+            simulcast,
+            done,
+        })
+        .await?;
         let media = self
             .running
             .as_ref()
@@ -549,6 +560,7 @@ impl Engine {
                 stream,
                 chain,
                 views: self.local_views.clone(),
+                small: self.small_stream.filter(|_| stream == Stream::Main),
             },
             bitrate_bps,
             media,

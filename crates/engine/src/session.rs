@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use roomcast_proto::{
     ClientMessage, ErrorCode, LeaveReason, MediaKind, PROTOCOL_VERSION, Request, Role,
-    ServerMessage, Stream, Track, UserId,
+    ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
@@ -38,6 +38,8 @@ pub enum Cmd {
     Publish {
         kind: MediaKind,
         stream: Stream,
+        /// A camera with a small layer.
+        simulcast: bool,
         done: Done,
     },
     SetAvailable {
@@ -111,6 +113,8 @@ struct Queued {
     /// None: we publish; Some: we receive this user's stream.
     user: Option<UserId>,
     video_sink: Option<Box<dyn VideoSink>>,
+    /// Send with big and small layers (RIDs).
+    simulcast: bool,
 }
 
 struct Line {
@@ -564,7 +568,14 @@ impl Session {
                     && line.track.kind == MediaKind::Video
                     && let Some(c) = self.video_controls.get(&line.track.stream)
                 {
-                    c.force_keyframe.store(true, Ordering::Relaxed);
+                    let small = req.rid.and_then(|r| VideoStreamType::from_rid(&r))
+                        == Some(VideoStreamType::Small);
+                    let flag = if small {
+                        &c.force_small_keyframe
+                    } else {
+                        &c.force_keyframe
+                    };
+                    flag.store(true, Ordering::Relaxed);
                 }
             }
             Event::MediaData(data) => match self.receivers.get(&data.mid) {
@@ -608,7 +619,10 @@ impl Session {
             }
             MediaKind::Video => MediaTime::new(e.capture_us * 9 / 100, Frequency::NINETY_KHZ),
         };
-        if let Some(writer) = self.rtc.writer(mid) {
+        if let Some(mut writer) = self.rtc.writer(mid) {
+            if let Some(l) = e.layer {
+                writer = writer.rid(str0m::media::Rid::from(l.rid()));
+            }
             let stats = &self.registry;
             match writer.write(pt, Instant::now(), time, e.data) {
                 Ok(()) => {
@@ -617,6 +631,8 @@ impl Session {
                         MediaKind::Audio => s.audio_packets_sent += 1,
                         MediaKind::Video => {
                             s.video_frames_sent += 1;
+                            s.small_frames_sent +=
+                                u64::from(e.layer == Some(VideoStreamType::Small));
                             s.keyframes_sent += u64::from(e.keyframe);
                         }
                     }
@@ -652,7 +668,12 @@ impl Session {
 
     async fn command(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::Publish { kind, stream, done } => {
+            Cmd::Publish {
+                kind,
+                stream,
+                simulcast,
+                done,
+            } => {
                 let exists = self.lines.values().any(|l| {
                     l.track.user_id.is_none() && l.track.kind == kind && l.track.stream == stream
                 }) || self
@@ -667,6 +688,7 @@ impl Session {
                         stream,
                         user: None,
                         video_sink: None,
+                        simulcast,
                     });
                     self.waiting.push(done);
                     self.negotiate().await;
@@ -792,6 +814,7 @@ impl Session {
                 stream,
                 user: Some(user),
                 video_sink,
+                simulcast: false,
             });
             self.negotiate().await;
         }
@@ -860,7 +883,14 @@ impl Session {
                 None => (Direction::SendOnly, Some("roomcast".to_string())),
                 Some(_) => (Direction::RecvOnly, None),
             };
-            let mid = api.add_media(rtc_kind(q.kind), dir, stream_id, None, None);
+            let layers = q.simulcast.then(|| {
+                let mut s = str0m::media::Simulcast::new();
+                for l in [VideoStreamType::Big, VideoStreamType::Small] {
+                    s.add_send_layer(str0m::media::SimulcastLayer::new(l.rid()));
+                }
+                s
+            });
+            let mid = api.add_media(rtc_kind(q.kind), dir, stream_id, None, layers);
             mids.push(mid);
             added.push((mid, q));
         }
@@ -993,6 +1023,12 @@ impl Session {
             | ServerMessage::LobbyLeft { .. }) => {
                 if let Some(e) = crate::meeting::event(other) {
                     self.emit(e);
+                }
+            }
+            ServerMessage::LayerDemand { big, small } => {
+                if let Some(c) = self.video_controls.get(&Stream::Main) {
+                    c.skip_big.store(!big, Ordering::Relaxed);
+                    c.skip_small.store(!small, Ordering::Relaxed);
                 }
             }
             ServerMessage::UserLeave { user_id, reason } => self.user_left(user_id, reason),

@@ -82,6 +82,8 @@ pub struct Statistics {
     pub first_video_frame_ms: Option<f64>,
     pub audio_packets_sent: u64,
     pub video_frames_sent: u64,
+    /// Of those, frames of the small simulcast layer.
+    pub small_frames_sent: u64,
     pub keyframes_sent: u64,
     pub local_level: u8,
     pub remotes: BTreeMap<String, RemoteStats>,
@@ -135,6 +137,7 @@ pub struct LocalStats {
     pub first_video_frame_ms: Option<f64>,
     pub audio_packets_sent: u64,
     pub video_frames_sent: u64,
+    pub small_frames_sent: u64,
     pub keyframes_sent: u64,
     /// Loudness of the last captured audio frame, 0..=100.
     pub local_level: u8,
@@ -196,6 +199,7 @@ impl Registry {
             first_video_frame_ms: local.first_video_frame_ms,
             audio_packets_sent: local.audio_packets_sent,
             video_frames_sent: local.video_frames_sent,
+            small_frames_sent: local.small_frames_sent,
             keyframes_sent: local.keyframes_sent,
             local_level: local.local_level,
             remotes,

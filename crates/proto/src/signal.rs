@@ -78,6 +78,48 @@ pub enum Stream {
     Sub,
 }
 
+/// The two layers of a camera published with simulcast (TRTC `TRTCVideoStreamType`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoStreamType {
+    /// The camera at the size the publisher chose (RID `h`).
+    #[default]
+    Big,
+    /// A small copy, e.g. 320×180 at 15 fps (RID `l`).
+    Small,
+}
+
+impl VideoStreamType {
+    /// The RTP stream id (RID) the layer is sent with.
+    pub fn rid(self) -> &'static str {
+        match self {
+            Self::Big => "h",
+            Self::Small => "l",
+        }
+    }
+
+    pub fn from_rid(rid: &str) -> Option<Self> {
+        match rid {
+            "h" | "f" | "hi" => Some(Self::Big),
+            "l" | "q" | "lo" => Some(Self::Small),
+            _ => None,
+        }
+    }
+}
+
+impl std::str::FromStr for VideoStreamType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "big" => Ok(Self::Big),
+            "small" => Ok(Self::Small),
+            other => Err(format!("{other:?}: use big or small")),
+        }
+    }
+}
+
 /// What one m-line of the client's peer connection carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Track {
@@ -165,6 +207,12 @@ pub enum Request {
     EndMeeting,
     /// Host: let someone waiting in the lobby in, or not.
     Admit { user_id: UserId, accept: bool },
+    /// Which layer of `user_id`'s camera to receive when it publishes simulcast (TRTC
+    /// `setRemoteVideoStreamType`); big until asked. Answered by `ok`.
+    SetRemoteVideoStreamType {
+        user_id: UserId,
+        stream_type: VideoStreamType,
+    },
 }
 
 fn yes() -> bool {
@@ -408,6 +456,9 @@ pub enum ServerMessage {
     LobbyJoined { user_id: UserId, name: String },
     /// To the host: someone left the lobby (admitted, refused, or gone).
     LobbyLeft { user_id: UserId },
+    /// To a publisher of a simulcast camera: which layers someone receives now. A layer
+    /// nobody wants need not be encoded; both are wanted until this says otherwise.
+    LayerDemand { big: bool, small: bool },
 }
 
 impl ServerMessage {

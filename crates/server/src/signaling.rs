@@ -129,6 +129,17 @@ async fn handle(
             id,
             sdp: answer.unwrap_or_default(),
         }),
+        Request::SetRemoteVideoStreamType {
+            user_id,
+            stream_type,
+        } => ask(state, |reply| Command::SetStreamType {
+            member,
+            user: user_id,
+            layer: stream_type,
+            reply,
+        })
+        .await
+        .map(|_| ServerMessage::Ok { id }),
         Request::Unsubscribe { mid } => {
             ask(state, |reply| Command::Unsubscribe { member, mid, reply })
                 .await

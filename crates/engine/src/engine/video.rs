@@ -2,12 +2,12 @@
 //! `setVideoEncoderMirror`, `setLocalRenderParams`' view). Settings go to the engine-owned
 //! camera chain at once, in or out of a room, and survive a camera switch.
 
-use roomcast_proto::Stream;
+use roomcast_proto::{Request, Stream, UserId, VideoStreamType};
 
 use super::{Engine, EngineError};
 use crate::media::VideoSink;
 use crate::stats::lock;
-use crate::video::{BeautyStyle, VideoEffects};
+use crate::video::{BeautyStyle, SmallStream, VideoEffects};
 
 impl Engine {
     /// The camera chain's settings now.
@@ -72,5 +72,26 @@ impl Engine {
             Some(s) => views.insert(stream, s),
             None => views.remove(&stream),
         };
+    }
+
+    /// TRTC `enableEncSmallVideoStream`: publish the camera with a small layer too (simulcast
+    /// RIDs `h` and `l`), which viewers of small tiles receive instead of the big one. Takes
+    /// effect when the camera starts (call it before `start_local_video`).
+    pub fn enable_small_video_stream(&mut self, small: Option<SmallStream>) {
+        self.small_stream = small;
+    }
+
+    /// TRTC `setRemoteVideoStreamType`: receive `user`'s small or big layer (when they publish
+    /// both). The server switches on the next keyframe of that layer.
+    pub async fn set_remote_video_stream_type(
+        &self,
+        user: UserId,
+        stream_type: VideoStreamType,
+    ) -> Result<(), EngineError> {
+        self.send_request(Request::SetRemoteVideoStreamType {
+            user_id: user,
+            stream_type,
+        })
+        .await
     }
 }

@@ -15,16 +15,37 @@ mod beauty;
 mod boxfilter;
 mod looks;
 mod lut;
+mod scale;
 #[cfg(any(test, feature = "testsig"))]
 pub mod testsig;
 
 pub use beauty::{Beauty, BeautyParams, BeautyStyle};
 pub use looks::{BUNDLED_LOOKS, look_lut};
 pub use lut::{ColorFilter, Lut3d, LutError};
+pub use scale::{scale_into, small_size};
 
 use serde::{Deserialize, Serialize};
 
 use crate::media::VideoFrame;
+
+/// The small simulcast layer (TRTC `enableEncSmallVideoStream`'s parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmallStream {
+    /// At most this wide (the camera's aspect is kept).
+    pub max_width: u32,
+    pub fps: u32,
+    pub bitrate_bps: u32,
+}
+
+impl Default for SmallStream {
+    fn default() -> Self {
+        Self {
+            max_width: 320,
+            fps: 15,
+            bitrate_bps: 100_000,
+        }
+    }
+}
 
 /// One step of the chain.
 pub trait VideoProcessor: Send {

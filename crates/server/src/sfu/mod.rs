@@ -4,7 +4,9 @@
 //! It runs on its own thread with a single-threaded tokio runtime, so forwarding a packet
 //! takes no lock. Signaling talks to it through [`Command`]s and gets one reply each.
 
+mod layers;
 mod peer;
+mod simulcast;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use roomcast_proto::{
     ErrorCode, MediaKind, RemoteUser, Role, RoomId, RoomOptions, RoomView, Scene, SdkAppId,
-    ServerMessage, Stream, Track, UserId,
+    ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
 use str0m::media::{KeyframeRequestKind, MediaData, Mid};
 use str0m::net::{Protocol, Receive};
@@ -84,6 +86,13 @@ pub enum Command {
     Meeting {
         member: MemberId,
         action: MeetingAction,
+        reply: ReplyTx,
+    },
+    /// Which layer of a user's simulcast camera this member receives.
+    SetStreamType {
+        member: MemberId,
+        user: UserId,
+        layer: VideoStreamType,
         reply: ReplyTx,
     },
     Shutdown,
@@ -193,6 +202,7 @@ pub fn spawn(
                     next_room: 1,
                     dirty: Vec::new(),
                     ended: HashMap::new(),
+                    layers: layers::Layers::default(),
                 };
                 worker.run(commands).await;
             });
@@ -216,6 +226,8 @@ struct Member {
     /// Keyframe requests that came within the throttle interval: sent when it ends, so a
     /// subscriber that connects just after another still gets its keyframe promptly.
     keyframe_pending: Vec<Mid>,
+    /// The simulcast layers this member (as a publisher) was last told are wanted.
+    demand: Option<(bool, bool)>,
 }
 
 struct Worker {
@@ -232,6 +244,8 @@ struct Worker {
     dirty: Vec<MemberId>,
     /// When each room's meeting was last ended by its host (unix seconds).
     ended: HashMap<(SdkAppId, RoomId), i64>,
+    /// Who receives which simulcast layer.
+    layers: layers::Layers,
 }
 
 /// What polling one peer produced that concerns other members.
@@ -456,7 +470,7 @@ impl Worker {
 
     fn forward(&mut self, now: Instant, f: Forward) {
         match f {
-            Forward::Media { from, data } => self.forward_media(from, *data),
+            Forward::Media { from, data } => self.forward_media(now, from, *data),
             Forward::KeyframeRequest { from, mid } => {
                 let Some(Use::Subscribe { user, kind, stream }) = self
                     .members
@@ -470,7 +484,8 @@ impl Worker {
                 let Some(room) = self.members.get(&from).map(|m| m.room) else {
                     return;
                 };
-                self.request_keyframe(now, room, &user, kind, stream);
+                let layer = self.layers.wanted(from, &user);
+                self.request_keyframe(now, room, &user, kind, stream, layer);
             }
             Forward::Connected { member } => self.request_keyframes_for(now, member),
             Forward::Lost { member } => {
@@ -492,7 +507,7 @@ impl Worker {
         }
     }
 
-    fn forward_media(&mut self, from: MemberId, data: MediaData) {
+    fn forward_media(&mut self, now: Instant, from: MemberId, data: MediaData) {
         let Some(publisher) = self.members.get(&from) else {
             return;
         };
@@ -518,10 +533,26 @@ impl Worker {
         let user = publisher.user.clone();
         let delay_us = data.network_time.elapsed().as_micros() as u64;
         let subscribers: Vec<MemberId> = entry.room.members().filter(|m| *m != from).collect();
+        let layer = simulcast::layer_of(&data, kind, stream);
+        let keyframe = layer.is_some() && data.is_keyframe();
+        let mut switched = false;
+        // Layers a subscriber waits for a keyframe of (asked again, throttled, until it comes).
+        let mut awaited: Vec<VideoStreamType> = Vec::new();
         for sub in subscribers {
             let Some(member) = self.members.get_mut(&sub) else {
                 continue;
             };
+            if layer.is_some() && member.peer.as_ref().is_some_and(|p| p.connected) {
+                let admit = self.layers.admit(sub, &user, layer, keyframe);
+                if self.layers.switching(sub, &user) {
+                    awaited.push(self.layers.wanted(sub, &user));
+                }
+                match admit {
+                    layers::Admit::Drop => continue,
+                    layers::Admit::Switched => switched = true,
+                    layers::Admit::Forward => {}
+                }
+            }
             let Some(peer) = member.peer.as_mut() else {
                 continue;
             };
@@ -548,9 +579,18 @@ impl Worker {
                 self.dirty.push(sub);
             }
         }
+        if switched {
+            self.update_demand(room_key);
+        }
+        awaited.sort();
+        awaited.dedup();
+        for l in awaited {
+            self.request_keyframe(now, room_key, &user, MediaKind::Video, Stream::Main, l);
+        }
     }
 
-    /// Asks `user`'s publisher in `room` for a keyframe of `stream`, at most every 250 ms.
+    /// Asks `user`'s publisher in `room` for a keyframe of `stream` (of `layer` if it sends
+    /// simulcast), at most every 250 ms.
     fn request_keyframe(
         &mut self,
         now: Instant,
@@ -558,6 +598,7 @@ impl Worker {
         user: &UserId,
         kind: MediaKind,
         stream: Stream,
+        layer: VideoStreamType,
     ) {
         if kind != MediaKind::Video {
             return;
@@ -584,9 +625,10 @@ impl Worker {
             }
             return;
         }
+        let rid = simulcast::rid_of(peer, mid, layer);
         if let Some(mut writer) = peer.rtc.writer(mid)
             && writer
-                .request_keyframe(None, KeyframeRequestKind::Pli)
+                .request_keyframe(rid, KeyframeRequestKind::Pli)
                 .is_ok()
         {
             member.last_keyframe_request.insert(mid, now);
@@ -638,7 +680,8 @@ impl Worker {
             })
             .collect();
         for (user, kind, stream) in wanted {
-            self.request_keyframe(now, room, &user, kind, stream);
+            let layer = self.layers.wanted(member, &user);
+            self.request_keyframe(now, room, &user, kind, stream, layer);
         }
     }
 
@@ -722,13 +765,28 @@ impl Worker {
                 reply,
             } => {
                 let r = self.negotiate(now, member, &sdp, &tracks);
+                if let Some(room) = self.members.get(&member).map(|m| m.room) {
+                    self.update_demand(room);
+                }
                 let _ = reply.send(r.map(Reply::Answer));
             }
             Command::Unsubscribe { member, mid, reply } => {
                 if let Some(p) = self.members.get_mut(&member).and_then(|m| m.peer.as_mut()) {
                     p.uses.remove(&Mid::from(mid.as_str()));
                 }
+                if let Some(room) = self.members.get(&member).map(|m| m.room) {
+                    self.update_demand(room);
+                }
                 let _ = reply.send(Ok(Reply::Done));
+            }
+            Command::SetStreamType {
+                member,
+                user,
+                layer,
+                reply,
+            } => {
+                let r = self.set_stream_type(now, member, &user, layer);
+                let _ = reply.send(r.map(|()| Reply::Done));
             }
             Command::Shutdown => {}
         }
@@ -802,6 +860,7 @@ impl Worker {
                 addr: None,
                 last_keyframe_request: HashMap::new(),
                 keyframe_pending: Vec::new(),
+                demand: None,
             },
         );
         self.stats.members.fetch_add(1, Ordering::Relaxed);
@@ -842,6 +901,8 @@ impl Worker {
 
     fn drop_member(&mut self, member: MemberId) {
         if let Some(mut m) = self.members.remove(&member) {
+            self.layers.forget(member, Some(&m.user));
+            self.update_demand(m.room);
             self.stats.members.fetch_sub(1, Ordering::Relaxed);
             if let Some(addr) = m.addr.take() {
                 self.by_addr.remove(&addr);

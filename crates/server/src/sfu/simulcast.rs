@@ -1,0 +1,105 @@
+//! The worker's side of simulcast: reading a frame's layer from its RID, asking for a
+//! keyframe of one layer, and telling publishers which layers anyone receives (so they stop
+//! encoding the others). The decisions themselves are in `layers`.
+
+use std::time::Instant;
+
+use roomcast_proto::{ErrorCode, MediaKind, ServerMessage, Stream, UserId, VideoStreamType};
+use str0m::media::{MediaData, Mid, Rid, Rids};
+
+use super::peer::{Peer, Use};
+use super::{Failure, Worker};
+use crate::ledger::RoomKey;
+use crate::room::MemberId;
+
+/// The layer a camera frame belongs to; None when the publisher does not send simulcast.
+pub fn layer_of(data: &MediaData, kind: MediaKind, stream: Stream) -> Option<VideoStreamType> {
+    if kind != MediaKind::Video || stream != Stream::Main {
+        return None;
+    }
+    data.rid.and_then(|rid| VideoStreamType::from_rid(&rid))
+}
+
+/// The RID to ask a keyframe of on `mid`, if the publisher sends that layer with one.
+pub fn rid_of(peer: &Peer, mid: Mid, layer: VideoStreamType) -> Option<Rid> {
+    match peer.rtc.media(mid)?.rids_rx() {
+        Rids::Specific(rids) => rids
+            .iter()
+            .find(|r| VideoStreamType::from_rid(r) == Some(layer))
+            .copied(),
+        _ => None,
+    }
+}
+
+/// Whether the publisher's camera m-line carries simulcast layers.
+fn sends_simulcast(peer: &Peer) -> bool {
+    peer.publish_mid(MediaKind::Video, Stream::Main)
+        .and_then(|mid| peer.rtc.media(mid))
+        .is_some_and(|m| matches!(m.rids_rx(), Rids::Specific(r) if r.len() > 1))
+}
+
+impl Worker {
+    pub(super) fn set_stream_type(
+        &mut self,
+        now: Instant,
+        member: MemberId,
+        user: &UserId,
+        layer: VideoStreamType,
+    ) -> Result<(), Failure> {
+        let room = self
+            .members
+            .get(&member)
+            .map(|m| m.room)
+            .ok_or((ErrorCode::NotInRoom, "enter a room first".to_string()))?;
+        if self.layers.want(member, user, layer) {
+            self.request_keyframe(now, room, user, MediaKind::Video, Stream::Main, layer);
+        }
+        self.update_demand(room);
+        Ok(())
+    }
+
+    /// Tells each simulcast publisher in `room` which layers are received now, when that
+    /// changed.
+    pub(super) fn update_demand(&mut self, room: RoomKey) {
+        let Some(entry) = self.rooms.get(&room) else {
+            return;
+        };
+        let members: Vec<MemberId> = entry.room.members().collect();
+        for &publisher in &members {
+            let Some(p) = self.members.get(&publisher) else {
+                continue;
+            };
+            if !p.peer.as_ref().is_some_and(sends_simulcast) {
+                continue;
+            }
+            let user = p.user.clone();
+            let subs = members.iter().copied().filter(|&s| {
+                s != publisher
+                    && self
+                        .members
+                        .get(&s)
+                        .and_then(|m| m.peer.as_ref())
+                        .is_some_and(|peer| {
+                            peer.uses.values().any(|u| {
+                                *u == Use::Subscribe {
+                                    user: user.clone(),
+                                    kind: MediaKind::Video,
+                                    stream: Stream::Main,
+                                }
+                            })
+                        })
+            });
+            let demand = self.layers.demand(&user, subs);
+            let Some(p) = self.members.get_mut(&publisher) else {
+                continue;
+            };
+            if p.demand != Some(demand) {
+                p.demand = Some(demand);
+                let _ = p.events.send(ServerMessage::LayerDemand {
+                    big: demand.0,
+                    small: demand.1,
+                });
+            }
+        }
+    }
+}
