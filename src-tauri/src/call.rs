@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use roomcast_devices::Playout;
 use roomcast_engine::audio::{AudioPull, CaptureChain};
 use roomcast_engine::codec::AudioProfile;
+use roomcast_engine::video::SmallStream;
 use roomcast_engine::{Engine, EngineConfig, EnterRoomParams};
 use roomcast_proto::{Role, RoomId, Scene, Stream, UserId};
 use serde::Serialize;
@@ -216,6 +217,8 @@ pub async fn join_room(
     if let Err(e) = engine.set_video_effects(video_effects) {
         tracing::warn!("saved video effects cannot be used ({e}); joining without them");
     }
+    // Others' grids receive a small copy of my camera (simulcast).
+    engine.enable_small_video_stream(Some(SmallStream::default()));
     // The self views show what is sent (after the effects).
     for stream in [Stream::Main, Stream::Sub] {
         let sink = ViewSink {

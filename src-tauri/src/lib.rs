@@ -137,6 +137,7 @@ pub fn run() {
             view::test_speaker,
             view::set_view,
             view::stop_view,
+            view::set_remote_video_stream_type,
             view::list_devices,
             settings::get_settings,
             settings::save_settings,

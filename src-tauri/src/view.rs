@@ -1,7 +1,7 @@
 //! Video views on binary channels, the device list and the speaker test.
 
 use roomcast_devices::Playout;
-use roomcast_proto::Stream;
+use roomcast_proto::{Stream, UserId, VideoStreamType};
 use tauri::State;
 use tauri::ipc::{Channel, InvokeResponseBody};
 
@@ -49,6 +49,23 @@ pub async fn stop_view(
 ) -> Result<()> {
     let req = video::Request { viewer, seq };
     state.views.remove(&user_id, stream, req);
+    Ok(())
+}
+
+/// Which layer of a user's camera to receive (TRTC `setRemoteVideoStreamType`): the grid
+/// asks for small, a pinned tile or a one-to-one call for big.
+#[tauri::command]
+pub async fn set_remote_video_stream_type(
+    state: State<'_, AppState>,
+    user_id: String,
+    stream_type: VideoStreamType,
+) -> Result<()> {
+    let user = UserId::new(user_id).map_err(|e| AppError::input(e.to_string()))?;
+    let guard = state.call.lock().await;
+    let call = guard.as_ref().ok_or_else(AppError::not_in_room)?;
+    call.engine
+        .set_remote_video_stream_type(user, stream_type)
+        .await?;
     Ok(())
 }
 
