@@ -9,7 +9,7 @@ use roomcast_devices::{
     DeviceError, DeviceInfo, DeviceLists, DeviceWatcher, Playout, ScreenKind, resolve,
 };
 use roomcast_engine::media::{
-    AudioSource, LoopingWavSource, PatternSource, ToneSource, VideoSource,
+    AudioSource, LoopingWavSource, LoopingY4mSource, PatternSource, ToneSource, VideoSource,
 };
 use serde::Serialize;
 
@@ -87,14 +87,24 @@ pub fn microphone(
     }
 }
 
+/// A 4:2:0 Y4M clip played in a loop instead of any camera (demos, tests on machines without
+/// one), like Chromium's fake video capture.
+pub const FAKE_CAMERA: &str = "ROOMCAST_FAKE_CAMERA";
+
 /// The camera a setting means now, or the test pattern when there is none; with the id of
-/// the device opened.
+/// the device opened. `ROOMCAST_FAKE_CAMERA` replaces it with a file.
 pub fn camera(
     app: &AppHandle,
     fallbacks: &Fallbacks,
     choice: Option<&str>,
     (w, h, fps): (u32, u32, u32),
 ) -> (Box<dyn VideoSource>, Option<String>) {
+    if let Some(path) = std::env::var_os(FAKE_CAMERA) {
+        match LoopingY4mSource::open(path.as_ref()) {
+            Ok(source) => return (Box::new(source), None),
+            Err(e) => tracing::warn!("{FAKE_CAMERA}: {e}; using the real camera"),
+        }
+    }
     let id = resolve(choice, &roomcast_devices::list_cameras());
     match roomcast_devices::open_camera(id.as_deref().or(choice), w, h, fps) {
         Ok(source) => (source, id),

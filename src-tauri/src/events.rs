@@ -63,6 +63,13 @@ pub enum RoomEvent {
         width: u32,
         height: u32,
     },
+    /// The size of what is received changed (e.g. the small layer of a simulcast camera).
+    VideoSizeChanged {
+        user_id: String,
+        stream: Stream,
+        width: u32,
+        height: u32,
+    },
     Volumes {
         volumes: Vec<VolumeEntry>,
     },
@@ -233,6 +240,17 @@ pub fn from_engine(e: EngineEvent) -> Vec<RoomEvent> {
             height,
             ..
         } => RoomEvent::FirstVideoFrame {
+            user_id: user.into(),
+            stream,
+            width,
+            height,
+        },
+        EngineEvent::VideoSizeChanged {
+            user,
+            stream,
+            width,
+            height,
+        } => RoomEvent::VideoSizeChanged {
             user_id: user.into(),
             stream,
             width,

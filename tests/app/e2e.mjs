@@ -83,7 +83,7 @@ async function main() {
   if (!created) throw new Error(`no development app in ${JSON.stringify(apps)}`);
   const report = join(ARTIFACTS, 'app-participant-report.json');
   participant = spawn(ROOMCAST, ['join', '--server', address.trim(), '--app', String(created.sdkAppId), '--key', created.secretKey,
-    '--room', '4321', '--user', 'cli', '--duration', '30', '--video-size', '640x360', '--fps', '15', '--report', report,
+    '--room', '4321', '--user', 'cli', '--duration', '36', '--video-size', '640x360', '--fps', '15', '--report', report,
     ...(RECORD ? ['--record', RECORD] : [])],
     { stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((r) => participant.on('exit', (code) => r(code)));
@@ -179,6 +179,30 @@ async function main() {
   // The participant hears the changed voice for a while before the microphone is muted.
   await sleep(6000);
   await click(await find('btn-effects'));
+
+  // Video effects: beauty (smoothing 9, whitening 3) from the panel, in the call; saved, and
+  // the participant's recording of my camera shows smoother skin (checked by app.rs).
+  await click(await find('open-video-effects'));
+  await find('video-effects-panel');
+  await click(await find('beauty-style-smooth'));
+  for (const [id, value] of [['beauty-smooth', '9'], ['beauty-whiten', '3']]) {
+    await script(
+      'arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event("input", { bubbles: true })); arguments[0].dispatchEvent(new Event("change", { bubbles: true }));',
+      [{ [ELEMENT]: await find(id) }, value],
+    );
+  }
+  const video = await until('the video effects saved', async () => {
+    const e = await asyncScript(
+      'const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke("get_video_effects").then(done, (e) => done({ error: e }));',
+    );
+    return e && e.smoothness === 9 && e.whiteness === 3 ? e : null;
+  }, 10000);
+  log('video effects', JSON.stringify(video));
+  // Filters are listed with thumbnails.
+  await find('filter-warm');
+  await screenshot('video-effects');
+  await sleep(4000);
+  await click(await find('open-video-effects'));
 
   // Mute the microphone in the app; the participant hears about it.
   await click(await find('btn-mic'));

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use roomcast_engine::audio::testsig::room::{rms, talker, to_f32, to_i16};
 use roomcast_engine::audio::testsig::yin;
+use roomcast_engine::media::{VideoSink, VideoSource, Y4mSink, Y4mSource};
+use roomcast_engine::video::testsig::{Portrait, Region, hf_energy, portrait};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -168,6 +170,14 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
     roomcast_engine::media::write_wav_mono(&mic, &to_i16(&talker)).expect("write the talker");
     let record = data.with_extension("record");
     let _ = std::fs::remove_dir_all(&record);
+    // The app's camera: a portrait whose skin is known, looped (no camera on CI).
+    let camera = data.with_extension("portrait.y4m");
+    let face = portrait(640, 360);
+    let mut clip = Y4mSink::create(&camera)
+        .expect("write the portrait")
+        .with_fps(15);
+    clip.write(&face.frame).expect("portrait frame");
+    clip.finish().expect("portrait clip");
 
     let desk = desktop(
         &driver,
@@ -176,6 +186,7 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
         &[
             ("ROOMCAST_DATA_DIR", data.as_os_str()),
             ("ROOMCAST_FAKE_MIC", mic.as_os_str()),
+            ("ROOMCAST_FAKE_CAMERA", camera.as_os_str()),
         ],
     );
     let status = drive(
@@ -196,8 +207,10 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
         "the app e2e run failed (screenshots in artifacts/): {status}"
     );
     voice_changed_in_the_recording(&record.join("Host.wav"));
+    beauty_in_the_recording(&record.join("Host-main.y4m"), &face);
     let _ = std::fs::remove_dir_all(&record);
     let _ = std::fs::remove_file(&mic);
+    let _ = std::fs::remove_file(&camera);
 }
 
 /// The meeting as a host runs it, in Korean: a browser guest joins with the invite link the
@@ -250,6 +263,40 @@ fn a_browser_guest_joins_the_apps_meeting_with_its_invite_link_in_korean() {
 
 /// The participant heard the talker (around 120 Hz) first, then, after the app turned on the
 /// "child" voice changer (+8 semitones), the same talker around 190 Hz.
+/// The participant's recording of the app's camera: the portrait's skin texture, measured per
+/// frame, drops when the host turns beauty on from the Video effects panel (e2e.mjs, midway).
+fn beauty_in_the_recording(path: &Path, face: &Portrait) {
+    let mut clip = Y4mSource::open(path).expect("the recorded camera");
+    let hf0 = hf_energy(&face.frame, &face.regions, Region::Skin);
+    let texture: Vec<f64> = std::iter::from_fn(|| clip.next_frame(0))
+        .filter(|f| (f.width, f.height) == (face.frame.width, face.frame.height))
+        .map(|f| hf_energy(&f, &face.regions, Region::Skin) / hf0)
+        .collect();
+    assert!(
+        texture.len() >= 60,
+        "only {} frames of the camera recorded",
+        texture.len()
+    );
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (first, last) = (
+        median(&texture[..20]),
+        median(&texture[texture.len() - 20..]),
+    );
+    println!("skin texture the participant saw: {first:.2} before beauty, {last:.2} after");
+    assert!(
+        first > 0.4,
+        "the camera arrived without its texture: {first:.2}"
+    );
+    assert!(
+        last < 0.5 * first,
+        "beauty did not reach the participant: {first:.2} → {last:.2}"
+    );
+}
+
 fn voice_changed_in_the_recording(path: &Path) {
     let samples = to_f32(&roomcast_engine::media::read_wav_mono(path).expect("the recording"));
     let win = 1920;

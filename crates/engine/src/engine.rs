@@ -161,6 +161,14 @@ pub enum EngineEvent {
         height: u32,
         elapsed_ms: f64,
     },
+    /// A remote video's decoded size changed after its first frame (TRTC
+    /// `onUserVideoSizeChanged`): another simulcast layer, or the sender changed size.
+    VideoSizeChanged {
+        user: UserId,
+        stream: Stream,
+        width: u32,
+        height: u32,
+    },
     /// Every 2 s while in a room: what was sent and received so far.
     Statistics(Box<Statistics>),
     /// Every 300 ms: loudness 0..=100 of the local user (None) and each remote user.

@@ -23,6 +23,11 @@ pub enum Feedback {
         height: u32,
     },
     FirstAudio,
+    /// The decoded size changed after the first frame (another simulcast layer, a new camera).
+    SizeChanged {
+        width: u32,
+        height: u32,
+    },
     /// An SEI message came with a frame (see [`crate::codec::sei`]).
     Sei(Vec<u8>),
 }
@@ -68,6 +73,7 @@ pub fn start_video(
                 }
             };
             let mut first = true;
+            let mut last_size = (0, 0);
             let mut keyframes = KeyframeAsker::default();
             while !s.load(Ordering::Relaxed) {
                 let packet = match rx.recv_timeout(Duration::from_millis(50)) {
@@ -98,13 +104,20 @@ pub fn start_video(
                                 st.mark(mark.counter, latency);
                             }
                         }
+                        let size = (frame.width, frame.height);
                         if first {
                             first = false;
                             feedback(Feedback::FirstFrame {
                                 width: frame.width,
                                 height: frame.height,
                             });
+                        } else if size != last_size {
+                            feedback(Feedback::SizeChanged {
+                                width: frame.width,
+                                height: frame.height,
+                            });
                         }
+                        last_size = size;
                         if let Err(e) = sink.write(&frame) {
                             tracing::warn!("video sink failed: {e}");
                         }

@@ -777,6 +777,14 @@ impl Session {
                             elapsed_ms,
                         });
                     }
+                    Feedback::SizeChanged { width, height } => {
+                        self.emit(EngineEvent::VideoSizeChanged {
+                            user,
+                            stream,
+                            width,
+                            height,
+                        });
+                    }
                     Feedback::FirstAudio => {
                         let elapsed_ms = self.elapsed_ms();
                         self.emit(EngineEvent::FirstAudioFrame { user, elapsed_ms });

@@ -29,7 +29,7 @@ pub use push::{
 pub use sinks::{CallbackAudioSink, CallbackVideoSink, NullSink};
 pub use synth::{BurstDetector, ToneSource};
 pub use wav::{LoopingWavSource, WavSink, WavSource, read_wav_mono, write_wav_mono};
-pub use y4m::{Y4mSink, Y4mSource};
+pub use y4m::{LoopingY4mSource, Y4mSink, Y4mSource};
 
 /// Audio sample rate used everywhere in the engine (Opus' native rate).
 pub const SAMPLE_RATE: u32 = 48_000;

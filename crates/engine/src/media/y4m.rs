@@ -100,6 +100,55 @@ impl VideoSource for Y4mSource {
     }
 }
 
+/// A Y4M clip played in a loop (a camera for demos and for machines without one, as
+/// Chromium's `--use-file-for-fake-video-capture`). The clip is read into memory once; at
+/// most [`LoopingY4mSource::MAX_FRAMES`] frames are kept.
+pub struct LoopingY4mSource {
+    frames: Vec<VideoFrame>,
+    next: usize,
+    fps: u32,
+}
+
+impl LoopingY4mSource {
+    pub const MAX_FRAMES: usize = 300;
+
+    pub fn open(path: &Path) -> Result<Self, MediaError> {
+        let mut clip = Y4mSource::open(path)?;
+        let fps = clip.fps();
+        let frames: Vec<VideoFrame> = std::iter::from_fn(|| clip.next_frame(0))
+            .take(Self::MAX_FRAMES)
+            .collect();
+        if frames.is_empty() {
+            return Err(MediaError::Format(format!(
+                "{} has no frames; {Y4M_HINT}",
+                path.display()
+            )));
+        }
+        Ok(Self {
+            frames,
+            next: 0,
+            fps,
+        })
+    }
+}
+
+impl VideoSource for LoopingY4mSource {
+    fn size(&self) -> (u32, u32) {
+        (self.frames[0].width, self.frames[0].height)
+    }
+
+    fn fps(&self) -> u32 {
+        self.fps
+    }
+
+    fn next_frame(&mut self, capture_us: u64) -> Option<VideoFrame> {
+        let mut f = self.frames[self.next].clone();
+        self.next = (self.next + 1) % self.frames.len();
+        f.capture_us = capture_us;
+        Some(f)
+    }
+}
+
 /// Writes YUV4MPEG2; the size comes from the first frame, frames of another size are
 /// skipped and counted in [`Y4mSink::skipped`].
 pub struct Y4mSink {
