@@ -29,6 +29,12 @@ export type Role = 'anchor' | 'audience';
 export type Scene = 'videocall' | 'audiocall' | 'live' | 'voicechatroom';
 /** main = camera, sub = screen share. */
 export type StreamKind = 'main' | 'sub';
+/**
+ * The two layers of a camera published with simulcast (TRTC `TRTCVideoStreamType`): big = as
+ * the publisher sends it (RID `h`), small = a 320-wide copy at 15 fps (RID `l`). A screen share
+ * has one layer.
+ */
+export type VideoStreamType = 'big' | 'small';
 
 export const LIVE_SCENES: readonly Scene[] = ['live', 'voicechatroom'];
 export const isLiveScene = (s: Scene): boolean => LIVE_SCENES.includes(s);
@@ -614,6 +620,11 @@ export interface Backend {
   switchRole(role: Role): Promise<void>;
   /** `set_user_volume({userId, volume})` — 0..100 (default 100) for one remote user's audio. */
   setUserVolume(userId: string, volume: number): Promise<void>;
+  /**
+   * `set_remote_video_stream_type({userId, streamType})` — which layer of this user's camera to
+   * receive when they publish simulcast (big until asked; see `layers.ts` for the UI's choice).
+   */
+  setRemoteVideoStreamType(userId: string, type: VideoStreamType): Promise<void>;
   /** `test_speaker()` — before joining: a 1 s tone on the chosen speaker; resolves to its name. */
   testSpeaker(): Promise<string>;
   /**
@@ -723,6 +734,7 @@ export interface CommandArgs {
   stop_screen_share: Record<string, never>;
   switch_role: { role: Role };
   set_user_volume: { userId: string; volume: number };
+  set_remote_video_stream_type: { userId: string; streamType: VideoStreamType };
   test_speaker: Record<string, never>;
   /** plus `channel: Channel<ArrayBuffer>` */
   /** `viewer`: which canvas (TauriBackend gives each sink a number); `seq`: request order. */

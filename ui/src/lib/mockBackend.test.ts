@@ -48,6 +48,20 @@ describe('MockBackend', () => {
     }
   });
 
+  test('remembers the last layer asked for each user', async () => {
+    const b = new MockBackend();
+    expect(b.remoteStreamTypes.size).toBe(0);
+    await b.setRemoteVideoStreamType('alice', 'small');
+    await b.setRemoteVideoStreamType('bob', 'small');
+    await b.setRemoteVideoStreamType('alice', 'big');
+    expect(Object.fromEntries(b.remoteStreamTypes)).toEqual({ alice: 'big', bob: 'small' });
+    expect(b.callsOf('set_remote_video_stream_type')).toEqual([
+      { userId: 'alice', streamType: 'small' },
+      { userId: 'bob', streamType: 'small' },
+      { userId: 'alice', streamType: 'big' },
+    ]);
+  });
+
   test('audio effects are saved and read back', async () => {
     const b = new MockBackend();
     expect(await b.getAudioEffects()).toEqual(DEFAULT_AUDIO_EFFECTS);

@@ -33,6 +33,7 @@ import {
   type StreamKind,
   type VideoEffects,
   type VideoFilter,
+  type VideoStreamType,
   type ViewRequest,
 } from './backend';
 import { gradientFrame } from './frame';
@@ -105,6 +106,8 @@ export class MockBackend implements Backend {
   readonly backgrounds = new Set<string>();
   private imported = 0;
   private musicTimer: ReturnType<typeof setInterval> | null = null;
+  /** The last layer set_remote_video_stream_type asked for, per remote user. */
+  readonly remoteStreamTypes = new Map<string, VideoStreamType>();
   /** Active views: key `${userId}/${stream}`. */
   readonly views = new Map<string, { req: ViewRequest; sink: FrameSink }>();
   private handlers = new Set<(e: RoomEvent) => void>();
@@ -225,6 +228,8 @@ export class MockBackend implements Backend {
 
   setUserVolume = (userId: string, volume: number): Promise<void> =>
     this.record('set_user_volume', { userId, volume }, () => undefined);
+  setRemoteVideoStreamType = (userId: string, streamType: VideoStreamType): Promise<void> =>
+    this.record('set_remote_video_stream_type', { userId, streamType }, () => void this.remoteStreamTypes.set(userId, streamType));
 
   testSpeaker = (): Promise<string> =>
     this.record('test_speaker', {}, () => {

@@ -102,6 +102,16 @@ describe('TauriBackend', () => {
     ]);
   });
 
+  test('which layer of a camera to receive: set_remote_video_stream_type', async () => {
+    const b = new TauriBackend();
+    await b.setRemoteVideoStreamType('bob', 'small');
+    await b.setRemoteVideoStreamType('bob', 'big');
+    expect(invoke.mock.calls).toEqual([
+      ['set_remote_video_stream_type', { userId: 'bob', streamType: 'small' }],
+      ['set_remote_video_stream_type', { userId: 'bob', streamType: 'big' }],
+    ]);
+  });
+
   test('meeting commands: invites, chat, reactions, hands, host controls, lobby', async () => {
     const b = new TauriBackend();
     const request = { room: '1234', role: 'anchor' as const, expiresS: 7200, host: false };

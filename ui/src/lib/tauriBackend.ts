@@ -30,6 +30,7 @@ import {
   type VideoEffects,
   type VideoFileKind,
   type VideoFilter,
+  type VideoStreamType,
   type ViewRequest,
 } from './backend';
 
@@ -77,6 +78,8 @@ export class TauriBackend implements Backend {
   stopScreenShare = (): Promise<void> => call('stop_screen_share');
   switchRole = (role: Role): Promise<void> => call('switch_role', { role });
   setUserVolume = (userId: string, volume: number): Promise<void> => call('set_user_volume', { userId, volume });
+  setRemoteVideoStreamType = (userId: string, streamType: VideoStreamType): Promise<void> =>
+    call('set_remote_video_stream_type', { userId, streamType });
   testSpeaker = (): Promise<string> => call('test_speaker');
   /**
    * Each canvas (each sink) is its own viewer on the Rust side, so two canvases of one stream

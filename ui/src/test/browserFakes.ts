@@ -111,28 +111,70 @@ export class FakeTrack {
   stopped = false;
   onended: (() => void) | null = null;
   contentHint = '';
-  constructor(readonly kind: 'audio' | 'video') {}
+  constructor(
+    readonly kind: 'audio' | 'video',
+    /** What getSettings says (a camera's size). */
+    readonly settings: MediaTrackSettings = {},
+  ) {}
+  getSettings(): MediaTrackSettings {
+    return { ...this.settings };
+  }
   stop(): void {
     this.stopped = true;
   }
   clone(): FakeTrack {
-    return new FakeTrack(this.kind);
+    return new FakeTrack(this.kind, this.settings);
   }
+}
+
+/** What RTCRtpSender.getParameters hands out (the encodings, as addTransceiver's sendEncodings). */
+export interface FakeSendParameters {
+  transactionId: string;
+  encodings: RTCRtpEncodingParameters[];
+}
+
+export interface FakeSender {
+  track: FakeTrack | null;
+  replaceTrack: (t: FakeTrack | null) => Promise<void>;
+  getParameters: () => FakeSendParameters;
+  /** Refused unless given what the last getParameters handed out (as browsers do). */
+  setParameters: (p: FakeSendParameters) => Promise<void>;
+  /** The encodings as they are now. */
+  encodings: RTCRtpEncodingParameters[];
+  /** Every setParameters that took. */
+  readonly applied: RTCRtpEncodingParameters[][];
 }
 
 export class FakeTransceiver {
   mid: string | null = null;
   direction: RTCRtpTransceiverDirection;
-  readonly sender: { track: FakeTrack | null; replaceTrack: (t: FakeTrack | null) => Promise<void> };
+  readonly sender: FakeSender;
   readonly receiver: { track: FakeTrack };
 
-  constructor(kind: 'audio' | 'video', track: FakeTrack | null, direction: RTCRtpTransceiverDirection) {
+  constructor(
+    kind: 'audio' | 'video',
+    track: FakeTrack | null,
+    direction: RTCRtpTransceiverDirection,
+    sendEncodings: RTCRtpEncodingParameters[] = [],
+  ) {
     this.direction = direction;
     this.receiver = { track: new FakeTrack(kind) };
-    const sender = {
+    let transaction = 0;
+    const sender: FakeSender = {
       track,
+      encodings: sendEncodings.map((e) => ({ active: true, ...e })),
+      applied: [],
       replaceTrack: async (t: FakeTrack | null) => {
         sender.track = t;
+      },
+      getParameters: () => ({ transactionId: String(++transaction), encodings: sender.encodings.map((e) => ({ ...e })) }),
+      setParameters: async (p: FakeSendParameters) => {
+        if (p.transactionId !== String(transaction)) throw new DOMException('stale parameters', 'InvalidModificationError');
+        if (p.encodings.map((e) => e.rid).join() !== sender.encodings.map((e) => e.rid).join()) {
+          throw new DOMException('encodings changed', 'InvalidModificationError');
+        }
+        sender.encodings = p.encodings.map((e) => ({ ...e }));
+        sender.applied.push(sender.encodings.map((e) => ({ ...e })));
       },
     };
     this.sender = sender;
@@ -150,13 +192,19 @@ export class FakePeerConnection {
   onconnectionstatechange: (() => void) | null = null;
   closed = false;
   stats: Json[] = [];
+  /** A browser without simulcast: addTransceiver with more than one encoding throws. */
+  refuseSimulcast = false;
   private nextMid = 0;
 
-  addTransceiver(trackOrKind: FakeTrack | 'audio' | 'video', init: { direction: RTCRtpTransceiverDirection }): FakeTransceiver {
+  addTransceiver(
+    trackOrKind: FakeTrack | 'audio' | 'video',
+    init: { direction: RTCRtpTransceiverDirection; sendEncodings?: RTCRtpEncodingParameters[] },
+  ): FakeTransceiver {
+    if (this.refuseSimulcast && (init.sendEncodings?.length ?? 0) > 1) throw new DOMException('no simulcast', 'OperationError');
     const t =
       typeof trackOrKind === 'string'
-        ? new FakeTransceiver(trackOrKind, null, init.direction)
-        : new FakeTransceiver(trackOrKind.kind, trackOrKind, init.direction);
+        ? new FakeTransceiver(trackOrKind, null, init.direction, init.sendEncodings)
+        : new FakeTransceiver(trackOrKind.kind, trackOrKind, init.direction, init.sendEncodings);
     this.transceivers.push(t);
     return t;
   }
@@ -213,7 +261,10 @@ export class FakeMediaDevices {
     for (const kind of ['audio', 'video'] as const) {
       if (!c[kind]) continue;
       if (this.deny.has(kind)) throw new DOMException('denied', 'NotAllowedError');
-      tracks.push(new FakeTrack(kind));
+      // A camera delivers the size asked for.
+      const v = c.video as MediaTrackConstraints;
+      const ideal = (x: MediaTrackConstraints['width']) => (typeof x === 'object' ? (x.ideal as number | undefined) : x);
+      tracks.push(kind === 'video' ? new FakeTrack(kind, { width: ideal(v.width), height: ideal(v.height) }) : new FakeTrack(kind));
     }
     return fakeStream(tracks);
   }

@@ -2,6 +2,7 @@ import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { flushSync } from 'svelte';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { JoinArgs, RemoteUser } from '../../lib/backend';
+import { setLanguage } from '../../lib/i18n';
 import { MockBackend } from '../../lib/mockBackend';
 import { RoomState } from '../../lib/stores/room.svelte';
 import App from '../../App.svelte';
@@ -306,5 +307,114 @@ describe('Call', () => {
     backend.emit({ type: 'exit_room', reason: 'kicked' });
     flushSync();
     expect(onleft).toHaveBeenCalledWith('kicked');
+  });
+});
+
+describe('Call: big and small streams, and pinning', () => {
+  const cam = (userId: string): RemoteUser => ({ userId, role: 'anchor', audio: true, video: true, subVideo: false });
+  const asked = (backend: MockBackend) =>
+    (backend.callsOf('set_remote_video_stream_type') as { userId: string; streamType: string }[]).map((a) => `${a.userId}=${a.streamType}`);
+  const layerOf = (userId: string) => screen.getByTestId(`tile-${userId}`).dataset.layer;
+
+  test('one-to-one: big; three tiles or more: small; asked only on change, and again when someone comes back', async () => {
+    const { backend } = await setup({}, [cam('bob')]);
+    await waitFor(() => expect(asked(backend)).toEqual(['bob=big']));
+    expect(layerOf('bob')).toBe('big');
+    expect(screen.getByTestId('tile-me').hasAttribute('data-layer')).toBe(false);
+    backend.emit({ type: 'user_enter', userId: 'carol' });
+    flushSync();
+    await waitFor(() => expect(asked(backend)).toEqual(['bob=big', 'bob=small', 'carol=small']));
+    expect([layerOf('bob'), layerOf('carol')]).toEqual(['small', 'small']);
+    // Nothing changes: nothing asked (the speaker, the volumes, a camera going off).
+    backend.emit({ type: 'volumes', volumes: [{ userId: 'bob', volume: 80 }] });
+    backend.emit({ type: 'video_available', userId: 'carol', stream: 'main', available: true });
+    flushSync();
+    backend.emit({ type: 'user_leave', userId: 'carol', reason: 'left' });
+    flushSync();
+    await waitFor(() => expect(asked(backend).at(-1)).toBe('bob=big'));
+    backend.emit({ type: 'user_enter', userId: 'carol' });
+    flushSync();
+    await waitFor(() => expect(asked(backend)).toEqual(['bob=big', 'bob=small', 'carol=small', 'bob=big', 'bob=small', 'carol=small']));
+    expect(Object.fromEntries(backend.remoteStreamTypes)).toEqual({ bob: 'small', carol: 'small' });
+  });
+
+  test('Pin shows a tile large (big) with the others in a strip (small); Unpin goes back to the grid', async () => {
+    const { backend } = await setup({}, [cam('bob'), cam('carol')]);
+    await waitFor(() => expect(asked(backend)).toEqual(['bob=small', 'carol=small']));
+    expect(screen.queryByTestId('unpin')).toBeNull();
+    await fireEvent.click(screen.getByTestId('pin-bob'));
+    expect(screen.getByTestId('pinned-view').contains(screen.getByTestId('tile-bob'))).toBe(true);
+    expect(screen.getByTestId('call-grid').dataset.layout).toBe('strip');
+    expect(screen.getByTestId('call-grid').contains(screen.getByTestId('tile-carol'))).toBe(true);
+    expect(screen.queryByTestId('pin-bob')).toBeNull();
+    await waitFor(() => expect(asked(backend)).toEqual(['bob=small', 'carol=small', 'bob=big']));
+    expect([layerOf('bob'), layerOf('carol')]).toEqual(['big', 'small']);
+    // Another pin from the strip moves the large view.
+    await fireEvent.click(screen.getByTestId('pin-carol'));
+    await waitFor(() => expect(asked(backend).slice(3)).toEqual(['bob=small', 'carol=big']));
+    expect(screen.getByTestId('pinned-view').contains(screen.getByTestId('tile-carol'))).toBe(true);
+    await fireEvent.click(screen.getByTestId('unpin'));
+    expect(screen.queryByTestId('pinned-view')).toBeNull();
+    expect(screen.getByTestId('call-grid').dataset.layout).toBeUndefined();
+    await waitFor(() => expect(asked(backend).slice(5)).toEqual(['carol=small']));
+    expect([layerOf('bob'), layerOf('carol')]).toEqual(['small', 'small']);
+  });
+
+  test('the pin and unpin buttons are labelled, in Korean too', async () => {
+    await setup({}, [cam('bob')]);
+    expect(screen.getByTestId('pin-bob').getAttribute('aria-label')).toBe('Pin bob: show large');
+    await fireEvent.click(screen.getByTestId('pin-bob'));
+    expect(screen.getByTestId('unpin').getAttribute('title')).toBe('Unpin bob: back to the grid');
+    setLanguage('ko');
+    flushSync();
+    expect(screen.getByTestId('unpin').getAttribute('aria-label')).toBe('bob님 고정 해제: 격자 보기로 돌아가기');
+    expect(screen.getByTestId('pin-me').getAttribute('title')).toBe('내 화면 고정: 크게 보기');
+  });
+
+  test('a screen share holds the stage: every camera small, no pinning; a pin waits for the share to end', async () => {
+    const { backend } = await setup({}, [cam('bob')]);
+    await fireEvent.click(screen.getByTestId('pin-me'));
+    await waitFor(() => expect(asked(backend)).toEqual(['bob=big', 'bob=small']));
+    backend.emit({ type: 'video_available', userId: 'bob', stream: 'sub', available: true });
+    flushSync();
+    expect(screen.getByTestId('screen-share-view')).toBeTruthy();
+    expect(screen.queryByTestId('unpin')).toBeNull();
+    expect(screen.queryByTestId('pin-bob')).toBeNull();
+    expect(layerOf('bob')).toBe('small');
+    expect(screen.getByTestId('tile-bob-sub').hasAttribute('data-layer')).toBe(false);
+    backend.emit({ type: 'video_available', userId: 'bob', stream: 'sub', available: false });
+    flushSync();
+    expect(screen.getByTestId('pinned-view').contains(screen.getByTestId('tile-me'))).toBe(true);
+    // Never a question about the screen share; nothing changed for bob's camera.
+    expect(asked(backend)).toEqual(['bob=big', 'bob=small']);
+  });
+
+  test('a pinned person leaving unpins', async () => {
+    const { backend } = await setup({}, [cam('bob'), cam('carol')]);
+    await fireEvent.click(screen.getByTestId('pin-bob'));
+    backend.emit({ type: 'user_leave', userId: 'bob', reason: 'left' });
+    flushSync();
+    expect(screen.queryByTestId('pinned-view')).toBeNull();
+    await waitFor(() => expect(asked(backend).at(-1)).toBe('carol=big'));
+    backend.emit({ type: 'user_enter', userId: 'bob' });
+    flushSync();
+    expect(screen.queryByTestId('pinned-view')).toBeNull();
+  });
+
+  test('after a lost connection every layer is asked again', async () => {
+    const { backend } = await setup({}, [cam('bob'), cam('carol')]);
+    await waitFor(() => expect(asked(backend)).toHaveLength(2));
+    backend.emit({ type: 'connection_lost' });
+    backend.emit({ type: 'connection_recovered' });
+    await waitFor(() => expect(asked(backend)).toEqual(['bob=small', 'carol=small', 'bob=small', 'carol=small']));
+  });
+
+  test('audio-only calls ask for no layers and offer no pinning', async () => {
+    const { backend } = await setup({ scene: 'audiocall' }, [cam('bob'), cam('carol')]);
+    flushSync();
+    await Promise.resolve();
+    expect(screen.queryByTestId('pin-bob')).toBeNull();
+    expect(asked(backend)).toEqual([]);
+    expect(screen.getByTestId('tile-bob').hasAttribute('data-layer')).toBe(false);
   });
 });

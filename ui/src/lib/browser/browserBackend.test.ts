@@ -238,6 +238,57 @@ describe('BrowserBackend: a call', () => {
   });
 });
 
+describe('BrowserBackend: big and small streams (simulcast)', () => {
+  const layers = (pc: FakePeerConnection) => {
+    const camera = pc.transceivers.find((t) => t.sender.track?.kind === 'video')!;
+    return camera.sender.encodings.map((e) => `${e.rid}:${e.active ? 'on' : 'off'}:${e.scaleResolutionDownBy ?? 1}`);
+  };
+
+  test('my camera goes out as h and l, the small one 320 wide; the server’s demand turns them on and off', async () => {
+    const { b, server, pcs } = make();
+    await b.saveSettings({ ...DEFAULT_SETTINGS, resolution: '360p', bitrateKbps: 800 });
+    await b.setCamera(true);
+    await b.joinRoom(args);
+    const camera = pcs[0].transceivers[0];
+    expect(camera.sender.encodings).toEqual([
+      { rid: 'h', active: true, maxBitrate: 800_000 },
+      { rid: 'l', active: true, scaleResolutionDownBy: 2, maxBitrate: 100_000, maxFramerate: 15 },
+    ]);
+    server.push({ type: 'layer_demand', big: false, small: true });
+    await settle();
+    expect(layers(pcs[0])).toEqual(['h:off:1', 'l:on:2']);
+    // A bigger camera (a new track on the same line) keeps the demand; its small layer is 320 wide again.
+    await b.saveSettings({ ...DEFAULT_SETTINGS, resolution: '1080p', bitrateKbps: 800 });
+    expect(layers(pcs[0])).toEqual(['h:off:1', 'l:on:6']);
+    server.push({ type: 'layer_demand', big: true, small: true });
+    await settle();
+    expect(layers(pcs[0])).toEqual(['h:on:1', 'l:on:6']);
+    expect(server.of('negotiate')).toHaveLength(1);
+  });
+
+  test('asking for a layer of someone’s camera is the protocol’s request; outside a room it says so', async () => {
+    const { b, server } = make();
+    await expect(b.setRemoteVideoStreamType('cli', 'small')).rejects.toMatchObject({ kind: 'not_in_room' });
+    await b.joinRoom(args);
+    await b.setRemoteVideoStreamType('cli', 'small');
+    await b.setRemoteVideoStreamType('cli', 'big');
+    expect(server.of('set_remote_video_stream_type').map(({ id: _, ...m }) => m)).toEqual([
+      { type: 'set_remote_video_stream_type', user_id: 'cli', stream_type: 'small' },
+      { type: 'set_remote_video_stream_type', user_id: 'cli', stream_type: 'big' },
+    ]);
+  });
+
+  test('a refused layer request keeps the server’s code', async () => {
+    const server = new FakeServer();
+    const answer = server.answer.bind(server);
+    server.answer = (m) =>
+      m.type === 'set_remote_video_stream_type' ? { type: 'error', id: m.id, code: 1001, message: 'unknown request' } : answer(m);
+    const { b } = make({ server });
+    await b.joinRoom(args);
+    await expect(b.setRemoteVideoStreamType('cli', 'small')).rejects.toEqual({ kind: 'server', code: 1001, message: 'unknown request' });
+  });
+});
+
 describe('BrowserBackend: settings in localStorage', () => {
   test('settings and the browser-side effects survive a reload; the microphone reopens with them', async () => {
     const storage = new MemoryStorage();

@@ -32,12 +32,13 @@ import {
   type StreamKind,
   type VideoEffects,
   type VideoFilter,
+  type VideoStreamType,
 } from '../backend';
 import { toDeviceList } from './devices';
 import { LocalMedia, type LocalSource, type MediaDevicesLike } from './localMedia';
 import { MicLevel } from './micLevel';
 import { encodeMeeting, MEETING_CMD_ID, toWireOptions, type MeetingMessage } from './protocol';
-import { browserAudioEffectsOnly, cameraConstraints, microphoneConstraints } from './rtc';
+import { browserAudioEffectsOnly, cameraConstraints, cameraWidth, microphoneConstraints } from './rtc';
 import { lockedError, Session, VOLUME_INTERVAL_MS, type Entered, type SessionEnv } from './session';
 import type { SocketFactory } from './signaling';
 import { volumeOf, type Stats } from './stats';
@@ -240,6 +241,7 @@ export class BrowserBackend implements Backend {
       connect: this.env.connect,
       createPeerConnection: this.env.createPeerConnection,
       videoBitrate: (stream) => (stream === 'main' ? this.settings.bitrateKbps * 1000 : 2_500_000),
+      cameraWidth: () => cameraWidth(this.settings),
     };
   }
 
@@ -407,6 +409,10 @@ export class BrowserBackend implements Backend {
     this.playout.setVolume(userId, volume);
     return Promise.resolve();
   };
+
+  /** The server forwards that layer of their camera on the same receive line: the tile's stream stays. */
+  setRemoteVideoStreamType = async (userId: string, type: VideoStreamType): Promise<void> =>
+    this.inRoom().setRemoteVideoStreamType(userId, type);
 
   // --- the pre-join microphone level -----------------------------------------------------------
 

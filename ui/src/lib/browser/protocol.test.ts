@@ -51,6 +51,8 @@ describe('server events become the UI events', () => {
     ]);
     expect(toRoomEvents({ type: 'error', code: 1000, message: 'bad frame' }, NOW)).toEqual([{ type: 'error', code: 1000, message: 'bad frame' }]);
     expect(toRoomEvents({ type: 'removed', code: 3004, message: 'replaced' }, NOW)).toEqual([]);
+    // Which layers of my camera anyone receives: the session's to apply, nothing for the UI.
+    expect(toRoomEvents({ type: 'layer_demand', big: false, small: true }, NOW)).toEqual([]);
   });
 });
 

@@ -15,6 +15,7 @@ import {
   type RoomView,
   type Scene,
   type StreamKind,
+  type VideoStreamType,
 } from '../backend';
 
 export type { MediaKind } from '../backend';
@@ -96,7 +97,9 @@ export type Request =
   | { type: 'remove_user'; user_id: string }
   | { type: 'set_room_options'; options: { locked: boolean; lobby: boolean; passcode?: string } }
   | { type: 'end_meeting' }
-  | { type: 'admit'; user_id: string; accept: boolean };
+  | { type: 'admit'; user_id: string; accept: boolean }
+  /** Which layer of this user's simulcast camera to receive (big until asked). */
+  | { type: 'set_remote_video_stream_type'; user_id: string; stream_type: VideoStreamType };
 
 export type Reply =
   | ({ type: 'entered'; id: number } & WireEntered)
@@ -125,7 +128,9 @@ export type ServerEvent =
   | { type: 'unlocked'; kind: MediaKind }
   | { type: 'room_changed'; room: WireRoomView }
   | { type: 'lobby_joined'; user_id: string; name: string }
-  | { type: 'lobby_left'; user_id: string };
+  | { type: 'lobby_left'; user_id: string }
+  /** To me as a publisher of a simulcast camera: which of its layers anyone receives now. */
+  | { type: 'layer_demand'; big: boolean; small: boolean };
 
 export type ServerMessage = Reply | ServerEvent;
 
@@ -276,6 +281,7 @@ export function toRoomEvents(m: ServerEvent, nowMs: number): RoomEvent[] {
       return [{ type: 'error', code: m.code, message: m.message }];
     case 'removed':
     case 'admitted':
+    case 'layer_demand': // for the session's encoder (which layers of my camera to send)
       return [];
   }
 }

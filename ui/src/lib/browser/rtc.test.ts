@@ -1,6 +1,15 @@
 import { expect, test } from 'vitest';
 import { DEFAULT_AUDIO_EFFECTS, DEFAULT_SETTINGS } from '../backend';
-import { browserAudioEffectsOnly, cameraConstraints, microphoneConstraints, rankCodecs } from './rtc';
+import {
+  applyLayers,
+  browserAudioEffectsOnly,
+  cameraConstraints,
+  cameraWidth,
+  microphoneConstraints,
+  rankCodecs,
+  simulcastEncodings,
+  smallLayerScale,
+} from './rtc';
 
 test('H.264 constrained baseline with packetization-mode 1 first, Opus first; the rest keeps its order', () => {
   const video = [
@@ -44,4 +53,30 @@ test('which effects a browser can apply', () => {
   expect(browserAudioEffectsOnly({ ...d, earMonitor: true }, d)).toBe(false);
   expect(browserAudioEffectsOnly({ ...d, captureVolume: 120 }, d)).toBe(false);
   expect(browserAudioEffectsOnly({ ...d, highPass: !d.highPass }, d)).toBe(false);
+});
+
+test('simulcast: the camera as h at the chosen bitrate and l 320 wide at 15 fps and 100 kbit/s', () => {
+  expect(simulcastEncodings(1_200_000, 1280)).toEqual([
+    { rid: 'h', maxBitrate: 1_200_000 },
+    { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 100_000, maxFramerate: 15 },
+  ]);
+  expect(smallLayerScale(1920)).toBe(6);
+  expect(smallLayerScale(960)).toBe(3);
+  expect(smallLayerScale(320)).toBe(1);
+  expect(smallLayerScale(176)).toBe(1); // never scaled up
+  expect(smallLayerScale(0)).toBe(1);
+  expect(cameraWidth({ ...DEFAULT_SETTINGS, resolution: '540p' })).toBe(960);
+});
+
+test('layer_demand sets each layer’s active (and the small one’s scale); a single encoding is left alone', () => {
+  const enc = simulcastEncodings(1_000_000, 1280).map((e) => ({ ...e, active: true }));
+  expect(applyLayers(enc, { big: true, small: true }, 1280)).toBe(false);
+  expect(applyLayers(enc, { big: false, small: true }, 1280)).toBe(true);
+  expect(enc.map((e) => e.active)).toEqual([false, true]);
+  expect(applyLayers(enc, { big: false, small: true }, null)).toBe(false);
+  expect(applyLayers(enc, { big: false, small: true }, 640)).toBe(true);
+  expect(enc[1].scaleResolutionDownBy).toBe(2);
+  const single = [{ maxBitrate: 1_000_000, active: true }];
+  expect(applyLayers(single, { big: false, small: false }, 1280)).toBe(false);
+  expect(single[0].active).toBe(true);
 });

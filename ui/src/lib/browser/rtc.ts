@@ -59,6 +59,66 @@ const SIZES: Record<Resolution, [number, number]> = {
   '1080p': [1920, 1080],
 };
 
+/** The camera's width as asked for (the track says what it got). */
+export const cameraWidth = (s: Settings): number => (SIZES[s.resolution] ?? SIZES['720p'])[0];
+
+/**
+ * The camera's two simulcast layers, as the server and the app send them (RIDs `h` and `l`):
+ * the small one is 320 wide at 15 fps and 100 kbit/s.
+ */
+export const BIG_RID = 'h';
+export const SMALL_RID = 'l';
+export const SMALL_LAYER = { width: 320, maxBitrate: 100_000, maxFramerate: 15 } as const;
+
+/** How much the small layer scales a camera `width` pixels wide down: to 320, never up. */
+export function smallLayerScale(width: number): number {
+  return width > SMALL_LAYER.width ? width / SMALL_LAYER.width : 1;
+}
+
+/** `sendEncodings` of a camera published with simulcast: the big layer at `maxBitrate`, the small one. */
+export function simulcastEncodings(maxBitrate: number, width: number): RTCRtpEncodingParameters[] {
+  return [
+    { rid: BIG_RID, maxBitrate },
+    {
+      rid: SMALL_RID,
+      scaleResolutionDownBy: smallLayerScale(width),
+      maxBitrate: SMALL_LAYER.maxBitrate,
+      maxFramerate: SMALL_LAYER.maxFramerate,
+    },
+  ];
+}
+
+/** Which layers of my camera anyone receives (the server's `layer_demand`). */
+export interface LayerDemand {
+  big: boolean;
+  small: boolean;
+}
+
+/**
+ * Sets the layers' `active` from the demand and, given the camera's width, the small layer's
+ * scale; true when an encoding changed (then `setParameters`). Encodings without one of the
+ * two RIDs (a camera published without simulcast) are left alone.
+ */
+export function applyLayers(encodings: RTCRtpEncodingParameters[], demand: LayerDemand, width: number | null): boolean {
+  let changed = false;
+  for (const e of encodings) {
+    if (e.rid !== BIG_RID && e.rid !== SMALL_RID) continue;
+    const active = e.rid === BIG_RID ? demand.big : demand.small;
+    if (e.active !== active) {
+      e.active = active;
+      changed = true;
+    }
+    if (e.rid === SMALL_RID && width !== null && width > 0) {
+      const scale = smallLayerScale(width);
+      if (e.scaleResolutionDownBy !== scale) {
+        e.scaleResolutionDownBy = scale;
+        changed = true;
+      }
+    }
+  }
+  return changed;
+}
+
 export function cameraConstraints(s: Settings): MediaTrackConstraints {
   const [width, height] = SIZES[s.resolution] ?? SIZES['720p'];
   return {

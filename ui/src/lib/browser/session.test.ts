@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import type { JoinArgs, RoomEvent } from '../backend';
 import { FakePeerConnection, FakeServer, FakeTrack, grantFor, settle } from '../../test/browserFakes';
-import { Session } from './session';
+import { Session, type SessionEnv } from './session';
 
 const args: JoinArgs = { server: 'http://h', room: '4242', userId: 'browser', role: 'anchor', scene: 'videocall', sdkAppId: 7, userSig: 'sig' };
 
@@ -10,7 +10,7 @@ afterEach(async () => {
   for (const s of sessions.splice(0)) await s.exit();
 });
 
-function start(server = new FakeServer(), joinArgs: JoinArgs = args) {
+function start(server = new FakeServer(), joinArgs: JoinArgs = args, env: Partial<SessionEnv> = {}) {
   const pc = new FakePeerConnection();
   const events: RoomEvent[] = [];
   const tracks: string[] = [];
@@ -22,6 +22,7 @@ function start(server = new FakeServer(), joinArgs: JoinArgs = args) {
       connect: server.connect,
       createPeerConnection: () => pc as unknown as RTCPeerConnection,
       videoBitrate: () => 1_000_000,
+      ...env,
     },
     {
       emit: (e) => events.push(e),
@@ -34,7 +35,7 @@ function start(server = new FakeServer(), joinArgs: JoinArgs = args) {
 }
 
 const mic = () => new FakeTrack('audio') as unknown as MediaStreamTrack;
-const cam = () => new FakeTrack('video') as unknown as MediaStreamTrack;
+const cam = (width?: number) => new FakeTrack('video', width ? { width, height: (width * 9) / 16 } : {}) as unknown as MediaStreamTrack;
 
 describe('Session', () => {
   test('enters, receives who is there and publishes in one offer, then says what is on', async () => {
@@ -237,5 +238,100 @@ describe('Session', () => {
     const chat = events.find((e) => e.type === 'chat');
     expect(chat).toMatchObject({ userId: 'host', text: 'hello' });
     expect((chat as { atMs: number }).atMs).toBeGreaterThanOrEqual(before);
+  });
+});
+
+describe('Session: my camera in two layers (simulcast)', () => {
+  const layers = (t: { sender: { encodings: RTCRtpEncodingParameters[] } }) =>
+    t.sender.encodings.map((e) => `${e.rid}:${e.active ? 'on' : 'off'}`);
+
+  test('the camera goes out as h and l (320 wide, 15 fps, 100 kbit/s); microphone and screen share once', async () => {
+    const { session, pc } = start();
+    await session.enter({ audio: mic(), video: cam(1280) });
+    await session.publish('video', 'sub', cam(1920));
+    const [audio, camera, screen] = pc.transceivers;
+    expect(audio.sender.encodings).toEqual([]);
+    expect(camera.sender.encodings).toEqual([
+      { rid: 'h', active: true, maxBitrate: 1_000_000 },
+      { rid: 'l', active: true, scaleResolutionDownBy: 4, maxBitrate: 100_000, maxFramerate: 15 },
+    ]);
+    expect(screen.sender.encodings).toEqual([{ active: true, maxBitrate: 1_000_000 }]);
+    // Nothing to change until the server says.
+    expect(camera.sender.applied).toEqual([]);
+  });
+
+  test('the small layer is scaled from the size the camera delivers, else the one asked for', async () => {
+    const a = start();
+    await a.session.enter({ audio: null, video: cam(640) });
+    expect(a.pc.transceivers[0].sender.encodings[1].scaleResolutionDownBy).toBe(2);
+    const b = start(new FakeServer(), args, { cameraWidth: () => 960 });
+    await b.session.enter({ audio: null, video: cam() });
+    expect(b.pc.transceivers[0].sender.encodings[1].scaleResolutionDownBy).toBe(3);
+    // A camera already smaller than 320 is not scaled up.
+    const c = start();
+    await c.session.enter({ audio: null, video: cam(240) });
+    expect(c.pc.transceivers[0].sender.encodings[1].scaleResolutionDownBy).toBe(1);
+  });
+
+  test('layer_demand turns each layer on and off; the UI hears nothing of it', async () => {
+    const { session, server, pc, events } = start();
+    await session.enter({ audio: null, video: cam(1280) });
+    const camera = pc.transceivers[0];
+    server.push({ type: 'layer_demand', big: false, small: true });
+    await settle();
+    expect(layers(camera)).toEqual(['h:off', 'l:on']);
+    server.push({ type: 'layer_demand', big: false, small: true });
+    await settle();
+    expect(camera.sender.applied).toHaveLength(1); // nothing changed: no setParameters
+    // Two at once: the newest wins (applied once, in order with the others).
+    server.push({ type: 'layer_demand', big: true, small: false });
+    server.push({ type: 'layer_demand', big: false, small: false });
+    await settle();
+    expect(layers(camera)).toEqual(['h:off', 'l:off']);
+    server.push({ type: 'layer_demand', big: true, small: true });
+    await settle();
+    expect(layers(camera)).toEqual(['h:on', 'l:on']);
+    expect(camera.sender.applied).toHaveLength(3);
+    expect(events.filter((e) => e.type !== 'volumes')).toEqual([]);
+  });
+
+  test('a demand that came before the camera applies when it goes on; a new camera keeps it and is rescaled', async () => {
+    const { session, server, pc } = start();
+    await session.enter({ audio: null, video: null });
+    server.push({ type: 'layer_demand', big: false, small: true });
+    await settle();
+    await session.publish('video', 'main', cam(1280));
+    const camera = pc.transceivers[0];
+    expect(layers(camera)).toEqual(['h:off', 'l:on']);
+    // Off and on again with another size (a settings change): the same line, the small layer 320 wide again.
+    await session.publish('video', 'main', null);
+    await session.publish('video', 'main', cam(1920));
+    expect(layers(camera)).toEqual(['h:off', 'l:on']);
+    expect(camera.sender.encodings[1].scaleResolutionDownBy).toBe(6);
+    expect(server.of('negotiate')).toHaveLength(1);
+  });
+
+  test('a browser refusing simulcast sends the camera once; layer_demand then changes nothing', async () => {
+    const { session, server, pc } = start();
+    pc.refuseSimulcast = true;
+    await session.enter({ audio: null, video: cam(1280) });
+    const camera = pc.transceivers[0];
+    expect(camera.sender.encodings).toEqual([{ active: true, maxBitrate: 1_000_000 }]);
+    expect(server.of('set_available')).toEqual([expect.objectContaining({ kind: 'video', stream: 'main', available: true })]);
+    server.push({ type: 'layer_demand', big: false, small: true });
+    await settle();
+    expect(camera.sender.applied).toEqual([]);
+    expect(camera.sender.encodings[0].active).toBe(true);
+  });
+
+  test('asking for a layer of someone’s camera', async () => {
+    const { session, server } = start();
+    await session.enter({ audio: null, video: null });
+    await session.setRemoteVideoStreamType('ann', 'small');
+    await session.setRemoteVideoStreamType('ann', 'big');
+    expect(server.of('set_remote_video_stream_type').map(({ id: _, ...m }) => m)).toEqual([
+      { type: 'set_remote_video_stream_type', user_id: 'ann', stream_type: 'small' },
+      { type: 'set_remote_video_stream_type', user_id: 'ann', stream_type: 'big' },
+    ]);
   });
 });

@@ -4,7 +4,7 @@
  * Publishing adds send-only m-lines, subscribing receive-only ones, and every `negotiate`
  * lists them all by mid.
  */
-import type { BackendError, JoinArgs, RemoteUser, Role, RoomEvent, RoomView, StreamKind } from '../backend';
+import type { BackendError, JoinArgs, RemoteUser, Role, RoomEvent, RoomView, StreamKind, VideoStreamType } from '../backend';
 import {
   applyToRoster,
   asBackendError,
@@ -19,7 +19,7 @@ import {
   type ServerEvent,
   type WireEntered,
 } from './protocol';
-import { iceGatheringDone, preferCodecs } from './rtc';
+import { applyLayers, iceGatheringDone, preferCodecs, simulcastEncodings, type LayerDemand } from './rtc';
 import { Signaling, type SocketFactory } from './signaling';
 import { MediaMonitor, readStats, type Stats } from './stats';
 import { TEXT } from './strings';
@@ -45,6 +45,11 @@ export interface SessionEnv {
   createPeerConnection: () => RTCPeerConnection;
   /** Max bitrate for a published video stream, in bits per second. */
   videoBitrate: (stream: StreamKind) => number;
+  /**
+   * The camera's width as asked for, when its track does not say (the small simulcast layer is
+   * scaled from it). Default 1280.
+   */
+  cameraWidth?: () => number;
 }
 
 /** What enter_room answered (or `admitted`, after the lobby). */
@@ -79,6 +84,10 @@ export class Session {
   private lobby: Deferred<WireEntered> | null = null;
   /** What the host turned off and locked: turning it on again is refused until `unlocked`. */
   readonly locked = new Set<MediaKind>();
+  /** Which layers of my camera anyone receives (`layer_demand`): both until the server says. */
+  readonly demand: LayerDemand = { big: true, small: true };
+  /** setParameters one at a time (a second one during the first is refused). */
+  private layering: Promise<void> = Promise.resolve();
   closed = false;
   /** leaveRoom while entering (e.g. waiting in the lobby). */
   cancelled = false;
@@ -144,6 +153,7 @@ export class Session {
       if (tracks.video) publishing.push(this.addPublisher('video', 'main', tracks.video));
     }
     if (pc.getTransceivers().length > 0) await this.negotiate();
+    if (publishing.includes('video')) await this.applyLayers();
     for (const kind of publishing) await this.setAvailable(kind, 'main', true);
     this.timers.push(setInterval(() => void this.tick(), VOLUME_INTERVAL_MS));
     return this.entered;
@@ -177,6 +187,8 @@ export class Session {
           await this.negotiate();
         }
       }
+      // The camera's layers as the server asks, the small one scaled from this track's size.
+      if (kind === 'video' && stream === 'main') await this.applyLayers();
       await this.setAvailable(kind, stream, true);
     } else if (t) {
       await t.sender.replaceTrack(null);
@@ -185,13 +197,46 @@ export class Session {
   }
 
   private addPublisher(kind: MediaKind, stream: StreamKind, track: MediaStreamTrack): MediaKind {
-    const t = this.pc!.addTransceiver(track, {
-      direction: 'sendonly',
-      sendEncodings: kind === 'video' ? [{ maxBitrate: this.env.videoBitrate(stream) }] : undefined,
-    });
+    const pc = this.pc!;
+    const maxBitrate = this.env.videoBitrate(stream);
+    let t: RTCRtpTransceiver | null = null;
+    if (kind === 'video' && stream === 'main') {
+      // The camera goes out twice (simulcast): big (RID h) and a small copy (RID l). A browser
+      // that refuses gets one encoding; the server then forwards it whatever layer is asked.
+      try {
+        t = pc.addTransceiver(track, { direction: 'sendonly', sendEncodings: simulcastEncodings(maxBitrate, this.widthOf(track)) });
+      } catch (e) {
+        console.warn('simulcast refused, sending one encoding:', e);
+      }
+    }
+    t ??= pc.addTransceiver(track, { direction: 'sendonly', sendEncodings: kind === 'video' ? [{ maxBitrate }] : undefined });
     preferCodecs(t, kind);
     this.table.addPublisher(t, kind, stream);
     return kind;
+  }
+
+  /** A camera track's width: what it delivers, else what was asked for. */
+  private widthOf(track: MediaStreamTrack): number {
+    const width = typeof track.getSettings === 'function' ? track.getSettings().width : undefined;
+    return width && width > 0 ? width : (this.env.cameraWidth?.() ?? 1280);
+  }
+
+  /**
+   * Turns my camera's layers on and off as `demand` says (and keeps the small one 320 wide);
+   * nothing for a camera sent without simulcast. A browser refusing is only logged: the
+   * layers then stay as they were.
+   */
+  private applyLayers(): Promise<void> {
+    this.layering = this.layering
+      .then(async () => {
+        const sender = this.table.publisher('video', 'main')?.sender;
+        if (!sender || this.closed || typeof sender.getParameters !== 'function') return;
+        const params = sender.getParameters();
+        const width = sender.track ? this.widthOf(sender.track) : null;
+        if (params.encodings && applyLayers(params.encodings, this.demand, width)) await sender.setParameters(params);
+      })
+      .catch((e: unknown) => console.warn('simulcast layers:', e));
+    return this.layering;
   }
 
   private async setAvailable(kind: MediaKind, stream: StreamKind, available: boolean): Promise<void> {
@@ -224,6 +269,11 @@ export class Session {
     if (locked) this.locked.add(kind);
     this.available.delete(`${kind}/main`);
     await this.table.publisher(kind, 'main')?.sender.replaceTrack(null);
+  }
+
+  /** Which layer of this user's camera to receive (`set_remote_video_stream_type`). */
+  setRemoteVideoStreamType(userId: string, type: VideoStreamType): Promise<void> {
+    return this.request({ type: 'set_remote_video_stream_type', user_id: userId, stream_type: type });
   }
 
   request(req: Request): Promise<void> {
@@ -322,6 +372,12 @@ export class Session {
       const lobby = this.lobby;
       this.lobby = null;
       lobby?.resolve(m);
+      return;
+    }
+    if (m.type === 'layer_demand') {
+      this.demand.big = m.big;
+      this.demand.small = m.small;
+      void this.applyLayers();
       return;
     }
     // Before the UI hears it, so that turning the device on again finds it locked.

@@ -38,6 +38,24 @@ describe('readStats', () => {
     expect(s.sentLoss).toBe(0);
   });
 
+  test('my simulcast camera: one outbound row per layer, with its RID and whether it is sent', () => {
+    const mine: ReturnType<LineResolver> = { kind: 'video', stream: 'main', userId: null };
+    const s = readStats(
+      [
+        { id: 'oh', type: 'outbound-rtp', kind: 'video', mid: '3', rid: 'h', active: true, frameWidth: 1280, framesEncoded: 90 },
+        { id: 'ol', type: 'outbound-rtp', kind: 'video', mid: '3', rid: 'l', active: false, frameWidth: 320, framesEncoded: 45 },
+        { id: 'oa', type: 'outbound-rtp', kind: 'audio', mid: '2', packetsSent: 50 },
+      ],
+      (mid) => (mid === '3' ? mine : resolve(mid)),
+      'connected',
+    );
+    expect(s.outbound.map((r) => [r.mid, r.stream, r.rid, r.active, r.frameWidth])).toEqual([
+      ['3', 'main', 'h', true, 1280],
+      ['3', 'main', 'l', false, 320],
+      ['2', 'main', null, null, 0],
+    ]);
+  });
+
   test('before the connection: just its state', () => {
     expect(readStats([], resolve, 'new')).toMatchObject({ inbound: [], outbound: [], connection: { state: 'new' } });
   });

@@ -29,6 +29,10 @@ export interface OutboundRow {
   kind: string;
   mid: string | null;
   stream: StreamKind | null;
+  /** The simulcast layer (`h` big, `l` small) of my camera; null for a line sent once. */
+  rid: string | null;
+  /** Whether the browser sends this encoding (false: a layer nobody receives). */
+  active: boolean | null;
   packetsSent: number;
   bytesSent: number;
   framesEncoded: number;
@@ -94,6 +98,8 @@ export function readStats(report: Iterable<Any>, resolve: LineResolver, connecti
         kind: String(s.kind),
         mid,
         stream: line && line !== 'freed' ? line.stream : null,
+        rid: typeof s.rid === 'string' ? s.rid : null,
+        active: typeof s.active === 'boolean' ? s.active : null,
         packetsSent: num(s.packetsSent),
         bytesSent: num(s.bytesSent),
         framesEncoded: num(s.framesEncoded),

@@ -239,6 +239,10 @@ export const en = {
   'tile.speaking': '{name}, speaking',
   'tile.screen': '{name} — screen',
   'tile.hand': 'Hand raised',
+  'tile.pin': 'Pin {name}: show large',
+  'tile.unpin': 'Unpin {name}: back to the grid',
+  'tile.pinSelf': 'Pin yourself: show large',
+  'tile.unpinSelf': 'Unpin yourself: back to the grid',
 
   'speak.invitation': 'Invitation to speak',
   'speak.invites': { one: '{users} invites you to speak', other: '{users} invite you to speak' },

@@ -228,6 +228,10 @@ export const ko: Catalog = {
   'tile.speaking': '{name}, 말하는 중',
   'tile.screen': '{name} — 화면',
   'tile.hand': '손 들었음',
+  'tile.pin': '{name}님 고정: 크게 보기',
+  'tile.unpin': '{name}님 고정 해제: 격자 보기로 돌아가기',
+  'tile.pinSelf': '내 화면 고정: 크게 보기',
+  'tile.unpinSelf': '내 화면 고정 해제: 격자 보기로 돌아가기',
 
   'speak.invitation': '발언 초대',
   'speak.invites': '{users}님이 발언자로 초대했어요',

@@ -181,15 +181,16 @@ export class RoomState {
   }
 
   /**
-   * At most `max` tiles, so that a 300-person room does not ask for 300 views: me, the active
-   * speaker, then cameras on, then the rest, each group in join order. `hidden` = how many
-   * were left out (shown as "+N more").
+   * At most `max` tiles, so that a 300-person room does not ask for 300 views: me, the tile I
+   * pinned, the active speaker, then cameras on, then the rest, each group in join order.
+   * `hidden` = how many were left out (shown as "+N more").
    */
-  visibleTiles(max: number): { tiles: TileInfo[]; hidden: number } {
+  visibleTiles(max: number, pinned: string | null = null): { tiles: TileInfo[]; hidden: number } {
     const all = this.tiles;
     if (all.length <= max) return { tiles: all, hidden: 0 };
     const speaker = this.activeSpeakerId;
-    const rank = (t: TileInfo): number => (t.isSelf ? 0 : t.userId === speaker ? 1 : t.video ? 2 : 3);
+    const rank = (t: TileInfo): number =>
+      t.isSelf ? 0 : t.userId === pinned ? 1 : t.userId === speaker ? 2 : t.video ? 3 : 4;
     const chosen = new Set(
       all
         .map((t, i) => ({ t, i }))

@@ -168,5 +168,8 @@ describe('RoomState.visibleTiles', () => {
     expect(v.hidden).toBe(6);
     // me, speaker u8, then cameras u0, u3, u6 — shown in join order.
     expect(v.tiles.map((t) => t.userId)).toEqual(['me', 'u0', 'u3', 'u6', 'u8']);
+    // A pinned tile stays in view, before the speaker.
+    expect(r.visibleTiles(5, 'u7').tiles.map((t) => t.userId)).toEqual(['me', 'u0', 'u3', 'u7', 'u8']);
+    expect(r.visibleTiles(3, 'u7').tiles.map((t) => t.userId)).toEqual(['me', 'u7', 'u8']);
   });
 });
