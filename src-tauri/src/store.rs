@@ -337,6 +337,15 @@ mod tests {
         store.save_settings(&s).await.expect("settings again");
         assert_eq!(store.audio_effects().await.expect("effects"), effects);
         assert_eq!(store.call_history().await.expect("history"), vec![call]);
+        let video = VideoEffects {
+            smoothness: 7,
+            filter: Some("warm".into()),
+            ..VideoEffects::default()
+        };
+        store.save_video_effects(&video).await.expect("save video");
+        drop(store);
+        let (store, _) = LocalStore::open(&path).await.expect("reopens");
+        assert_eq!(store.video_effects().await.expect("video effects"), video);
     }
 
     #[tokio::test]

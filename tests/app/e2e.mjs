@@ -84,7 +84,7 @@ async function main() {
   const report = join(ARTIFACTS, 'app-participant-report.json');
   participant = spawn(ROOMCAST, ['join', '--server', address.trim(), '--app', String(created.sdkAppId), '--key', created.secretKey,
     '--room', '4321', '--user', 'cli', '--duration', '36', '--video-size', '640x360', '--fps', '15', '--report', report,
-    ...(RECORD ? ['--record', RECORD] : [])],
+    '--small-stream', ...(RECORD ? ['--record', RECORD] : [])],
     { stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((r) => participant.on('exit', (code) => r(code)));
 
@@ -115,6 +115,25 @@ async function main() {
   const self = await find('canvas-Host-main');
   await until('my own camera drawn', async () => Number(await attr(self, 'data-frames')) > 5, 10000);
   await screenshot('call');
+
+  // Big and small streams: the participant sends both. Two tiles ask for big; pinning my own
+  // tile puts the participant in the strip, which asks for small and receives 320x180; unpin,
+  // and it is big again.
+  const layerOf = async () => {
+    const t = await find('tile-cli'); // pinning moves the tile: look it up each time
+    return [await attr(t, 'data-layer'), await attr(t, 'data-video-size')];
+  };
+  const layer = async (want, size) => until(`the participant's tile ${want} (${size})`, async () => {
+    const [l, sz] = await layerOf();
+    return l === want && sz === size ? sz : null;
+  }, 15000).catch(async (e) => { throw new Error(`${e.message}; tile has ${JSON.stringify(await layerOf())}`); });
+  await layer('big', '640x360');
+  await click(await find('pin-Host'));
+  await layer('small', '320x180');
+  await screenshot('pinned');
+  await click(await find('unpin'));
+  await layer('big', '640x360');
+  log('tile switched big → small → big');
 
   // Audio effects during the call: AI noise suppression and the "child" voice changer, from
   // the panel; they are saved and the participant's recording changes (checked by app.rs).
@@ -185,18 +204,23 @@ async function main() {
   await click(await find('open-video-effects'));
   await find('video-effects-panel');
   await click(await find('beauty-style-smooth'));
-  for (const [id, value] of [['beauty-smooth', '9'], ['beauty-whiten', '3']]) {
-    await script(
-      'arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event("input", { bubbles: true })); arguments[0].dispatchEvent(new Event("change", { bubbles: true }));',
-      [{ [ELEMENT]: await find(id) }, value],
-    );
-  }
+  // Keys, as a person would use the sliders: End is the top level (9), then three Right
+  // arrows from 0 for whitening.
+  const smooth = await find('beauty-smooth');
+  await click(smooth);
+  await wd('POST', s(`/element/${smooth}/value`), { text: '\uE010' });
+  const whiten = await find('beauty-whiten');
+  await wd('POST', s(`/element/${whiten}/value`), { text: '\uE014\uE014\uE014' });
+  log('sliders', JSON.stringify(await script('return ["beauty-smooth", "beauty-whiten"].map((id) => document.querySelector(`[data-testid=${id}]`).value);')));
   const video = await until('the video effects saved', async () => {
     const e = await asyncScript(
       'const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke("get_video_effects").then(done, (e) => done({ error: e }));',
     );
     return e && e.smoothness === 9 && e.whiteness === 3 ? e : null;
-  }, 10000);
+  }, 10000).catch(async (e) => {
+    const shown = await find('video-effects-error', 1000).then(text, () => 'no error shown');
+    throw new Error(`${e.message}: ${shown}`);
+  });
   log('video effects', JSON.stringify(video));
   // Filters are listed with thumbnails.
   await find('filter-warm');

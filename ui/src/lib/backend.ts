@@ -485,6 +485,8 @@ export type RoomEvent =
   | { type: 'audio_available'; userId: string; available: boolean }
   | { type: 'video_available'; userId: string; stream: StreamKind; available: boolean }
   | { type: 'first_video_frame'; userId: string; stream: StreamKind; width: number; height: number }
+  /** What is received changed size after the first frame (e.g. the small simulcast layer). */
+  | { type: 'video_size_changed'; userId: string; stream: StreamKind; width: number; height: number }
   /** About every 300 ms. */
   | { type: 'volumes'; volumes: VolumeEntry[] }
   /** Every 2 s. */
@@ -578,6 +580,11 @@ export interface Capabilities {
    * reject and only the self view's mirroring ({@link Settings.mirror}) is offered.
    */
   videoEffects: boolean;
+  /**
+   * Background blur and virtual backgrounds. The engine has no person segmentation yet
+   * (docs/DECISIONS.md), so the app says false and the panel leaves the section out.
+   */
+  videoBackground: boolean;
 }
 
 export const ALL_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
@@ -587,6 +594,7 @@ export const ALL_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
   music: true,
   screenPicker: true,
   videoEffects: true,
+  videoBackground: true,
 });
 
 export interface Backend {

@@ -2,6 +2,7 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import {
   ALL_CAPABILITIES,
+  type Capabilities,
   ROOM_EVENT,
   toBackendError,
   type AudioEffects,
@@ -66,7 +67,8 @@ async function importVideoFile<T>(kind: VideoFileKind, file: File): Promise<T> {
 
 /** The Backend running inside the Tauri app: a one-to-one mapping onto the commands. */
 export class TauriBackend implements Backend {
-  readonly capabilities = ALL_CAPABILITIES;
+  /** Everything but backgrounds: the engine has no person segmentation yet. */
+  readonly capabilities: Readonly<Capabilities> = Object.freeze({ ...ALL_CAPABILITIES, videoBackground: false });
   hostMeeting = (): Promise<HostInfo> => call('host_meeting');
   stopHosting = (): Promise<void> => call('stop_hosting');
   joinRoom = (args: JoinArgs): Promise<JoinResult> => call('join_room', args);

@@ -14,10 +14,19 @@ import VideoView from '../VideoView.svelte';
 
 /** What the browser backend can do. */
 const BROWSER: Capabilities = {
-  hosting: false, serverAddress: false, audioEffects: false, music: false, screenPicker: false, videoEffects: false,
+  hosting: false, serverAddress: false, audioEffects: false, music: false, screenPicker: false, videoEffects: false, videoBackground: false,
 };
 
 describe('the UI hides what a backend cannot do', () => {
+  test('the app leaves backgrounds out of the video effects until the engine can segment a person', async () => {
+    const backend = new MockBackend({ capabilities: { videoBackground: false } });
+    const video = new VideoEffectsState(backend);
+    render(VideoEffectsPanel, { props: { video, mirror: true } });
+    await screen.findByTestId('beauty-smooth');
+    expect(screen.queryByTestId('background-blur')).toBeNull();
+    expect(screen.queryByTestId('background-image')).toBeNull();
+  });
+
   test('Home in a browser: no server field, no hosting, the SDKAppID and UserSig in view; joins this page’s server', async () => {
     const onjoin = vi.fn();
     render(Home, { props: { backend: new MockBackend({ capabilities: BROWSER }), settings: { ...DEFAULT_SETTINGS, displayName: 'ann' }, onjoin } });

@@ -57,7 +57,7 @@ describe('BrowserBackend: what a browser cannot do', () => {
   test('says so in its capabilities and rejects with kind "unsupported"', async () => {
     const { b } = make();
     expect(b.capabilities).toEqual({
-      hosting: false, serverAddress: false, audioEffects: false, music: false, screenPicker: false, videoEffects: false,
+      hosting: false, serverAddress: false, audioEffects: false, music: false, screenPicker: false, videoEffects: false, videoBackground: false,
     });
     expect(typeof b.mediaStream).toBe('function');
     for (const p of [

@@ -86,6 +86,7 @@ export class BrowserBackend implements Backend {
     music: false,
     screenPicker: false,
     videoEffects: false,
+    videoBackground: false,
   });
   /** For the page's automation surface (`window.roomcast`). */
   state: PageState = 'idle';

@@ -18,6 +18,8 @@ export interface Participant {
   quality: Quality;
   /** Their raised hand's place (lower went up first); null when down. */
   hand: number | null;
+  /** The size of their camera as received ("640x360"), once a frame came. */
+  videoSize?: string;
 }
 
 /** What a tile needs; the local user is `isSelf` and is viewed with userId "". */
@@ -279,6 +281,11 @@ export class RoomState {
         break;
       }
       case 'first_video_frame':
+      case 'video_size_changed':
+        if (e.stream === 'main') {
+          const p = this.find(e.userId);
+          if (p) p.videoSize = `${e.width}x${e.height}`;
+        }
         break;
       case 'volumes': {
         for (const v of e.volumes) {

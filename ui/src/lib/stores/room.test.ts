@@ -64,6 +64,16 @@ describe('RoomState', () => {
     expect(r.find('bob')).toMatchObject({ video: false, subVideo: true });
   });
 
+  test('the size of a camera as received follows its first frame and later changes', () => {
+    const r = make();
+    r.handle({ type: 'user_enter', userId: 'alice' });
+    r.handle({ type: 'first_video_frame', userId: 'alice', stream: 'main', width: 1280, height: 720 });
+    r.handle({ type: 'first_video_frame', userId: 'alice', stream: 'sub', width: 1920, height: 1080 });
+    expect(r.tiles.find((t) => t.userId === 'alice')?.videoSize).toBe('1280x720');
+    r.handle({ type: 'video_size_changed', userId: 'alice', stream: 'main', width: 320, height: 180 });
+    expect(r.tiles.find((t) => t.userId === 'alice')?.videoSize).toBe('320x180');
+  });
+
   test('volumes drive levels and the active speaker, with hold time', () => {
     const r = make(args(), [
       { userId: 'a', role: 'anchor', audio: true, video: true, subVideo: false },
