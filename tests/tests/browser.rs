@@ -90,6 +90,38 @@ async fn browser_and_headless_client_exchange_media() {
         .arg(&report)
         .spawn()
         .expect("roomcast join starts");
+    // A second participant watches the browser in a grid: it asks for the small layer of the
+    // browser's simulcast camera.
+    let small_report = artifacts.join("browser-cli-small-report.json");
+    let _ = std::fs::remove_file(&small_report);
+    let small = Command::new(&roomcast)
+        .args([
+            "join",
+            "--server",
+            &server.url(),
+            "--app",
+            &server.app.to_string(),
+            "--key",
+            &server.key,
+        ])
+        .args([
+            "--room",
+            "4242",
+            "--user",
+            "grid",
+            "--duration",
+            "14",
+            "--video",
+            "none",
+            "--audio",
+            "none",
+            "--want",
+            "small",
+        ])
+        .arg("--report")
+        .arg(&small_report)
+        .spawn()
+        .expect("roomcast join starts");
     // Give the CLI a head start so the browser finds it in the room's roster.
     tokio::time::sleep(Duration::from_secs(1)).await;
 
@@ -120,6 +152,15 @@ async fn browser_and_headless_client_exchange_media() {
         .await
         .expect("cli task")
         .expect("cli ends");
+    let small = tokio::task::spawn_blocking(move || small.wait_with_output())
+        .await
+        .expect("cli task")
+        .expect("cli ends");
+    assert!(
+        small.status.success(),
+        "roomcast join --want small failed: {}",
+        small.status
+    );
     assert!(browser.success(), "the browser driver failed: {browser}");
     assert!(cli.status.success(), "roomcast join failed: {}", cli.status);
 
@@ -165,6 +206,28 @@ async fn browser_and_headless_client_exchange_media() {
     assert!(
         from_browser["audio"]["decoded"].as_u64().unwrap_or(0) >= 100,
         "cli got little audio from the browser: {report:#}"
+    );
+
+    // The browser published simulcast: the big layer went to cli, the small one to grid.
+    let small: Value =
+        serde_json::from_slice(&std::fs::read(&small_report).expect("grid report")).expect("json");
+    let (big_w, small_w) = (
+        from_browser["video"]["width"].as_u64().unwrap_or(0),
+        small["remotes"]["browser"]["video"]["width"]
+            .as_u64()
+            .unwrap_or(0),
+    );
+    println!("the browser's camera: big {big_w} wide, small {small_w} wide");
+    assert!(
+        small["remotes"]["browser"]["video"]["frames"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 30,
+        "grid got little video from the browser: {small:#}"
+    );
+    assert!(
+        small_w > 0 && small_w <= 320 && small_w < big_w,
+        "grid asked for small and got {small_w} wide (big is {big_w}): {small:#}"
     );
 }
 
