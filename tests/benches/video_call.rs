@@ -1,0 +1,153 @@
+//! A 720p30 camera with every video effect on and both simulcast layers, published into a
+//! real call (server in-process on loopback, two viewers: one big, one small): the frame
+//! rates that arrive. Writes the "Video call" section of docs/BENCHMARKS.md.
+//! Run: `cargo bench -p roomcast-tests --bench video_call`.
+//!
+//! Everything runs in this process on this machine: the publisher's chain and two encoders,
+//! the SFU, and both viewers' decoders compete for the same cores, so the figures are a
+//! lower bound for a publisher on its own machine.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use roomcast_engine::media::{CallbackVideoSink, VideoFrame, VideoSource};
+use roomcast_engine::video::testsig::portrait;
+use roomcast_engine::video::{BeautyStyle, SmallStream, VideoEffects};
+use roomcast_engine::{Engine, EngineConfig};
+use roomcast_proto::{Role, Scene, Stream, UserId, VideoStreamType};
+use roomcast_tests::{TestServer, receiving_engine};
+
+const MARK: &str = "<!-- written by cargo bench -p roomcast-tests --bench video_call -->";
+const SECONDS: u64 = 10;
+
+struct Portrait(VideoFrame);
+
+impl VideoSource for Portrait {
+    fn size(&self) -> (u32, u32) {
+        (self.0.width, self.0.height)
+    }
+    fn fps(&self) -> u32 {
+        30
+    }
+    fn next_frame(&mut self, capture_us: u64) -> Option<VideoFrame> {
+        Some(VideoFrame {
+            capture_us,
+            ..self.0.clone()
+        })
+    }
+}
+
+type Arrivals = Arc<Mutex<Vec<((u32, u32), Instant)>>>;
+
+fn viewer() -> (Engine, Arrivals) {
+    let seen = Arrivals::default();
+    let into = seen.clone();
+    let e = Engine::new(EngineConfig {
+        auto_subscribe_video: true,
+        audio_effects: roomcast_engine::audio::AudioEffects::off(),
+        video_sink: Arc::new(move |_, _| {
+            let into = into.clone();
+            Box::new(CallbackVideoSink::new(move |f| {
+                if let Ok(mut v) = into.lock() {
+                    v.push(((f.width, f.height), Instant::now()));
+                }
+            }))
+        }),
+        ..EngineConfig::default()
+    });
+    (e, seen)
+}
+
+fn fps(seen: &Arrivals, from: Instant, to: Instant) -> (f64, (u32, u32)) {
+    let v = seen.lock().map(|v| v.clone()).unwrap_or_default();
+    let window: Vec<_> = v.iter().filter(|(_, t)| *t >= from && *t < to).collect();
+    let size = window.last().map(|(s, _)| *s).unwrap_or_default();
+    (
+        window.len() as f64 / to.duration_since(from).as_secs_f64(),
+        size,
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let server = TestServer::start().await;
+    let mut publisher = receiving_engine();
+    publisher.enable_small_video_stream(Some(SmallStream::default()));
+    publisher
+        .set_video_effects(VideoEffects {
+            beauty_style: BeautyStyle::Smooth,
+            smoothness: 6,
+            whiteness: 4,
+            ruddiness: 3,
+            sharpen: true,
+            filter: Some("vivid".into()),
+            ..VideoEffects::default()
+        })
+        .expect("effects");
+    publisher
+        .enter_room(server.params("cam", 1, Role::Anchor, Scene::VideoCall))
+        .await
+        .expect("enters");
+    publisher
+        .start_local_video(
+            Box::new(Portrait(portrait(1280, 720).frame)),
+            Stream::Main,
+            2_000_000,
+        )
+        .await
+        .expect("publishes");
+    let (mut big, big_seen) = viewer();
+    let (mut small, small_seen) = viewer();
+    for (e, user) in [(&mut big, "big"), (&mut small, "small")] {
+        e.enter_room(server.params(user, 1, Role::Anchor, Scene::VideoCall))
+            .await
+            .expect("viewer enters");
+    }
+    let cam = UserId::new("cam".to_string()).expect("valid");
+    small
+        .set_remote_video_stream_type(cam, VideoStreamType::Small)
+        .await
+        .expect("small");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (from, sent0) = (Instant::now(), publisher.statistics());
+    tokio::time::sleep(Duration::from_secs(SECONDS)).await;
+    let (to, sent1) = (Instant::now(), publisher.statistics());
+    let secs = to.duration_since(from).as_secs_f64();
+    let big_sent = ((sent1.video_frames_sent - sent1.small_frames_sent)
+        - (sent0.video_frames_sent - sent0.small_frames_sent)) as f64
+        / secs;
+    let small_sent = (sent1.small_frames_sent - sent0.small_frames_sent) as f64 / secs;
+    let (big_fps, big_size) = fps(&big_seen, from, to);
+    let (small_fps, small_size) = fps(&small_seen, from, to);
+    for mut e in [publisher, big, small] {
+        e.exit_room().await;
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let section = format!(
+        "{MARK}\n## Video call (720p30 camera, every effect on, both layers; {cores} cores)\n\n\
+         A synthetic portrait at 1280×720, 30 fps, through beauty (smooth 6, whiten 4, ruddy 3,\n\
+         sharpen) and the vivid filter, encoded big (2 Mbit/s) and small (320×180, 15 fps),\n\
+         into a call on loopback with one viewer of each layer; {SECONDS} s after 3 s of warm-up.\n\
+         Publisher, server and both viewers share this machine's cores.\n\n\
+         | layer | sent fps | received fps | received size | target |\n|---|---|---|---|---|\n\
+         | big | {big_sent:.1} | {big_fps:.1} | {}×{} | ≥ 29 fps |\n\
+         | small | {small_sent:.1} | {small_fps:.1} | {}×{} | 15 fps |\n",
+        big_size.0, big_size.1, small_size.0, small_size.1
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/BENCHMARKS.md");
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let new = match old.find(MARK) {
+        Some(start) => {
+            let rest = &old[start + MARK.len()..];
+            let end = rest
+                .find("<!-- written by")
+                .map_or(old.len(), |i| start + MARK.len() + i);
+            format!("{}{section}\n{}", &old[..start], &old[end..])
+        }
+        None => format!("{}\n\n{section}", old.trim_end()),
+    };
+    std::fs::write(path, new.trim_end().to_string() + "\n").expect("write docs/BENCHMARKS.md");
+    println!("{section}");
+}
