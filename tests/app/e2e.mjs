@@ -130,6 +130,10 @@ async function main() {
   await layer('big', '640x360');
   await click(await find('pin-Host'));
   await layer('small', '320x180');
+  // My pinned tile is drawn large.
+  const pinnedView = await find('pinned-view');
+  const bigSelf = (await wd('POST', s(`/element/${pinnedView}/element`), { using: 'css selector', value: 'canvas' }))[ELEMENT];
+  await until('my pinned view drawn', async () => Number(await attr(bigSelf, 'data-frames')) > 5, 10000);
   await screenshot('pinned');
   await click(await find('unpin'));
   await layer('big', '640x360');
