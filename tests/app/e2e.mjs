@@ -83,7 +83,7 @@ async function main() {
   if (!created) throw new Error(`no development app in ${JSON.stringify(apps)}`);
   const report = join(ARTIFACTS, 'app-participant-report.json');
   participant = spawn(ROOMCAST, ['join', '--server', address.trim(), '--app', String(created.sdkAppId), '--key', created.secretKey,
-    '--room', '4321', '--user', 'cli', '--duration', '36', '--video-size', '640x360', '--fps', '15', '--report', report,
+    '--room', '4321', '--user', 'cli', '--duration', '44', '--video-size', '640x360', '--fps', '15', '--report', report,
     '--small-stream', ...(RECORD ? ['--record', RECORD] : [])],
     { stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((r) => participant.on('exit', (code) => r(code)));
@@ -138,6 +138,35 @@ async function main() {
   await click(await find('unpin'));
   await layer('big', '640x360');
   log('tile switched big → small → big');
+
+  // Video effects: beauty (smoothing 9, whitening 3) from the panel, in the call; saved, and
+  // the participant's recording of my camera shows smoother skin (checked by app.rs).
+  await click(await find('open-video-effects'));
+  await find('video-effects-panel');
+  await click(await find('beauty-style-smooth'));
+  // Keys, as a person would use the sliders: End is the top level (9), then three Right
+  // arrows from 0 for whitening.
+  const smooth = await find('beauty-smooth');
+  await click(smooth);
+  await wd('POST', s(`/element/${smooth}/value`), { text: '\uE010' });
+  const whiten = await find('beauty-whiten');
+  await wd('POST', s(`/element/${whiten}/value`), { text: '\uE014\uE014\uE014' });
+  log('sliders', JSON.stringify(await script('return ["beauty-smooth", "beauty-whiten"].map((id) => document.querySelector(`[data-testid=${id}]`).value);')));
+  const video = await until('the video effects saved', async () => {
+    const e = await asyncScript(
+      'const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke("get_video_effects").then(done, (e) => done({ error: e }));',
+    );
+    return e && e.smoothness === 9 && e.whiteness === 3 ? e : null;
+  }, 10000).catch(async (e) => {
+    const shown = await find('video-effects-error', 1000).then(text, () => 'no error shown');
+    throw new Error(`${e.message}: ${shown}`);
+  });
+  log('video effects', JSON.stringify(video));
+  // Filters are listed with thumbnails.
+  await find('filter-warm');
+  await screenshot('video-effects');
+  await sleep(4000);
+  await click(await find('open-video-effects'));
 
   // Audio effects during the call: AI noise suppression and the "child" voice changer, from
   // the panel; they are saved and the participant's recording changes (checked by app.rs).
@@ -203,34 +232,6 @@ async function main() {
   await sleep(6000);
   await click(await find('btn-effects'));
 
-  // Video effects: beauty (smoothing 9, whitening 3) from the panel, in the call; saved, and
-  // the participant's recording of my camera shows smoother skin (checked by app.rs).
-  await click(await find('open-video-effects'));
-  await find('video-effects-panel');
-  await click(await find('beauty-style-smooth'));
-  // Keys, as a person would use the sliders: End is the top level (9), then three Right
-  // arrows from 0 for whitening.
-  const smooth = await find('beauty-smooth');
-  await click(smooth);
-  await wd('POST', s(`/element/${smooth}/value`), { text: '\uE010' });
-  const whiten = await find('beauty-whiten');
-  await wd('POST', s(`/element/${whiten}/value`), { text: '\uE014\uE014\uE014' });
-  log('sliders', JSON.stringify(await script('return ["beauty-smooth", "beauty-whiten"].map((id) => document.querySelector(`[data-testid=${id}]`).value);')));
-  const video = await until('the video effects saved', async () => {
-    const e = await asyncScript(
-      'const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke("get_video_effects").then(done, (e) => done({ error: e }));',
-    );
-    return e && e.smoothness === 9 && e.whiteness === 3 ? e : null;
-  }, 10000).catch(async (e) => {
-    const shown = await find('video-effects-error', 1000).then(text, () => 'no error shown');
-    throw new Error(`${e.message}: ${shown}`);
-  });
-  log('video effects', JSON.stringify(video));
-  // Filters are listed with thumbnails.
-  await find('filter-warm');
-  await screenshot('video-effects');
-  await sleep(4000);
-  await click(await find('open-video-effects'));
 
   // Mute the microphone in the app; the participant hears about it.
   await click(await find('btn-mic'));
