@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::VideoProcessor;
-use super::boxfilter::box_mean;
+use super::boxfilter::{box_mean, scratch_len};
 use crate::media::VideoFrame;
 
 /// TRTC's beauty styles.
@@ -76,6 +76,8 @@ pub struct Beauty {
     mean: Vec<f32>,
     mean_sq: Vec<f32>,
     tmp: Vec<f32>,
+    /// The box filter's running sums (one row per band).
+    acc: Vec<f32>,
     mask: Vec<f32>,
     // Full-resolution luma copy for sharpening.
     luma: Vec<u8>,
@@ -128,6 +130,7 @@ impl Beauty {
             *plane = vec![0.0; cw * ch];
         }
         self.luma = vec![0; luma];
+        self.acc = vec![0.0; scratch_len(cw, ch)];
     }
 
     /// Luma averaged to chroma resolution, and the skin mask (0..1) from it and the chroma.
@@ -150,7 +153,14 @@ impl Beauty {
                 }
             });
         let (cw_, ch) = self.size;
-        box_mean(&self.tmp, &mut self.mask, &mut self.sq, cw_, ch, 1);
+        box_mean(
+            &self.tmp,
+            &mut self.mask,
+            (&mut self.sq, &mut self.acc),
+            cw_,
+            ch,
+            1,
+        );
     }
 
     /// Fast guided filter coefficients: `a` in `mean`, `b` in `mean_sq` (both box-smoothed).
@@ -160,9 +170,23 @@ impl Beauty {
             .par_iter_mut()
             .zip(self.lo.par_iter())
             .for_each(|(s, l)| *s = l * l);
-        box_mean(&self.lo, &mut self.mean, &mut self.tmp, cw, ch, r);
+        box_mean(
+            &self.lo,
+            &mut self.mean,
+            (&mut self.tmp, &mut self.acc),
+            cw,
+            ch,
+            r,
+        );
         // `lo` is free from here on: it takes the box of squares.
-        box_mean(&self.sq, &mut self.lo, &mut self.tmp, cw, ch, r);
+        box_mean(
+            &self.sq,
+            &mut self.lo,
+            (&mut self.tmp, &mut self.acc),
+            cw,
+            ch,
+            r,
+        );
         self.mean
             .par_iter_mut()
             .zip(self.lo.par_iter_mut())
@@ -172,9 +196,23 @@ impl Beauty {
                 *m2 = *m * (1.0 - a);
                 *m = a;
             });
-        box_mean(&self.mean, &mut self.sq, &mut self.tmp, cw, ch, r);
+        box_mean(
+            &self.mean,
+            &mut self.sq,
+            (&mut self.tmp, &mut self.acc),
+            cw,
+            ch,
+            r,
+        );
         std::mem::swap(&mut self.mean, &mut self.sq);
-        box_mean(&self.lo, &mut self.mean_sq, &mut self.tmp, cw, ch, r);
+        box_mean(
+            &self.lo,
+            &mut self.mean_sq,
+            (&mut self.tmp, &mut self.acc),
+            cw,
+            ch,
+            r,
+        );
     }
 }
 

@@ -6,15 +6,26 @@ use rayon::prelude::*;
 /// Rows per parallel job: big enough that splitting costs little next to the work.
 const BAND_ROWS: usize = 32;
 
-/// `dst` = mean of `src` over a (2r+1)² window; `tmp` is scratch of the same size.
-pub fn box_mean(src: &[f32], dst: &mut [f32], tmp: &mut [f32], w: usize, h: usize, r: usize) {
+/// `dst` = mean of `src` over a (2r+1)² window; `tmp` is scratch of the same size and `acc`
+/// of [`scratch_len`].
+pub fn box_mean(
+    src: &[f32],
+    dst: &mut [f32],
+    (tmp, acc): (&mut [f32], &mut [f32]),
+    w: usize,
+    h: usize,
+    r: usize,
+) {
     debug_assert!(src.len() == w * h && dst.len() == w * h && tmp.len() == w * h);
+    debug_assert!(acc.len() >= scratch_len(w, h));
     tmp.par_chunks_mut(w)
         .zip(src.par_chunks(w))
         .for_each(|(out, row)| horizontal(row, out, r));
+    let tmp = &*tmp;
     dst.par_chunks_mut(w * BAND_ROWS)
+        .zip(acc.par_chunks_mut(w))
         .enumerate()
-        .for_each(|(band, out)| vertical(tmp, out, w, h, r, band * BAND_ROWS));
+        .for_each(|(band, (out, acc))| vertical(tmp, out, acc, w, h, r, band * BAND_ROWS));
 }
 
 fn horizontal(row: &[f32], out: &mut [f32], r: usize) {
@@ -33,29 +44,42 @@ fn horizontal(row: &[f32], out: &mut [f32], r: usize) {
     }
 }
 
-/// Rows `y0..` of the vertical mean of `src` into `out` (a band of whole rows).
-fn vertical(src: &[f32], out: &mut [f32], w: usize, h: usize, r: usize, y0: usize) {
+/// Rows `y0..` of the vertical mean of `src` into `out` (a band of whole rows), with `acc`
+/// (one row) for the running column sums.
+fn vertical(
+    src: &[f32],
+    out: &mut [f32],
+    acc: &mut [f32],
+    w: usize,
+    h: usize,
+    r: usize,
+    y0: usize,
+) {
     let rows = out.len() / w;
-    let mut acc = vec![0f32; w];
-    let first = y0.saturating_sub(r);
-    for y in first..(y0 + r + 1).min(h) {
-        add_row(&mut acc, &src[y * w..(y + 1) * w], 1.0);
+    let row = |y: usize| &src[y * w..(y + 1) * w];
+    acc.fill(0.0);
+    for y in y0.saturating_sub(r)..(y0 + r + 1).min(h) {
+        add_row(acc, row(y), 1.0);
     }
-    for k in 0..rows {
+    for (k, line) in out.chunks_exact_mut(w).enumerate().take(rows) {
         let y = y0 + k;
-        let lo = y.saturating_sub(r);
-        let hi = (y + r).min(h - 1);
-        let inv = 1.0 / (hi - lo + 1) as f32;
-        for (o, a) in out[k * w..(k + 1) * w].iter_mut().zip(&acc) {
+        let inv = 1.0 / ((y + r).min(h - 1) - y.saturating_sub(r) + 1) as f32;
+        for (o, a) in line.iter_mut().zip(acc.iter()) {
             *o = a * inv;
         }
         if y + r + 1 < h {
-            add_row(&mut acc, &src[(y + r + 1) * w..(y + r + 2) * w], 1.0);
+            add_row(acc, row(y + r + 1), 1.0);
         }
         if y >= r {
-            add_row(&mut acc, &src[(y - r) * w..(y - r + 1) * w], -1.0);
+            add_row(acc, row(y - r), -1.0);
         }
     }
+}
+
+/// Scratch rows [`box_mean`] needs for a `w`×`h` plane (one per band), kept by the caller so
+/// nothing is allocated per frame.
+pub fn scratch_len(w: usize, h: usize) -> usize {
+    h.div_ceil(BAND_ROWS) * w
 }
 
 fn add_row(acc: &mut [f32], row: &[f32], sign: f32) {
@@ -91,7 +115,8 @@ mod tests {
         let src: Vec<f32> = (0..w * h).map(|i| ((i * 7919) % 255) as f32).collect();
         for r in [0, 1, 3, 9] {
             let (mut dst, mut tmp) = (vec![0.0; w * h], vec![0.0; w * h]);
-            box_mean(&src, &mut dst, &mut tmp, w, h, r);
+            let mut acc = vec![0.0; scratch_len(w, h)];
+            box_mean(&src, &mut dst, (&mut tmp, &mut acc), w, h, r);
             let want = naive(&src, w, h, r);
             let worst = dst
                 .iter()
