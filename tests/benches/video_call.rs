@@ -7,56 +7,18 @@
 //! the SFU, and both viewers' decoders compete for the same cores, so the figures are a
 //! lower bound for a publisher on its own machine.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use roomcast_engine::media::{CallbackVideoSink, VideoFrame, VideoSource};
+use roomcast_engine::media::LoopingY4mSource;
 use roomcast_engine::video::testsig::portrait;
 use roomcast_engine::video::{BeautyStyle, SmallStream, VideoEffects};
-use roomcast_engine::{Engine, EngineConfig};
 use roomcast_proto::{Role, Scene, Stream, UserId, VideoStreamType};
-use roomcast_tests::{TestServer, receiving_engine};
+use roomcast_tests::{FrameLog, TestServer, frame_log_viewer, receiving_engine};
 
 const MARK: &str = "<!-- written by cargo bench -p roomcast-tests --bench video_call -->";
 const SECONDS: u64 = 10;
 
-struct Portrait(VideoFrame);
-
-impl VideoSource for Portrait {
-    fn size(&self) -> (u32, u32) {
-        (self.0.width, self.0.height)
-    }
-    fn fps(&self) -> u32 {
-        30
-    }
-    fn next_frame(&mut self, capture_us: u64) -> Option<VideoFrame> {
-        Some(VideoFrame {
-            capture_us,
-            ..self.0.clone()
-        })
-    }
-}
-
-type Arrivals = Arc<Mutex<Vec<((u32, u32), Instant)>>>;
-
-fn viewer() -> (Engine, Arrivals) {
-    let seen = Arrivals::default();
-    let into = seen.clone();
-    let e = Engine::new(EngineConfig {
-        auto_subscribe_video: true,
-        audio_effects: roomcast_engine::audio::AudioEffects::off(),
-        video_sink: Arc::new(move |_, _| {
-            let into = into.clone();
-            Box::new(CallbackVideoSink::new(move |f| {
-                if let Ok(mut v) = into.lock() {
-                    v.push(((f.width, f.height), Instant::now()));
-                }
-            }))
-        }),
-        ..EngineConfig::default()
-    });
-    (e, seen)
-}
+type Arrivals = FrameLog;
 
 fn fps(seen: &Arrivals, from: Instant, to: Instant) -> (f64, (u32, u32)) {
     let v = seen.lock().map(|v| v.clone()).unwrap_or_default();
@@ -90,14 +52,17 @@ async fn main() {
         .expect("enters");
     publisher
         .start_local_video(
-            Box::new(Portrait(portrait(1280, 720).frame)),
+            Box::new(LoopingY4mSource::from_frames(
+                vec![portrait(1280, 720).frame],
+                30,
+            )),
             Stream::Main,
             2_000_000,
         )
         .await
         .expect("publishes");
-    let (mut big, big_seen) = viewer();
-    let (mut small, small_seen) = viewer();
+    let (mut big, big_seen) = frame_log_viewer();
+    let (mut small, small_seen) = frame_log_viewer();
     for (e, user) in [(&mut big, "big"), (&mut small, "small")] {
         e.enter_room(server.params(user, 1, Role::Anchor, Scene::VideoCall))
             .await

@@ -159,6 +159,28 @@ pub async fn participant(
     Ok(e)
 }
 
+/// (size, when decoded) of every remote video frame a [`frame_log_viewer`] got.
+pub type FrameLog = std::sync::Arc<std::sync::Mutex<Vec<((u32, u32), Instant)>>>;
+
+/// An engine that receives every video and logs each decoded frame's size and time.
+pub fn frame_log_viewer() -> (Engine, FrameLog) {
+    let seen = FrameLog::default();
+    let into = seen.clone();
+    let e = Engine::new(EngineConfig {
+        auto_subscribe_video: true,
+        audio_effects: roomcast_engine::audio::AudioEffects::off(),
+        video_sink: std::sync::Arc::new(move |_, _| {
+            let into = into.clone();
+            Box::new(roomcast_engine::media::CallbackVideoSink::new(move |f| {
+                let mut v = into.lock().unwrap_or_else(|e| e.into_inner());
+                v.push(((f.width, f.height), Instant::now()));
+            }))
+        }),
+        ..EngineConfig::default()
+    });
+    (e, seen)
+}
+
 /// Polls `cond` until it holds or `timeout` passes; returns whether it held.
 pub async fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + timeout;

@@ -2,34 +2,18 @@
 //! layer it asked for, can switch without a freeze, and a layer nobody receives is not
 //! encoded.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use roomcast_engine::media::{CallbackVideoSink, PatternSource};
+use roomcast_engine::Engine;
+use roomcast_engine::media::PatternSource;
 use roomcast_engine::video::SmallStream;
-use roomcast_engine::{Engine, EngineConfig};
 use roomcast_proto::{Role, Scene, Stream, UserId, VideoStreamType};
-use roomcast_tests::{TestServer, eventually, receiving_engine};
+use roomcast_tests::{FrameLog, TestServer, eventually, frame_log_viewer, receiving_engine};
 
-/// (size, when decoded) of every frame a viewer got from the publisher.
-type Seen = Arc<Mutex<Vec<((u32, u32), Instant)>>>;
+type Seen = FrameLog;
 
 fn viewer() -> (Engine, Seen) {
-    let seen = Seen::default();
-    let into = seen.clone();
-    let e = Engine::new(EngineConfig {
-        auto_subscribe_video: true,
-        audio_effects: roomcast_engine::audio::AudioEffects::off(),
-        video_sink: Arc::new(move |_, _| {
-            let into = into.clone();
-            Box::new(CallbackVideoSink::new(move |f| {
-                let mut v = into.lock().unwrap_or_else(|e| e.into_inner());
-                v.push(((f.width, f.height), Instant::now()));
-            }))
-        }),
-        ..EngineConfig::default()
-    });
-    (e, seen)
+    frame_log_viewer()
 }
 
 fn last_size(seen: &Seen) -> Option<(u32, u32)> {

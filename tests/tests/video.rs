@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use roomcast_engine::media::{
-    CallbackVideoSink, VideoFrame, VideoSink, VideoSource, Y4mSink, Y4mSource,
+    CallbackVideoSink, LoopingY4mSource, VideoFrame, VideoSink, VideoSource, Y4mSink, Y4mSource,
 };
 use roomcast_engine::video::testsig::{Portrait, Region, hf_energy, mean_luma, portrait};
 use roomcast_engine::video::{BeautyStyle, VideoEffects};
@@ -99,24 +99,6 @@ fn process_video_runs_a_clip_through_beauty_and_a_filter() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The portrait, over and over, at 15 fps (the same path a camera takes after capture).
-struct PortraitSource(VideoFrame);
-
-impl VideoSource for PortraitSource {
-    fn size(&self) -> (u32, u32) {
-        (self.0.width, self.0.height)
-    }
-    fn fps(&self) -> u32 {
-        15
-    }
-    fn next_frame(&mut self, capture_us: u64) -> Option<VideoFrame> {
-        Some(VideoFrame {
-            capture_us,
-            ..self.0.clone()
-        })
-    }
-}
-
 type Measures = Arc<Mutex<Vec<f64>>>;
 
 /// A sink that keeps the skin texture left in each frame, relative to the portrait's.
@@ -176,7 +158,7 @@ async fn a_participant_sees_beauty_applied_in_a_call() {
             .await
             .expect("publisher enters");
         e.start_local_video(
-            Box::new(PortraitSource(p.frame.clone())),
+            Box::new(LoopingY4mSource::from_frames(vec![p.frame.clone()], 15)),
             Stream::Main,
             2_000_000,
         )

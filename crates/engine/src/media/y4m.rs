@@ -124,11 +124,17 @@ impl LoopingY4mSource {
                 path.display()
             )));
         }
-        Ok(Self {
+        Ok(Self::from_frames(frames, fps))
+    }
+
+    /// Loops frames already in memory (at least one) at `fps`.
+    pub fn from_frames(frames: Vec<VideoFrame>, fps: u32) -> Self {
+        assert!(!frames.is_empty(), "a looping source needs a frame");
+        Self {
             frames,
             next: 0,
-            fps,
-        })
+            fps: fps.max(1),
+        }
     }
 }
 
