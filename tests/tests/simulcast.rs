@@ -133,7 +133,6 @@ async fn each_viewer_gets_the_layer_it_asked_for_and_switches_without_a_freeze()
         }
     }
     assert!(stopped, "the small layer is still encoded for nobody");
-
     // And resumes (with a keyframe) when someone wants it again.
     speaker
         .set_remote_video_stream_type(cam.clone(), VideoStreamType::Small)
@@ -146,6 +145,33 @@ async fn each_viewer_gets_the_layer_it_asked_for_and_switches_without_a_freeze()
         .await,
         "the small layer did not come back"
     );
+    // Both watch small now: the big layer pauses and the small one goes on with ordinary
+    // frames, not a keyframe each time.
+    grid.set_remote_video_stream_type(cam.clone(), VideoStreamType::Small)
+        .await
+        .expect("asks for small");
+    assert!(
+        eventually(Duration::from_secs(10), || last_size(&grid_seen)
+            == Some(SMALL))
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (k0, f0) = (
+        publisher.statistics().keyframes_sent,
+        publisher.statistics().video_frames_sent,
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (k1, f1) = (
+        publisher.statistics().keyframes_sent,
+        publisher.statistics().video_frames_sent,
+    );
+    assert!(
+        f1 - f0 >= 10 && k1 - k0 <= 2,
+        "{} keyframes in {} frames",
+        k1 - k0,
+        f1 - f0
+    );
+
     for mut e in [publisher, grid, speaker] {
         e.exit_room().await;
     }

@@ -55,8 +55,9 @@ struct Layer {
     every: u64,
     /// The scaled frame (small layer), kept between frames.
     scaled: Option<VideoFrame>,
-    /// Skipped last frame (nobody received it): the next one must be a keyframe.
-    was_skipped: bool,
+    /// The next frame this layer encodes must be a keyframe (it paused, or one was asked
+    /// for on a frame it did not encode).
+    needs_keyframe: bool,
     bitrate: u32,
 }
 
@@ -91,7 +92,7 @@ pub fn start_video(
         })?,
         every: 1,
         scaled: None,
-        was_skipped: false,
+        needs_keyframe: false,
         bitrate: bitrate_bps,
     }];
     if let Some(small) = path.small {
@@ -107,7 +108,7 @@ pub fn start_video(
             })?,
             every,
             scaled: Some(VideoFrame::black(w, h)),
-            was_skipped: false,
+            needs_keyframe: false,
             bitrate: small.bitrate_bps,
         });
     }
@@ -151,19 +152,13 @@ pub fn start_video(
                     }
                     let force = all || (is_small && small_kf);
                     if l.skip_flag(&c) || !n.is_multiple_of(l.every) {
-                        // Not this frame: the request waits for the next one encoded.
-                        l.was_skipped |= l.skip_flag(&c);
-                        if force {
-                            match l.layer {
-                                Some(VideoStreamType::Small) => {
-                                    c.force_small_keyframe.store(true, Ordering::Relaxed)
-                                }
-                                _ => c.force_keyframe.store(true, Ordering::Relaxed),
-                            }
-                        }
+                        // Not this frame: this layer's next encoded frame is the keyframe
+                        // (after a pause nobody received, or one asked for meanwhile). The
+                        // request stays with this layer, not re-raised for all of them.
+                        l.needs_keyframe |= force || l.skip_flag(&c);
                         continue;
                     }
-                    let force = force || std::mem::take(&mut l.was_skipped);
+                    let force = force || std::mem::take(&mut l.needs_keyframe);
                     let input = match &mut l.scaled {
                         Some(scaled) => {
                             scale_into(&frame, scaled);
@@ -186,7 +181,7 @@ pub fn start_video(
                                 return;
                             }
                         }
-                        Ok(None) => l.was_skipped |= force,
+                        Ok(None) => l.needs_keyframe |= force,
                         Err(e) => on_error(format!("video encoder failed: {e}")),
                     }
                 }
