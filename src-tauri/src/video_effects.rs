@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as StdMutex};
 
 use base64::Engine as _;
-use roomcast_engine::video::{BUNDLED_LOOKS, Lut3d, VideoChain, VideoEffects, look_lut};
+use roomcast_engine::video::{
+    BUNDLED_LOOKS, Lut3d, VideoChain, VideoEffects, decode_picture, look_lut,
+};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
@@ -113,9 +115,11 @@ pub async fn import_video_file(
     });
     let name = safe_name(&file_name);
     blocking(move || {
-        if kind == ImportKind::Filter {
-            Lut3d::from_png(&bytes).map_err(|e| AppError::input(format!("{file_name}: {e}")))?;
+        match kind {
+            ImportKind::Filter => Lut3d::from_png(&bytes).map(drop).map_err(|e| e.to_string()),
+            ImportKind::Background => decode_picture(&bytes).map(drop),
         }
+        .map_err(|e| AppError::input(format!("{file_name}: {e}")))?;
         let path = dir.join(&name);
         std::fs::create_dir_all(&dir)
             .and_then(|()| std::fs::write(&path, &bytes))

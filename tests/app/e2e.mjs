@@ -139,8 +139,9 @@ async function main() {
   await layer('big', '640x360');
   log('tile switched big → small → big');
 
-  // Video effects: beauty (smoothing 9, whitening 3) from the panel, in the call; saved, and
-  // the participant's recording of my camera shows smoother skin (checked by app.rs).
+  // Video effects: beauty (smoothing 9, whitening 3) and background blur from the panel, in
+  // the call; saved, and the participant's recording of my camera shows smoother skin and a
+  // blurred wall behind a sharp person (checked by app.rs).
   await click(await find('open-video-effects'));
   await find('video-effects-panel');
   await click(await find('beauty-style-smooth'));
@@ -152,11 +153,12 @@ async function main() {
   const whiten = await find('beauty-whiten');
   await wd('POST', s(`/element/${whiten}/value`), { text: '\uE014\uE014\uE014' });
   log('sliders', JSON.stringify(await script('return ["beauty-smooth", "beauty-whiten"].map((id) => document.querySelector(`[data-testid=${id}]`).value);')));
+  await click(await find('background-blur'));
   const video = await until('the video effects saved', async () => {
     const e = await asyncScript(
       'const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke("get_video_effects").then(done, (e) => done({ error: e }));',
     );
-    return e && e.smoothness === 9 && e.whiteness === 3 ? e : null;
+    return e && e.smoothness === 9 && e.whiteness === 3 && e.background?.kind === 'blur' ? e : null;
   }, 10000).catch(async (e) => {
     const shown = await find('video-effects-error', 1000).then(text, () => 'no error shown');
     throw new Error(`${e.message}: ${shown}`);

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use roomcast_engine::audio::testsig::room::{rms, talker, to_f32, to_i16};
 use roomcast_engine::audio::testsig::yin;
 use roomcast_engine::media::{VideoSink, VideoSource, Y4mSink, Y4mSource};
-use roomcast_engine::video::testsig::{Portrait, Region, hf_energy, portrait};
+use roomcast_engine::video::scene::{Scene, person_scene};
+use roomcast_engine::video::testsig::{Region, hf_energy};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -170,14 +171,15 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
     roomcast_engine::media::write_wav_mono(&mic, &to_i16(&talker)).expect("write the talker");
     let record = data.with_extension("record");
     let _ = std::fs::remove_dir_all(&record);
-    // The app's camera: a portrait whose skin is known, looped (no camera on CI).
-    let camera = data.with_extension("portrait.y4m");
-    let face = portrait(640, 360);
+    // The app's camera: a person in front of a brick wall, her skin and outline known, looped
+    // (no camera on CI).
+    let camera = data.with_extension("person.y4m");
+    let scene = person_scene(640, 360).expect("the sample images");
     let mut clip = Y4mSink::create(&camera)
-        .expect("write the portrait")
+        .expect("write the camera clip")
         .with_fps(15);
-    clip.write(&face.frame).expect("portrait frame");
-    clip.finish().expect("portrait clip");
+    clip.write(&scene.frame).expect("camera frame");
+    clip.finish().expect("camera clip");
 
     let desk = desktop(
         &driver,
@@ -207,7 +209,7 @@ fn host_a_meeting_in_the_app_with_a_headless_participant() {
         "the app e2e run failed (screenshots in artifacts/): {status}"
     );
     voice_changed_in_the_recording(&record.join("Host.wav"));
-    beauty_in_the_recording(&record.join("Host-main.y4m"), &face);
+    video_effects_in_the_recording(&record.join("Host-main.y4m"), &scene);
     let _ = std::fs::remove_dir_all(&record);
     let _ = std::fs::remove_file(&mic);
     let _ = std::fs::remove_file(&camera);
@@ -263,39 +265,60 @@ fn a_browser_guest_joins_the_apps_meeting_with_its_invite_link_in_korean() {
 
 /// The participant heard the talker (around 120 Hz) first, then, after the app turned on the
 /// "child" voice changer (+8 semitones), the same talker around 190 Hz.
-/// The participant's recording of the app's camera: the portrait's skin texture, measured per
-/// frame, drops when the host turns beauty on from the Video effects panel (e2e.mjs, midway).
-fn beauty_in_the_recording(path: &Path, face: &Portrait) {
+/// The participant's recording of the app's camera, measured per frame against the camera's
+/// own picture: when the host turns on beauty and background blur from the Video effects panel
+/// (e2e.mjs, midway), her skin texture drops, the brick wall's texture drops much more, and the
+/// rest of her (hair, suit) stays sharp.
+fn video_effects_in_the_recording(path: &Path, scene: &Scene) {
     let mut clip = Y4mSource::open(path).expect("the recorded camera");
-    let hf0 = hf_energy(&face.frame, &face.regions, Region::Skin);
-    let texture: Vec<f64> = std::iter::from_fn(|| clip.next_frame(0))
-        .filter(|f| (f.width, f.height) == (face.frame.width, face.frame.height))
-        .map(|f| hf_energy(&f, &face.regions, Region::Skin) / hf0)
+    let frames: Vec<_> = std::iter::from_fn(|| clip.next_frame(0))
+        .filter(|f| (f.width, f.height) == (scene.frame.width, scene.frame.height))
         .collect();
     assert!(
-        texture.len() >= 60,
+        frames.len() >= 60,
         "only {} frames of the camera recorded",
-        texture.len()
+        frames.len()
     );
-    let median = |v: &[f64]| {
-        let mut v = v.to_vec();
+    let texture = |region: Region, frames: &[roomcast_engine::media::VideoFrame]| {
+        let full = hf_energy(&scene.frame, &scene.regions, region);
+        let mut v: Vec<f64> = frames
+            .iter()
+            .map(|f| hf_energy(f, &scene.regions, region) / full)
+            .collect();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (first, last) = (
-        median(&texture[..20]),
-        median(&texture[texture.len() - 20..]),
+    let (before, after) = (&frames[..20], &frames[frames.len() - 20..]);
+    let [skin, wall, person] = [Region::Skin, Region::Outside, Region::Person]
+        .map(|r| (texture(r, before), texture(r, after)));
+    println!(
+        "texture the participant saw, before → after the effects: skin {:.2} → {:.2}, wall {:.2} → {:.2}, rest of her {:.2} → {:.2}",
+        skin.0, skin.1, wall.0, wall.1, person.0, person.1
     );
-    println!("skin texture the participant saw: {first:.2} before beauty, {last:.2} after");
-    // The app sends 360p at 500 kbit/s here, so the encoder already smooths some texture away
-    // (about a third is left); beauty at level 9 takes most of the rest.
+    // The app sends 360p at 500 kbit/s here, so the encoder already smooths some texture away.
     assert!(
-        first > 0.2,
-        "the camera arrived without its texture: {first:.2}"
+        skin.0 > 0.2 && wall.0 > 0.2,
+        "the camera arrived without its texture: skin {:.2}, wall {:.2}",
+        skin.0,
+        wall.0
     );
     assert!(
-        last < 0.6 * first,
-        "beauty did not reach the participant: {first:.2} → {last:.2}"
+        skin.1 < 0.7 * skin.0,
+        "beauty did not reach the participant: {:.2} → {:.2}",
+        skin.0,
+        skin.1
+    );
+    assert!(
+        wall.1 < 0.3 * wall.0,
+        "the blur did not reach the participant: {:.2} → {:.2}",
+        wall.0,
+        wall.1
+    );
+    assert!(
+        person.1 > 0.7 * person.0,
+        "the blur took her sharpness too: {:.2} → {:.2}",
+        person.0,
+        person.1
     );
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use roomcast_engine::media::{
     CallbackVideoSink, LoopingY4mSource, VideoFrame, VideoSink, VideoSource, Y4mSink, Y4mSource,
 };
+use roomcast_engine::video::scene::person_scene;
 use roomcast_engine::video::testsig::{Portrait, Region, hf_energy, mean_luma, portrait};
 use roomcast_engine::video::{BeautyStyle, VideoEffects};
 use roomcast_engine::{Engine, EngineConfig};
@@ -25,6 +26,25 @@ fn read_all(path: &std::path::Path) -> Vec<VideoFrame> {
     std::iter::from_fn(|| src.next_frame(0)).collect()
 }
 
+/// A 30 fps clip of `n` copies of `frame`.
+fn write_clip(path: &std::path::Path, frame: &VideoFrame, n: usize) {
+    let mut sink = Y4mSink::create(path).expect("create").with_fps(30);
+    for _ in 0..n {
+        sink.write(frame).expect("write");
+    }
+    sink.finish().expect("finish");
+}
+
+/// `roomcast process-video --in IN --out OUT`, more arguments to add.
+fn process_video(input: &std::path::Path, out: &std::path::Path) -> Command {
+    let mut cmd = Command::new(roomcast_bin());
+    cmd.args(["process-video", "--in"])
+        .arg(input)
+        .arg("--out")
+        .arg(out);
+    cmd
+}
+
 /// A clip through beauty and a bundled look comes out with the same frames, smoother and
 /// lighter skin and warmer colour; bad options are refused with what to do.
 #[test]
@@ -32,17 +52,9 @@ fn process_video_runs_a_clip_through_beauty_and_a_filter() {
     let dir = temp_dir("process");
     let input = dir.join("in.y4m");
     let p = portrait(640, 360);
-    let mut sink = Y4mSink::create(&input).expect("create").with_fps(30);
-    for _ in 0..6 {
-        sink.write(&p.frame).expect("write");
-    }
-    sink.finish().expect("finish");
+    write_clip(&input, &p.frame, 6);
     let out = dir.join("out.y4m");
-    let run = Command::new(roomcast_bin())
-        .args(["process-video", "--in"])
-        .arg(&input)
-        .arg("--out")
-        .arg(&out)
+    let run = process_video(&input, &out)
         .args(["--beauty", "smooth", "--smooth", "9", "--whiten", "5"])
         .args(["--sharpen", "--lut", "warm", "--lut-strength", "1"])
         .output()
@@ -94,6 +106,53 @@ fn process_video_runs_a_clip_through_beauty_and_a_filter() {
     let err = String::from_utf8_lossy(&missing.stderr);
     assert!(
         err.contains("--in") && err.contains("/nonexistent/clip.y4m"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--background blur:6` on a clip of a person in front of a brick wall: the wall loses its
+/// texture, she keeps hers; a picture that is not one is refused by name.
+#[test]
+fn process_video_blurs_the_background_behind_a_person() {
+    let dir = temp_dir("blur");
+    let input = dir.join("person.y4m");
+    let scene = person_scene(640, 360).expect("sample images (scripts/install-test-deps)");
+    write_clip(&input, &scene.frame, 4);
+    let out = dir.join("out.y4m");
+    let run = process_video(&input, &out)
+        .args(["--background", "blur:6"])
+        .output()
+        .expect("runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).expect("JSON report");
+    assert_eq!(report["effects"]["background"]["kind"], "blur");
+    let frames = read_all(&out);
+    assert_eq!(frames.len(), 4);
+    let kept =
+        |r| hf_energy(&frames[3], &scene.regions, r) / hf_energy(&scene.frame, &scene.regions, r);
+    let (wall, her) = (kept(Region::Outside), kept(Region::Person));
+    println!("texture kept: wall {wall:.3}, person {her:.3}");
+    assert!(wall < 0.1, "the wall kept {wall:.3} of its texture");
+    assert!(her > 0.9, "she kept only {her:.3} of hers");
+
+    let garbage = dir.join("beach.jpg");
+    std::fs::write(&garbage, b"not a picture").expect("write");
+    let refused = Command::new(roomcast_bin())
+        .args(["process-video", "--in"])
+        .arg(&input)
+        .arg("--background")
+        .arg(&garbage)
+        .output()
+        .expect("runs");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("beach.jpg") && err.contains("not a PNG or JPEG"),
         "{err}"
     );
     std::fs::remove_dir_all(&dir).ok();

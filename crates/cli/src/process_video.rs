@@ -38,7 +38,7 @@ pub struct VideoEffectArgs {
     /// Filter strength, 0..=1.
     #[arg(long, default_value_t = 0.8, value_parser = parse_unit)]
     pub lut_strength: f32,
-    /// Background: blur:LEVEL (1..=9) or an image file.
+    /// Background: blur:LEVEL (1..=9), or a PNG or JPEG picture behind the person.
     #[arg(long, value_name = "blur:LEVEL|FILE.png", value_parser = parse_background)]
     pub background: Option<Background>,
     /// Mirror what is sent.

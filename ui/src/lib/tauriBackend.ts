@@ -67,8 +67,8 @@ async function importVideoFile<T>(kind: VideoFileKind, file: File): Promise<T> {
 
 /** The Backend running inside the Tauri app: a one-to-one mapping onto the commands. */
 export class TauriBackend implements Backend {
-  /** Everything but backgrounds: the engine has no person segmentation yet. */
-  readonly capabilities: Readonly<Capabilities> = Object.freeze({ ...ALL_CAPABILITIES, videoBackground: false });
+  /** Everything: the engine runs every effect, backgrounds included. */
+  readonly capabilities: Readonly<Capabilities> = Object.freeze({ ...ALL_CAPABILITIES });
   hostMeeting = (): Promise<HostInfo> => call('host_meeting');
   stopHosting = (): Promise<void> => call('stop_hosting');
   joinRoom = (args: JoinArgs): Promise<JoinResult> => call('join_room', args);

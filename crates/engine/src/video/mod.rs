@@ -1,5 +1,5 @@
-//! Video processing between the camera and the encoders: beauty, colour filter and the
-//! encoder mirror, on I420 frames.
+//! Video processing between the camera and the encoders: beauty, background (blur or a
+//! picture behind the person), colour filter and the encoder mirror, on I420 frames.
 //!
 //! Every processor is a plain struct with `process(&mut self, frame)` that keeps its own
 //! buffers between frames. The [`VideoChain`] strings them together in a fixed order and is
@@ -7,18 +7,24 @@
 //! the effects and new settings apply to the next frame. The self view is fed from the
 //! chain's output (what others see); `roomcast process-video` runs the same chain on a clip.
 //!
-//! Order, and why: beauty (its skin mask wants the camera's own colours) → colour filter (a
-//! look over the whole finished picture) → encoder mirror (geometry last, so nothing above
-//! depends on it).
+//! Order, and why: beauty (its skin mask wants the camera's own colours, and a virtual
+//! background must not be smoothed as if it were skin) → background → colour filter (a look
+//! over the whole finished picture) → encoder mirror (geometry last, so nothing above depends
+//! on it).
 
+mod background;
 mod beauty;
 mod boxfilter;
 mod looks;
 mod lut;
 mod scale;
 #[cfg(any(test, feature = "testsig"))]
+pub mod scene;
+pub mod segment;
+#[cfg(any(test, feature = "testsig"))]
 pub mod testsig;
 
+pub use background::{BackgroundFx, decode_picture};
 pub use beauty::{Beauty, BeautyParams, BeautyStyle};
 pub use looks::{BUNDLED_LOOKS, look_lut};
 pub use lut::{ColorFilter, Lut3d, LutError};
@@ -116,16 +122,19 @@ impl VideoEffects {
 pub enum VideoError {
     #[error(transparent)]
     Lut(#[from] LutError),
-    #[error(
-        "background blur and virtual backgrounds are not available in this build (no person segmentation model yet)"
-    )]
-    NoSegmentation,
+    #[error("background effects: {0}")]
+    Segmentation(#[from] segment::ModelError),
+    #[error("background picture {path}: {why}")]
+    Picture { path: String, why: String },
+    #[error("blur level {0} is out of range (1 to 9)")]
+    BlurLevel(u8),
 }
 
 /// The camera's processing chain; see the module docs.
 pub struct VideoChain {
     effects: VideoEffects,
     beauty: Beauty,
+    background: BackgroundFx,
     filter: Option<ColorFilter>,
 }
 
@@ -134,6 +143,7 @@ impl VideoChain {
         let mut chain = Self {
             effects: VideoEffects::default(),
             beauty: Beauty::default(),
+            background: BackgroundFx::default(),
             filter: None,
         };
         chain.set_effects(effects)?;
@@ -147,16 +157,18 @@ impl VideoChain {
     /// Takes new settings; on error nothing changes. A filter is read and baked only when it
     /// or its strength changed.
     pub fn set_effects(&mut self, e: VideoEffects) -> Result<(), VideoError> {
-        if e.background != Background::None {
-            return Err(VideoError::NoSegmentation);
-        }
         let filter_changed =
             e.filter != self.effects.filter || e.filter_strength != self.effects.filter_strength;
-        if filter_changed {
-            self.filter = match &e.filter {
-                Some(id) => Some(ColorFilter::new(&look_lut(id)?, e.filter_strength)),
-                None => None,
-            };
+        let filter = match &e.filter {
+            Some(id) if filter_changed => {
+                Some(Some(ColorFilter::new(&look_lut(id)?, e.filter_strength)))
+            }
+            None if filter_changed => Some(None),
+            _ => None,
+        };
+        self.background.set(&e.background)?;
+        if let Some(f) = filter {
+            self.filter = f;
         }
         self.beauty.set_params(e.beauty());
         self.effects = e;
@@ -165,6 +177,7 @@ impl VideoChain {
 
     pub fn process(&mut self, frame: &mut VideoFrame) {
         self.beauty.process(frame);
+        self.background.process(frame);
         if let Some(f) = &mut self.filter {
             f.process(frame);
         }
@@ -182,5 +195,7 @@ pub fn mirror(f: &mut VideoFrame) {
     f.v.chunks_exact_mut(cw).for_each(<[u8]>::reverse);
 }
 
+#[cfg(test)]
+mod person_tests;
 #[cfg(test)]
 mod tests;

@@ -29,11 +29,13 @@ pub fn scale_into(src: &VideoFrame, dst: &mut VideoFrame) {
     plane(&src.v, sw / 2, sh / 2, &mut dst.v, dw / 2, dh / 2);
 }
 
+/// The source pixels `[lo, hi)` that target pixel `d` of `dn` covers in a line of `sn`.
+pub(crate) fn span(d: usize, dn: usize, sn: usize) -> (usize, usize) {
+    let lo = (d * sn / dn).min(sn - 1);
+    (lo, ((d + 1) * sn / dn).max(lo + 1).min(sn))
+}
+
 fn plane(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize) {
-    let span = |d: usize, dn: usize, sn: usize| {
-        let a = d * sn / dn;
-        (a, ((d + 1) * sn / dn).max(a + 1).min(sn))
-    };
     dst.par_chunks_mut(dw)
         .enumerate()
         .take(dh)

@@ -212,12 +212,24 @@ fn encoder_mirror_flips_and_chain_errors_keep_the_old_settings() {
         chain.effects().mirror_encoded,
         "a failed change keeps the old settings"
     );
-    let blur = VideoEffects {
-        background: Background::Blur { level: 5 },
+    let picture = VideoEffects {
+        background: Background::Image {
+            path: "/missing/beach.png".into(),
+        },
+        ..VideoEffects::default()
+    };
+    let err = chain.set_effects(picture).expect_err("missing picture");
+    assert!(matches!(err, VideoError::Picture { .. }), "{err}");
+    assert!(err.to_string().contains("/missing/beach.png"), "{err}");
+    let blur = |level| VideoEffects {
+        background: Background::Blur { level },
         ..VideoEffects::default()
     };
     assert!(matches!(
-        chain.set_effects(blur),
-        Err(VideoError::NoSegmentation)
+        chain.set_effects(blur(12)),
+        Err(VideoError::BlurLevel(12))
     ));
+    chain
+        .set_effects(blur(5))
+        .expect("blur with the bundled model");
 }

@@ -14,6 +14,8 @@ pub enum Region {
     EyeEdge,
     /// Background and hair, away from the face.
     Outside,
+    /// Inside a person, away from the outline ([`super::scene`]).
+    Person,
     /// Near an outline: not measured.
     Other,
 }
