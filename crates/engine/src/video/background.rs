@@ -268,7 +268,8 @@ fn upsample_alpha(mask: &[f32], mw: usize, mh: usize, w: usize, h: usize, alpha:
     });
 }
 
-/// `frame = alpha·frame + (1 − alpha)·behind`, `behind` stretched to the frame's size.
+/// `frame = alpha·frame + (1 − alpha)·behind`, `behind` stretched to the frame's size (and
+/// not even read where the person is opaque).
 fn composite(frame: &mut VideoFrame, behind: &VideoFrame, alpha: &[u8]) {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let (bw, bh) = (behind.width as usize, behind.height as usize);
@@ -280,7 +281,9 @@ fn composite(frame: &mut VideoFrame, behind: &VideoFrame, alpha: &[u8]) {
     frame.y.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         let arow = &alpha[y * w..][..w];
         for ((p, &a), &cx) in row.iter_mut().zip(arow).zip(&cols) {
-            blend(p, sample(&behind.y, bw, rows[y], cx), a);
+            if a != 255 {
+                blend(p, sample(&behind.y, bw, rows[y], cx), a);
+            }
         }
     });
     let (cw, ch) = (w / 2, h / 2);
@@ -288,11 +291,10 @@ fn composite(frame: &mut VideoFrame, behind: &VideoFrame, alpha: &[u8]) {
     for (plane, bplane) in [(&mut frame.u, &behind.u), (&mut frame.v, &behind.v)] {
         plane.par_chunks_mut(cw).enumerate().for_each(|(y, row)| {
             for (x, (p, &cx)) in row.iter_mut().zip(&ccols).enumerate() {
-                blend(
-                    p,
-                    sample(bplane, bw / 2, crows[y], cx),
-                    alpha[2 * y * w + 2 * x],
-                );
+                let a = alpha[2 * y * w + 2 * x];
+                if a != 255 {
+                    blend(p, sample(bplane, bw / 2, crows[y], cx), a);
+                }
             }
         });
     }
