@@ -30,7 +30,7 @@ pub fn scale_into(src: &VideoFrame, dst: &mut VideoFrame) {
 }
 
 /// The source pixels `[lo, hi)` that target pixel `d` of `dn` covers in a line of `sn`.
-pub(crate) fn span(d: usize, dn: usize, sn: usize) -> (usize, usize) {
+fn span(d: usize, dn: usize, sn: usize) -> (usize, usize) {
     let lo = (d * sn / dn).min(sn - 1);
     (lo, ((d + 1) * sn / dn).max(lo + 1).min(sn))
 }

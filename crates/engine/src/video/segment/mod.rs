@@ -11,7 +11,8 @@ mod net;
 mod tflite;
 
 use crate::media::VideoFrame;
-use crate::video::scale::span;
+use crate::video::lut::yuv_to_rgb;
+use crate::video::scale::scale_into;
 use net::Net;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,8 @@ pub struct Segmenter {
     net: Net,
     /// The smoothed person probability, model size, row-major.
     mask: Vec<f32>,
+    /// The frame at the model's input size.
+    small: VideoFrame,
     frames: u64,
     /// Run the model on one frame in this many.
     every: u64,
@@ -59,7 +62,12 @@ impl Segmenter {
                 "mask size differs from input size".into(),
             ));
         }
+        let (h, w) = net.input_size();
+        if w % 2 != 0 || h % 2 != 0 {
+            return Err(ModelError::Unsupported(format!("odd input size {w}×{h}")));
+        }
         Ok(Self {
+            small: VideoFrame::black(w as u32, h as u32),
             net,
             mask: Vec::new(),
             frames: 0,
@@ -81,13 +89,13 @@ impl Segmenter {
     /// The person probability (0..1) for this frame at [`mask_size`](Self::mask_size).
     pub fn segment(&mut self, frame: &VideoFrame) -> &[f32] {
         if self.mask.is_empty() || self.frames.is_multiple_of(self.every) {
-            let fresh = self.infer(frame);
+            let fresh = infer(&mut self.net, &mut self.small, frame);
             if self.mask.len() == fresh.len() {
-                for (m, &n) in self.mask.iter_mut().zip(&fresh) {
+                for (m, &n) in self.mask.iter_mut().zip(fresh) {
                     *m += (n - *m) * NEW_MASK_WEIGHT;
                 }
             } else {
-                self.mask = fresh;
+                self.mask = fresh.to_vec();
             }
         }
         self.frames += 1;
@@ -99,27 +107,21 @@ impl Segmenter {
         self.mask.clear();
         self.frames = 0;
     }
+}
 
-    /// One run of the model: the frame box-averaged down to the input size, RGB in 0..1.
-    fn infer(&mut self, f: &VideoFrame) -> Vec<f32> {
-        let (mh, mw) = self.net.input_size();
-        let (fw, fh) = (f.width as usize, f.height as usize);
-        let cw = fw / 2;
-        let input = self.net.input_mut();
-        for my in 0..mh {
-            let (y0, y1) = span(my, mh, fh);
-            for mx in 0..mw {
-                let (x0, x1) = span(mx, mw, fw);
-                let mut sum = 0u32;
-                for row in f.y[y0 * fw..y1 * fw].chunks_exact(fw) {
-                    sum += row[x0..x1].iter().map(|&v| v as u32).sum::<u32>();
-                }
-                let luma = sum as f32 / ((y1 - y0) * (x1 - x0)) as f32;
-                let c = ((y0 + y1) / 4) * cw + (x0 + x1) / 4;
-                let rgb = crate::video::lut::yuv_to_rgb(luma, f.u[c] as f32, f.v[c] as f32);
-                input[(my * mw + mx) * 3..][..3].copy_from_slice(&rgb);
-            }
-        }
-        self.net.run().to_vec()
+/// One run of the model: the frame area-averaged down to the input size (into `small`), as
+/// RGB in 0..1.
+fn infer<'a>(net: &'a mut Net, small: &mut VideoFrame, f: &VideoFrame) -> &'a [f32] {
+    scale_into(f, small);
+    let mw = small.width as usize;
+    let input = net.input_mut();
+    for (i, (px, &y)) in input.chunks_exact_mut(3).zip(&small.y).enumerate() {
+        let c = (i / mw / 2) * (mw / 2) + (i % mw) / 2;
+        px.copy_from_slice(&yuv_to_rgb(
+            f32::from(y),
+            f32::from(small.u[c]),
+            f32::from(small.v[c]),
+        ));
     }
+    net.run()
 }
