@@ -6,9 +6,10 @@ use rayon::prelude::*;
 
 use super::boxfilter::{box_mean, scratch_len};
 use super::lut::{decode_rgb, rgb_to_yuv};
+use super::resample::Resample;
 use super::scale::scale_into;
 use super::segment::Segmenter;
-use super::{Background, VideoError};
+use super::{Background, VideoError, to_u8};
 use crate::media::VideoFrame;
 
 /// The blurred copy is this many times smaller than the frame.
@@ -21,7 +22,13 @@ pub struct BackgroundFx {
     picture: Option<VideoFrame>,
     /// What goes behind the person: the picture at the frame's size, or the small blurred copy.
     behind: VideoFrame,
+    /// The person's opacity at the frame's size, 0..255, and the mask version and frame size
+    /// it was made from (the model runs on every other frame, so half the time it still holds).
     alpha: Vec<u8>,
+    alpha_of: Option<(u64, u32, u32)>,
+    mask8: Vec<u8>,
+    /// Upscaling of the mask, the background's luma and its chroma.
+    scale: [Resample; 3],
     blur: BlurScratch,
 }
 
@@ -41,6 +48,9 @@ impl Default for BackgroundFx {
             picture: None,
             behind: VideoFrame::black(2, 2),
             alpha: Vec::new(),
+            alpha_of: None,
+            mask8: Vec::new(),
+            scale: Default::default(),
             blur: BlurScratch::default(),
         }
     }
@@ -82,15 +92,16 @@ impl BackgroundFx {
             Background::Image { .. } => None,
         };
         let (mw, mh) = seg.mask_size();
-        let mask = seg.segment(frame);
-        upsample_alpha(
-            mask,
-            mw,
-            mh,
-            frame.width as usize,
-            frame.height as usize,
-            &mut self.alpha,
-        );
+        seg.segment(frame);
+        let of = Some((seg.mask_version(), frame.width, frame.height));
+        if self.alpha_of != of {
+            self.alpha_of = of;
+            narrow_edge(seg.mask(), &mut self.mask8);
+            let (w, h) = (frame.width as usize, frame.height as usize);
+            self.scale[0].set_sizes((mw, mh), (w, h));
+            self.alpha.resize(w * h, 0);
+            upscale(&self.mask8, &self.scale[0], &mut self.alpha, w);
+        }
         match (blur_level, &self.picture) {
             (Some(level), _) => {
                 let (w, h) = (
@@ -115,7 +126,7 @@ impl BackgroundFx {
             }
             (None, None) => return,
         }
-        composite(frame, &self.behind, &self.alpha);
+        composite(frame, &self.behind, &self.alpha, &mut self.scale[1..]);
     }
 }
 
@@ -223,79 +234,66 @@ fn blur_plane(plane: &mut [u8], w: usize, h: usize, r: usize, s: &mut BlurScratc
     box_mean(&s.plane, &mut s.out, (&mut s.tmp, &mut s.acc), w, h, r);
     box_mean(&s.out, &mut s.plane, (&mut s.tmp, &mut s.acc), w, h, r);
     for (p, &v) in plane.iter_mut().zip(&s.plane) {
-        *p = v.round() as u8;
+        *p = to_u8(v);
     }
 }
 
-/// Where output pixel `o` of `n` falls in a line of `len`: two neighbours and a weight (0..256).
-fn axis(n: usize, len: usize) -> Vec<(u32, u32, u32)> {
-    (0..n)
-        .map(|o| {
-            let pos = ((o as f32 + 0.5) * len as f32 / n as f32 - 0.5).max(0.0);
-            let lo = (pos as usize).min(len - 1);
-            let hi = (lo + 1).min(len - 1);
-            (lo as u32, hi as u32, ((pos - lo as f32) * 256.0) as u32)
-        })
-        .collect()
+/// The mask as 0..255 with its soft edge narrowed, so the person does not fade into the
+/// background.
+fn narrow_edge(mask: &[f32], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend(mask.iter().map(|&m| to_u8((m - 0.25) * 2.0 * 255.0)));
 }
 
-/// Bilinear sample through two axis tables; `weights` in 0..256.
-fn sample(
-    src: &[u8],
-    stride: usize,
-    (y0, y1, fy): (u32, u32, u32),
-    (x0, x1, fx): (u32, u32, u32),
-) -> u8 {
-    let at = |y: u32, x: u32| u32::from(src[y as usize * stride + x as usize]);
-    let top = at(y0, x0) * (256 - fx) + at(y0, x1) * fx;
-    let bottom = at(y1, x0) * (256 - fx) + at(y1, x1) * fx;
-    ((top * (256 - fy) + bottom * fy + (1 << 15)) >> 16) as u8
-}
-
-/// The mask at the frame's size as 0..255, its soft edge narrowed so the person does not
-/// fade into the background.
-fn upsample_alpha(mask: &[f32], mw: usize, mh: usize, w: usize, h: usize, alpha: &mut Vec<u8>) {
-    let mask8: Vec<u8> = mask
-        .iter()
-        .map(|&m| (((m - 0.25) * 2.0).clamp(0.0, 1.0) * 255.0).round() as u8)
-        .collect();
-    alpha.resize(w * h, 0);
-    let (cols, rows) = (axis(w, mw), axis(h, mh));
-    alpha.par_chunks_mut(w).zip(&rows).for_each(|(row, &ry)| {
-        for (a, &cx) in row.iter_mut().zip(&cols) {
-            *a = sample(&mask8, mw, ry, cx);
-        }
-    });
+/// `src` upscaled through `rs` into `dst` (`w` wide).
+fn upscale(src: &[u8], rs: &Resample, dst: &mut [u8], w: usize) {
+    let sw = rs.source_width();
+    dst.par_chunks_mut(w).enumerate().for_each_init(
+        || vec![0u16; sw],
+        |line, (y, row)| {
+            rs.line(src, y, line);
+            for (x, px) in row.iter_mut().enumerate() {
+                *px = rs.pixel(line, x);
+            }
+        },
+    );
 }
 
 /// `frame = alpha·frame + (1 − alpha)·behind`, `behind` stretched to the frame's size (and
 /// not even read where the person is opaque).
-fn composite(frame: &mut VideoFrame, behind: &VideoFrame, alpha: &[u8]) {
+fn composite(frame: &mut VideoFrame, behind: &VideoFrame, alpha: &[u8], rs: &mut [Resample]) {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let (bw, bh) = (behind.width as usize, behind.height as usize);
     let blend = |fg: &mut u8, bg: u8, a: u8| {
         let (f, b, a) = (u32::from(*fg), u32::from(bg), u32::from(a));
         *fg = ((f * a + b * (255 - a) + 127) / 255) as u8;
     };
-    let (cols, rows) = (axis(w, bw), axis(h, bh));
-    frame.y.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let arow = &alpha[y * w..][..w];
-        for ((p, &a), &cx) in row.iter_mut().zip(arow).zip(&cols) {
-            if a != 255 {
-                blend(p, sample(&behind.y, bw, rows[y], cx), a);
-            }
-        }
-    });
-    let (cw, ch) = (w / 2, h / 2);
-    let (ccols, crows) = (axis(cw, bw / 2), axis(ch, bh / 2));
-    for (plane, bplane) in [(&mut frame.u, &behind.u), (&mut frame.v, &behind.v)] {
-        plane.par_chunks_mut(cw).enumerate().for_each(|(y, row)| {
-            for (x, (p, &cx)) in row.iter_mut().zip(&ccols).enumerate() {
-                let a = alpha[2 * y * w + 2 * x];
-                if a != 255 {
-                    blend(p, sample(bplane, bw / 2, crows[y], cx), a);
+    rs[0].set_sizes((bw, bh), (w, h));
+    rs[1].set_sizes((bw / 2, bh / 2), (w / 2, h / 2));
+    let planes = [
+        (&mut frame.y, &behind.y, &rs[0], 1),
+        (&mut frame.u, &behind.u, &rs[1], 2),
+        (&mut frame.v, &behind.v, &rs[1], 2),
+    ];
+    for (plane, bplane, rs, step) in planes {
+        let (pw, sw) = (w / step, bw / step);
+        plane.par_chunks_mut(pw).enumerate().for_each_init(
+            || vec![0u16; sw],
+            |line, (y, row)| {
+                let arow = &alpha[y * step * w..][..w];
+                let mut read = false;
+                for (x, p) in row.iter_mut().enumerate() {
+                    let a = arow[x * step];
+                    if a == 255 {
+                        continue;
+                    }
+                    if !read {
+                        rs.line(bplane, y, line);
+                        read = true;
+                    }
+                    blend(p, rs.pixel(line, x), a);
                 }
-            }
-        });
+            },
+        );
     }
 }

@@ -19,8 +19,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::VideoProcessor;
 use super::boxfilter::{box_mean, scratch_len};
+use super::{VideoProcessor, to_u8};
 use crate::media::VideoFrame;
 
 /// TRTC's beauty styles.
@@ -141,15 +141,20 @@ impl Beauty {
             .zip(self.tmp.par_chunks_mut(cw))
             .enumerate()
             .for_each(|(j, (lo, m))| {
-                let (r0, r1) = (&f.y[2 * j * w..], &f.y[(2 * j + 1) * w..]);
-                for i in 0..cw {
-                    let sum = u32::from(r0[2 * i])
-                        + u32::from(r0[2 * i + 1])
-                        + u32::from(r1[2 * i])
-                        + u32::from(r1[2 * i + 1]);
-                    lo[i] = sum as f32 * 0.25;
-                    let c = j * cw + i;
-                    m[i] = skin(f.u[c], f.v[c], lo[i]);
+                let row = |y: usize| &f.y[y * w..y * w + 2 * cw];
+                let pairs = row(2 * j)
+                    .chunks_exact(2)
+                    .zip(row(2 * j + 1).chunks_exact(2));
+                let chroma = f.u[j * cw..(j + 1) * cw]
+                    .iter()
+                    .zip(&f.v[j * cw..(j + 1) * cw]);
+                for (((lo, m), (r0, r1)), (&u, &v)) in
+                    lo.iter_mut().zip(m.iter_mut()).zip(pairs).zip(chroma)
+                {
+                    let sum =
+                        u16::from(r0[0]) + u16::from(r0[1]) + u16::from(r1[0]) + u16::from(r1[1]);
+                    *lo = f32::from(sum) * 0.25;
+                    *m = skin(u, v, *lo);
                 }
             });
         let (cw_, ch) = self.size;
@@ -252,32 +257,38 @@ impl VideoProcessor for Beauty {
         };
         let (a, b, mask, curve) = (&self.mean, &self.mean_sq, &self.mask, &self.curve);
         let whiten = p.whiteness > 0;
+        // Per chroma sample the smoothing is `y + alpha·m·(a·y + b − y)` = `gain·y + offset`,
+        // shared by the 2×2 luma pixels under it.
         f.y.par_chunks_mut(2 * w).enumerate().for_each(|(j, rows)| {
-            for (k, px) in rows.iter_mut().enumerate() {
-                let c = j * cw + (k % w) / 2;
-                let m = mask[c];
-                if m <= 0.0 {
-                    continue;
+            let c = j * cw..(j + 1) * cw;
+            let (a, b, mask) = (&a[c.clone()], &b[c.clone()], &mask[c]);
+            for row in rows.chunks_exact_mut(w) {
+                for (i, pair) in row.chunks_exact_mut(2).enumerate() {
+                    let m = mask[i];
+                    if m <= 0.0 {
+                        continue;
+                    }
+                    let k = alpha * m;
+                    let (gain, offset) = (1.0 + k * (a[i] - 1.0), k * b[i]);
+                    for px in pair {
+                        let mut y = gain * f32::from(*px) + offset;
+                        if whiten {
+                            y += m * (curve[y.clamp(0.0, 255.0) as usize] - y);
+                        }
+                        *px = to_u8(y);
+                    }
                 }
-                let mut y = f32::from(*px);
-                if alpha > 0.0 {
-                    let q = a[c] * y + b[c];
-                    y += alpha * m * (q - y);
-                }
-                if whiten {
-                    y += m * (curve[y.clamp(0.0, 255.0) as usize] - y);
-                }
-                *px = y.round().clamp(0.0, 255.0) as u8;
             }
         });
         if p.ruddiness > 0 {
             let r = f32::from(p.ruddiness);
-            f.v.par_iter_mut().zip(mask.par_iter()).for_each(|(v, m)| {
-                *v = (f32::from(*v) + m * r * 1.6).round().min(255.0) as u8;
-            });
-            f.u.par_iter_mut().zip(mask.par_iter()).for_each(|(u, m)| {
-                *u = (f32::from(*u) - m * r * 0.6).round().max(0.0) as u8;
-            });
+            f.u.par_iter_mut()
+                .zip(f.v.par_iter_mut())
+                .zip(mask.par_iter())
+                .for_each(|((u, v), m)| {
+                    *v = to_u8(f32::from(*v) + m * r * 1.6);
+                    *u = to_u8(f32::from(*u) - m * r * 0.6);
+                });
         }
         if p.sharpen {
             self.luma.copy_from_slice(&f.y);
@@ -293,15 +304,16 @@ fn sharpen(src: &[u8], dst: &mut [u8], w: usize, h: usize) {
         .enumerate()
         .filter(|(y, _)| *y > 0 && *y + 1 < h)
         .for_each(|(y, row)| {
-            let (up, mid, down) = (&src[(y - 1) * w..], &src[y * w..], &src[(y + 1) * w..]);
-            for x in 1..w - 1 {
-                let c = i32::from(mid[x]);
-                let lap = 4 * c
-                    - i32::from(mid[x - 1])
-                    - i32::from(mid[x + 1])
-                    - i32::from(up[x])
-                    - i32::from(down[x]);
-                row[x] = (c + AMOUNT * lap / 16).clamp(0, 255) as u8;
+            let line = |y: usize| &src[y * w..(y + 1) * w];
+            let (up, mid, down) = (line(y - 1), line(y), line(y + 1));
+            let inner = row[1..w - 1]
+                .iter_mut()
+                .zip(mid.windows(3))
+                .zip(up[1..].iter().zip(&down[1..]));
+            for ((out, m), (&u, &d)) in inner {
+                let c = i32::from(m[1]);
+                let lap = 4 * c - i32::from(m[0]) - i32::from(m[2]) - i32::from(u) - i32::from(d);
+                *out = (c + AMOUNT * lap / 16).clamp(0, 255) as u8;
             }
         });
 }

@@ -5,6 +5,8 @@ use rayon::prelude::*;
 
 /// Rows per parallel job: big enough that splitting costs little next to the work.
 const BAND_ROWS: usize = 32;
+/// Rows the horizontal pass runs side by side.
+const LANES: usize = 4;
 
 /// `dst` = mean of `src` over a (2r+1)² window; `tmp` is scratch of the same size and `acc`
 /// of [`scratch_len`].
@@ -18,9 +20,17 @@ pub fn box_mean(
 ) {
     debug_assert!(src.len() == w * h && dst.len() == w * h && tmp.len() == w * h);
     debug_assert!(acc.len() >= scratch_len(w, h));
-    tmp.par_chunks_mut(w)
-        .zip(src.par_chunks(w))
-        .for_each(|(out, row)| horizontal(row, out, r));
+    tmp.par_chunks_mut(w * LANES)
+        .zip(src.par_chunks(w * LANES))
+        .for_each(|(out, rows)| {
+            if rows.len() == w * LANES {
+                horizontal::<LANES>(rows, out, w, r);
+            } else {
+                for (row, out) in rows.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+                    horizontal::<1>(row, out, w, r);
+                }
+            }
+        });
     let tmp = &*tmp;
     dst.par_chunks_mut(w * BAND_ROWS)
         .zip(acc.par_chunks_mut(w))
@@ -28,18 +38,31 @@ pub fn box_mean(
         .for_each(|(band, (out, acc))| vertical(tmp, out, acc, w, h, r, band * BAND_ROWS));
 }
 
-fn horizontal(row: &[f32], out: &mut [f32], r: usize) {
-    let w = row.len();
-    let mut sum: f32 = row[..(r + 1).min(w)].iter().sum();
-    for (x, o) in out.iter_mut().enumerate() {
-        let lo = x.saturating_sub(r);
-        let hi = (x + r).min(w - 1);
-        *o = sum / (hi - lo + 1) as f32;
-        if x + r + 1 < w {
-            sum += row[x + r + 1];
-        }
-        if x >= r {
-            sum -= row[x - r];
+/// Horizontal running means of `N` rows side by side: their sums are independent, so the
+/// processor overlaps them instead of waiting on one add chain, and the window's reciprocal
+/// is shared.
+fn horizontal<const N: usize>(rows: &[f32], out: &mut [f32], w: usize, r: usize) {
+    let mut sum = [0.0f32; N];
+    for (k, s) in sum.iter_mut().enumerate() {
+        *s = rows[k * w..k * w + (r + 1).min(w)].iter().sum();
+    }
+    let full = 1.0 / (2 * r + 1) as f32;
+    for x in 0..w {
+        let inv = if x >= r && x + r < w {
+            full
+        } else {
+            1.0 / ((x + r).min(w - 1) - x.saturating_sub(r) + 1) as f32
+        };
+        let add = x + r + 1 < w;
+        for (k, s) in sum.iter_mut().enumerate() {
+            let row = &rows[k * w..(k + 1) * w];
+            out[k * w + x] = *s * inv;
+            if add {
+                *s += row[x + r + 1];
+            }
+            if x >= r {
+                *s -= row[x - r];
+            }
         }
     }
 }

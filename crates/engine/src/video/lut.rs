@@ -218,20 +218,21 @@ impl VideoProcessor for ColorFilter {
             .zip(f.u.par_chunks_mut(cw).zip(f.v.par_chunks_mut(cw)))
             .for_each(|(rows, (us, vs))| {
                 let (r0, r1) = rows.split_at_mut(w);
-                for i in 0..cw {
-                    let cell = ((us[i] as usize >> UV_SHIFT) * UV_CELLS
-                        + (vs[i] as usize >> UV_SHIFT))
-                        * 256;
+                let blocks = r0.chunks_exact_mut(2).zip(r1.chunks_exact_mut(2));
+                for ((a, b), (u, v)) in blocks.zip(us.iter_mut().zip(vs.iter_mut())) {
+                    let cell =
+                        ((*u as usize >> UV_SHIFT) * UV_CELLS + (*v as usize >> UV_SHIFT)) * 256;
+                    // One cell is 256 entries, so indexing it by a luma byte needs no check.
+                    let t: &[[i16; 3]; 256] = table[cell..cell + 256].try_into().expect("a cell");
                     let (mut du, mut dv) = (0i32, 0i32);
-                    let (a, b) = (&mut r0[2 * i..2 * i + 2], &mut r1[2 * i..2 * i + 2]);
                     for p in a.iter_mut().chain(b.iter_mut()) {
-                        let e = table[cell + *p as usize];
+                        let e = t[usize::from(*p)];
                         *p = (i32::from(*p) + i32::from(e[0])).clamp(0, 255) as u8;
                         du += i32::from(e[1]);
                         dv += i32::from(e[2]);
                     }
-                    us[i] = (i32::from(us[i]) + (du + 2).div_euclid(4)).clamp(0, 255) as u8;
-                    vs[i] = (i32::from(vs[i]) + (dv + 2).div_euclid(4)).clamp(0, 255) as u8;
+                    *u = (i32::from(*u) + (du + 2).div_euclid(4)).clamp(0, 255) as u8;
+                    *v = (i32::from(*v) + (dv + 2).div_euclid(4)).clamp(0, 255) as u8;
                 }
             });
     }

@@ -17,6 +17,7 @@ mod beauty;
 mod boxfilter;
 mod looks;
 mod lut;
+mod resample;
 mod scale;
 #[cfg(any(test, feature = "testsig"))]
 pub mod scene;
@@ -193,6 +194,13 @@ pub fn mirror(f: &mut VideoFrame) {
     f.y.chunks_exact_mut(w).for_each(<[u8]>::reverse);
     f.u.chunks_exact_mut(cw).for_each(<[u8]>::reverse);
     f.v.chunks_exact_mut(cw).for_each(<[u8]>::reverse);
+}
+
+/// Nearest 8-bit value, saturating: below 0 is 0, above 255 is 255. (`f32::round` is a
+/// library call on baseline x86-64, and pixel loops call this millions of times a second.)
+#[inline]
+pub(crate) fn to_u8(v: f32) -> u8 {
+    (v + 0.5) as u8
 }
 
 #[cfg(test)]

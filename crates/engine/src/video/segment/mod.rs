@@ -45,6 +45,8 @@ pub struct Segmenter {
     /// The frame at the model's input size.
     small: VideoFrame,
     frames: u64,
+    /// How many times the mask has changed (never reset, so a cached copy can tell).
+    updates: u64,
     /// Run the model on one frame in this many.
     every: u64,
 }
@@ -71,6 +73,7 @@ impl Segmenter {
             net,
             mask: Vec::new(),
             frames: 0,
+            updates: 0,
             every: 2,
         })
     }
@@ -97,9 +100,20 @@ impl Segmenter {
             } else {
                 self.mask = fresh.to_vec();
             }
+            self.updates += 1;
         }
         self.frames += 1;
         &self.mask
+    }
+
+    /// The mask [`segment`](Self::segment) last returned.
+    pub fn mask(&self) -> &[f32] {
+        &self.mask
+    }
+
+    /// Changes whenever [`segment`](Self::segment) returns a different mask.
+    pub fn mask_version(&self) -> u64 {
+        self.updates
     }
 
     /// Forgets the previous mask (a new camera or a jump in the picture).

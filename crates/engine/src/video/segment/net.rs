@@ -219,11 +219,28 @@ fn window(
         });
 }
 
-/// `acc += Σ pixel[i] · taps[i][..]`, taps `[in][out]`.
+/// `acc += Σ pixel[i] · taps[i][..]`, taps `[in][out]`. Eight outputs at a time are kept in
+/// registers across the whole input (each weight is loaded once, the sums never go back to
+/// memory in between); the order of the additions, and so the result, is the plain loop's.
 fn dot_rows(acc: &mut [f32], pixel: &[f32], taps: &[f32]) {
-    for (&v, w) in pixel.iter().zip(taps.chunks_exact(acc.len())) {
-        for (a, &w) in acc.iter_mut().zip(w) {
-            *a += v * w;
+    const LANES: usize = 8;
+    let n = acc.len();
+    let blocks = n / LANES * LANES;
+    for o in (0..blocks).step_by(LANES) {
+        let mut r: [f32; LANES] = acc[o..o + LANES].try_into().expect("eight");
+        for (&v, w) in pixel.iter().zip(taps.chunks_exact(n)) {
+            let w: &[f32; LANES] = w[o..o + LANES].try_into().expect("eight");
+            for (r, &w) in r.iter_mut().zip(w) {
+                *r += v * w;
+            }
+        }
+        acc[o..o + LANES].copy_from_slice(&r);
+    }
+    if blocks < n {
+        for (&v, w) in pixel.iter().zip(taps.chunks_exact(n)) {
+            for (a, &w) in acc[blocks..].iter_mut().zip(&w[blocks..]) {
+                *a += v * w;
+            }
         }
     }
 }
