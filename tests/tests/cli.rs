@@ -153,6 +153,13 @@ async fn headless_participants_record_and_report() {
         (Some(320), Some(180))
     );
     assert!(video["latency_ms_p50"].as_f64().is_some(), "{report:#}");
+    // At least one gap was measured between frames, and a freeze is counted only above it.
+    let longest = video["max_freeze_ms"].as_f64().expect("max_freeze_ms");
+    let freezes = video["freezes"].as_u64().expect("freezes");
+    assert!(
+        longest > 0.0 && (freezes > 0) == (longest > 500.0),
+        "{report:#}"
+    );
     let share = &report["remotes"]["alice"]["sub_video"];
     assert!(share["frames"].as_u64().unwrap_or(0) >= 15, "{report:#}");
     assert_eq!(
@@ -167,6 +174,8 @@ async fn headless_participants_record_and_report() {
         audio["latency_ms_p50"].as_f64().is_some(),
         "no bursts measured: {report:#}"
     );
+    let concealed = audio["concealed_ratio"].as_f64().expect("concealed_ratio");
+    assert!((0.0..=1.0).contains(&concealed), "{report:#}");
 
     // What bob recorded of alice reads back as media.
     let mut wav = WavSource::open(&dir.join("bob/alice.wav")).expect("recorded WAV");

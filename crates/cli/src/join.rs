@@ -392,6 +392,7 @@ fn audio_report(a: &AudioStats) -> Value {
         "decoded": a.decoded,
         "fec_recovered": a.fec_recovered,
         "concealed": a.concealed,
+        "concealed_ratio": (a.concealed_ratio() * 10_000.0).round() / 10_000.0,
         "packets": a.packets,
         "bursts": a.latencies.len(),
         "jitter_delay_ms": round(Some(a.jitter_delay_ms)),
@@ -410,6 +411,8 @@ fn video_report(v: &VideoStats) -> Value {
         "out_of_order": v.out_of_order,
         "marks": v.latencies.len(),
         "decode_errors": v.decode_errors,
+        "freezes": v.freezes,
+        "max_freeze_ms": round(Some(v.max_freeze_ms)),
         "latency_ms_p50": round(percentile(&v.latencies, 50.0)),
         "latency_ms_p95": round(percentile(&v.latencies, 95.0)),
     })

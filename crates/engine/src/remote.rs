@@ -95,7 +95,7 @@ pub fn start_video(
                         frame.capture_us = now;
                         {
                             let mut st = lock(&stats);
-                            st.frames += 1;
+                            st.decoded(now);
                             st.width = frame.width;
                             st.height = frame.height;
                             if let Some(mark) = read_mark(&frame) {

@@ -38,6 +38,12 @@ pub struct VideoStats {
     pub out_of_order: u64,
     pub decode_errors: u64,
     pub keyframe_requests: u64,
+    /// Gaps of more than [`FREEZE_MS`] between decoded frames: the picture stopped.
+    pub freezes: u64,
+    /// The longest gap between two decoded frames, ms (a freeze when over [`FREEZE_MS`]).
+    pub max_freeze_ms: f64,
+    #[serde(skip)]
+    pub last_decoded_us: Option<u64>,
     #[serde(skip)]
     pub last_counter: Option<u32>,
     /// Capture-to-decoded latencies from the frame marks, ms.
@@ -45,7 +51,33 @@ pub struct VideoStats {
     pub latencies: Vec<f64>,
 }
 
+/// A gap between decoded frames longer than this is a freeze (TRTC counts 500 ms too).
+pub const FREEZE_MS: f64 = 500.0;
+
+impl AudioStats {
+    /// The share of played frames that were concealed (made up, not decoded or recovered).
+    pub fn concealed_ratio(&self) -> f64 {
+        if self.frames == 0 {
+            return 0.0;
+        }
+        self.concealed as f64 / self.frames as f64
+    }
+}
+
 impl VideoStats {
+    /// Accounts one decoded frame at wall time `now_us`.
+    pub fn decoded(&mut self, now_us: u64) {
+        self.frames += 1;
+        if let Some(last) = self.last_decoded_us {
+            let gap_ms = now_us.saturating_sub(last) as f64 / 1000.0;
+            if gap_ms > FREEZE_MS {
+                self.freezes += 1;
+            }
+            self.max_freeze_ms = self.max_freeze_ms.max(gap_ms);
+        }
+        self.last_decoded_us = Some(now_us);
+    }
+
     /// Accounts one decoded frame's mark.
     pub fn mark(&mut self, counter: u32, latency_ms: f64) {
         if let Some(last) = self.last_counter {
@@ -121,6 +153,25 @@ mod tests {
         }
         assert_eq!(s.gaps, 2 + 1);
         assert_eq!(s.out_of_order, 1);
+    }
+
+    #[test]
+    fn freezes_are_gaps_over_half_a_second() {
+        let mut s = VideoStats::default();
+        for t_ms in [0, 33, 66, 400, 433, 1_200, 1_233, 1_734] {
+            s.decoded(t_ms * 1000);
+        }
+        assert_eq!(s.frames, 8);
+        // 334 ms is a stutter, 767 and 501 ms are freezes.
+        assert_eq!(s.freezes, 2);
+        assert_eq!(s.max_freeze_ms, 767.0);
+        let a = AudioStats {
+            frames: 200,
+            concealed: 5,
+            ..AudioStats::default()
+        };
+        assert_eq!(a.concealed_ratio(), 0.025);
+        assert_eq!(AudioStats::default().concealed_ratio(), 0.0);
     }
 }
 

@@ -6,8 +6,8 @@
 //! [`PatternSource`] exercises the code path a camera and a microphone use.
 //!
 //! The synthetic sources carry measurement marks: audio bursts on wall-clock multiples of
-//! 500 ms ([`BurstDetector`]) and a frame counter plus capture time drawn into the picture
-//! ([`read_mark`]). Both survive the codecs, so end-to-end tests measure what users feel:
+//! 500 ms, each numbered by a code tone so delays up to 12 s read right ([`BurstDetector`]),
+//! and a frame counter plus capture time drawn into the picture ([`read_mark`]). Both survive the codecs, so end-to-end tests measure what users feel:
 //! latency, frame loss and continuity.
 
 mod files;
