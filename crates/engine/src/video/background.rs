@@ -27,13 +27,19 @@ pub struct BackgroundFx {
     alpha: Vec<u8>,
     alpha_of: Option<(u64, u32, u32)>,
     mask8: Vec<u8>,
-    /// Upscaling of the mask, the background's luma and its chroma.
-    scale: [Resample; 3],
+    /// Upscaling of the mask, the background's luma and its chroma, and the mask to the
+    /// blurred copy's luma and chroma.
+    scale: [Resample; 5],
+    /// One blended source row per output row, for the upscaling passes.
+    lines: Vec<u16>,
     blur: BlurScratch,
 }
 
 #[derive(Default)]
 struct BlurScratch {
+    /// How much each pixel of the small copy is wall (not person).
+    weight: Vec<f32>,
+    den: Vec<f32>,
     plane: Vec<f32>,
     out: Vec<f32>,
     tmp: Vec<f32>,
@@ -51,6 +57,7 @@ impl Default for BackgroundFx {
             alpha_of: None,
             mask8: Vec::new(),
             scale: Default::default(),
+            lines: Vec::new(),
             blur: BlurScratch::default(),
         }
     }
@@ -100,7 +107,13 @@ impl BackgroundFx {
             let (w, h) = (frame.width as usize, frame.height as usize);
             self.scale[0].set_sizes((mw, mh), (w, h));
             self.alpha.resize(w * h, 0);
-            upscale(&self.mask8, &self.scale[0], &mut self.alpha, w);
+            upscale(
+                &self.mask8,
+                &self.scale[0],
+                &mut self.alpha,
+                w,
+                &mut self.lines,
+            );
         }
         match (blur_level, &self.picture) {
             (Some(level), _) => {
@@ -115,9 +128,16 @@ impl BackgroundFx {
                 let radius = usize::from(level) + 1;
                 let b = &mut self.behind;
                 let (w, h) = (b.width as usize, b.height as usize);
-                blur_plane(&mut b.y, w, h, radius, &mut self.blur);
-                blur_plane(&mut b.u, w / 2, h / 2, radius.div_ceil(2), &mut self.blur);
-                blur_plane(&mut b.v, w / 2, h / 2, radius.div_ceil(2), &mut self.blur);
+                let (luma, chroma) = self.scale[3..].split_at_mut(1);
+                let s = &mut self.blur;
+                let scratch = (&mut s.weight, &mut self.lines);
+                wall_weights(&self.mask8, (mw, mh), (w, h), &mut luma[0], scratch);
+                blur_plane(&mut b.y, w, h, radius, s);
+                let (cw, ch) = (w / 2, h / 2);
+                let scratch = (&mut s.weight, &mut self.lines);
+                wall_weights(&self.mask8, (mw, mh), (cw, ch), &mut chroma[0], scratch);
+                blur_plane(&mut b.u, cw, ch, radius.div_ceil(2), s);
+                blur_plane(&mut b.v, cw, ch, radius.div_ceil(2), s);
             }
             (None, Some(picture)) => {
                 if self.behind.width != frame.width || self.behind.height != frame.height {
@@ -126,7 +146,8 @@ impl BackgroundFx {
             }
             (None, None) => return,
         }
-        composite(frame, &self.behind, &self.alpha, &mut self.scale[1..]);
+        let (scale, lines) = (&mut self.scale[1..3], &mut self.lines);
+        composite(frame, &self.behind, &self.alpha, scale, lines);
     }
 }
 
@@ -223,18 +244,45 @@ fn cover(p: &VideoFrame, w: u32, h: u32) -> VideoFrame {
     out
 }
 
-/// A box blur run twice (close to a Gaussian) on one plane.
+/// Per pixel of a `w`×`h` plane, how much it is wall: nearly 0 on the person, 1 elsewhere.
+fn wall_weights(
+    mask8: &[u8],
+    mask_size: (usize, usize),
+    (w, h): (usize, usize),
+    rs: &mut Resample,
+    (out, line): (&mut Vec<f32>, &mut Vec<u16>),
+) {
+    rs.set_sizes(mask_size, (w, h));
+    out.resize(w * h, 0.0);
+    line.resize(mask_size.0, 0);
+    for (y, row) in out.chunks_exact_mut(w).enumerate() {
+        rs.line(mask8, y, line);
+        for (x, v) in row.iter_mut().enumerate() {
+            // A little weight everywhere, so a pixel deep inside the person still has a
+            // (hidden) value.
+            *v = 1.0 - 0.98 * f32::from(rs.pixel(line, x)) / 255.0;
+        }
+    }
+}
+
+/// A box blur run twice (close to a Gaussian) on one plane, weighted by `s.weight`: the
+/// person's pixels hardly count, so the wall beside her does not take on her colours.
 fn blur_plane(plane: &mut [u8], w: usize, h: usize, r: usize, s: &mut BlurScratch) {
     let n = w * h;
     s.plane.clear();
-    s.plane.extend(plane.iter().map(|&v| f32::from(v)));
+    s.plane
+        .extend(plane.iter().zip(&s.weight).map(|(&v, &k)| f32::from(v) * k));
     s.out.resize(n, 0.0);
     s.tmp.resize(n, 0.0);
     s.acc.resize(scratch_len(w, h), 0.0);
-    box_mean(&s.plane, &mut s.out, (&mut s.tmp, &mut s.acc), w, h, r);
-    box_mean(&s.out, &mut s.plane, (&mut s.tmp, &mut s.acc), w, h, r);
-    for (p, &v) in plane.iter_mut().zip(&s.plane) {
-        *p = to_u8(v);
+    s.den.clear();
+    s.den.extend_from_slice(&s.weight);
+    for src in [&mut s.plane, &mut s.den] {
+        box_mean(src, &mut s.out, (&mut s.tmp, &mut s.acc), w, h, r);
+        box_mean(&s.out, src, (&mut s.tmp, &mut s.acc), w, h, r);
+    }
+    for ((p, &v), &k) in plane.iter_mut().zip(&s.plane).zip(&s.den) {
+        *p = to_u8(v / k);
     }
 }
 
@@ -246,22 +294,29 @@ fn narrow_edge(mask: &[f32], out: &mut Vec<u8>) {
 }
 
 /// `src` upscaled through `rs` into `dst` (`w` wide).
-fn upscale(src: &[u8], rs: &Resample, dst: &mut [u8], w: usize) {
+fn upscale(src: &[u8], rs: &Resample, dst: &mut [u8], w: usize, lines: &mut Vec<u16>) {
     let sw = rs.source_width();
-    dst.par_chunks_mut(w).enumerate().for_each_init(
-        || vec![0u16; sw],
-        |line, (y, row)| {
+    lines.resize(dst.len() / w * sw, 0);
+    dst.par_chunks_mut(w)
+        .zip(lines.par_chunks_mut(sw))
+        .enumerate()
+        .for_each(|(y, (row, line))| {
             rs.line(src, y, line);
             for (x, px) in row.iter_mut().enumerate() {
                 *px = rs.pixel(line, x);
             }
-        },
-    );
+        });
 }
 
 /// `frame = alpha·frame + (1 − alpha)·behind`, `behind` stretched to the frame's size (and
 /// not even read where the person is opaque).
-fn composite(frame: &mut VideoFrame, behind: &VideoFrame, alpha: &[u8], rs: &mut [Resample]) {
+fn composite(
+    frame: &mut VideoFrame,
+    behind: &VideoFrame,
+    alpha: &[u8],
+    rs: &mut [Resample],
+    lines: &mut Vec<u16>,
+) {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let (bw, bh) = (behind.width as usize, behind.height as usize);
     let blend = |fg: &mut u8, bg: u8, a: u8| {
@@ -275,11 +330,14 @@ fn composite(frame: &mut VideoFrame, behind: &VideoFrame, alpha: &[u8], rs: &mut
         (&mut frame.u, &behind.u, &rs[1], 2),
         (&mut frame.v, &behind.v, &rs[1], 2),
     ];
+    lines.resize(h * bw, 0);
     for (plane, bplane, rs, step) in planes {
         let (pw, sw) = (w / step, bw / step);
-        plane.par_chunks_mut(pw).enumerate().for_each_init(
-            || vec![0u16; sw],
-            |line, (y, row)| {
+        plane
+            .par_chunks_mut(pw)
+            .zip(lines.par_chunks_mut(sw))
+            .enumerate()
+            .for_each(|(y, (row, line))| {
                 let arow = &alpha[y * step * w..][..w];
                 let mut read = false;
                 for (x, p) in row.iter_mut().enumerate() {
@@ -293,7 +351,6 @@ fn composite(frame: &mut VideoFrame, behind: &VideoFrame, alpha: &[u8], rs: &mut
                     }
                     blend(p, rs.pixel(line, x), a);
                 }
-            },
-        );
+            });
     }
 }

@@ -66,6 +66,41 @@ fn blur_softens_the_background_and_keeps_the_person_sharp() {
     );
 }
 
+/// The wall around her, up to `reach` pixels from her outline.
+fn wall_near_her(s: &Scene, reach: usize) -> Vec<bool> {
+    let (w, h) = (W as usize, H as usize);
+    let person: Vec<f32> = s.person.iter().map(|&p| f32::from(u8::from(p))).collect();
+    let (mut near, mut tmp) = (vec![0.0; w * h], vec![0.0; w * h]);
+    let mut acc = vec![0.0; super::boxfilter::scratch_len(w, h)];
+    super::boxfilter::box_mean(&person, &mut near, (&mut tmp, &mut acc), w, h, reach);
+    near.iter()
+        .zip(&s.person)
+        .map(|(&n, &p)| !p && n > 0.0)
+        .collect()
+}
+
+#[test]
+fn the_blurred_wall_does_not_glow_with_her_colours() {
+    // Her white suit must not bleed into the blurred wall beside her: the wall keeps its own
+    // brightness within 40 px of her outline (the blur reaches about as far).
+    let s = scene();
+    let band = wall_near_her(&s, 40);
+    let mean = |f: &VideoFrame| {
+        let (sum, n) =
+            f.y.iter()
+                .zip(&band)
+                .filter(|&(_, &b)| b)
+                .fold((0.0, 0.0), |(s, n), (&y, _)| (s + f64::from(y), n + 1.0));
+        sum / n
+    };
+    let mut chain = with_background(Background::Blur { level: 9 });
+    let mut f = s.frame.clone();
+    chain.process(&mut f);
+    let (before, after) = (mean(&s.frame), mean(&f));
+    println!("wall beside her: mean luma {before:.1} → {after:.1}");
+    assert!((after - before).abs() <= 3.0, "{before:.1} → {after:.1}");
+}
+
 #[test]
 fn a_picture_replaces_the_background() {
     let dir = std::env::temp_dir().join(format!("roomcast-bg-{}", std::process::id()));
