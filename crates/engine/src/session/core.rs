@@ -1,0 +1,1016 @@
+//! The session's logic without IO: signaling, the client's str0m `Rtc`, and what to ask of
+//! the world. Inputs come in with the time as a parameter (server messages, datagrams,
+//! commands, encoded media, timeouts); [`Core::poll_output`] hands out what to do (messages
+//! to send, datagrams, events, receivers to start or stop, completed requests) and
+//! [`Core::next_timeout`] says when to call [`Core::handle_timeout`]. The tokio driver in
+//! `session/mod.rs` is the only thing that touches sockets and clocks, so a test can run this
+//! on a virtual clock and a simulated network.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use roomcast_proto::{
+    ClientMessage, MediaKind, Request, Role, ServerMessage, Stream, Track, UserId, VideoStreamType,
+};
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive, Transmit};
+use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
+
+use super::rtc_kind;
+use crate::capture::{Controls, Encoded};
+use crate::engine::{EngineError, EngineEvent};
+use crate::remote::Feedback;
+use crate::stats::{Registry, lock};
+
+/// Names a command whose completion the driver is waiting for.
+pub type Token = u64;
+
+const PING_EVERY: Duration = Duration::from_secs(10);
+const REPORT_EVERY: Duration = Duration::from_secs(2);
+const VOLUMES_EVERY: Duration = Duration::from_millis(300);
+/// How long an exit waits for the server's ok before it gives up.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// What the engine asks of the session (the driver's commands, with tokens for replies).
+pub enum Command {
+    Publish {
+        kind: MediaKind,
+        stream: Stream,
+        simulcast: bool,
+        token: Token,
+    },
+    SetAvailable {
+        kind: MediaKind,
+        stream: Stream,
+        available: bool,
+    },
+    RegisterAudio(Arc<Controls>),
+    RegisterVideo(Stream, Arc<Controls>),
+    Subscribe {
+        user: UserId,
+        kind: MediaKind,
+        stream: Stream,
+    },
+    Unsubscribe {
+        user: UserId,
+        kind: MediaKind,
+        stream: Stream,
+    },
+    SwitchRole {
+        role: Role,
+        token: Token,
+    },
+    Request {
+        request: Request,
+        token: Token,
+    },
+    Feedback {
+        mid: Mid,
+        feedback: Feedback,
+    },
+    Exit,
+}
+
+/// What the session needs done.
+pub enum Output {
+    /// A message for the room server.
+    Signal(ClientMessage),
+    /// A datagram for the network.
+    Transmit(Transmit),
+    Event(EngineEvent),
+    /// The command with this token finished.
+    Done {
+        token: Token,
+        result: Result<(), EngineError>,
+    },
+    /// Start receiving `user`'s stream on `mid`.
+    StartReceiver {
+        mid: Mid,
+        user: UserId,
+        kind: MediaKind,
+        stream: Stream,
+    },
+    StopReceiver(Mid),
+    /// Media arrived on a receiving m-line.
+    Media {
+        mid: Mid,
+        rtp_time: u64,
+        data: Arc<[u8]>,
+        contiguous: bool,
+    },
+    /// The session is over (exit, removal or a lost server connection).
+    Finished,
+}
+
+/// What to do when a request's reply arrives.
+enum Then {
+    Nothing,
+    /// Our role changed.
+    Role(Role),
+    /// Going on stage after an anchor allowed it; failure is reported as an event.
+    Stage,
+}
+
+enum Pending {
+    Reply {
+        token: Option<Token>,
+        then: Then,
+    },
+    /// Our offer; the answer completes it.
+    Offer {
+        offer: SdpPendingOffer,
+        waiting: Vec<Token>,
+        mids: Vec<Mid>,
+    },
+    Ignore,
+    Exit,
+}
+
+struct Queued {
+    kind: MediaKind,
+    stream: Stream,
+    /// None: we publish; Some: we receive this user's stream.
+    user: Option<UserId>,
+    /// Send with big and small layers (RIDs).
+    simulcast: bool,
+}
+
+struct Line {
+    track: Track,
+    pt: Option<Pt>,
+}
+
+/// Which remote streams to subscribe to as soon as they are available.
+#[derive(Debug, Clone, Copy)]
+pub struct AutoSubscribe {
+    pub audio: bool,
+    pub video: bool,
+}
+
+/// When the periodic work is next due.
+struct Timers {
+    ping: Instant,
+    report: Instant,
+    volumes: Instant,
+}
+
+pub struct Core {
+    rtc: Rtc,
+    local: SocketAddr,
+    now: Instant,
+    rtc_timeout: Instant,
+    timers: Timers,
+    next_id: u64,
+    pending: HashMap<u64, Pending>,
+    lines: HashMap<Mid, Line>,
+    order: Vec<Mid>,
+    offer_in_flight: bool,
+    /// m-lines to add in the next offer (str0m assigns their mids when the offer is made).
+    queued: Vec<Queued>,
+    waiting: Vec<Token>,
+    video_controls: HashMap<Stream, Arc<Controls>>,
+    audio_controls: Option<Arc<Controls>>,
+    quality: crate::quality::QualityMeter,
+    auto: AutoSubscribe,
+    registry: Arc<Registry>,
+    /// The local role as the server last confirmed it; the engine reads it too.
+    role: Arc<Mutex<Role>>,
+    started: Instant,
+    connected: bool,
+    ice_lost: bool,
+    /// Users known to be in the room with their available streams.
+    users: HashMap<UserId, (bool, bool, bool)>,
+    /// What the host locked off (main stream).
+    locked: Vec<MediaKind>,
+    out: VecDeque<Output>,
+    /// Exiting: give up waiting for the server's ok at this time.
+    exit_deadline: Option<Instant>,
+    finished: bool,
+}
+
+impl Core {
+    /// A session whose media leaves from `local`, entered at `started` (the time every
+    /// elapsed figure is measured from).
+    pub fn new(
+        local: SocketAddr,
+        now: Instant,
+        started: Instant,
+        auto: AutoSubscribe,
+        registry: Arc<Registry>,
+        role: Arc<Mutex<Role>>,
+    ) -> Result<Self, EngineError> {
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_h264(true)
+            .build(now);
+        let candidate =
+            Candidate::host(local, "udp").map_err(|e| EngineError::Connect(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        Ok(Self {
+            rtc,
+            local,
+            now,
+            rtc_timeout: now,
+            timers: Timers {
+                ping: now + PING_EVERY,
+                report: now + REPORT_EVERY,
+                volumes: now + VOLUMES_EVERY,
+            },
+            next_id: 2,
+            pending: HashMap::new(),
+            lines: HashMap::new(),
+            order: Vec::new(),
+            offer_in_flight: false,
+            queued: Vec::new(),
+            waiting: Vec::new(),
+            video_controls: HashMap::new(),
+            audio_controls: None,
+            quality: crate::quality::QualityMeter::default(),
+            auto,
+            registry,
+            role,
+            started,
+            connected: false,
+            ice_lost: false,
+            users: HashMap::new(),
+            locked: Vec::new(),
+            out: VecDeque::new(),
+            exit_deadline: None,
+            finished: false,
+        })
+    }
+
+    fn emit(&mut self, e: EngineEvent) {
+        self.out.push_back(Output::Event(e));
+    }
+
+    fn finish(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            self.rtc.disconnect();
+            self.out.push_back(Output::Finished);
+        }
+    }
+
+    fn elapsed_ms(&self) -> f64 {
+        self.now
+            .saturating_duration_since(self.started)
+            .as_secs_f64()
+            * 1000.0
+    }
+
+    fn tick(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    /// Takes the `entered` reply's roster.
+    pub fn entered(&mut self, now: Instant, entered: ServerMessage) {
+        self.tick(now);
+        let ServerMessage::Entered { users, room, .. } = entered else {
+            return;
+        };
+        self.emit(EngineEvent::RoomChanged(room));
+        for u in users {
+            self.emit(EngineEvent::RemoteUserEnter {
+                user: u.user_id.clone(),
+                name: u.name.clone(),
+            });
+            if u.hand.is_some() {
+                self.emit(EngineEvent::Hand {
+                    user: u.user_id.clone(),
+                    hand: u.hand,
+                });
+            }
+            self.users.insert(u.user_id.clone(), (false, false, false));
+            let user = u.user_id;
+            self.stream_available(user.clone(), MediaKind::Audio, Stream::Main, u.audio);
+            self.stream_available(user.clone(), MediaKind::Video, Stream::Main, u.video);
+            self.stream_available(user, MediaKind::Video, Stream::Sub, u.sub_video);
+        }
+    }
+
+    /// What to do next; `None` once everything pending has been handed out (then wait for
+    /// input or [`next_timeout`](Self::next_timeout)).
+    pub fn poll_output(&mut self) -> Option<Output> {
+        loop {
+            if let Some(o) = self.out.pop_front() {
+                return Some(o);
+            }
+            if self.finished {
+                return None;
+            }
+            match self.rtc.poll_output() {
+                Ok(str0m::Output::Transmit(t)) => return Some(Output::Transmit(t)),
+                Ok(str0m::Output::Timeout(t)) => {
+                    self.rtc_timeout = t;
+                    return None;
+                }
+                Ok(str0m::Output::Event(e)) => self.rtc_event(e),
+                Err(e) => {
+                    tracing::warn!("media connection failed: {e}");
+                    self.rtc_timeout = self.now + Duration::from_millis(100);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn next_timeout(&self) -> Instant {
+        let t = &self.timers;
+        [self.rtc_timeout, t.ping, t.report, t.volumes]
+            .into_iter()
+            .chain(self.exit_deadline)
+            .min()
+            .unwrap_or(self.now)
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
+        if self.exit_deadline.is_some_and(|d| now >= d) {
+            self.finish();
+            return;
+        }
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+            tracing::debug!("media timeout: {e}");
+        }
+        if now >= self.timers.ping {
+            self.timers.ping = now + PING_EVERY;
+            self.notify(Request::Ping);
+        }
+        if now >= self.timers.report {
+            self.timers.report = now + REPORT_EVERY;
+            let stats = self.registry.snapshot();
+            let qualities = self.quality.update(&stats);
+            self.emit(EngineEvent::NetworkQuality(qualities));
+            self.emit(EngineEvent::Statistics(Box::new(stats)));
+        }
+        if now >= self.timers.volumes {
+            self.timers.volumes = now + VOLUMES_EVERY;
+            let local = self
+                .audio_controls
+                .as_ref()
+                .map(|c| c.level.load(Ordering::Relaxed))
+                .unwrap_or(0);
+            let mut levels = vec![(None, local)];
+            levels.extend(
+                self.registry
+                    .levels()
+                    .into_iter()
+                    .map(|(u, l)| (Some(u), l)),
+            );
+            self.emit(EngineEvent::Volumes(levels));
+        }
+    }
+
+    /// A datagram from `source` arrived on our socket.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        self.tick(now);
+        let Ok(contents) = data.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
+        if let Err(e) = self.rtc.handle_input(input) {
+            tracing::debug!("bad media input: {e}");
+        }
+    }
+
+    /// The connection to the room server is gone.
+    pub fn connection_lost(&mut self, now: Instant) {
+        self.tick(now);
+        if self.finished {
+            return;
+        }
+        self.emit(EngineEvent::ConnectionLost);
+        self.emit(EngineEvent::Error {
+            code: None,
+            message: "the connection to the room server was lost".into(),
+        });
+        self.finish();
+    }
+
+    fn signal(&mut self, request: Request, pending: Pending) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.pending.insert(id, pending);
+        self.out
+            .push_back(Output::Signal(ClientMessage { id, request }));
+        id
+    }
+
+    /// Sends a request whose reply only matters if it is an error (reported as an event).
+    fn notify(&mut self, request: Request) {
+        self.signal(request, Pending::Ignore);
+    }
+
+    fn done(&mut self, token: Token, result: Result<(), EngineError>) {
+        self.out.push_back(Output::Done { token, result });
+    }
+
+    /// The host turned our microphone or camera off: stop sending it, as a local mute does.
+    fn host_muted(&mut self, kind: MediaKind, locked: bool) {
+        let controls = match kind {
+            MediaKind::Audio => self.audio_controls.as_ref(),
+            MediaKind::Video => self.video_controls.get(&Stream::Main),
+        };
+        if let Some(c) = controls {
+            c.muted.store(true, Ordering::Relaxed);
+        }
+        if locked && !self.locked.contains(&kind) {
+            self.locked.push(kind);
+        }
+    }
+
+    fn rtc_event(&mut self, e: Event) {
+        if !matches!(e, Event::MediaData(_)) {
+            tracing::debug!("rtc event: {e:?}");
+        }
+        match e {
+            Event::Connected => {
+                self.connected = true;
+                // Frames encoded before the connection were dropped: start with a keyframe.
+                for c in self.video_controls.values() {
+                    c.force_keyframe.store(true, Ordering::Relaxed);
+                }
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.ice_lost = true;
+                self.emit(EngineEvent::ConnectionLost);
+            }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) if std::mem::take(&mut self.ice_lost) => {
+                self.emit(EngineEvent::ConnectionRecovered);
+            }
+            Event::KeyframeRequest(req) => {
+                if let Some(line) = self.lines.get(&req.mid)
+                    && line.track.user_id.is_none()
+                    && line.track.kind == MediaKind::Video
+                    && let Some(c) = self.video_controls.get(&line.track.stream)
+                {
+                    let small = req.rid.and_then(|r| VideoStreamType::from_rid(&r))
+                        == Some(VideoStreamType::Small);
+                    let flag = if small {
+                        &c.force_small_keyframe
+                    } else {
+                        &c.force_keyframe
+                    };
+                    flag.store(true, Ordering::Relaxed);
+                }
+            }
+            Event::MediaData(data) => self.out.push_back(Output::Media {
+                mid: data.mid,
+                rtp_time: data.time.numer(),
+                data: data.data,
+                contiguous: data.contiguous,
+            }),
+            _ => {}
+        }
+    }
+
+    /// An encoded frame from one of our captures.
+    pub fn write_media(&mut self, now: Instant, e: Encoded) {
+        self.tick(now);
+        if !self.connected {
+            return;
+        }
+        let Some(mid) = self.order.iter().copied().find(|m| {
+            self.lines.get(m).is_some_and(|l| {
+                l.track.user_id.is_none() && l.track.kind == e.kind && l.track.stream == e.stream
+            })
+        }) else {
+            return;
+        };
+        let Some(pt) = self.lines.get(&mid).and_then(|l| l.pt) else {
+            return;
+        };
+        let time = match e.kind {
+            MediaKind::Audio => {
+                MediaTime::new(e.capture_us * 48 / 1000, Frequency::FORTY_EIGHT_KHZ)
+            }
+            MediaKind::Video => MediaTime::new(e.capture_us * 9 / 100, Frequency::NINETY_KHZ),
+        };
+        let Some(mut writer) = self.rtc.writer(mid) else {
+            return;
+        };
+        if let Some(l) = e.layer {
+            writer = writer.rid(str0m::media::Rid::from(l.rid()));
+        }
+        match writer.write(pt, now, time, e.data) {
+            Ok(()) => {
+                let mut s = lock(&self.registry.local);
+                match e.kind {
+                    MediaKind::Audio => s.audio_packets_sent += 1,
+                    MediaKind::Video => {
+                        s.video_frames_sent += 1;
+                        s.small_frames_sent += u64::from(e.layer == Some(VideoStreamType::Small));
+                        s.keyframes_sent += u64::from(e.keyframe);
+                    }
+                }
+            }
+            Err(err) => tracing::debug!("dropping a media frame: {err}"),
+        }
+    }
+
+    /// The payload type to send on a publishing m-line: Opus, or H.264 constrained
+    /// baseline with packetization-mode 1 (what every browser decodes).
+    fn choose_pt(&mut self, mid: Mid, kind: MediaKind) -> Option<Pt> {
+        let writer = self.rtc.writer(mid)?;
+        let params: Vec<_> = writer.payload_params().cloned().collect();
+        let score = |p: &str0m::format::PayloadParams| {
+            let spec = p.spec();
+            match (kind, spec.codec) {
+                (MediaKind::Audio, Codec::Opus) => 3,
+                (MediaKind::Video, Codec::H264) => {
+                    let pm1 = spec.format.packetization_mode == Some(1);
+                    let cb = spec.format.profile_level_id == Some(0x42e01f);
+                    1 + u8::from(pm1) + u8::from(pm1 && cb)
+                }
+                _ => 0,
+            }
+        };
+        params
+            .iter()
+            .filter(|p| score(p) > 0)
+            .max_by_key(|p| score(p))
+            .map(|p| p.pt())
+    }
+
+    fn has_line(&self, user: Option<&UserId>, kind: MediaKind, stream: Stream) -> bool {
+        self.lines.values().any(|l| {
+            l.track.user_id.as_ref() == user && l.track.kind == kind && l.track.stream == stream
+        }) || self
+            .queued
+            .iter()
+            .any(|q| q.user.as_ref() == user && q.kind == kind && q.stream == stream)
+    }
+
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) {
+        self.tick(now);
+        if self.finished {
+            if let Command::Publish { token, .. }
+            | Command::SwitchRole { token, .. }
+            | Command::Request { token, .. } = cmd
+            {
+                self.done(token, Err(EngineError::NotInRoom));
+            }
+            return;
+        }
+        match cmd {
+            Command::Publish {
+                kind,
+                stream,
+                simulcast,
+                token,
+            } => {
+                if self.has_line(None, kind, stream) {
+                    self.done(token, Ok(()));
+                } else {
+                    self.queued.push(Queued {
+                        kind,
+                        stream,
+                        user: None,
+                        simulcast,
+                    });
+                    self.waiting.push(token);
+                    self.negotiate();
+                }
+            }
+            Command::SetAvailable {
+                kind,
+                stream,
+                available,
+            } => {
+                if available && stream == Stream::Main && self.locked.contains(&kind) {
+                    // The host locked it: keep it off here too rather than send what the
+                    // server would drop.
+                    self.host_muted(kind, true);
+                    self.emit(EngineEvent::Error {
+                        code: Some(roomcast_proto::ErrorCode::MutedByHost),
+                        message:
+                            "the host turned this off and locked it; ask the host to unlock it"
+                                .into(),
+                    });
+                    return;
+                }
+                self.notify(Request::SetAvailable {
+                    kind,
+                    stream,
+                    available,
+                });
+            }
+            Command::RegisterAudio(controls) => self.audio_controls = Some(controls),
+            Command::RegisterVideo(stream, controls) => {
+                self.video_controls.insert(stream, controls);
+            }
+            Command::Subscribe { user, kind, stream } => self.subscribe(user, kind, stream),
+            Command::Unsubscribe { user, kind, stream } => {
+                let mids: Vec<Mid> = self
+                    .lines
+                    .iter()
+                    .filter(|(_, l)| {
+                        l.track.user_id.as_ref() == Some(&user)
+                            && l.track.kind == kind
+                            && l.track.stream == stream
+                    })
+                    .map(|(m, _)| *m)
+                    .collect();
+                for mid in mids {
+                    self.out.push_back(Output::StopReceiver(mid));
+                    self.lines.remove(&mid);
+                    self.notify(Request::Unsubscribe {
+                        mid: mid.to_string(),
+                    });
+                }
+            }
+            Command::SwitchRole { role, token } => {
+                let then = Then::Role(role);
+                let token = Some(token);
+                self.signal(Request::SwitchRole { role }, Pending::Reply { token, then });
+            }
+            Command::Request { request, token } => {
+                let (token, then) = (Some(token), Then::Nothing);
+                self.signal(request, Pending::Reply { token, then });
+            }
+            Command::Feedback { mid, feedback } => self.feedback(mid, feedback),
+            Command::Exit => self.exit(),
+        }
+    }
+
+    /// What a receiver reported about the stream it plays.
+    fn feedback(&mut self, mid: Mid, feedback: Feedback) {
+        let Some(line) = self.lines.get(&mid) else {
+            return;
+        };
+        let Some(user) = line.track.user_id.clone() else {
+            return;
+        };
+        let stream = line.track.stream;
+        match feedback {
+            Feedback::KeyframeNeeded => {
+                if let Some(mut w) = self.rtc.writer(mid) {
+                    let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
+                }
+            }
+            Feedback::FirstFrame { width, height } => {
+                let elapsed_ms = self.elapsed_ms();
+                lock(&self.registry.local)
+                    .first_video_frame_ms
+                    .get_or_insert(elapsed_ms);
+                self.emit(EngineEvent::FirstVideoFrame {
+                    user,
+                    stream,
+                    width,
+                    height,
+                    elapsed_ms,
+                });
+            }
+            Feedback::SizeChanged { width, height } => {
+                self.emit(EngineEvent::VideoSizeChanged {
+                    user,
+                    stream,
+                    width,
+                    height,
+                });
+            }
+            Feedback::FirstAudio => {
+                let elapsed_ms = self.elapsed_ms();
+                self.emit(EngineEvent::FirstAudioFrame { user, elapsed_ms });
+            }
+            Feedback::Sei(data) => self.emit(EngineEvent::SeiMessage { user, data }),
+        }
+    }
+
+    fn subscribe(&mut self, user: UserId, kind: MediaKind, stream: Stream) {
+        if !self.has_line(Some(&user), kind, stream) {
+            self.queued.push(Queued {
+                kind,
+                stream,
+                user: Some(user),
+                simulcast: false,
+            });
+            self.negotiate();
+        }
+    }
+
+    /// Sends an offer with every queued m-line, unless one is already in flight (then the
+    /// answer triggers the next).
+    fn negotiate(&mut self) {
+        if self.offer_in_flight || self.queued.is_empty() {
+            return;
+        }
+        let queued = std::mem::take(&mut self.queued);
+        let mut api = self.rtc.sdp_api();
+        let mut added = Vec::new();
+        for q in queued {
+            let (dir, stream_id) = match q.user {
+                None => (Direction::SendOnly, Some("roomcast".to_string())),
+                Some(_) => (Direction::RecvOnly, None),
+            };
+            let layers = q.simulcast.then(|| {
+                let mut s = str0m::media::Simulcast::new();
+                for l in [VideoStreamType::Big, VideoStreamType::Small] {
+                    s.add_send_layer(str0m::media::SimulcastLayer::new(l.rid()));
+                }
+                s
+            });
+            let mid = api.add_media(rtc_kind(q.kind), dir, stream_id, None, layers);
+            added.push((mid, q));
+        }
+        let applied = api.apply();
+        let mids: Vec<Mid> = added.iter().map(|(m, _)| *m).collect();
+        for (mid, q) in added {
+            if let Some(user) = &q.user {
+                self.out.push_back(Output::StartReceiver {
+                    mid,
+                    user: user.clone(),
+                    kind: q.kind,
+                    stream: q.stream,
+                });
+            }
+            self.order.push(mid);
+            let track = Track {
+                mid: mid.to_string(),
+                kind: q.kind,
+                stream: q.stream,
+                user_id: q.user,
+            };
+            self.lines.insert(mid, Line { track, pt: None });
+        }
+        let Some((offer, pending)) = applied else {
+            for token in std::mem::take(&mut self.waiting) {
+                self.done(token, Ok(()));
+            }
+            return;
+        };
+        let tracks: Vec<Track> = self
+            .order
+            .iter()
+            .filter_map(|m| self.lines.get(m))
+            .map(|l| l.track.clone())
+            .collect();
+        let waiting = std::mem::take(&mut self.waiting);
+        self.offer_in_flight = true;
+        let sdp = offer.to_sdp_string();
+        let id = self.signal(
+            Request::Negotiate { sdp, tracks },
+            Pending::Offer {
+                offer: pending,
+                waiting,
+                mids,
+            },
+        );
+        tracing::debug!("sending offer {id}");
+    }
+
+    /// One message from the room server.
+    pub fn handle_server(&mut self, now: Instant, msg: ServerMessage) {
+        self.tick(now);
+        if let Some(id) = msg.reply_to() {
+            if let Some(pending) = self.pending.remove(&id) {
+                self.reply(pending, msg);
+            }
+            return;
+        }
+        match msg {
+            ServerMessage::UserEnter { user_id, name, .. } => {
+                self.users
+                    .entry(user_id.clone())
+                    .or_insert((false, false, false));
+                self.emit(EngineEvent::RemoteUserEnter {
+                    user: user_id,
+                    name,
+                });
+            }
+            ServerMessage::Muted { kind, by, locked } => {
+                self.host_muted(kind, locked);
+                self.emit(EngineEvent::MutedByHost { kind, by, locked });
+            }
+            ServerMessage::Unlocked { kind } => {
+                self.locked.retain(|k| *k != kind);
+                self.emit(EngineEvent::Unlocked { kind });
+            }
+            other @ (ServerMessage::Custom { .. }
+            | ServerMessage::Hand { .. }
+            | ServerMessage::RoomChanged { .. }
+            | ServerMessage::LobbyJoined { .. }
+            | ServerMessage::LobbyLeft { .. }) => {
+                if let Some(e) = crate::meeting::event(other) {
+                    self.emit(e);
+                }
+            }
+            ServerMessage::LayerDemand { big, small } => {
+                if let Some(c) = self.video_controls.get(&Stream::Main) {
+                    c.skip_big.store(!big, Ordering::Relaxed);
+                    c.skip_small.store(!small, Ordering::Relaxed);
+                }
+            }
+            ServerMessage::UserLeave { user_id, reason } => {
+                self.users.remove(&user_id);
+                let mids: Vec<Mid> = self
+                    .lines
+                    .iter()
+                    .filter(|(_, l)| l.track.user_id.as_ref() == Some(&user_id))
+                    .map(|(m, _)| *m)
+                    .collect();
+                for mid in mids {
+                    self.out.push_back(Output::StopReceiver(mid));
+                }
+                self.emit(EngineEvent::RemoteUserLeave {
+                    user: user_id,
+                    reason,
+                });
+            }
+            ServerMessage::StreamAvailable {
+                user_id,
+                kind,
+                stream,
+                available,
+            } => self.stream_available(user_id, kind, stream, available),
+            ServerMessage::Removed { code, message } => {
+                self.emit(EngineEvent::Removed { code, message });
+                self.finish();
+            }
+            ServerMessage::SpeakInvited { by } => self.emit(EngineEvent::SpeakInvited { by }),
+            ServerMessage::SpeakRequested { user_id } => {
+                self.emit(EngineEvent::SpeakRequested { user: user_id })
+            }
+            ServerMessage::SpeakInviteAnswered { user_id, accept } => {
+                self.emit(EngineEvent::SpeakInviteAnswered {
+                    user: user_id,
+                    accept,
+                })
+            }
+            ServerMessage::SpeakRequestAnswered { accept, by } => {
+                self.emit(EngineEvent::SpeakRequestAnswered { accept, by });
+                if accept && *lock(&self.role) == Role::Audience {
+                    // An anchor allowed our request: go on stage without asking again.
+                    let (token, then) = (None, Then::Stage);
+                    let role = Role::Anchor;
+                    self.signal(Request::SwitchRole { role }, Pending::Reply { token, then });
+                }
+            }
+            ServerMessage::Error { code, message, .. } => {
+                self.emit(EngineEvent::Error {
+                    code: Some(code),
+                    message,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// The reply to one of our requests.
+    fn reply(&mut self, pending: Pending, msg: ServerMessage) {
+        let failure = match &msg {
+            ServerMessage::Error { code, message, .. } => Some(EngineError::Server {
+                code: *code,
+                message: message.clone(),
+            }),
+            _ => None,
+        };
+        match pending {
+            Pending::Reply { token, then } => {
+                let result = failure.map_or(Ok(()), Err);
+                match (&then, &result) {
+                    (Then::Role(role), Ok(())) => self.role_changed(*role),
+                    (Then::Stage, Ok(())) => self.role_changed(Role::Anchor),
+                    (Then::Stage, Err(e)) => {
+                        let message = format!("cannot go on stage: {e}");
+                        self.emit(EngineEvent::Error {
+                            code: e.code(),
+                            message,
+                        });
+                    }
+                    _ => {}
+                }
+                if let Some(token) = token {
+                    self.done(token, result);
+                }
+            }
+            Pending::Offer {
+                offer,
+                waiting,
+                mids,
+            } => {
+                self.offer_in_flight = false;
+                let result = match (failure, msg) {
+                    (Some(e), _) => Err(e),
+                    (None, ServerMessage::Answer { sdp, .. }) => self.accept_answer(offer, &sdp),
+                    (None, _) => Err(EngineError::Protocol(
+                        "unexpected reply to negotiate".into(),
+                    )),
+                };
+                if let Err(e) = &result {
+                    // The offer's new m-lines never came to be.
+                    for mid in mids {
+                        self.lines.remove(&mid);
+                        self.out.push_back(Output::StopReceiver(mid));
+                        self.order.retain(|m| *m != mid);
+                    }
+                    self.emit(EngineEvent::Error {
+                        code: e.code(),
+                        message: e.to_string(),
+                    });
+                }
+                for token in waiting {
+                    self.done(token, result.clone());
+                }
+                self.negotiate();
+            }
+            Pending::Ignore => {
+                if let Some(e) = failure {
+                    self.emit(EngineEvent::Error {
+                        code: e.code(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+            Pending::Exit => self.finish(),
+        }
+    }
+
+    fn role_changed(&mut self, role: Role) {
+        *lock(&self.role) = role;
+        self.emit(EngineEvent::SwitchRole { role });
+    }
+
+    fn accept_answer(&mut self, pending: SdpPendingOffer, sdp: &str) -> Result<(), EngineError> {
+        let answer = SdpAnswer::from_sdp_string(sdp)
+            .map_err(|e| EngineError::Protocol(format!("bad SDP answer: {e}")))?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| EngineError::Protocol(format!("cannot apply the SDP answer: {e}")))?;
+        let publishing: Vec<(Mid, MediaKind)> = self
+            .lines
+            .iter()
+            .filter(|(_, l)| l.track.user_id.is_none() && l.pt.is_none())
+            .map(|(m, l)| (*m, l.track.kind))
+            .collect();
+        for (mid, kind) in publishing {
+            let pt = self.choose_pt(mid, kind);
+            if let Some(l) = self.lines.get_mut(&mid) {
+                l.pt = pt;
+            }
+        }
+        Ok(())
+    }
+
+    fn stream_available(&mut self, user: UserId, kind: MediaKind, stream: Stream, on: bool) {
+        let flags = self
+            .users
+            .entry(user.clone())
+            .or_insert((false, false, false));
+        let slot = match (kind, stream) {
+            (MediaKind::Audio, _) => &mut flags.0,
+            (MediaKind::Video, Stream::Main) => &mut flags.1,
+            (MediaKind::Video, Stream::Sub) => &mut flags.2,
+        };
+        if *slot == on {
+            return;
+        }
+        *slot = on;
+        match kind {
+            MediaKind::Audio => self.emit(EngineEvent::UserAudioAvailable {
+                user: user.clone(),
+                available: on,
+            }),
+            MediaKind::Video => self.emit(EngineEvent::UserVideoAvailable {
+                user: user.clone(),
+                stream,
+                available: on,
+            }),
+        }
+        let auto = match kind {
+            MediaKind::Audio => self.auto.audio,
+            MediaKind::Video => self.auto.video,
+        };
+        if on && auto {
+            self.subscribe(user, kind, stream);
+        }
+    }
+
+    /// Says goodbye: the session finishes when the server confirms, or after a short wait.
+    fn exit(&mut self) {
+        if self.exit_deadline.is_none() {
+            self.signal(Request::ExitRoom, Pending::Exit);
+            self.exit_deadline = Some(self.now + EXIT_WAIT);
+        }
+    }
+}

@@ -1,0 +1,533 @@
+//! One room session: the tokio driver that connects the sans-IO [`core::Core`] (signaling and
+//! the client's str0m `Rtc`) to the WebSocket, the UDP socket, the clock and the receivers
+//! that decode and play what arrives. The client always offers; subscriptions and
+//! publications are m-lines the core adds and describes in its offers.
+
+mod core;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures_util::{SinkExt, StreamExt};
+use roomcast_proto::{
+    ClientMessage, ErrorCode, MediaKind, PROTOCOL_VERSION, Request, Role, ServerMessage, Stream,
+    UserId,
+};
+use str0m::media::Mid;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+use self::core::{AutoSubscribe, Command, Core, Output, Token};
+use crate::audio::Playout;
+use crate::capture::{Controls, Encoded};
+use crate::engine::{EngineConfig, EngineError, EngineEvent, EnterRoomParams};
+use crate::media::{AudioSink, VideoSink, now_us};
+use crate::remote::{self, Feedback, Receiving, VideoPacket};
+use crate::stats::{Registry, lock};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Done = oneshot::Sender<Result<(), EngineError>>;
+
+/// What the engine asks of a running session.
+pub enum Cmd {
+    Publish {
+        kind: MediaKind,
+        stream: Stream,
+        /// A camera with a small layer.
+        simulcast: bool,
+        done: Done,
+    },
+    SetAvailable {
+        kind: MediaKind,
+        stream: Stream,
+        available: bool,
+    },
+    RegisterAudio {
+        controls: Arc<Controls>,
+    },
+    RegisterVideo {
+        stream: Stream,
+        controls: Arc<Controls>,
+    },
+    Subscribe {
+        user: UserId,
+        kind: MediaKind,
+        stream: Stream,
+        video_sink: Option<Box<dyn VideoSink>>,
+    },
+    Unsubscribe {
+        user: UserId,
+        kind: MediaKind,
+        stream: Stream,
+    },
+    SwitchRole {
+        role: Role,
+        done: Done,
+    },
+    /// A request whose reply is `ok` or an error, e.g. inviting or requesting to speak.
+    Request {
+        request: Request,
+        done: Done,
+    },
+    Feedback {
+        mid: Mid,
+        feedback: Feedback,
+    },
+    Exit {
+        done: oneshot::Sender<()>,
+    },
+}
+
+enum Receiver {
+    Audio(AudioReceiver),
+    Video(Receiving<VideoPacket>),
+}
+
+/// A remote user's audio in the engine's playout; dropping it ends the user's audio there.
+struct AudioReceiver {
+    user: String,
+    playout: Arc<Mutex<Playout>>,
+}
+
+impl Drop for AudioReceiver {
+    fn drop(&mut self) {
+        crate::stats::lock(&self.playout).remove_user(&self.user);
+    }
+}
+
+/// Connects, authenticates and enters (waiting in the lobby if the meeting has one);
+/// returns the running session's entry data as an `entered`.
+pub async fn connect(
+    p: &EnterRoomParams,
+    events: &mpsc::UnboundedSender<EngineEvent>,
+) -> Result<(Ws, ServerMessage), EngineError> {
+    let url = ws_url(&p.server_url)?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .map_err(|e| EngineError::Connect(format!("cannot reach the room server at {url}: {e}")))?;
+    let enter = ClientMessage {
+        id: 1,
+        request: Request::EnterRoom(roomcast_proto::EnterRoom {
+            version: PROTOCOL_VERSION,
+            sdk_app_id: p.sdk_app_id,
+            user_id: p.user_id.clone(),
+            user_sig: p.user_sig.clone(),
+            room_id: serde_json::to_value(&p.room_id).expect("a room id always serialises"),
+            role: p.role,
+            scene: p.scene,
+            hidden: p.hidden,
+            invite: p.invite.clone(),
+            name: p.name.clone(),
+            passcode: p.passcode.clone(),
+        }),
+    };
+    send(&mut ws, &enter).await?;
+    loop {
+        let msg = next_message(&mut ws).await?.ok_or_else(|| {
+            EngineError::Connect("the server closed the connection while entering".into())
+        })?;
+        match msg {
+            ServerMessage::Entered { .. } => return Ok((ws, msg)),
+            ServerMessage::Waiting { .. } => {
+                let _ = events.send(EngineEvent::WaitingInLobby);
+            }
+            ServerMessage::Admitted {
+                room_id,
+                user_id,
+                role,
+                users,
+                room,
+            } => {
+                let entered = ServerMessage::Entered {
+                    id: 1,
+                    room_id,
+                    user_id,
+                    role,
+                    users,
+                    room,
+                };
+                return Ok((ws, entered));
+            }
+            ServerMessage::Error { code, message, .. }
+            | ServerMessage::Removed { code, message } => {
+                return Err(EngineError::Server { code, message });
+            }
+            _ => continue,
+        }
+    }
+}
+
+/// `http://host:port` (what users type) → `ws://host:port/ws`.
+fn ws_url(server: &str) -> Result<String, EngineError> {
+    let s = server.trim_end_matches('/');
+    let url = if let Some(rest) = s.strip_prefix("http://") {
+        format!("ws://{rest}/ws")
+    } else if let Some(rest) = s.strip_prefix("https://") {
+        format!("wss://{rest}/ws")
+    } else if s.starts_with("ws://") || s.starts_with("wss://") {
+        s.to_string()
+    } else if !s.is_empty() && !s.contains("://") {
+        format!("ws://{s}/ws")
+    } else {
+        return Err(EngineError::Connect(format!(
+            "not a server address: {server:?} (use http://host:port)"
+        )));
+    };
+    Ok(url)
+}
+
+async fn send(ws: &mut Ws, msg: &ClientMessage) -> Result<(), EngineError> {
+    let text = serde_json::to_string(msg).expect("client messages always serialise");
+    ws.send(Message::text(text))
+        .await
+        .map_err(|e| EngineError::Connect(format!("lost the connection to the room server: {e}")))
+}
+
+async fn next_message(ws: &mut Ws) -> Result<Option<ServerMessage>, EngineError> {
+    while let Some(frame) = ws.next().await {
+        match frame {
+            Ok(Message::Text(t)) => {
+                return serde_json::from_str(t.as_str())
+                    .map(Some)
+                    .map_err(|e| EngineError::Protocol(format!("unreadable server message: {e}")));
+            }
+            Ok(Message::Close(_)) => return Ok(None),
+            Ok(_) => continue,
+            Err(e) => {
+                return Err(EngineError::Connect(format!(
+                    "lost the connection to the room server: {e}"
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub struct Session {
+    ws: Ws,
+    socket: UdpSocket,
+    core: Core,
+    receivers: HashMap<Mid, Receiver>,
+    /// Sinks the engine gave with a subscription, until its receiver starts.
+    sinks: HashMap<(UserId, MediaKind, Stream), Box<dyn VideoSink>>,
+    dones: HashMap<Token, Done>,
+    next_token: Token,
+    exits: Vec<oneshot::Sender<()>>,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    cmd_tx: mpsc::UnboundedSender<Cmd>,
+    config: EngineConfig,
+    registry: Arc<Registry>,
+    playout: Arc<Mutex<Playout>>,
+}
+
+impl Session {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn new(
+        ws: Ws,
+        server_url: &str,
+        events: mpsc::UnboundedSender<EngineEvent>,
+        cmd_tx: mpsc::UnboundedSender<Cmd>,
+        config: EngineConfig,
+        registry: Arc<Registry>,
+        playout: Arc<Mutex<Playout>>,
+        role: Arc<Mutex<Role>>,
+        started: Instant,
+    ) -> Result<Self, EngineError> {
+        let local_ip = route_ip(server_url).await;
+        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
+            .await
+            .map_err(|e| {
+                EngineError::Connect(format!("cannot open a UDP socket for media: {e}"))
+            })?;
+        let local = socket
+            .local_addr()
+            .map_err(|e| EngineError::Connect(e.to_string()))?;
+        let auto = AutoSubscribe {
+            audio: config.auto_subscribe_audio,
+            video: config.auto_subscribe_video,
+        };
+        let core = Core::new(local, Instant::now(), started, auto, registry.clone(), role)?;
+        Ok(Self {
+            ws,
+            socket,
+            core,
+            receivers: HashMap::new(),
+            sinks: HashMap::new(),
+            dones: HashMap::new(),
+            next_token: 0,
+            exits: Vec::new(),
+            events,
+            cmd_tx,
+            config,
+            registry,
+            playout,
+        })
+    }
+
+    /// Takes the `entered` reply's roster, then runs until exit or disconnection.
+    pub async fn run(
+        mut self,
+        entered: ServerMessage,
+        mut cmds: mpsc::UnboundedReceiver<Cmd>,
+        mut media: mpsc::UnboundedReceiver<Encoded>,
+    ) {
+        self.core.entered(Instant::now(), entered);
+        let mut buf = vec![0u8; 2048];
+        let (mut cmds_open, mut media_open) = (true, true);
+        while self.flush().await {
+            let timeout = self.core.next_timeout();
+            tokio::select! {
+                frame = self.ws.next() => {
+                    let now = Instant::now();
+                    match frame {
+                        Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMessage>(t.as_str()) {
+                            Ok(msg) => self.core.handle_server(now, msg),
+                            Err(e) => tracing::warn!("unreadable server message: {e}"),
+                        },
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => self.core.connection_lost(now),
+                        Some(Ok(_)) => {}
+                    }
+                }
+                cmd = cmds.recv(), if cmds_open => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => {
+                        cmds_open = false;
+                        self.core.handle_command(Instant::now(), Command::Exit);
+                    }
+                },
+                enc = media.recv(), if media_open => match enc {
+                    Some(e) => self.core.write_media(Instant::now(), e),
+                    None => media_open = false,
+                },
+                received = self.socket.recv_from(&mut buf) => {
+                    if let Ok((n, source)) = received {
+                        self.core.handle_datagram(Instant::now(), source, &buf[..n]);
+                        while let Ok((n, source)) = self.socket.try_recv_from(&mut buf) {
+                            self.core.handle_datagram(Instant::now(), source, &buf[..n]);
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(timeout.into()) => self.core.handle_timeout(Instant::now()),
+            }
+        }
+        self.receivers.clear();
+        let _ = self.ws.close(None).await;
+        let _ = self.events.send(EngineEvent::ExitRoom);
+        for done in self.exits.drain(..) {
+            let _ = done.send(());
+        }
+    }
+
+    /// Carries out everything the core asks; false once the session is over.
+    async fn flush(&mut self) -> bool {
+        let mut running = true;
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Signal(msg) => {
+                    if let Err(e) = send(&mut self.ws, &msg).await {
+                        tracing::debug!("cannot send: {e}");
+                    }
+                }
+                Output::Transmit(t) => {
+                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                }
+                Output::Event(e) => {
+                    let _ = self.events.send(e);
+                }
+                Output::Done { token, result } => {
+                    if let Some(done) = self.dones.remove(&token) {
+                        let _ = done.send(result);
+                    }
+                }
+                Output::StartReceiver {
+                    mid,
+                    user,
+                    kind,
+                    stream,
+                } => self.start_receiver(mid, &user, kind, stream),
+                Output::StopReceiver(mid) => {
+                    self.receivers.remove(&mid);
+                }
+                Output::Media {
+                    mid,
+                    rtp_time,
+                    data,
+                    contiguous,
+                } => match self.receivers.get(&mid) {
+                    Some(Receiver::Audio(r)) => {
+                        lock(&r.playout).push_packet(&r.user, now_us(), rtp_time, data.to_vec());
+                    }
+                    Some(Receiver::Video(r)) => {
+                        let data = data.to_vec();
+                        let _ = r.tx.send(VideoPacket { data, contiguous });
+                    }
+                    None => {}
+                },
+                Output::Finished => running = false,
+            }
+        }
+        running
+    }
+
+    fn token(&mut self, done: Done) -> Token {
+        self.next_token += 1;
+        self.dones.insert(self.next_token, done);
+        self.next_token
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        let command = match cmd {
+            Cmd::Publish {
+                kind,
+                stream,
+                simulcast,
+                done,
+            } => Command::Publish {
+                kind,
+                stream,
+                simulcast,
+                token: self.token(done),
+            },
+            Cmd::SetAvailable {
+                kind,
+                stream,
+                available,
+            } => Command::SetAvailable {
+                kind,
+                stream,
+                available,
+            },
+            Cmd::RegisterAudio { controls } => Command::RegisterAudio(controls),
+            Cmd::RegisterVideo { stream, controls } => Command::RegisterVideo(stream, controls),
+            Cmd::Subscribe {
+                user,
+                kind,
+                stream,
+                video_sink,
+            } => {
+                if let Some(sink) = video_sink {
+                    self.sinks.insert((user.clone(), kind, stream), sink);
+                }
+                Command::Subscribe { user, kind, stream }
+            }
+            Cmd::Unsubscribe { user, kind, stream } => Command::Unsubscribe { user, kind, stream },
+            Cmd::SwitchRole { role, done } => Command::SwitchRole {
+                role,
+                token: self.token(done),
+            },
+            Cmd::Request { request, done } => Command::Request {
+                request,
+                token: self.token(done),
+            },
+            Cmd::Feedback { mid, feedback } => Command::Feedback { mid, feedback },
+            Cmd::Exit { done } => {
+                self.exits.push(done);
+                Command::Exit
+            }
+        };
+        self.core.handle_command(Instant::now(), command);
+    }
+
+    /// Starts the thread that receives `user`'s stream on `mid`.
+    fn start_receiver(&mut self, mid: Mid, user: &UserId, kind: MediaKind, stream: Stream) {
+        let tx = self.cmd_tx.clone();
+        let fb = move |feedback| {
+            let _ = tx.send(Cmd::Feedback { mid, feedback });
+        };
+        let receiver = match kind {
+            MediaKind::Audio => {
+                let sink: Box<dyn AudioSink> = (self.config.audio_sink)(user.as_str());
+                let stats = self.registry.audio(user.as_str());
+                let first: crate::audio::OnFirstAudio = Box::new(move || fb(Feedback::FirstAudio));
+                lock(&self.playout)
+                    .add_user(user.as_str(), 2, sink, stats, first)
+                    .map(|()| {
+                        Receiver::Audio(AudioReceiver {
+                            user: user.as_str().to_string(),
+                            playout: self.playout.clone(),
+                        })
+                    })
+                    .map_err(|e| e.to_string())
+            }
+            MediaKind::Video => {
+                let sink = self
+                    .sinks
+                    .remove(&(user.clone(), kind, stream))
+                    .unwrap_or_else(|| (self.config.video_sink)(user.as_str(), stream));
+                let stats = self.registry.video(user.as_str(), stream);
+                remote::start_video(sink, stats, fb)
+                    .map(Receiver::Video)
+                    .map_err(|e| e.to_string())
+            }
+        };
+        match receiver {
+            Ok(r) => {
+                self.receivers.insert(mid, r);
+            }
+            Err(e) => {
+                let _ = self.events.send(EngineEvent::Error {
+                    code: None,
+                    message: format!("cannot start a receiver: {e}"),
+                });
+            }
+        }
+    }
+}
+
+fn rtc_kind(kind: MediaKind) -> str0m::media::MediaKind {
+    match kind {
+        MediaKind::Audio => str0m::media::MediaKind::Audio,
+        MediaKind::Video => str0m::media::MediaKind::Video,
+    }
+}
+
+/// The local address the OS would use to reach the server (no packet is sent).
+async fn route_ip(server_url: &str) -> IpAddr {
+    let host = server_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(server_url)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let target = tokio::net::lookup_host(if host.contains(':') {
+        host.clone()
+    } else {
+        format!("{host}:80")
+    })
+    .await
+    .ok()
+    .and_then(|mut a| a.next());
+    let fallback = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    let Some(target) = target else {
+        return fallback;
+    };
+    let Ok(probe) = std::net::UdpSocket::bind(SocketAddr::new(
+        if target.is_ipv4() {
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        },
+        0,
+    )) else {
+        return fallback;
+    };
+    if probe.connect(target).is_err() {
+        return fallback;
+    }
+    probe.local_addr().map(|a| a.ip()).unwrap_or(fallback)
+}
+
+impl EngineError {
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            EngineError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
