@@ -107,18 +107,6 @@ async fn main() {
          | small | {small_sent:.1} | {small_fps:.1} | {}×{} | 15 fps |\n",
         big_size.0, big_size.1, small_size.0, small_size.1
     );
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/BENCHMARKS.md");
-    let old = std::fs::read_to_string(path).unwrap_or_default();
-    let new = match old.find(MARK) {
-        Some(start) => {
-            let rest = &old[start + MARK.len()..];
-            let end = rest
-                .find("<!-- written by")
-                .map_or(old.len(), |i| start + MARK.len() + i);
-            format!("{}{section}\n{}", &old[..start], &old[end..])
-        }
-        None => format!("{}\n\n{section}", old.trim_end()),
-    };
-    std::fs::write(path, new.trim_end().to_string() + "\n").expect("write docs/BENCHMARKS.md");
+    roomcast_tests::write_bench_section(MARK, &section);
     println!("{section}");
 }

@@ -2,6 +2,10 @@
 //! helpers to make UserSigs and headless participants.
 
 pub mod pesq;
+pub mod vnet;
+pub mod world;
+
+pub use roomcast_engine::write_bench_section;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

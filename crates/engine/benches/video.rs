@@ -141,18 +141,6 @@ fn main() {
          | stage | mean ms | p95 ms | target |\n|---|---|---|---|\n{}\n",
         rows.join("\n")
     );
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/BENCHMARKS.md");
-    let old = std::fs::read_to_string(path).unwrap_or_default();
-    let new = match old.find(MARK) {
-        Some(start) => {
-            let rest = &old[start + MARK.len()..];
-            let end = rest
-                .find("<!-- written by")
-                .map_or(old.len(), |i| start + MARK.len() + i);
-            format!("{}{section}\n{}", &old[..start], &old[end..])
-        }
-        None => format!("{}\n{section}", old.trim_end()),
-    };
-    std::fs::write(path, new.trim_end().to_string() + "\n").expect("write docs/BENCHMARKS.md");
+    roomcast_engine::write_bench_section(MARK, &section);
     println!("{section}");
 }

@@ -93,6 +93,8 @@ const MIN_BURST_AMPLITUDE: f64 = 1500.0;
 /// Where the code tone is read, after the burst's onset (it sounds from 60 to 120 ms).
 const CODE_FROM_US: f64 = 65_000.0;
 const CODE_TO_US: f64 = 115_000.0;
+/// A playout time this far from where the previous frame ended still counts as contiguous.
+const MAX_WOBBLE_US: f64 = 30_000.0;
 /// Decoded samples kept behind the current window, so the code can be read after its burst.
 const KEEP: usize = SAMPLE_RATE as usize * 3 / 10;
 
@@ -193,8 +195,20 @@ impl BurstDetector {
     pub fn push(&mut self, samples: &[i16], channels: u16, playout_us: u64) -> Vec<f64> {
         let ch = usize::from(channels.max(1));
         let playout = playout_us as f64;
-        // A gap or overlap in playout time: the old samples are not adjacent to the new ones.
-        if self.next_us.is_none_or(|n| (n - playout).abs() > 1000.0) {
+        // The player's clock wobbles by a few ms between frames although the samples follow
+        // on: keep them, and move the time base. A real gap or overlap starts afresh.
+        let jump = self.next_us.map(|n| playout - n);
+        if let Some(j) = jump.filter(|j| j.abs() <= MAX_WOBBLE_US) {
+            self.start_us += j;
+            for h in &mut self.history {
+                h.1 += j;
+            }
+            if let State::Coding { onset_us } | State::Refractory { until_us: onset_us } =
+                &mut self.state
+            {
+                *onset_us += j;
+            }
+        } else {
             self.mono.clear();
             self.pos = 0;
             self.history.clear();
@@ -361,6 +375,26 @@ mod tests {
             for l in latencies {
                 assert!((l - offset as f64 / 1000.0).abs() <= 2.0, "{offset}: {l}");
             }
+        }
+    }
+
+    #[test]
+    fn a_wobbling_playout_clock_still_measures() {
+        // The player stamps each 20 ms frame a few ms early or late (a thread woken late):
+        // the samples still follow on, so every burst is still measured, to within the wobble.
+        let mut detector = BurstDetector::new();
+        let mut source = ToneSource::new(1);
+        let start = 1_000_000_000_000;
+        let mut got = Vec::new();
+        for k in 0..150u64 {
+            let capture = start + k * 20_000;
+            let frame = source.next_frame(capture).expect("tone");
+            let wobble = [0, 4_000, 9_000, 2_000][k as usize % 4];
+            got.extend(detector.push(&frame.samples, 1, capture + 80_000 + wobble));
+        }
+        assert!(got.len() >= 5, "{got:?}");
+        for l in got {
+            assert!((78.0..=90.0).contains(&l), "{l}");
         }
     }
 

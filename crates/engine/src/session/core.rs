@@ -22,9 +22,9 @@ use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 
 use super::rtc_kind;
-use crate::capture::{Controls, Encoded};
+pub use crate::capture::{Controls, Encoded};
 use crate::engine::{EngineError, EngineEvent};
-use crate::remote::Feedback;
+pub use crate::remote::Feedback;
 use crate::stats::{Registry, lock};
 
 /// Names a command whose completion the driver is waiting for.

@@ -3,7 +3,7 @@
 //! that decode and play what arrives. The client always offers; subscriptions and
 //! publications are m-lines the core adds and describes in its offers.
 
-mod core;
+pub mod core;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -19,7 +19,7 @@ use roomcast_proto::{
     ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
 use str0m::media::{KeyframeRequestKind, MediaData, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Event, IceConnectionState, Input, Output};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -190,21 +190,8 @@ pub fn spawn(
                         return;
                     }
                 };
-                let mut worker = Worker {
-                    socket,
-                    advertised,
-                    ledger,
-                    stats,
-                    rooms: HashMap::new(),
-                    room_index: HashMap::new(),
-                    members: HashMap::new(),
-                    by_addr: HashMap::new(),
-                    next_room: 1,
-                    dirty: Vec::new(),
-                    ended: HashMap::new(),
-                    layers: layers::Layers::default(),
-                };
-                worker.run(commands).await;
+                let mut worker = Worker::new(advertised, ledger, stats);
+                worker.run(&socket, commands).await;
             });
         })
 }
@@ -230,8 +217,12 @@ struct Member {
     demand: Option<(bool, bool)>,
 }
 
-struct Worker {
-    socket: UdpSocket,
+/// The media worker's state: rooms, members and their `Rtc`s. It does no IO itself: time is a
+/// parameter of every input, and datagrams to send wait in [`Worker::take_transmits`], so a
+/// test can run it on a virtual clock and network (`run` is the UDP driver).
+pub struct Worker {
+    /// Datagrams to send.
+    outbox: Vec<Transmit>,
     advertised: SocketAddr,
     ledger: mpsc::UnboundedSender<LedgerEvent>,
     stats: Arc<WorkerStats>,
@@ -272,43 +263,96 @@ enum Forward {
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
 
 impl Worker {
-    async fn run(&mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut buf = vec![0u8; 2048];
-        loop {
-            self.drive(Instant::now());
-            let deadline = self.next_deadline();
-            tokio::select! {
-                cmd = commands.recv() => match cmd {
-                    Some(Command::Shutdown) | None => break,
-                    Some(cmd) => self.command(Instant::now(), cmd),
-                },
-                received = self.socket.recv_from(&mut buf) => {
-                    if let Ok((n, source)) = received {
-                        self.datagram(Instant::now(), source, &buf[..n]);
-                        // Take what else is already queued before polling everyone again.
-                        for _ in 0..64 {
-                            match self.socket.try_recv_from(&mut buf) {
-                                Ok((n, source)) => self.datagram(Instant::now(), source, &buf[..n]),
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                }
-                _ = tokio::time::sleep_until(deadline.into()) => {
-                    self.timeouts(Instant::now());
-                }
-            }
+    pub fn new(
+        advertised: SocketAddr,
+        ledger: mpsc::UnboundedSender<LedgerEvent>,
+        stats: Arc<WorkerStats>,
+    ) -> Self {
+        Self {
+            outbox: Vec::new(),
+            advertised,
+            ledger,
+            stats,
+            rooms: HashMap::new(),
+            room_index: HashMap::new(),
+            members: HashMap::new(),
+            by_addr: HashMap::new(),
+            next_room: 1,
+            dirty: Vec::new(),
+            ended: HashMap::new(),
+            layers: layers::Layers::default(),
         }
-        let members: Vec<MemberId> = self.members.keys().copied().collect();
-        for m in members {
-            if let Some(mut p) = self.members.get_mut(&m).and_then(|m| m.peer.take()) {
+    }
+
+    /// Datagrams to send since the last call.
+    pub fn take_transmits(&mut self) -> Vec<Transmit> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Handles one command from signaling (at `now`).
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) {
+        self.command(now, cmd);
+        self.drive(now);
+    }
+
+    /// A datagram from `source` arrived on the media port.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        self.datagram(now, source, data);
+        self.drive(now);
+    }
+
+    /// Runs what is due at `now`; call it at [`next_deadline`](Self::next_deadline).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.timeouts(now);
+        self.drive(now);
+    }
+
+    /// Drops every peer (the server is shutting down).
+    pub fn shut_down(&mut self) {
+        for m in self.members.values_mut() {
+            if let Some(mut p) = m.peer.take() {
                 p.rtc.disconnect();
             }
         }
     }
 
-    fn next_deadline(&self) -> Instant {
-        let far = Instant::now() + Duration::from_secs(1);
+    async fn run(&mut self, socket: &UdpSocket, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            for t in self.outbox.drain(..) {
+                let _ = socket.try_send_to(&t.contents, t.destination);
+            }
+            let deadline = self.next_deadline(Instant::now());
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Shutdown) | None => break,
+                    Some(cmd) => self.handle_command(Instant::now(), cmd),
+                },
+                received = socket.recv_from(&mut buf) => {
+                    if let Ok((n, source)) = received {
+                        self.datagram(Instant::now(), source, &buf[..n]);
+                        // Take what else is already queued before polling everyone again.
+                        for _ in 0..64 {
+                            match socket.try_recv_from(&mut buf) {
+                                Ok((n, source)) => self.datagram(Instant::now(), source, &buf[..n]),
+                                Err(_) => break,
+                            }
+                        }
+                        self.drive(Instant::now());
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    self.handle_timeout(Instant::now());
+                }
+            }
+        }
+        self.shut_down();
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due (at most a second after
+    /// `now`).
+    pub fn next_deadline(&self, now: Instant) -> Instant {
+        let far = now + Duration::from_secs(1);
         let peers = self
             .members
             .values()
@@ -433,7 +477,7 @@ impl Worker {
             match peer.rtc.poll_output() {
                 Ok(Output::Transmit(t)) => {
                     self.stats.datagrams_out.fetch_add(1, Ordering::Relaxed);
-                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                    self.outbox.push(t);
                 }
                 Ok(Output::Timeout(t)) => {
                     peer.timeout = t;

@@ -1,0 +1,148 @@
+//! How calls fare on bad networks, measured on the virtual network (`roomcast_tests::world`:
+//! the real media worker and engine session cores, seeded impairments, virtual time). Writes
+//! the "Weak networks" section of docs/BENCHMARKS.md.
+//! Run: `cargo bench -p roomcast-tests --bench weak_network`.
+
+use std::time::Duration;
+
+use roomcast_tests::vnet::Impairment;
+use roomcast_tests::world::World;
+
+const MARK: &str = "<!-- written by cargo bench -p roomcast-tests --bench weak_network -->";
+const SEEDS: u64 = 10;
+/// How long a run waits for the first audio before it counts as "never".
+const LIMIT: Duration = Duration::from_secs(30);
+/// How long audio is counted after it first arrives.
+const LISTEN: Duration = Duration::from_secs(20);
+
+struct Run {
+    /// From both being in the room to Bob's first audio packet.
+    setup: Option<Duration>,
+    /// Share of Alice's packets in `LISTEN` after that which reached Bob.
+    delivered: f64,
+}
+
+/// Alice publishes audio to Bob; both their links lose `loss` of datagrams each way.
+fn run(loss: f64, seed: u64) -> Run {
+    let mut w = World::new(seed);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    for c in [alice, bob] {
+        let addr = w.clients[c].addr;
+        w.net
+            .set_link(addr, Impairment::loss(loss), Impairment::loss(loss));
+    }
+    w.publish_audio(alice);
+    let start = w.now;
+    if !w.run_until(start + LIMIT, |w| w.clients[bob].first_media().is_some()) {
+        return Run {
+            setup: None,
+            delivered: 0.0,
+        };
+    }
+    let first = w.now;
+    w.run_for(LISTEN);
+    let got = w.clients[bob]
+        .received
+        .iter()
+        .filter(|r| r.at >= first)
+        .count();
+    Run {
+        setup: Some(first - start),
+        delivered: got as f64 / (LISTEN.as_millis() / 20) as f64,
+    }
+}
+
+/// Bob's link goes down for `outage` after 5 s of a clean call: how long after it comes back
+/// Bob hears Alice again (`None`: not within 60 s).
+fn recovery(outage: Duration, seed: u64) -> Option<Duration> {
+    let mut w = World::new(seed);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    let from = w.elapsed() + Duration::from_secs(5);
+    let down = Impairment {
+        outages: vec![(from, from + outage)],
+        ..Impairment::default()
+    };
+    let addr = w.clients[bob].addr;
+    w.net.set_link(addr, down.clone(), down);
+    w.publish_audio(alice);
+    let back = w.start + from + outage;
+    w.run_until(back, |_| false);
+    let heard = |w: &World| w.clients[bob].received.last().is_some_and(|r| r.at >= back);
+    w.run_until(back + Duration::from_secs(60), heard)
+        .then(|| w.clients[bob].received.last().map(|r| r.at - back))
+        .flatten()
+}
+
+fn main() {
+    let mut recoveries = Vec::new();
+    for secs in [2, 10, 30] {
+        let times: Vec<String> = (1..=3)
+            .map(|seed| {
+                recovery(Duration::from_secs(secs), seed)
+                    .map_or("never".into(), |d| format!("{:.2}", d.as_secs_f64()))
+            })
+            .collect();
+        eprintln!("outage {secs} s: audio back after {times:?}");
+        recoveries.push(format!("| {secs} s | {} | ≤ 2 s |", times.join(", ")));
+    }
+    let mut rows = Vec::new();
+    for (loss, target) in [
+        (0.0, ""),
+        (0.1, ""),
+        (0.3, "≤ 2 s"),
+        (0.5, ""),
+        (0.7, "≤ 5 s"),
+    ] {
+        let runs: Vec<Run> = (1..=SEEDS).map(|seed| run(loss, seed)).collect();
+        let mut setups: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.setup.map(|d| d.as_secs_f64()))
+            .collect();
+        setups.sort_by(f64::total_cmp);
+        let never = runs.len() - setups.len();
+        let median = setups
+            .get(setups.len() / 2)
+            .map_or("—".into(), |s| format!("{s:.2}"));
+        let worst = setups.last().map_or("—".into(), |s| format!("{s:.2}"));
+        let delivered: Vec<f64> = runs
+            .iter()
+            .filter(|r| r.setup.is_some())
+            .map(|r| r.delivered)
+            .collect();
+        let mean_delivered = if delivered.is_empty() {
+            "—".into()
+        } else {
+            format!(
+                "{:.0} %",
+                100.0 * delivered.iter().sum::<f64>() / delivered.len() as f64
+            )
+        };
+        let pct = loss * 100.0;
+        eprintln!("loss {pct:.0} %: setup median {median} s, worst {worst} s, never {never}");
+        rows.push(format!(
+            "| {pct:.0} % | {median} | {worst} | {never} of {SEEDS} | {mean_delivered} | {target} |"
+        ));
+    }
+    let section = format!(
+        "{MARK}\n## Weak networks (virtual network)\n\n\
+         Alice publishes Opus audio to Bob through the real media worker; each of their links \
+         loses the given share of datagrams in each direction (independently, seeded; str0m draws \
+         its own randomness for ICE and DTLS, so runs differ a little). Setup is \
+         from both being in the room to Bob's first audio packet ({SEEDS} seeds; \"never\": no \
+         audio within {} s). Delivered is the share of Alice's packets that reached Bob in the \
+         {} s after that (RED and FEC are not counted yet).\n\n\
+         | loss each way | setup median s | setup worst s | never | audio packets delivered | target |\n\
+         |---|---|---|---|---|---|\n{}\n\n\
+         After an outage of Bob's link (both ways) in a clean call, the time from the network \
+         coming back to Bob hearing Alice again (three seeds; no reconnection logic yet):\n\n\
+         | outage | audio back after s | target |\n|---|---|---|\n{}\n",
+        LIMIT.as_secs(),
+        LISTEN.as_secs(),
+        rows.join("\n"),
+        recoveries.join("\n")
+    );
+    roomcast_tests::write_bench_section(MARK, &section);
+    println!("{section}");
+}
