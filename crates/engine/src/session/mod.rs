@@ -4,6 +4,7 @@
 //! publications are m-lines the core adds and describes in its offers.
 
 pub mod core;
+mod dtls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -36,6 +36,8 @@ pub type Token = u64;
 const PING_EVERY: Duration = Duration::from_secs(10);
 const REPORT_EVERY: Duration = Duration::from_secs(2);
 const VOLUMES_EVERY: Duration = Duration::from_millis(300);
+const STUN_MAX_RTO: Duration = Duration::from_millis(500);
+const STUN_RESENDS: usize = 60;
 /// How long an exit waits for the server's ok before it gives up.
 const EXIT_WAIT: Duration = Duration::from_secs(2);
 
@@ -207,12 +209,16 @@ impl Core {
         registry: Arc<Registry>,
         role: Arc<Mutex<Role>>,
     ) -> Result<Self, EngineError> {
-        let mut rtc = Rtc::builder()
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        let mut config = Rtc::builder()
+            .set_crypto_provider(Arc::new(super::dtls::crypto_provider()))
             .clear_codecs()
             .enable_opus(true, false)
-            .enable_h264(true)
-            .build(now);
+            .enable_h264(true);
+        // Connectivity checks keep being resent, at most half a second apart, instead of
+        // giving up after nine: on a lossy link they are what lets a call set up at all.
+        config.set_max_stun_rto(STUN_MAX_RTO);
+        config.set_max_stun_retransmits(STUN_RESENDS);
+        let mut rtc = config.build(now);
         let candidate =
             Candidate::host(local, "udp").map_err(|e| EngineError::Connect(e.to_string()))?;
         rtc.add_local_candidate(candidate);
