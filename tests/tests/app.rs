@@ -98,6 +98,9 @@ fn desktop(
                 "1280x800x24",
                 "-nolisten",
                 "tcp",
+                // An X server resets when its last client leaves: without this, the
+                // readiness probe's goodbye races the next connection (reset by peer).
+                "-noreset",
             ])
             .stderr(Stdio::null())
             .spawn()

@@ -35,6 +35,9 @@ impl Xvfb {
                 "1280x720x24",
                 "-nolisten",
                 "tcp",
+                // An X server resets when its last client leaves: without this, the
+                // readiness probe's goodbye races the next connection (reset by peer).
+                "-noreset",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
