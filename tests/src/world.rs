@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use roomcast_engine::codec::{AudioProfile, OpusEncoder};
 use roomcast_engine::media::{AudioSource, ToneSource};
-use roomcast_engine::session_core::{AutoSubscribe, Command, Core, Encoded, Output, Token};
+use roomcast_engine::session_core::{Ask, AutoSubscribe, Command, Core, Encoded, Output, Token};
 use roomcast_engine::stats::Registry;
 use roomcast_engine::{EngineError, EngineEvent};
 use roomcast_proto::{
@@ -168,12 +168,14 @@ impl World {
         let token = c.next_token;
         c.core.handle_command(
             now,
-            Command::Publish {
-                kind: MediaKind::Audio,
-                stream: Stream::Main,
-                simulcast: false,
+            Command::Ask(
+                Ask::Publish {
+                    kind: MediaKind::Audio,
+                    stream: Stream::Main,
+                    simulcast: false,
+                },
                 token,
-            },
+            ),
         );
         c.core.handle_command(
             now,

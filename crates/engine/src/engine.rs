@@ -22,7 +22,7 @@ mod meeting;
 mod video;
 use crate::codec::{AudioProfile, CodecError};
 use crate::media::{AudioSink, AudioSource, NullSink, VideoSink, VideoSource};
-use crate::session::{self, Cmd, Session};
+use crate::session::{self, Ask, Cmd, Command, Session};
 use crate::stats::{Registry, Statistics, lock};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -398,13 +398,10 @@ impl Engine {
             .ok_or(EngineError::NotInRoom)
     }
 
-    async fn ask(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<(), EngineError>>) -> Cmd,
-    ) -> Result<(), EngineError> {
+    async fn ask(&self, ask: Ask) -> Result<(), EngineError> {
         let (done, wait) = oneshot::channel();
         self.cmds()?
-            .send(make(done))
+            .send(Cmd::Ask(ask, done))
             .map_err(|_| EngineError::NotInRoom)?;
         wait.await.map_err(|_| EngineError::NotInRoom)?
     }
@@ -418,7 +415,7 @@ impl Engine {
                 self.stop_local_video(s).await;
             }
         }
-        self.ask(|done| Cmd::SwitchRole { role, done }).await
+        self.ask(Ask::SwitchRole { role }).await
     }
 
     /// As an anchor in a live scene: invite audience member `user` to speak. They get
@@ -456,7 +453,7 @@ impl Engine {
     }
 
     async fn send_request(&self, request: Request) -> Result<(), EngineError> {
-        self.ask(|done| Cmd::Request { request, done }).await
+        self.ask(Ask::Request { request }).await
     }
 
     /// Adds the publishing m-line (the server checks the role) and returns where encoded
@@ -474,11 +471,10 @@ impl Engine {
     > {
         let simulcast =
             kind == MediaKind::Video && stream == Stream::Main && self.small_stream.is_some();
-        self.ask(|done| Cmd::Publish {
+        self.ask(Ask::Publish {
             kind,
             stream,
             simulcast,
-            done,
         })
         .await?;
         let media = self
@@ -519,9 +515,7 @@ impl Engine {
         };
         let capture = capture::start_audio(source, profile, self.chain.clone(), media, notify)?;
         self.cmds()?
-            .send(Cmd::RegisterAudio {
-                controls: capture.controls.clone(),
-            })
+            .send(Cmd::Core(Command::RegisterAudio(capture.controls.clone())))
             .map_err(|_| EngineError::NotInRoom)?;
         // A new source (another microphone) replaces the old one on the same track, muted
         // if it was.
@@ -576,10 +570,10 @@ impl Engine {
             on_end,
         )?;
         self.cmds()?
-            .send(Cmd::RegisterVideo {
+            .send(Cmd::Core(Command::RegisterVideo(
                 stream,
-                controls: capture.controls.clone(),
-            })
+                capture.controls.clone(),
+            )))
             .map_err(|_| EngineError::NotInRoom)?;
         let muted = self
             .video
@@ -616,11 +610,11 @@ impl Engine {
 
     fn set_available(&self, kind: MediaKind, stream: Stream, available: bool) {
         if let Ok(c) = self.cmds() {
-            let _ = c.send(Cmd::SetAvailable {
+            let _ = c.send(Cmd::Core(Command::SetAvailable {
                 kind,
                 stream,
                 available,
-            });
+            }));
         }
     }
 
@@ -643,11 +637,11 @@ impl Engine {
 
     pub fn stop_remote_view(&self, user: UserId, stream: Stream) -> Result<(), EngineError> {
         self.cmds()?
-            .send(Cmd::Unsubscribe {
+            .send(Cmd::Core(Command::Unsubscribe {
                 user,
                 kind: MediaKind::Video,
                 stream,
-            })
+            }))
             .map_err(|_| EngineError::NotInRoom)
     }
 

@@ -21,9 +21,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
-use self::core::{AutoSubscribe, Command, Core, Output, Token};
+pub use self::core::{Ask, Command};
+use self::core::{AutoSubscribe, Core, Output, Token};
 use crate::audio::Playout;
-use crate::capture::{Controls, Encoded};
+use crate::capture::Encoded;
 use crate::engine::{EngineConfig, EngineError, EngineEvent, EnterRoomParams};
 use crate::media::{AudioSink, VideoSink, now_us};
 use crate::remote::{self, Feedback, Receiving, VideoPacket};
@@ -33,50 +34,19 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 type Done = oneshot::Sender<Result<(), EngineError>>;
 
-/// What the engine asks of a running session.
+/// What the engine asks of a running session: the core's commands, plus what only the driver
+/// can hold (reply channels and video sinks).
 pub enum Cmd {
-    Publish {
-        kind: MediaKind,
-        stream: Stream,
-        /// A camera with a small layer.
-        simulcast: bool,
-        done: Done,
-    },
-    SetAvailable {
-        kind: MediaKind,
-        stream: Stream,
-        available: bool,
-    },
-    RegisterAudio {
-        controls: Arc<Controls>,
-    },
-    RegisterVideo {
-        stream: Stream,
-        controls: Arc<Controls>,
-    },
+    /// Taken by the core as it is.
+    Core(Command),
+    /// `done` gets the result.
+    Ask(Ask, Done),
+    /// Subscribes, with where the video goes (the default sink if `None`).
     Subscribe {
         user: UserId,
         kind: MediaKind,
         stream: Stream,
         video_sink: Option<Box<dyn VideoSink>>,
-    },
-    Unsubscribe {
-        user: UserId,
-        kind: MediaKind,
-        stream: Stream,
-    },
-    SwitchRole {
-        role: Role,
-        done: Done,
-    },
-    /// A request whose reply is `ok` or an error, e.g. inviting or requesting to speak.
-    Request {
-        request: Request,
-        done: Done,
-    },
-    Feedback {
-        mid: Mid,
-        feedback: Feedback,
     },
     Exit {
         done: oneshot::Sender<()>,
@@ -382,28 +352,8 @@ impl Session {
 
     fn command(&mut self, cmd: Cmd) {
         let command = match cmd {
-            Cmd::Publish {
-                kind,
-                stream,
-                simulcast,
-                done,
-            } => Command::Publish {
-                kind,
-                stream,
-                simulcast,
-                token: self.token(done),
-            },
-            Cmd::SetAvailable {
-                kind,
-                stream,
-                available,
-            } => Command::SetAvailable {
-                kind,
-                stream,
-                available,
-            },
-            Cmd::RegisterAudio { controls } => Command::RegisterAudio(controls),
-            Cmd::RegisterVideo { stream, controls } => Command::RegisterVideo(stream, controls),
+            Cmd::Core(command) => command,
+            Cmd::Ask(ask, done) => Command::Ask(ask, self.token(done)),
             Cmd::Subscribe {
                 user,
                 kind,
@@ -415,16 +365,6 @@ impl Session {
                 }
                 Command::Subscribe { user, kind, stream }
             }
-            Cmd::Unsubscribe { user, kind, stream } => Command::Unsubscribe { user, kind, stream },
-            Cmd::SwitchRole { role, done } => Command::SwitchRole {
-                role,
-                token: self.token(done),
-            },
-            Cmd::Request { request, done } => Command::Request {
-                request,
-                token: self.token(done),
-            },
-            Cmd::Feedback { mid, feedback } => Command::Feedback { mid, feedback },
             Cmd::Exit { done } => {
                 self.exits.push(done);
                 Command::Exit
@@ -437,7 +377,7 @@ impl Session {
     fn start_receiver(&mut self, mid: Mid, user: &UserId, kind: MediaKind, stream: Stream) {
         let tx = self.cmd_tx.clone();
         let fb = move |feedback| {
-            let _ = tx.send(Cmd::Feedback { mid, feedback });
+            let _ = tx.send(Cmd::Core(Command::Feedback { mid, feedback }));
         };
         let receiver = match kind {
             MediaKind::Audio => {

@@ -41,14 +41,27 @@ const STUN_RESENDS: usize = 60;
 /// How long an exit waits for the server's ok before it gives up.
 const EXIT_WAIT: Duration = Duration::from_secs(2);
 
-/// What the engine asks of the session (the driver's commands, with tokens for replies).
-pub enum Command {
+/// Requests whose completion somebody waits for.
+pub enum Ask {
     Publish {
         kind: MediaKind,
         stream: Stream,
+        /// A camera with a small layer.
         simulcast: bool,
-        token: Token,
     },
+    SwitchRole {
+        role: Role,
+    },
+    /// A request whose reply is `ok` or an error, e.g. inviting or requesting to speak.
+    Request {
+        request: Request,
+    },
+}
+
+/// What the engine asks of the session.
+pub enum Command {
+    /// Finishes with an [`Output::Done`] carrying the token.
+    Ask(Ask, Token),
     SetAvailable {
         kind: MediaKind,
         stream: Stream,
@@ -65,14 +78,6 @@ pub enum Command {
         user: UserId,
         kind: MediaKind,
         stream: Stream,
-    },
-    SwitchRole {
-        role: Role,
-        token: Token,
-    },
-    Request {
-        request: Request,
-        token: Token,
     },
     Feedback {
         mid: Mid,
@@ -513,21 +518,20 @@ impl Core {
     pub fn handle_command(&mut self, now: Instant, cmd: Command) {
         self.tick(now);
         if self.finished {
-            if let Command::Publish { token, .. }
-            | Command::SwitchRole { token, .. }
-            | Command::Request { token, .. } = cmd
-            {
+            if let Command::Ask(_, token) = cmd {
                 self.done(token, Err(EngineError::NotInRoom));
             }
             return;
         }
         match cmd {
-            Command::Publish {
-                kind,
-                stream,
-                simulcast,
+            Command::Ask(
+                Ask::Publish {
+                    kind,
+                    stream,
+                    simulcast,
+                },
                 token,
-            } => {
+            ) => {
                 if self.has_line(None, kind, stream) {
                     self.done(token, Ok(()));
                 } else {
@@ -588,12 +592,12 @@ impl Core {
                     });
                 }
             }
-            Command::SwitchRole { role, token } => {
+            Command::Ask(Ask::SwitchRole { role }, token) => {
                 let then = Then::Role(role);
                 let token = Some(token);
                 self.signal(Request::SwitchRole { role }, Pending::Reply { token, then });
             }
-            Command::Request { request, token } => {
+            Command::Ask(Ask::Request { request }, token) => {
                 let (token, then) = (Some(token), Then::Nothing);
                 self.signal(request, Pending::Reply { token, then });
             }
