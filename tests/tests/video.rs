@@ -45,6 +45,17 @@ fn process_video(input: &std::path::Path, out: &std::path::Path) -> Command {
     cmd
 }
 
+/// Runs `cmd`, which must succeed, and returns the JSON report it prints.
+fn report_of(cmd: &mut Command) -> Value {
+    let run = cmd.output().expect("runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&run.stdout).expect("JSON report")
+}
+
 /// A clip through beauty and a bundled look comes out with the same frames, smoother and
 /// lighter skin and warmer colour; bad options are refused with what to do.
 #[test]
@@ -54,17 +65,11 @@ fn process_video_runs_a_clip_through_beauty_and_a_filter() {
     let p = portrait(640, 360);
     write_clip(&input, &p.frame, 6);
     let out = dir.join("out.y4m");
-    let run = process_video(&input, &out)
-        .args(["--beauty", "smooth", "--smooth", "9", "--whiten", "5"])
-        .args(["--sharpen", "--lut", "warm", "--lut-strength", "1"])
-        .output()
-        .expect("runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let report = report_of(
+        process_video(&input, &out)
+            .args(["--beauty", "smooth", "--smooth", "9", "--whiten", "5"])
+            .args(["--sharpen", "--lut", "warm", "--lut-strength", "1"]),
     );
-    let report: Value = serde_json::from_slice(&run.stdout).expect("JSON report");
     assert_eq!(
         (report["frames"].as_u64(), report["width"].as_u64()),
         (Some(6), Some(640))
@@ -120,16 +125,7 @@ fn process_video_blurs_the_background_behind_a_person() {
     let scene = person_scene(640, 360).expect("sample images (scripts/install-test-deps)");
     write_clip(&input, &scene.frame, 4);
     let out = dir.join("out.y4m");
-    let run = process_video(&input, &out)
-        .args(["--background", "blur:6"])
-        .output()
-        .expect("runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let report: Value = serde_json::from_slice(&run.stdout).expect("JSON report");
+    let report = report_of(process_video(&input, &out).args(["--background", "blur:6"]));
     assert_eq!(report["effects"]["background"]["kind"], "blur");
     let frames = read_all(&out);
     assert_eq!(frames.len(), 4);
