@@ -51,6 +51,9 @@ pub struct AppState {
     pub store: Store,
     pub worker: mpsc::UnboundedSender<sfu::Command>,
     pub next_member: Arc<AtomicU64>,
+    /// Becomes true when the server stops: every WebSocket then closes, so clients notice
+    /// at once (and enter again when a server is back) instead of waiting on a dead room.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A server that is up: where it listens, and its development app.
@@ -118,17 +121,18 @@ impl RunningServer {
             .map_err(ServerError::Worker)?;
 
         let worker_stats = stats.clone();
+        let (shutdown, stop) = tokio::sync::watch::channel(false);
         let state = AppState {
             store: store.clone(),
             worker: worker_tx.clone(),
             next_member: Arc::new(AtomicU64::new(1)),
+            stopping: stop.clone(),
         };
         let router = Router::new()
             .route("/", get(web::serve))
             .fallback(web::serve)
             .with_state(cfg.web.clone())
             .merge(api(state, worker_stats));
-        let (shutdown, stop) = tokio::sync::watch::channel(false);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };

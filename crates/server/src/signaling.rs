@@ -37,9 +37,18 @@ async fn session(socket: WebSocket, state: AppState) {
     let (mut sink, mut stream) = socket.split();
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<ServerMessage>();
     let mut in_room = false;
+    let mut stopping = state.stopping.clone();
 
     loop {
         let outgoing = tokio::select! {
+            () = stopped(&mut stopping) => {
+                let close = axum::extract::ws::CloseFrame {
+                    code: axum::extract::ws::close_code::RESTART,
+                    reason: "the server is stopping".into(),
+                };
+                let _ = sink.send(Message::Close(Some(close))).await;
+                break;
+            }
             frame = stream.next() => {
                 let text = match frame {
                     Some(Ok(Message::Text(text))) => text,
@@ -72,6 +81,10 @@ async fn session(socket: WebSocket, state: AppState) {
     if in_room {
         let _ = state.worker.send(Command::Disconnected { member });
     }
+}
+
+async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
 }
 
 async fn send(
