@@ -78,6 +78,12 @@ pub enum RoomEvent {
     },
     ConnectionLost,
     ConnectionRecovered,
+    /// Entering the room again after a lost connection (the banner shows the attempt).
+    Reconnecting {
+        attempt: u32,
+    },
+    /// Back in the room after entering again.
+    Reconnected,
     RoleChanged {
         role: Role,
     },
@@ -269,13 +275,15 @@ pub fn from_engine(e: EngineEvent) -> Vec<RoomEvent> {
             qualities: q
                 .into_iter()
                 .map(|(u, q)| QualityEntry {
-                    user_id: u.into(),
+                    user_id: u.map(String::from).unwrap_or_default(),
                     quality: q.as_number(),
                 })
                 .collect(),
         },
         EngineEvent::ConnectionLost => RoomEvent::ConnectionLost,
         EngineEvent::ConnectionRecovered => RoomEvent::ConnectionRecovered,
+        EngineEvent::Reconnecting { attempt } => RoomEvent::Reconnecting { attempt },
+        EngineEvent::Reconnected => RoomEvent::Reconnected,
         EngineEvent::SwitchRole { role } => RoomEvent::RoleChanged { role },
         EngineEvent::Error { code, message } => RoomEvent::Error {
             code: code.map(|c| c.code()),
@@ -389,6 +397,8 @@ mod tests {
             RoomEvent::NetworkQuality { qualities: vec![] },
             RoomEvent::ConnectionLost,
             RoomEvent::ConnectionRecovered,
+            RoomEvent::Reconnecting { attempt: 2 },
+            RoomEvent::Reconnected,
             RoomEvent::RoleChanged { role: Role::Anchor },
             RoomEvent::error("x"),
             RoomEvent::LocalVideoEnded {

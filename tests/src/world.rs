@@ -6,12 +6,15 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use roomcast_engine::codec::{AudioProfile, OpusEncoder};
 use roomcast_engine::media::{AudioSource, ToneSource};
-use roomcast_engine::session_core::{Ask, AutoSubscribe, Command, Core, Encoded, Output, Token};
+use roomcast_engine::session_core::{
+    Ask, AutoSubscribe, Command, Controls, Core, Encoded, Output, Token,
+};
 use roomcast_engine::stats::Registry;
 use roomcast_engine::{EngineError, EngineEvent};
 use roomcast_proto::{
@@ -54,16 +57,56 @@ pub struct Client {
     /// What the engine would have told the app.
     pub engine_events: Vec<(Instant, EngineEvent)>,
     pub received: Vec<Received>,
+    /// What the engine would report in its statistics.
+    pub registry: Arc<Registry>,
     /// Finished commands.
     pub done: HashMap<Token, Result<(), EngineError>>,
     next_token: Token,
     audio: Option<AudioOut>,
+    video: Option<VideoOut>,
+    /// What each receiving m-line carries.
+    pub kinds: HashMap<Mid, MediaKind>,
+    /// The signaling connection is open.
+    signal_up: bool,
+    /// The core asked to enter again with this role.
+    reenter: Option<Role>,
+    pub finished: bool,
 }
 
 struct AudioOut {
     tone: ToneSource,
     opus: OpusEncoder,
     next: Instant,
+    /// What the core tells the capture (Opus FEC's expected loss), as a real capture reads it.
+    controls: Arc<Controls>,
+    expected_loss: u8,
+}
+
+/// A camera whose "encoder" makes frames of the size its bitrate allows: what is measured
+/// here is how the bitrate follows the network, not pictures.
+struct VideoOut {
+    controls: Arc<Controls>,
+    next: Instant,
+    frame: u64,
+}
+
+const VIDEO_FPS: u64 = 15;
+
+impl VideoOut {
+    /// The next frame: a keyframe every 2 s (three times the size), H.264 NAL framing.
+    fn encode(&mut self) -> (Vec<u8>, bool) {
+        let wanted = self.controls.bitrate_bps.load(Ordering::Relaxed);
+        let rate = match self.controls.network_bps.load(Ordering::Relaxed) {
+            0 => wanted,
+            n => wanted.min(n),
+        };
+        let keyframe = self.frame.is_multiple_of(2 * VIDEO_FPS);
+        self.frame += 1;
+        let size = (u64::from(rate) / 8 / VIDEO_FPS * if keyframe { 3 } else { 1 }).max(20);
+        let mut data = vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }];
+        data.extend((0..size).map(|i| (i as u8).wrapping_mul(31) | 1));
+        (data, keyframe)
+    }
 }
 
 pub struct World {
@@ -74,6 +117,12 @@ pub struct World {
     pub server_addr: SocketAddr,
     pub clients: Vec<Client>,
     next_member: u64,
+    /// A client's signaling connection breaks when its link goes out, and entering again
+    /// fails while it is out (a Wi-Fi drop); otherwise signaling is never impaired.
+    pub signaling_follows_link: bool,
+    /// While set, entering again is refused with this code (as an expired UserSig, or a
+    /// server that keeps failing, would be).
+    pub refuse_reentry: Option<ErrorCode>,
 }
 
 impl World {
@@ -89,6 +138,8 @@ impl World {
             server_addr,
             clients: Vec::new(),
             next_member: 1,
+            signaling_follows_link: false,
+            refuse_reentry: None,
         }
     }
 
@@ -102,47 +153,17 @@ impl World {
         let index = self.clients.len();
         let addr = SocketAddr::from(([10, 0, 1, index as u8 + 1], 40_000));
         let user = UserId::new(user).expect("a valid user id");
-        let member = MemberId(self.next_member);
-        self.next_member += 1;
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let (reply, answer) = oneshot::channel();
-        let room = RoomId::number(1).expect("room 1");
-        self.worker.handle_command(
-            self.now,
-            sfu::Command::Enter {
-                member,
-                app: SdkAppId::new(1_400_000_001).expect("an app id"),
-                room: room.clone(),
-                entrant: Entrant::trusted(user.clone(), Role::Anchor, false),
-                scene: Scene::VideoCall,
-                invite_issued: None,
-                events: events_tx,
-                reply,
-            },
-        );
-        let entered = match reply_now(answer) {
-            Ok(Reply::Entered {
-                role,
-                users,
-                room: view,
-            }) => ServerMessage::Entered {
-                id: 1,
-                room_id: room,
-                user_id: user.clone(),
-                role,
-                users,
-                room: view,
-            },
-            _ => panic!("{user} could not enter"),
-        };
+        let member = self.member_id();
+        let (events, entered) =
+            enter(&mut self.worker, self.now, member, &user, Role::Anchor).expect("entered");
         let auto = AutoSubscribe {
             audio: true,
             video: true,
         };
         let role = Arc::new(Mutex::new(Role::Anchor));
         let registry = Arc::new(Registry::default());
-        let mut core =
-            Core::new(addr, self.now, self.now, auto, registry, role).expect("a session core");
+        let mut core = Core::new(addr, self.now, self.now, auto, registry.clone(), role)
+            .expect("a session core");
         core.entered(self.now, entered);
         self.clients.push(Client {
             user,
@@ -153,11 +174,99 @@ impl World {
             owed: Vec::new(),
             engine_events: Vec::new(),
             received: Vec::new(),
+            registry,
             done: HashMap::new(),
             next_token: 0,
             audio: None,
+            video: None,
+            kinds: HashMap::new(),
+            signal_up: true,
+            reenter: None,
+            finished: false,
         });
         index
+    }
+
+    fn member_id(&mut self) -> MemberId {
+        self.next_member += 1;
+        MemberId(self.next_member - 1)
+    }
+
+    /// Client `i`'s signaling connection closes (the server sees it go, the core notices).
+    pub fn drop_signaling(&mut self, i: usize) {
+        let (now, c) = (self.now, &mut self.clients[i]);
+        if c.signal_up {
+            c.signal_up = false;
+            let member = c.member;
+            self.worker
+                .handle_command(now, sfu::Command::Disconnected { member });
+            c.core.connection_lost(now);
+        }
+    }
+
+    /// The server process restarts: every room and media connection is forgotten, and every
+    /// client's signaling connection closes. It comes back at once on the same address.
+    pub fn restart_server(&mut self) {
+        let (ledger, _) = mpsc::unbounded_channel();
+        let stats = Arc::new(sfu::WorkerStats::default());
+        self.worker.shut_down();
+        self.worker = Worker::new(self.server_addr, ledger, stats);
+        let now = self.now;
+        for c in &mut self.clients {
+            if std::mem::take(&mut c.signal_up) {
+                c.core.connection_lost(now);
+            }
+        }
+    }
+
+    /// Carries out the clients' requests to enter again.
+    fn reenter(&mut self) -> bool {
+        let mut any = false;
+        for i in 0..self.clients.len() {
+            let Some(role) = self.clients[i].reenter.take() else {
+                continue;
+            };
+            any = true;
+            let now = self.now;
+            if self.net.is_out(self.clients[i].addr, now) {
+                let e = EngineError::Connect("the network is unreachable".into());
+                self.clients[i].core.reconnect_failed(now, e);
+                continue;
+            }
+            if let Some(code) = self.refuse_reentry {
+                let message = code.describe().to_string();
+                let e = EngineError::Server { code, message };
+                self.clients[i].core.reconnect_failed(now, e);
+                continue;
+            }
+            let member = self.member_id();
+            let c = &mut self.clients[i];
+            match enter(&mut self.worker, now, member, &c.user, role) {
+                Ok((events, entered)) => {
+                    c.member = member;
+                    c.events = events;
+                    c.owed.clear();
+                    c.signal_up = true;
+                    c.core
+                        .reconnected(now, c.addr, entered)
+                        .expect("a fresh media connection");
+                }
+                Err(e) => c.core.reconnect_failed(now, e),
+            }
+        }
+        any
+    }
+
+    /// Breaks the signaling of clients whose link is out, if signaling follows the link.
+    fn signaling_outages(&mut self) {
+        if !self.signaling_follows_link {
+            return;
+        }
+        for i in 0..self.clients.len() {
+            if self.clients[i].signal_up && self.net.is_out(self.clients[i].addr, self.now) {
+                self.drop_signaling(i);
+            }
+        }
     }
 
     /// Client `i` publishes the tone source's audio (Opus, speech profile).
@@ -185,11 +294,62 @@ impl World {
                 available: true,
             },
         );
+        let controls = Arc::new(Controls::default());
+        c.core
+            .handle_command(now, Command::RegisterAudio(controls.clone()));
         c.audio = Some(AudioOut {
             tone: ToneSource::new(1),
             opus: OpusEncoder::new(1, AudioProfile::Speech).expect("an Opus encoder"),
             next: now,
+            controls,
+            expected_loss: 0,
         });
+    }
+
+    /// The loss (percent) client `i`'s Opus encoder plans FEC for, as its core set it.
+    pub fn audio_expected_loss(&self, i: usize) -> u8 {
+        self.clients[i]
+            .audio
+            .as_ref()
+            .map_or(0, |a| a.expected_loss)
+    }
+
+    /// Client `i` publishes a camera at `bitrate_bps` (15 fps; see [`VideoOut`]).
+    pub fn publish_video(&mut self, i: usize, bitrate_bps: u32) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        c.next_token += 1;
+        let ask = Ask::Publish {
+            kind: MediaKind::Video,
+            stream: Stream::Main,
+            simulcast: false,
+        };
+        c.core.handle_command(now, Command::Ask(ask, c.next_token));
+        let controls = Arc::new(Controls::default());
+        controls.bitrate_bps.store(bitrate_bps, Ordering::Relaxed);
+        let register = Command::RegisterVideo(Stream::Main, controls.clone());
+        c.core.handle_command(now, register);
+        let available = Command::SetAvailable {
+            kind: MediaKind::Video,
+            stream: Stream::Main,
+            available: true,
+        };
+        c.core.handle_command(now, available);
+        c.video = Some(VideoOut {
+            controls,
+            next: now,
+            frame: 0,
+        });
+    }
+
+    /// The bitrate client `i`'s camera encodes at now.
+    pub fn video_bitrate(&self, i: usize) -> Option<u32> {
+        let v = self.clients[i].video.as_ref()?;
+        let wanted = v.controls.bitrate_bps.load(Ordering::Relaxed);
+        Some(match v.controls.network_bps.load(Ordering::Relaxed) {
+            0 => wanted,
+            n => wanted.min(n),
+        })
     }
 
     /// Runs the world for `d` of virtual time.
@@ -220,7 +380,10 @@ impl World {
     fn next_event(&self) -> Instant {
         let clients = self.clients.iter().flat_map(|c| {
             let audio = c.audio.as_ref().map(|a| a.next);
-            std::iter::once(c.core.next_timeout()).chain(audio)
+            let video = c.video.as_ref().map(|v| v.next);
+            std::iter::once(c.core.next_timeout())
+                .chain(audio)
+                .chain(video)
         });
         clients
             .chain(self.net.next_arrival())
@@ -231,6 +394,7 @@ impl World {
 
     /// Everything due at `now`: arrivals, timeouts, media.
     fn tick(&mut self) {
+        self.signaling_outages();
         let now = self.now;
         while let Some(d) = self.net.receive(now) {
             if d.to == self.server_addr {
@@ -252,12 +416,31 @@ impl World {
                 let Some(frame) = a.tone.next_frame(capture_us) else {
                     break;
                 };
+                let loss = a.controls.expected_loss.load(Ordering::Relaxed);
+                if loss != a.expected_loss {
+                    a.opus.set_expected_loss(loss).expect("a loss percentage");
+                    a.expected_loss = loss;
+                }
                 let data = a.opus.encode(&frame.samples).expect("Opus encodes");
                 let e = Encoded {
                     kind: MediaKind::Audio,
                     stream: Stream::Main,
                     data,
                     keyframe: false,
+                    layer: None,
+                    capture_us,
+                };
+                c.core.write_media(now, e);
+            }
+            while let Some(v) = c.video.as_mut().filter(|v| v.next <= now) {
+                let capture_us = CAPTURE_BASE_US + (v.next - self.start).as_micros() as u64;
+                v.next += Duration::from_micros(1_000_000 / VIDEO_FPS);
+                let (data, keyframe) = v.encode();
+                let e = Encoded {
+                    kind: MediaKind::Video,
+                    stream: Stream::Main,
+                    data,
+                    keyframe,
                     layer: None,
                     capture_us,
                 };
@@ -280,6 +463,7 @@ impl World {
                 let (to, data) = (t.destination, t.contents.to_vec());
                 self.net.send(now, Datagram { from, to, data });
             }
+            busy |= self.reenter();
             for c in &mut self.clients {
                 while let Ok(msg) = c.events.try_recv() {
                     busy = true;
@@ -334,7 +518,12 @@ impl Client {
                     rtp_time,
                     bytes: data.len(),
                 }),
-                Output::StartReceiver { .. } | Output::StopReceiver(_) | Output::Finished => {}
+                Output::Reconnect { role } => self.reenter = Some(role),
+                Output::Finished => self.finished = true,
+                Output::StartReceiver { mid, kind, .. } => {
+                    self.kinds.insert(mid, kind);
+                }
+                Output::StopReceiver(_) => {}
             }
         }
         let owed = std::mem::take(&mut self.owed);
@@ -352,6 +541,9 @@ impl Client {
 
     /// A request from the core, handed to the worker as signaling would.
     fn signal(&mut self, now: Instant, msg: ClientMessage, worker: &mut Worker) {
+        if !self.signal_up {
+            return;
+        }
         let member = self.member;
         let (reply, answer) = oneshot::channel();
         let (command, negotiate) = match msg.request {
@@ -393,9 +585,100 @@ impl Client {
         self.owed.push((msg.id, answer, negotiate));
     }
 
+    /// Whether the core reported this event (compared by its debug text's variant name).
+    pub fn saw(&self, variant: &str) -> Vec<Instant> {
+        self.engine_events
+            .iter()
+            .filter(|(_, e)| {
+                let text = format!("{e:?}");
+                text == variant
+                    || text.starts_with(&format!("{variant} "))
+                    || text.starts_with(&format!("{variant}("))
+            })
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    /// Whether media arrived in `[from, to)`.
+    pub fn received_between(&self, from: Instant, to: Instant) -> bool {
+        self.received.iter().any(|r| r.at >= from && r.at < to)
+    }
+
+    /// How many distinct audio frames (20 ms each) arrived in `[from, to)`: recovered ones
+    /// count, duplicates do not.
+    pub fn frames_between(&self, from: Instant, to: Instant) -> usize {
+        let mut times: Vec<u64> = self
+            .received
+            .iter()
+            .filter(|r| r.at >= from && r.at < to)
+            .filter(|r| self.kinds.get(&r.mid) != Some(&MediaKind::Video))
+            .map(|r| r.rtp_time)
+            .collect();
+        times.sort_unstable();
+        times.dedup();
+        times.len()
+    }
+
+    /// Video bytes received in `[from, to)`, as bit/s.
+    pub fn video_bps_between(&self, from: Instant, to: Instant) -> f64 {
+        let bytes: usize = self
+            .received
+            .iter()
+            .filter(|r| r.at >= from && r.at < to)
+            .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Video))
+            .map(|r| r.bytes)
+            .sum();
+        bytes as f64 * 8.0 / (to - from).as_secs_f64()
+    }
+
     /// When this client first received media.
     pub fn first_media(&self) -> Option<Instant> {
         self.received.first().map(|r| r.at)
+    }
+}
+
+/// Enters `user` into room 1 as `member`: its server events and the `entered` reply.
+fn enter(
+    worker: &mut Worker,
+    now: Instant,
+    member: MemberId,
+    user: &UserId,
+    role: Role,
+) -> Result<(mpsc::UnboundedReceiver<ServerMessage>, ServerMessage), EngineError> {
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let (reply, answer) = oneshot::channel();
+    let room = RoomId::number(1).expect("room 1");
+    worker.handle_command(
+        now,
+        sfu::Command::Enter {
+            member,
+            app: SdkAppId::new(1_400_000_001).expect("an app id"),
+            room: room.clone(),
+            entrant: Entrant::trusted(user.clone(), role, false),
+            scene: Scene::VideoCall,
+            invite_issued: None,
+            events: events_tx,
+            reply,
+        },
+    );
+    match reply_now(answer) {
+        Ok(Reply::Entered {
+            role,
+            users,
+            room: view,
+        }) => Ok((
+            events,
+            ServerMessage::Entered {
+                id: 1,
+                room_id: room,
+                user_id: user.clone(),
+                role,
+                users,
+                room: view,
+            },
+        )),
+        Ok(_) => Err(EngineError::Protocol("unexpected reply to enter".into())),
+        Err((code, message)) => Err(EngineError::Server { code, message }),
     }
 }
 

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use roomcast_engine::EngineEvent;
+use roomcast_engine::quality::Quality;
 use roomcast_tests::world::World;
 
 #[test]
@@ -54,5 +56,306 @@ fn calls_set_up_within_two_seconds_at_thirty_percent_loss() {
         setups[2] <= Duration::from_secs(2),
         "median {:?}",
         setups[2]
+    );
+}
+
+/// Alice and Bob talk; both publish audio.
+fn call(seed: u64) -> (World, usize, usize) {
+    let mut w = World::new(seed);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    w.publish_audio(alice);
+    w.publish_audio(bob);
+    (w, alice, bob)
+}
+
+#[test]
+fn a_ten_second_wifi_drop_reenters_and_media_is_back_within_two_seconds() {
+    use roomcast_tests::vnet::Impairment;
+    let (mut w, alice, bob) = call(3);
+    // Bob's network goes away for 10 s: datagrams and the signaling connection with it.
+    w.signaling_follows_link = true;
+    let from = w.elapsed() + Duration::from_secs(5);
+    let down = Impairment {
+        outages: vec![(from, from + Duration::from_secs(10))],
+        ..Impairment::default()
+    };
+    let addr = w.clients[bob].addr;
+    w.net.set_link(addr, down.clone(), down);
+    let back = w.start + from + Duration::from_secs(10);
+    w.run_until(back + Duration::from_secs(10), |_| false);
+
+    let (a, b) = (&w.clients[alice], &w.clients[bob]);
+    let after = |c: &roomcast_tests::world::Client| {
+        c.received
+            .iter()
+            .find(|r| r.at >= back)
+            .map(|r| r.at - back)
+    };
+    println!(
+        "reconnected {:?} after the network came back; audio back for Bob after {:?}, for Alice after {:?}",
+        b.saw("Reconnected")
+            .first()
+            .map(|t| t.saturating_duration_since(back)),
+        after(b),
+        after(a)
+    );
+    assert!(!b.finished, "the call did not end");
+    assert_eq!(b.saw("ConnectionLost").len(), 1, "{:?}", b.engine_events);
+    assert!(
+        b.saw("Reconnecting").len() >= 2,
+        "attempts while the network was out"
+    );
+    assert_eq!(b.saw("Reconnected").len(), 1);
+    assert_eq!(b.registry.snapshot().reconnects, 1);
+    let two = Duration::from_secs(2);
+    assert!(
+        b.received_between(back, back + two),
+        "Bob hears Alice again"
+    );
+    assert!(
+        a.received_between(back, back + two),
+        "Alice hears Bob again"
+    );
+    // Alice saw Bob's audio pause, not Bob leave and enter again.
+    assert!(a.saw("RemoteUserLeave").is_empty(), "{:?}", a.engine_events);
+    assert_eq!(a.saw("RemoteUserEnter").len(), 1);
+    let delivered_after = |c: &roomcast_tests::world::Client| {
+        c.received
+            .iter()
+            .filter(|r| r.at >= back + two && r.at < back + Duration::from_secs(10))
+            .count()
+    };
+    // 8 s at 50 packets a second: the flow is whole again, not a trickle.
+    assert!(delivered_after(a) >= 390, "{}", delivered_after(a));
+    assert!(delivered_after(b) >= 390, "{}", delivered_after(b));
+}
+
+#[test]
+fn after_a_server_restart_everyone_enters_again() {
+    let (mut w, alice, bob) = call(4);
+    w.run_for(Duration::from_secs(5));
+    w.restart_server();
+    let restarted = w.now;
+    w.run_for(Duration::from_secs(6));
+    for c in [alice, bob] {
+        let c = &w.clients[c];
+        assert!(!c.finished, "{} stays in the call", c.user);
+        assert_eq!(c.registry.snapshot().reconnects, 1, "{}", c.user);
+        assert!(
+            c.received_between(restarted + Duration::from_secs(2), w.now),
+            "{} hears the other again",
+            c.user
+        );
+        let recent = c
+            .received
+            .iter()
+            .filter(|r| r.at >= w.now - Duration::from_secs(3));
+        assert!(
+            recent.count() >= 140,
+            "{} gets the whole flow again",
+            c.user
+        );
+    }
+}
+
+#[test]
+fn a_refused_reentry_ends_the_call_with_a_clear_error() {
+    // Bob entered again from another device meanwhile; here: the server forgets the room
+    // and Bob's signaling breaks, but entering fails for good (a non-retryable refusal is
+    // reported and the session ends rather than retrying for 90 s).
+    let (mut w, _alice, bob) = call(5);
+    w.run_for(Duration::from_secs(2));
+    w.refuse_reentry = Some(roomcast_proto::ErrorCode::UserSigExpired);
+    w.drop_signaling(bob);
+    w.run_for(Duration::from_secs(2));
+    let b = &w.clients[bob];
+    assert!(b.finished);
+    let errors: Vec<String> = b
+        .engine_events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            roomcast_engine::EngineEvent::Error { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|m| m.contains("could not enter the room again") && m.contains("expired")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn without_a_server_for_ninety_seconds_the_call_ends() {
+    let (mut w, _alice, bob) = call(6);
+    w.run_for(Duration::from_secs(2));
+    w.refuse_reentry = Some(roomcast_proto::ErrorCode::Internal);
+    w.drop_signaling(bob);
+    w.run_for(Duration::from_secs(89));
+    assert!(!w.clients[bob].finished, "still trying within the window");
+    w.run_for(Duration::from_secs(2));
+    let b = &w.clients[bob];
+    assert!(b.finished);
+    assert!(
+        b.saw("Reconnecting").len() > 80,
+        "about one attempt a second"
+    );
+}
+
+/// Alice publishes to Bob, whose links lose `up`/`down` of datagrams; runs 30 s after
+/// Bob's first audio. Returns the share of Alice's frames Bob got in the last 20 s (none if
+/// audio never started).
+fn delivered(seed: u64, lossy: &[(usize, f64, f64)]) -> (World, Option<f64>) {
+    use roomcast_tests::vnet::Impairment;
+    let mut w = World::new(seed);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    for &(c, up, down) in lossy {
+        let addr = w.clients[c].addr;
+        w.net
+            .set_link(addr, Impairment::loss(up), Impairment::loss(down));
+    }
+    w.publish_audio(alice);
+    let start = w.now;
+    if !w.run_until(start + Duration::from_secs(30), |w| {
+        w.clients[bob].first_media().is_some()
+    }) {
+        return (w, None);
+    }
+    w.run_for(Duration::from_secs(30));
+    let from = w.now - Duration::from_secs(20);
+    let share = w.clients[bob].frames_between(from, w.now) as f64 / 1000.0;
+    (w, Some(share))
+}
+
+#[test]
+fn a_clean_call_sends_no_redundancy() {
+    let (w, share) = delivered(1, &[]);
+    assert!(share.expect("audio") >= 0.99);
+    assert_eq!(w.audio_expected_loss(0), 0, "no FEC without loss");
+    assert_eq!(uplink_quality(&w, 0), Some(Quality::Excellent));
+}
+
+/// The last quality client `i`'s core reported for its own uplink.
+fn uplink_quality(w: &World, i: usize) -> Option<Quality> {
+    w.clients[i]
+        .engine_events
+        .iter()
+        .rev()
+        .find_map(|(_, e)| match e {
+            EngineEvent::NetworkQuality(q) => q.iter().find(|(u, _)| u.is_none()).map(|(_, q)| *q),
+            _ => None,
+        })
+}
+
+#[test]
+fn at_thirty_percent_loss_each_way_red_and_fec_recover_nearly_every_frame() {
+    // Without redundancy half of the frames would be gone (0.7 × 0.7 reach Bob); audio has
+    // no retransmission.
+    let (w, share) = delivered(2, &[(0, 0.3, 0.3), (1, 0.3, 0.3)]);
+    let share = share.expect("audio started");
+    println!(
+        "30 % each way: {:.1} % of frames, FEC {} %",
+        share * 100.0,
+        w.audio_expected_loss(0)
+    );
+    assert!(share >= 0.95, "{share}");
+    let fec = w.audio_expected_loss(0);
+    assert!(
+        (20..=40).contains(&fec),
+        "Opus FEC follows the loss: {fec} %"
+    );
+}
+
+#[test]
+fn at_seventy_percent_downlink_loss_three_quarters_of_the_audio_arrives() {
+    // Four earlier frames ride in every packet while the loss lasts: a frame is gone only
+    // when five packets in a row are (17 % at 70 % random loss).
+    let shares: Vec<Option<f64>> = (1..=3)
+        .map(|seed| delivered(seed, &[(1, 0.0, 0.7)]).1)
+        .collect();
+    println!("70 % downlink: {shares:?}");
+    let got: Vec<f64> = shares.iter().flatten().copied().collect();
+    assert!(
+        got.len() >= 2,
+        "calls set up in at most one of three runs: {shares:?}"
+    );
+    for s in got {
+        assert!(s >= 0.65, "{shares:?}");
+    }
+}
+
+/// Alice publishes audio and a 1.2 Mbit/s camera to Bob over an uplink carrying `cap_bps`
+/// with 300 ms of queue.
+fn capped_call(seed: u64, cap_bps: u64) -> (World, usize, usize) {
+    use roomcast_tests::vnet::Impairment;
+    let mut w = World::new(seed);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    let cap = Impairment {
+        rate_bps: Some(cap_bps),
+        queue: Duration::from_millis(300),
+        ..Impairment::default()
+    };
+    let addr = w.clients[alice].addr;
+    w.net.set_link(addr, cap, Impairment::default());
+    w.publish_audio(alice);
+    w.publish_video(alice, 1_200_000);
+    (w, alice, bob)
+}
+
+#[test]
+fn on_a_500_kbit_uplink_video_adapts_below_the_cap_and_audio_is_unhurt() {
+    let (mut w, alice, bob) = capped_call(7, 500_000);
+    let addr = w.clients[alice].addr;
+    let start = w.now;
+    let adapted = w.run_until(start + Duration::from_secs(5), |w| {
+        w.video_bitrate(alice).is_some_and(|b| b < 450_000)
+    });
+    println!(
+        "camera at {:?} bit/s after {:?}",
+        w.video_bitrate(alice),
+        w.now - start
+    );
+    assert!(
+        adapted,
+        "the camera still wants {:?} bit/s after 5 s",
+        w.video_bitrate(alice)
+    );
+    w.run_for(Duration::from_secs(25));
+    let (from, to) = (w.now - Duration::from_secs(10), w.now);
+    let b = &w.clients[bob];
+    let video = b.video_bps_between(from, to);
+    let audio = b.frames_between(from, to);
+    let dropped = w.net.stats(addr).0.dropped_by_cap;
+    println!(
+        "last 10 s: camera {:?} bit/s, Bob receives {video:.0} bit/s of video, {audio} audio frames; {dropped} datagrams dropped at the cap",
+        w.video_bitrate(alice)
+    );
+    assert!(
+        w.video_bitrate(alice).is_some_and(|b| b < 450_000),
+        "stays below the cap"
+    );
+    assert!(
+        (150_000.0..450_000.0).contains(&video),
+        "video uses the link: {video}"
+    );
+    assert!(audio >= 495, "audio unhurt: {audio} of 500 frames");
+}
+
+#[test]
+fn on_a_wide_link_the_camera_gets_all_it_asks_for() {
+    let (mut w, alice, _bob) = capped_call(8, 3_000_000);
+    let start = w.now;
+    // The estimate starts at 800 kbit/s and grows into what the camera wants.
+    let full = w.run_until(start + Duration::from_secs(5), |w| {
+        w.video_bitrate(alice) == Some(1_200_000)
+    });
+    assert!(
+        full,
+        "camera at {:?} bit/s after 5 s",
+        w.video_bitrate(alice)
     );
 }

@@ -1,17 +1,18 @@
 //! `roomcast join`: a headless participant. Publishes synthetic or file sources, receives
 //! everyone, optionally records, and reports what arrived and how late.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use roomcast_engine::codec::AudioProfile;
 use roomcast_engine::media::{
-    AudioSink, AudioSource, NullSink, PatternSource, ToneSource, VideoSink, VideoSource, WavSink,
-    WavSource, Y4mSink, Y4mSource,
+    AudioFrame, AudioSink, AudioSource, MediaError, NullSink, PatternSource, ToneSource,
+    VideoFrame, VideoSink, VideoSource, WavSink, WavSource, Y4mSink, Y4mSource,
 };
 use roomcast_engine::stats::{AudioStats, VideoStats};
 use roomcast_engine::video::SmallStream;
@@ -345,18 +346,20 @@ fn video_source(args: &JoinArgs) -> anyhow::Result<Option<Box<dyn VideoSource>>>
 
 fn sink_config(record: Option<PathBuf>) -> EngineConfig {
     let audio_dir = record.clone();
+    let audio_files = Files::default();
+    let video_files = Files::default();
     EngineConfig {
         auto_subscribe_audio: true,
         auto_subscribe_video: true,
         audio_sink: std::sync::Arc::new(move |user: &str| -> Box<dyn AudioSink> {
-            match &audio_dir {
-                Some(dir) => match WavSink::create(&dir.join(format!("{user}.wav")), 2) {
-                    Ok(s) => Box::new(s),
-                    Err(e) => {
-                        tracing::error!("cannot record {user}'s audio: {e}");
-                        Box::new(NullSink)
-                    }
-                },
+            let Some(dir) = &audio_dir else {
+                return Box::new(NullSink);
+            };
+            let path = dir.join(format!("{user}.wav"));
+            match audio_files.open(&path, || {
+                WavSink::create(&path, 2).map(|s| Box::new(s) as _)
+            }) {
+                Some(s) => Box::new(s),
                 None => Box::new(NullSink),
             }
         }),
@@ -365,14 +368,12 @@ fn sink_config(record: Option<PathBuf>) -> EngineConfig {
                 Stream::Main => "main",
                 Stream::Sub => "sub",
             };
-            match &record {
-                Some(dir) => match Y4mSink::create(&dir.join(format!("{user}-{name}.y4m"))) {
-                    Ok(s) => Box::new(s),
-                    Err(e) => {
-                        tracing::error!("cannot record {user}'s video: {e}");
-                        Box::new(NullSink)
-                    }
-                },
+            let Some(dir) = &record else {
+                return Box::new(NullSink);
+            };
+            let path = dir.join(format!("{user}-{name}.y4m"));
+            match video_files.open(&path, || Y4mSink::create(&path).map(|s| Box::new(s) as _)) {
+                Some(s) => Box::new(s),
                 None => Box::new(NullSink),
             }
         }),
@@ -441,7 +442,9 @@ pub fn report(s: &Statistics) -> Value {
             "video_frames": s.video_frames_sent,
             "small_video_frames": s.small_frames_sent,
             "keyframes": s.keyframes_sent,
+            "estimate_kbps": s.send_estimate_bps.map(|b| b / 1000),
         },
+        "reconnects": s.reconnects,
         "remotes": remotes,
     })
 }
@@ -491,5 +494,60 @@ impl Roster {
                 remote[k.as_str()] = v.clone();
             }
         }
+    }
+}
+
+/// The recordings of one run, one file per remote stream: a user who leaves and comes back,
+/// or whose stream resumes after a reconnection, goes on in the same file instead of
+/// replacing it. Files are finished when the run ends.
+struct Files<S: ?Sized>(Arc<Mutex<HashMap<PathBuf, Kept<S>>>>);
+
+impl<S: ?Sized> Default for Files<S> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<S: ?Sized> Files<S> {
+    fn open(
+        &self,
+        path: &std::path::Path,
+        create: impl FnOnce() -> Result<Box<S>, MediaError>,
+    ) -> Option<Kept<S>> {
+        let mut files = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(kept) = files.get(path) {
+            return Some(Kept(kept.0.clone()));
+        }
+        match create() {
+            Ok(sink) => {
+                let kept = Kept(Arc::new(Mutex::new(sink)));
+                files.insert(path.to_path_buf(), Kept(kept.0.clone()));
+                Some(kept)
+            }
+            Err(e) => {
+                tracing::error!("cannot record to {}: {e}", path.display());
+                None
+            }
+        }
+    }
+}
+
+struct Kept<S: ?Sized>(Arc<Mutex<Box<S>>>);
+
+impl AudioSink for Kept<dyn AudioSink> {
+    fn write(&mut self, frame: &AudioFrame) -> Result<(), MediaError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write(frame)
+    }
+}
+
+impl VideoSink for Kept<dyn VideoSink> {
+    fn write(&mut self, frame: &VideoFrame) -> Result<(), MediaError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write(frame)
     }
 }

@@ -42,6 +42,12 @@ pub struct Controls {
     pub skip_big: AtomicBool,
     pub skip_small: AtomicBool,
     pub bitrate_bps: AtomicU32,
+    /// Video: what the network carries for this stream now (bandwidth estimation), bit/s;
+    /// 0 while there is no estimate. The camera encodes at most this; the screen share keeps
+    /// its bitrate per frame (text stays sharp) and sends fewer frames instead.
+    pub network_bps: AtomicU32,
+    /// Audio: the loss (percent) the receiver reports, for Opus' in-band FEC.
+    pub expected_loss: AtomicU8,
     /// Loudness of the last captured audio frame, 0..=100 (0 while muted).
     pub level: AtomicU8,
     /// SEI messages to attach to the next encoded frames, with how many frames each goes on.
@@ -124,6 +130,7 @@ pub fn start_audio(
             // across processes.
             let mut next = (now_us() / frame_us + 1) * frame_us;
             let mut frames = 0u32;
+            let mut expected_loss = 0;
             while wait_until(next, &c) {
                 let capture_us = next;
                 next += frame_us;
@@ -155,6 +162,10 @@ pub fn start_audio(
                 // The meter shows what is sent: after effects and music.
                 c.level
                     .store(crate::stats::level(&frame.samples), Ordering::Relaxed);
+                let loss = c.expected_loss.load(Ordering::Relaxed);
+                if loss != expected_loss && encoder.set_expected_loss(loss).is_ok() {
+                    expected_loss = loss;
+                }
                 match encoder.encode(&frame.samples) {
                     Ok(data) => {
                         let e = Encoded {

@@ -174,7 +174,8 @@ pub enum EngineEvent {
     /// Every 300 ms: loudness 0..=100 of the local user (None) and each remote user.
     Volumes(Vec<(Option<UserId>, u8)>),
     /// Every 2 s: each remote user's reception quality.
-    NetworkQuality(Vec<(UserId, crate::quality::Quality)>),
+    /// Every 2 s; `None` is our own uplink.
+    NetworkQuality(Vec<(Option<UserId>, crate::quality::Quality)>),
     /// A local video source ended by itself: the shared window closed, the user stopped the
     /// share from the system (Wayland's indicator), the camera went away. Others see its last
     /// picture until [`Engine::stop_local_video`] releases the stream.
@@ -187,8 +188,17 @@ pub enum EngineEvent {
     MusicComplete {
         id: i32,
     },
+    /// The connection to the room server or the media connection broke; the engine tries to
+    /// get back by itself (see `Reconnecting`).
     ConnectionLost,
+    /// The media connection came back by itself.
     ConnectionRecovered,
+    /// Entering the room again after a lost connection, attempt number `attempt`.
+    Reconnecting {
+        attempt: u32,
+    },
+    /// Back in the room: publishing and watching what we did before.
+    Reconnected,
     /// An anchor invites us (audience) to speak; answer with [`Engine::answer_invite`].
     SpeakInvited {
         by: UserId,
@@ -341,7 +351,7 @@ impl Engine {
             let (cmds, cmd_rx) = mpsc::unbounded_channel();
             let session = Session::new(
                 ws,
-                &params.server_url,
+                params.clone(),
                 self.events_tx.clone(),
                 cmds.clone(),
                 self.config.clone(),

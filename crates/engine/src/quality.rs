@@ -1,5 +1,6 @@
-//! Network quality per remote user, TRTC-style (excellent … down), from what the receivers
-//! saw in the last interval: concealed audio, video gaps and decode errors, and silence.
+//! Network quality, TRTC-style (excellent … down): per remote user from what the receivers
+//! saw in the last interval (concealed audio, video gaps and decode errors, silence), and for
+//! our own uplink from what the server reports and bandwidth estimation says.
 
 use std::collections::HashMap;
 
@@ -43,7 +44,7 @@ pub struct QualityMeter {
 }
 
 impl QualityMeter {
-    pub fn update(&mut self, stats: &Statistics) -> Vec<(UserId, Quality)> {
+    pub fn update(&mut self, stats: &Statistics) -> Vec<(Option<UserId>, Quality)> {
         let mut out = Vec::new();
         for (user, r) in &stats.remotes {
             let now = Seen {
@@ -68,20 +69,37 @@ impl QualityMeter {
             } else if packets == 0 {
                 Quality::Down
             } else {
-                let ratio = bad as f64 / total as f64;
-                match ratio {
-                    r if r < 0.01 => Quality::Excellent,
-                    r if r < 0.03 => Quality::Good,
-                    r if r < 0.08 => Quality::Poor,
-                    r if r < 0.15 => Quality::Bad,
-                    _ => Quality::VeryBad,
-                }
+                grade(bad as f64 / total as f64)
             };
             if let Ok(u) = UserId::new(user.clone()) {
-                out.push((u, quality));
+                out.push((Some(u), quality));
             }
         }
         out
+    }
+}
+
+/// Grades a share of bad frames or lost packets.
+fn grade(ratio: f64) -> Quality {
+    match ratio {
+        r if r < 0.01 => Quality::Excellent,
+        r if r < 0.03 => Quality::Good,
+        r if r < 0.08 => Quality::Poor,
+        r if r < 0.15 => Quality::Bad,
+        _ => Quality::VeryBad,
+    }
+}
+
+/// Our uplink: `connected` (to the server, media flowing), the loss the server reports on our
+/// audio, and whether the bandwidth estimate covers what we want to send (a squeezed uplink
+/// is at best "good").
+pub fn uplink(connected: bool, loss: f32, squeezed: bool) -> Quality {
+    if !connected {
+        return Quality::Down;
+    }
+    match grade(f64::from(loss)) {
+        Quality::Excellent if squeezed => Quality::Good,
+        q => q,
     }
 }
 
@@ -117,5 +135,14 @@ mod tests {
         // Playout went on (concealing) but no packet came: the sender is down.
         assert_eq!(m.update(&stats(400, 105, 295))[0].1, Quality::Down);
         assert_eq!(m.update(&stats(400, 105, 295))[0].1, Quality::Unknown);
+    }
+
+    #[test]
+    fn the_uplink_grades_reported_loss_and_a_squeezed_estimate() {
+        assert_eq!(uplink(true, 0.0, false), Quality::Excellent);
+        assert_eq!(uplink(true, 0.0, true), Quality::Good);
+        assert_eq!(uplink(true, 0.3, false), Quality::VeryBad);
+        assert_eq!(uplink(true, 0.05, true), Quality::Poor);
+        assert_eq!(uplink(false, 0.0, false), Quality::Down);
     }
 }

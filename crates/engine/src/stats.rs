@@ -118,6 +118,10 @@ pub struct Statistics {
     pub small_frames_sent: u64,
     pub keyframes_sent: u64,
     pub local_level: u8,
+    /// Times the session entered the room again after losing the server.
+    pub reconnects: u64,
+    /// What bandwidth estimation says the uplink carries, bit/s.
+    pub send_estimate_bps: Option<u64>,
     pub remotes: BTreeMap<String, RemoteStats>,
 }
 
@@ -190,6 +194,8 @@ pub struct LocalStats {
     pub video_frames_sent: u64,
     pub small_frames_sent: u64,
     pub keyframes_sent: u64,
+    pub reconnects: u64,
+    pub send_estimate_bps: Option<u64>,
     /// Loudness of the last captured audio frame, 0..=100.
     pub local_level: u8,
 }
@@ -252,6 +258,8 @@ impl Registry {
             video_frames_sent: local.video_frames_sent,
             small_frames_sent: local.small_frames_sent,
             keyframes_sent: local.keyframes_sent,
+            reconnects: local.reconnects,
+            send_estimate_bps: local.send_estimate_bps,
             local_level: local.local_level,
             remotes,
         }

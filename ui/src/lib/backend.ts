@@ -493,6 +493,10 @@ export type RoomEvent =
   | { type: 'network_quality'; qualities: QualityEntry[] }
   | { type: 'connection_lost' }
   | { type: 'connection_recovered' }
+  /** Entering the room again after a lost connection (attempt 1, 2, …); the call goes on. */
+  | { type: 'reconnecting'; attempt: number }
+  /** Back in the room after entering again: publishing and watching as before. */
+  | { type: 'reconnected' }
   /** My own role changed (after switch_role, or by the server). */
   | { type: 'role_changed'; role: Role }
   /** Also device notices, e.g. "No microphone found — sending a test tone" (code null). */

@@ -9,8 +9,6 @@ use crate::media::{FRAME_SAMPLES, SAMPLE_RATE};
 const MAX_PACKET: usize = 1275;
 /// Largest decode: 120 ms per channel, Opus' maximum packet duration.
 const MAX_DECODE_SAMPLES: usize = 5760;
-/// Loss the encoder plans FEC for.
-const EXPECTED_LOSS_PERCENT: i32 = 10;
 
 fn channels_of(channels: u16) -> Result<Channels, CodecError> {
     match channels {
@@ -33,7 +31,10 @@ pub struct OpusEncoder {
 }
 
 impl OpusEncoder {
-    /// 48 kHz, 20 ms frames, in-band FEC on, expected loss 10 %, DTX on for Speech/Default.
+    /// 48 kHz, 20 ms frames, in-band FEC on (used once [`set_expected_loss`] says there is
+    /// loss), DTX on for Speech/Default.
+    ///
+    /// [`set_expected_loss`]: Self::set_expected_loss
     pub fn new(channels: u16, profile: AudioProfile) -> Result<Self, CodecError> {
         let application = match profile {
             AudioProfile::Music => Application::Audio,
@@ -45,9 +46,6 @@ impl OpusEncoder {
             .set_bitrate(Bitrate::Bits(profile.bitrate_bps() as i32))
             .map_err(opus_err("set bitrate"))?;
         inner.set_inband_fec(true).map_err(opus_err("enable FEC"))?;
-        inner
-            .set_packet_loss_perc(EXPECTED_LOSS_PERCENT)
-            .map_err(opus_err("set expected loss"))?;
         inner
             .set_dtx(profile != AudioProfile::Music)
             .map_err(opus_err("set DTX"))?;
@@ -66,6 +64,14 @@ impl OpusEncoder {
         self.inner
             .encode_vec(pcm, MAX_PACKET)
             .map_err(opus_err("encode"))
+    }
+
+    /// The packet loss (percent) the receiver sees: Opus adds in-band FEC for it, taking
+    /// those bits from the primary frames (none at 0 %).
+    pub fn set_expected_loss(&mut self, percent: u8) -> Result<(), CodecError> {
+        self.inner
+            .set_packet_loss_perc(i32::from(percent.min(100)))
+            .map_err(opus_err("set expected loss"))
     }
 
     /// Clamped to Opus' 6–510 kbps.
@@ -149,6 +155,7 @@ mod tests {
     ) -> Vec<(u64, Vec<i16>, Vec<u8>)> {
         let mut source = ToneSource::new(channels);
         let mut encoder = OpusEncoder::new(channels, profile).expect("valid settings");
+        encoder.set_expected_loss(10).expect("a loss percentage");
         (0..n)
             .map(|k| {
                 let capture = start + k * 20_000;

@@ -4,7 +4,6 @@
 //! publications are m-lines the core adds and describes in its offers.
 
 pub mod core;
-mod dtls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -178,11 +177,25 @@ async fn next_message(ws: &mut Ws) -> Result<Option<ServerMessage>, EngineError>
     Ok(None)
 }
 
+type Entering = tokio::task::JoinHandle<Result<(Ws, ServerMessage), EngineError>>;
+
+/// Who receives a remote stream: the same receiver plays it across reconnections.
+type StreamKey = (UserId, MediaKind, Stream);
+
+/// A reconnection attempt that hangs (a dead route) counts as failed after this.
+const ENTER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub struct Session {
-    ws: Ws,
+    /// None while the connection to the server is lost.
+    ws: Option<Ws>,
+    /// How we entered, to enter again after a lost connection.
+    params: EnterRoomParams,
+    entering: Option<Entering>,
     socket: UdpSocket,
     core: Core,
-    receivers: HashMap<Mid, Receiver>,
+    receivers: HashMap<StreamKey, (Mid, Receiver)>,
+    /// Which stream each receiving m-line carries.
+    mids: HashMap<Mid, StreamKey>,
     /// Sinks the engine gave with a subscription, until its receiver starts.
     sinks: HashMap<(UserId, MediaKind, Stream), Box<dyn VideoSink>>,
     dones: HashMap<Token, Done>,
@@ -199,7 +212,7 @@ impl Session {
     #[allow(clippy::too_many_arguments)]
     pub async fn new(
         ws: Ws,
-        server_url: &str,
+        params: EnterRoomParams,
         events: mpsc::UnboundedSender<EngineEvent>,
         cmd_tx: mpsc::UnboundedSender<Cmd>,
         config: EngineConfig,
@@ -208,25 +221,20 @@ impl Session {
         role: Arc<Mutex<Role>>,
         started: Instant,
     ) -> Result<Self, EngineError> {
-        let local_ip = route_ip(server_url).await;
-        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
-            .await
-            .map_err(|e| {
-                EngineError::Connect(format!("cannot open a UDP socket for media: {e}"))
-            })?;
-        let local = socket
-            .local_addr()
-            .map_err(|e| EngineError::Connect(e.to_string()))?;
+        let (socket, local) = media_socket(&params.server_url).await?;
         let auto = AutoSubscribe {
             audio: config.auto_subscribe_audio,
             video: config.auto_subscribe_video,
         };
         let core = Core::new(local, Instant::now(), started, auto, registry.clone(), role)?;
         Ok(Self {
-            ws,
+            ws: Some(ws),
+            params,
+            entering: None,
             socket,
             core,
             receivers: HashMap::new(),
+            mids: HashMap::new(),
             sinks: HashMap::new(),
             dones: HashMap::new(),
             next_token: 0,
@@ -252,16 +260,23 @@ impl Session {
         while self.flush().await {
             let timeout = self.core.next_timeout();
             tokio::select! {
-                frame = self.ws.next() => {
+                frame = next_frame(&mut self.ws) => {
                     let now = Instant::now();
                     match frame {
                         Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMessage>(t.as_str()) {
                             Ok(msg) => self.core.handle_server(now, msg),
                             Err(e) => tracing::warn!("unreadable server message: {e}"),
                         },
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => self.core.connection_lost(now),
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                            self.ws = None;
+                            self.core.connection_lost(now);
+                        }
                         Some(Ok(_)) => {}
                     }
+                }
+                entered = wait_entering(&mut self.entering) => {
+                    self.entering = None;
+                    self.entered_again(entered).await;
                 }
                 cmd = cmds.recv(), if cmds_open => match cmd {
                     Some(cmd) => self.command(cmd),
@@ -286,7 +301,12 @@ impl Session {
             }
         }
         self.receivers.clear();
-        let _ = self.ws.close(None).await;
+        if let Some(e) = self.entering.take() {
+            e.abort();
+        }
+        if let Some(mut ws) = self.ws.take() {
+            let _ = ws.close(None).await;
+        }
         let _ = self.events.send(EngineEvent::ExitRoom);
         for done in self.exits.drain(..) {
             let _ = done.send(());
@@ -299,10 +319,13 @@ impl Session {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::Signal(msg) => {
-                    if let Err(e) = send(&mut self.ws, &msg).await {
+                    if let Some(ws) = self.ws.as_mut()
+                        && let Err(e) = send(ws, &msg).await
+                    {
                         tracing::debug!("cannot send: {e}");
                     }
                 }
+                Output::Reconnect { role } => self.enter_again(role),
                 Output::Transmit(t) => {
                     let _ = self.socket.try_send_to(&t.contents, t.destination);
                 }
@@ -321,14 +344,23 @@ impl Session {
                     stream,
                 } => self.start_receiver(mid, &user, kind, stream),
                 Output::StopReceiver(mid) => {
-                    self.receivers.remove(&mid);
+                    if let Some(key) = self.mids.remove(&mid)
+                        && self.receivers.get(&key).is_some_and(|(m, _)| *m == mid)
+                    {
+                        self.receivers.remove(&key);
+                    }
                 }
                 Output::Media {
                     mid,
                     rtp_time,
                     data,
                     contiguous,
-                } => match self.receivers.get(&mid) {
+                } => match self
+                    .mids
+                    .get(&mid)
+                    .and_then(|k| self.receivers.get(k))
+                    .map(|(_, r)| r)
+                {
                     Some(Receiver::Audio(r)) => {
                         lock(&r.playout).push_packet(&r.user, now_us(), rtp_time, data.to_vec());
                     }
@@ -373,8 +405,16 @@ impl Session {
         self.core.handle_command(Instant::now(), command);
     }
 
-    /// Starts the thread that receives `user`'s stream on `mid`.
+    /// Starts the thread that receives `user`'s stream on `mid`, or moves the one that
+    /// received it before a reconnection to the new m-line.
     fn start_receiver(&mut self, mid: Mid, user: &UserId, kind: MediaKind, stream: Stream) {
+        let key = (user.clone(), kind, stream);
+        self.mids.insert(mid, key.clone());
+        if let Some((old, _)) = self.receivers.get_mut(&key) {
+            let old = std::mem::replace(old, mid);
+            self.mids.remove(&old);
+            return;
+        }
         let tx = self.cmd_tx.clone();
         let fb = move |feedback| {
             let _ = tx.send(Cmd::Core(Command::Feedback { mid, feedback }));
@@ -407,7 +447,7 @@ impl Session {
         };
         match receiver {
             Ok(r) => {
-                self.receivers.insert(mid, r);
+                self.receivers.insert(key, (mid, r));
             }
             Err(e) => {
                 let _ = self.events.send(EngineEvent::Error {
@@ -417,6 +457,87 @@ impl Session {
             }
         }
     }
+}
+
+impl Session {
+    /// Opens a new connection and enters as `role` with the same identity, in the background.
+    fn enter_again(&mut self, role: Role) {
+        self.ws = None;
+        let mut params = self.params.clone();
+        params.role = role;
+        let events = self.events.clone();
+        self.entering = Some(tokio::spawn(async move {
+            tokio::time::timeout(ENTER_TIMEOUT, connect(&params, &events))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(EngineError::Connect(
+                        "the room server did not answer".into(),
+                    ))
+                })
+        }));
+    }
+
+    /// The outcome of [`enter_again`](Self::enter_again). Media leaves from a new socket if
+    /// the route to the server now goes through another address (a network change).
+    async fn entered_again(&mut self, result: Result<(Ws, ServerMessage), EngineError>) {
+        let now = Instant::now();
+        let (ws, entered) = match result {
+            Ok(r) => r,
+            Err(e) => return self.core.reconnect_failed(now, e),
+        };
+        let mut local = self.socket.local_addr().ok();
+        if route_ip(&self.params.server_url).await
+            != local
+                .map(|a| a.ip())
+                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+            && let Ok((socket, addr)) = media_socket(&self.params.server_url).await
+        {
+            self.socket = socket;
+            local = Some(addr);
+        }
+        self.ws = Some(ws);
+        let result = match local {
+            Some(local) => self.core.reconnected(Instant::now(), local, entered),
+            None => Err(EngineError::Connect(
+                "the media socket has no address".into(),
+            )),
+        };
+        if let Err(e) = result {
+            self.ws = None;
+            self.core.reconnect_failed(Instant::now(), e);
+        }
+    }
+}
+
+async fn next_frame(
+    ws: &mut Option<Ws>,
+) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+    match ws {
+        Some(ws) => ws.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait_entering(
+    entering: &mut Option<Entering>,
+) -> Result<(Ws, ServerMessage), EngineError> {
+    match entering {
+        Some(task) => task
+            .await
+            .unwrap_or_else(|e| Err(EngineError::Connect(format!("entering again failed: {e}")))),
+        None => std::future::pending().await,
+    }
+}
+
+/// A UDP socket for media on the address the OS would use to reach the server.
+async fn media_socket(server_url: &str) -> Result<(UdpSocket, SocketAddr), EngineError> {
+    let socket = UdpSocket::bind(SocketAddr::new(route_ip(server_url).await, 0))
+        .await
+        .map_err(|e| EngineError::Connect(format!("cannot open a UDP socket for media: {e}")))?;
+    let local = socket
+        .local_addr()
+        .map_err(|e| EngineError::Connect(e.to_string()))?;
+    Ok((socket, local))
 }
 
 fn rtc_kind(kind: MediaKind) -> str0m::media::MediaKind {

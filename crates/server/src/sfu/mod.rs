@@ -498,6 +498,11 @@ impl Worker {
                         from: id,
                         data: Box::new(data),
                     }),
+                    Event::MediaEgressStats(s) => {
+                        if let Some(loss) = s.loss {
+                            peer.loss_report(s.mid, loss);
+                        }
+                    }
                     Event::KeyframeRequest(req) => out.push(Forward::KeyframeRequest {
                         from: id,
                         mid: req.mid,

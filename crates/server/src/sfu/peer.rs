@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use roomcast_proto::{MediaKind, Stream, Track, UserId};
+use roomcast_rtc::protect::{LossProtection, RED_DISTANCES, REPORT_EVERY};
 use str0m::change::SdpOffer;
 use str0m::media::{Direction, Mid};
 use str0m::{Candidate, Rtc};
@@ -31,15 +32,20 @@ pub struct Peer {
     pub connected: bool,
     /// When str0m next wants `handle_input(Timeout)`.
     pub timeout: Instant,
+    /// Per audio m-line we forward on: the loss this client reports, and its protection.
+    loss: HashMap<Mid, LossProtection>,
 }
 
 impl Peer {
     pub fn new(now: Instant, udp_addr: SocketAddr) -> Result<Self, String> {
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .set_crypto_provider(Arc::new(roomcast_rtc::dtls::crypto_provider()))
             .clear_codecs()
-            .enable_opus(true, false)
+            .enable_opus(true, true)
+            .set_red_distances(RED_DISTANCES)
+            .set_stats_interval(Some(REPORT_EVERY))
+            .set_rtcp_report_interval_audio(REPORT_EVERY)
             .enable_h264(true)
             .build(now);
         let candidate = Candidate::host(udp_addr, "udp")
@@ -50,6 +56,7 @@ impl Peer {
             uses: HashMap::new(),
             connected: false,
             timeout: now,
+            loss: HashMap::new(),
         })
     }
 
@@ -101,8 +108,32 @@ impl Peer {
             };
             uses.insert(mid, u);
         }
+        // Audio we forward goes without redundancy until this client reports loss.
+        for (mid, u) in &uses {
+            if matches!(
+                u,
+                Use::Subscribe {
+                    kind: MediaKind::Audio,
+                    ..
+                }
+            ) && !self.loss.contains_key(mid)
+            {
+                self.loss.insert(*mid, LossProtection::new());
+                self.rtc.direct_api().set_red_send(*mid, false);
+            }
+        }
+        self.loss.retain(|mid, _| uses.contains_key(mid));
         self.uses = uses;
         Ok(answer.to_sdp_string())
+    }
+
+    /// This client's receiver reports on `mid` say `loss`: protect the audio we forward there
+    /// accordingly (RED towards it while it loses packets).
+    pub fn loss_report(&mut self, mid: Mid, loss: f32) {
+        if let Some(p) = self.loss.get_mut(&mid) {
+            let red = p.report(loss).red;
+            self.rtc.direct_api().set_red_send(mid, red);
+        }
     }
 
     /// The m-line on which this client publishes `kind`/`stream`.

@@ -165,6 +165,19 @@ describe('Call', () => {
     expect(screen.getByTestId('banner-connection').textContent).toMatch(/Reconnected/);
   });
 
+  test('while the engine enters again the banner shows the attempt, and the call stays', async () => {
+    const { backend } = await setup({}, [{ userId: 'bob', role: 'anchor', audio: true, video: true, subVideo: false }]);
+    backend.emit({ type: 'connection_lost' });
+    backend.emit({ type: 'reconnecting', attempt: 2 });
+    flushSync();
+    expect(screen.getByTestId('banner-attempt').textContent).toMatch(/attempt 2/);
+    expect(screen.getByTestId('tile-bob')).toBeTruthy();
+    backend.emit({ type: 'reconnected' });
+    flushSync();
+    expect(screen.getByTestId('banner-connection').textContent).toMatch(/Reconnected/);
+    expect(screen.queryByTestId('banner-attempt')).toBeNull();
+  });
+
   test('a screen share shows the large view with the cameras in a strip', async () => {
     const { backend } = await setup({}, [{ userId: 'carol', role: 'anchor', audio: true, video: true, subVideo: false }]);
     backend.emit({ type: 'video_available', userId: 'carol', stream: 'sub', available: true });

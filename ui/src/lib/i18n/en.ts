@@ -212,6 +212,7 @@ export const en = {
 
   'connection.lost': 'Connection lost — reconnecting… Your audio and video will resume automatically.',
   'connection.recovered': 'Reconnected.',
+  'connection.attempt': '(attempt {attempt})',
 
   // Network quality 0..6 (backend.ts `Quality`).
   'network.quality0': 'unknown',

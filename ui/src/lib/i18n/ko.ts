@@ -202,6 +202,7 @@ export const ko: Catalog = {
 
   'connection.lost': '연결이 끊겼어요 — 다시 연결하는 중… 음성과 영상은 자동으로 다시 이어져요.',
   'connection.recovered': '다시 연결됐어요.',
+  'connection.attempt': '({attempt}번째 시도)',
 
   'network.quality0': '알 수 없음',
   'network.quality1': '아주 좋음',

@@ -76,6 +76,8 @@ export class RoomState {
   /** Playback volumes (0..100) set on this computer; absent = 100. */
   userVolumes = $state<Record<string, number>>({});
   connection = $state<ConnectionState>('connected');
+  /** While lost: the engine's attempt at entering the room again (0 before the first). */
+  reconnectAttempt = $state(0);
   toasts = $state<Toast[]>([]);
   /** Set when the room was exited (reason), e.g. "left", "kicked". */
   exited = $state<string | null>(null);
@@ -312,8 +314,15 @@ export class RoomState {
         this.clearRecoveredTimer();
         this.connection = 'lost';
         break;
-      case 'connection_recovered':
+      case 'reconnecting':
         this.clearRecoveredTimer();
+        this.connection = 'lost';
+        this.reconnectAttempt = e.attempt;
+        break;
+      case 'connection_recovered':
+      case 'reconnected':
+        this.clearRecoveredTimer();
+        this.reconnectAttempt = 0;
         this.connection = 'recovered';
         this.recoveredTimer = setTimeout(() => {
           this.recoveredTimer = null;

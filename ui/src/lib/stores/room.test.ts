@@ -125,6 +125,20 @@ describe('RoomState', () => {
     expect(r.connection).toBe('connected');
   });
 
+  test('reconnecting keeps the banner with the attempt; reconnected clears it', () => {
+    const r = make();
+    r.handle({ type: 'connection_lost' });
+    r.handle({ type: 'reconnecting', attempt: 3 });
+    expect(r.connection).toBe('lost');
+    expect(r.reconnectAttempt).toBe(3);
+    expect(r.exited).toBeNull();
+    r.handle({ type: 'reconnected' });
+    expect(r.connection).toBe('recovered');
+    expect(r.reconnectAttempt).toBe(0);
+    vi.advanceTimersByTime(2000);
+    expect(r.connection).toBe('connected');
+  });
+
   test('a loss right after recovery is not hidden by the pending timer', () => {
     const r = make();
     r.handle({ type: 'connection_lost' });

@@ -21,8 +21,12 @@ use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaTime, Mid, Pt
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 
+mod bandwidth;
 mod negotiate;
+mod reconnect;
 mod server;
+
+use reconnect::{Link, new_rtc, reconnecting};
 
 use super::rtc_kind;
 pub use crate::capture::{Controls, Encoded};
@@ -113,7 +117,12 @@ pub enum Output {
         data: Arc<[u8]>,
         contiguous: bool,
     },
-    /// The session is over (exit, removal or a lost server connection).
+    /// Open a new connection to the room server and enter again as `role` with the same
+    /// identity; report with [`Core::reconnected`] or [`Core::reconnect_failed`].
+    Reconnect {
+        role: Role,
+    },
+    /// The session is over (exit, removal, or no way back to the server).
     Finished,
 }
 
@@ -153,6 +162,8 @@ struct Queued {
 struct Line {
     track: Track,
     pt: Option<Pt>,
+    /// Published with big and small layers.
+    simulcast: bool,
 }
 
 /// Which remote streams to subscribe to as soon as they are available.
@@ -192,7 +203,13 @@ pub struct Core {
     role: Arc<Mutex<Role>>,
     started: Instant,
     connected: bool,
-    ice_lost: bool,
+    /// Since when ICE has been disconnected.
+    ice_lost: Option<Instant>,
+    link: Link,
+    /// Our streams that are on, as we last told the server.
+    available: Vec<(MediaKind, Stream)>,
+    /// The loss the server reports on our audio, and the protection it calls for.
+    audio_loss: roomcast_rtc::protect::LossProtection,
     /// Users known to be in the room with their available streams.
     users: HashMap<UserId, (bool, bool, bool)>,
     /// What the host locked off (main stream).
@@ -214,21 +231,8 @@ impl Core {
         registry: Arc<Registry>,
         role: Arc<Mutex<Role>>,
     ) -> Result<Self, EngineError> {
-        let mut config = Rtc::builder()
-            .set_crypto_provider(Arc::new(super::dtls::crypto_provider()))
-            .clear_codecs()
-            .enable_opus(true, false)
-            .enable_h264(true);
-        // Connectivity checks keep being resent, at most half a second apart, instead of
-        // giving up after nine: on a lossy link they are what lets a call set up at all.
-        config.set_max_stun_rto(STUN_MAX_RTO);
-        config.set_max_stun_retransmits(STUN_RESENDS);
-        let mut rtc = config.build(now);
-        let candidate =
-            Candidate::host(local, "udp").map_err(|e| EngineError::Connect(e.to_string()))?;
-        rtc.add_local_candidate(candidate);
         Ok(Self {
-            rtc,
+            rtc: new_rtc(local, now)?,
             local,
             now,
             rtc_timeout: now,
@@ -252,7 +256,10 @@ impl Core {
             role,
             started,
             connected: false,
-            ice_lost: false,
+            ice_lost: None,
+            link: Link::Up,
+            available: Vec::new(),
+            audio_loss: Default::default(),
             users: HashMap::new(),
             locked: Vec::new(),
             out: VecDeque::new(),
@@ -262,6 +269,9 @@ impl Core {
     }
 
     fn emit(&mut self, e: EngineEvent) {
+        if matches!(e, EngineEvent::ConnectionLost) && self.lost_reported() {
+            return;
+        }
         self.out.push_back(Output::Event(e));
     }
 
@@ -316,6 +326,7 @@ impl Core {
         [self.rtc_timeout, t.ping, t.report, t.volumes]
             .into_iter()
             .chain(self.exit_deadline)
+            .chain(self.link_due())
             .min()
             .unwrap_or(self.now)
     }
@@ -326,17 +337,22 @@ impl Core {
             self.finish();
             return;
         }
+        self.link_timeout(now);
+        if self.finished {
+            return;
+        }
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             tracing::debug!("media timeout: {e}");
         }
-        if now >= self.timers.ping {
+        if now >= self.timers.ping && self.link.is_up() {
             self.timers.ping = now + PING_EVERY;
             self.notify(Request::Ping);
         }
         if now >= self.timers.report {
             self.timers.report = now + REPORT_EVERY;
             let stats = self.registry.snapshot();
-            let qualities = self.quality.update(&stats);
+            let mut qualities = self.quality.update(&stats);
+            qualities.push((None, self.uplink_quality(&stats)));
             self.emit(EngineEvent::NetworkQuality(qualities));
             self.emit(EngineEvent::Statistics(Box::new(stats)));
         }
@@ -378,23 +394,18 @@ impl Core {
         }
     }
 
-    /// The connection to the room server is gone.
-    pub fn connection_lost(&mut self, now: Instant) {
-        self.tick(now);
-        if self.finished {
-            return;
-        }
-        self.emit(EngineEvent::ConnectionLost);
-        self.emit(EngineEvent::Error {
-            code: None,
-            message: "the connection to the room server was lost".into(),
-        });
-        self.finish();
-    }
-
     fn signal(&mut self, request: Request, pending: Pending) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
+        if !self.link.is_up() {
+            // Nobody to tell: what waits for a reply fails now, an exit needs no goodbye.
+            match pending {
+                Pending::Reply { token: Some(t), .. } => self.done(t, Err(reconnecting())),
+                Pending::Exit => self.finish(),
+                _ => {}
+            }
+            return id;
+        }
         self.pending.insert(id, pending);
         self.out
             .push_back(Output::Signal(ClientMessage { id, request }));
@@ -437,12 +448,12 @@ impl Core {
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.ice_lost = true;
                 self.emit(EngineEvent::ConnectionLost);
+                self.ice_lost.get_or_insert(self.now);
             }
             Event::IceConnectionStateChange(
                 IceConnectionState::Connected | IceConnectionState::Completed,
-            ) if std::mem::take(&mut self.ice_lost) => {
+            ) if self.ice_lost.take().is_some() && self.link.is_up() => {
                 self.emit(EngineEvent::ConnectionRecovered);
             }
             Event::KeyframeRequest(req) => {
@@ -461,6 +472,12 @@ impl Core {
                     flag.store(true, Ordering::Relaxed);
                 }
             }
+            Event::EgressBitrateEstimate(kind) => self.bandwidth_estimate(kind),
+            Event::MediaEgressStats(s) => {
+                if let Some(loss) = s.loss {
+                    self.audio_loss_report(s.mid, loss);
+                }
+            }
             Event::MediaData(data) => self.out.push_back(Output::Media {
                 mid: data.mid,
                 rtp_time: data.time.numer(),
@@ -468,6 +485,23 @@ impl Core {
                 contiguous: data.contiguous,
             }),
             _ => {}
+        }
+    }
+
+    /// The server's receiver reports on `mid` say `loss`: if that is our audio, protect it
+    /// accordingly (RED on or off, Opus FEC for the loss).
+    fn audio_loss_report(&mut self, mid: Mid, loss: f32) {
+        let ours = self
+            .lines
+            .get(&mid)
+            .is_some_and(|l| l.track.user_id.is_none() && l.track.kind == MediaKind::Audio);
+        if !ours {
+            return;
+        }
+        let p = self.audio_loss.report(loss);
+        self.rtc.direct_api().set_red_send(mid, p.red);
+        if let Some(c) = &self.audio_controls {
+            c.expected_loss.store(p.fec_percent, Ordering::Relaxed);
         }
     }
 
@@ -561,6 +595,10 @@ impl Core {
                                 .into(),
                     });
                     return;
+                }
+                self.available.retain(|a| *a != (kind, stream));
+                if available {
+                    self.available.push((kind, stream));
                 }
                 self.notify(Request::SetAvailable {
                     kind,

@@ -51,7 +51,7 @@ impl Core {
     /// Sends an offer with every queued m-line, unless one is already in flight (then the
     /// answer triggers the next).
     pub(super) fn negotiate(&mut self) {
-        if self.offer_in_flight || self.queued.is_empty() {
+        if self.offer_in_flight || self.queued.is_empty() || !self.link.is_up() {
             return;
         }
         let queued = std::mem::take(&mut self.queued);
@@ -90,7 +90,15 @@ impl Core {
                 stream: q.stream,
                 user_id: q.user,
             };
-            self.lines.insert(mid, Line { track, pt: None });
+            let simulcast = q.simulcast;
+            self.lines.insert(
+                mid,
+                Line {
+                    track,
+                    pt: None,
+                    simulcast,
+                },
+            );
         }
         let Some((offer, pending)) = applied else {
             for token in std::mem::take(&mut self.waiting) {
@@ -139,6 +147,11 @@ impl Core {
             let pt = self.choose_pt(mid, kind);
             if let Some(l) = self.lines.get_mut(&mid) {
                 l.pt = pt;
+            }
+            if kind == MediaKind::Audio {
+                // Redundancy only once the server reports loss.
+                let red = self.audio_loss.protection().red;
+                self.rtc.direct_api().set_red_send(mid, red);
             }
         }
         Ok(())

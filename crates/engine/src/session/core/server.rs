@@ -10,18 +10,39 @@ impl Core {
             return;
         };
         self.emit(EngineEvent::RoomChanged(room));
+        self.roster(users, true);
+    }
+
+    /// Who is in the room as we enter it; `fresh` unless we knew the room before (entering
+    /// again after a lost connection: only what changed is reported).
+    pub(super) fn roster(&mut self, users: Vec<roomcast_proto::RemoteUser>, fresh: bool) {
+        if !fresh {
+            let gone: Vec<UserId> = self
+                .users
+                .keys()
+                .filter(|k| !users.iter().any(|u| &u.user_id == *k))
+                .cloned()
+                .collect();
+            for user in gone {
+                self.users.remove(&user);
+                let reason = roomcast_proto::LeaveReason::Exited;
+                self.emit(EngineEvent::RemoteUserLeave { user, reason });
+            }
+        }
         for u in users {
-            self.emit(EngineEvent::RemoteUserEnter {
-                user: u.user_id.clone(),
-                name: u.name.clone(),
-            });
+            if fresh || !self.users.contains_key(&u.user_id) {
+                self.emit(EngineEvent::RemoteUserEnter {
+                    user: u.user_id.clone(),
+                    name: u.name.clone(),
+                });
+                self.users.insert(u.user_id.clone(), (false, false, false));
+            }
             if u.hand.is_some() {
                 self.emit(EngineEvent::Hand {
                     user: u.user_id.clone(),
                     hand: u.hand,
                 });
             }
-            self.users.insert(u.user_id.clone(), (false, false, false));
             let user = u.user_id;
             self.stream_available(user.clone(), MediaKind::Audio, Stream::Main, u.audio);
             self.stream_available(user.clone(), MediaKind::Video, Stream::Main, u.video);

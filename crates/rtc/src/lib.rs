@@ -1,0 +1,7 @@
+//! What the engine (the client) and the server (each subscriber's peer) share about driving
+//! str0m on weak networks: a DTLS handshake that survives heavy loss ([`dtls`]) and how a
+//! sender protects audio from the loss its receiver reports ([`protect`]). Sans-IO: time is
+//! always a parameter.
+
+pub mod dtls;
+pub mod protect;
