@@ -63,7 +63,6 @@ pub struct Client {
     pub done: HashMap<Token, Result<(), EngineError>>,
     next_token: Token,
     audio: Option<AudioOut>,
-    video: Option<VideoOut>,
     /// What each receiving m-line carries.
     pub kinds: HashMap<Mid, MediaKind>,
     /// The signaling connection is open.
@@ -80,33 +79,6 @@ struct AudioOut {
     /// What the core tells the capture (Opus FEC's expected loss), as a real capture reads it.
     controls: Arc<Controls>,
     expected_loss: u8,
-}
-
-/// A camera whose "encoder" makes frames of the size its bitrate allows: what is measured
-/// here is how the bitrate follows the network, not pictures.
-struct VideoOut {
-    controls: Arc<Controls>,
-    next: Instant,
-    frame: u64,
-}
-
-const VIDEO_FPS: u64 = 15;
-
-impl VideoOut {
-    /// The next frame: a keyframe every 2 s (three times the size), H.264 NAL framing.
-    fn encode(&mut self) -> (Vec<u8>, bool) {
-        let wanted = self.controls.bitrate_bps.load(Ordering::Relaxed);
-        let rate = match self.controls.network_bps.load(Ordering::Relaxed) {
-            0 => wanted,
-            n => wanted.min(n),
-        };
-        let keyframe = self.frame.is_multiple_of(2 * VIDEO_FPS);
-        self.frame += 1;
-        let size = (u64::from(rate) / 8 / VIDEO_FPS * if keyframe { 3 } else { 1 }).max(20);
-        let mut data = vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }];
-        data.extend((0..size).map(|i| (i as u8).wrapping_mul(31) | 1));
-        (data, keyframe)
-    }
 }
 
 pub struct World {
@@ -178,7 +150,6 @@ impl World {
             done: HashMap::new(),
             next_token: 0,
             audio: None,
-            video: None,
             kinds: HashMap::new(),
             signal_up: true,
             reenter: None,
@@ -314,44 +285,6 @@ impl World {
             .map_or(0, |a| a.expected_loss)
     }
 
-    /// Client `i` publishes a camera at `bitrate_bps` (15 fps; see [`VideoOut`]).
-    pub fn publish_video(&mut self, i: usize, bitrate_bps: u32) {
-        let now = self.now;
-        let c = &mut self.clients[i];
-        c.next_token += 1;
-        let ask = Ask::Publish {
-            kind: MediaKind::Video,
-            stream: Stream::Main,
-            simulcast: false,
-        };
-        c.core.handle_command(now, Command::Ask(ask, c.next_token));
-        let controls = Arc::new(Controls::default());
-        controls.bitrate_bps.store(bitrate_bps, Ordering::Relaxed);
-        let register = Command::RegisterVideo(Stream::Main, controls.clone());
-        c.core.handle_command(now, register);
-        let available = Command::SetAvailable {
-            kind: MediaKind::Video,
-            stream: Stream::Main,
-            available: true,
-        };
-        c.core.handle_command(now, available);
-        c.video = Some(VideoOut {
-            controls,
-            next: now,
-            frame: 0,
-        });
-    }
-
-    /// The bitrate client `i`'s camera encodes at now.
-    pub fn video_bitrate(&self, i: usize) -> Option<u32> {
-        let v = self.clients[i].video.as_ref()?;
-        let wanted = v.controls.bitrate_bps.load(Ordering::Relaxed);
-        Some(match v.controls.network_bps.load(Ordering::Relaxed) {
-            0 => wanted,
-            n => wanted.min(n),
-        })
-    }
-
     /// Runs the world for `d` of virtual time.
     pub fn run_for(&mut self, d: Duration) {
         let end = self.now + d;
@@ -380,10 +313,7 @@ impl World {
     fn next_event(&self) -> Instant {
         let clients = self.clients.iter().flat_map(|c| {
             let audio = c.audio.as_ref().map(|a| a.next);
-            let video = c.video.as_ref().map(|v| v.next);
-            std::iter::once(c.core.next_timeout())
-                .chain(audio)
-                .chain(video)
+            std::iter::once(c.core.next_timeout()).chain(audio)
         });
         clients
             .chain(self.net.next_arrival())
@@ -427,20 +357,6 @@ impl World {
                     stream: Stream::Main,
                     data,
                     keyframe: false,
-                    layer: None,
-                    capture_us,
-                };
-                c.core.write_media(now, e);
-            }
-            while let Some(v) = c.video.as_mut().filter(|v| v.next <= now) {
-                let capture_us = CAPTURE_BASE_US + (v.next - self.start).as_micros() as u64;
-                v.next += Duration::from_micros(1_000_000 / VIDEO_FPS);
-                let (data, keyframe) = v.encode();
-                let e = Encoded {
-                    kind: MediaKind::Video,
-                    stream: Stream::Main,
-                    data,
-                    keyframe,
                     layer: None,
                     capture_us,
                 };
@@ -617,18 +533,6 @@ impl Client {
         times.sort_unstable();
         times.dedup();
         times.len()
-    }
-
-    /// Video bytes received in `[from, to)`, as bit/s.
-    pub fn video_bps_between(&self, from: Instant, to: Instant) -> f64 {
-        let bytes: usize = self
-            .received
-            .iter()
-            .filter(|r| r.at >= from && r.at < to)
-            .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Video))
-            .map(|r| r.bytes)
-            .sum();
-        bytes as f64 * 8.0 / (to - from).as_secs_f64()
     }
 
     /// When this client first received media.

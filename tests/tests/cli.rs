@@ -176,6 +176,12 @@ async fn headless_participants_record_and_report() {
     );
     let concealed = audio["concealed_ratio"].as_f64().expect("concealed_ratio");
     assert!((0.0..=1.0).contains(&concealed), "{report:#}");
+    // A loopback call needs little buffering: the target stays near the minimum.
+    let target = audio["jitter_target_ms"]
+        .as_f64()
+        .expect("jitter_target_ms");
+    assert!((20.0..=200.0).contains(&target), "{report:#}");
+    assert_eq!(report["reconnects"].as_u64(), Some(0), "{report:#}");
 
     // What bob recorded of alice reads back as media.
     let mut wav = WavSource::open(&dir.join("bob/alice.wav")).expect("recorded WAV");

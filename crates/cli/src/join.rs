@@ -397,6 +397,7 @@ fn audio_report(a: &AudioStats) -> Value {
         "packets": a.packets,
         "bursts": a.latencies.len(),
         "jitter_delay_ms": round(Some(a.jitter_delay_ms)),
+        "jitter_target_ms": round(Some(a.jitter_target_ms)),
         "latency_ms_p50": round(percentile(&a.latencies, 50.0)),
         "latency_ms_p95": round(percentile(&a.latencies, 95.0)),
     })
@@ -442,7 +443,6 @@ pub fn report(s: &Statistics) -> Value {
             "video_frames": s.video_frames_sent,
             "small_video_frames": s.small_frames_sent,
             "keyframes": s.keyframes_sent,
-            "estimate_kbps": s.send_estimate_bps.map(|b| b / 1000),
         },
         "reconnects": s.reconnects,
         "remotes": remotes,

@@ -1,6 +1,6 @@
 //! Network quality, TRTC-style (excellent … down): per remote user from what the receivers
 //! saw in the last interval (concealed audio, video gaps and decode errors, silence), and for
-//! our own uplink from what the server reports and bandwidth estimation says.
+//! our own uplink from the loss the server reports.
 
 use std::collections::HashMap;
 
@@ -90,16 +90,13 @@ fn grade(ratio: f64) -> Quality {
     }
 }
 
-/// Our uplink: `connected` (to the server, media flowing), the loss the server reports on our
-/// audio, and whether the bandwidth estimate covers what we want to send (a squeezed uplink
-/// is at best "good").
-pub fn uplink(connected: bool, loss: f32, squeezed: bool) -> Quality {
-    if !connected {
-        return Quality::Down;
-    }
-    match grade(f64::from(loss)) {
-        Quality::Excellent if squeezed => Quality::Good,
-        q => q,
+/// Our uplink: `connected` (to the server, media flowing) and the loss the server reports
+/// on our audio.
+pub fn uplink(connected: bool, loss: f32) -> Quality {
+    if connected {
+        grade(f64::from(loss))
+    } else {
+        Quality::Down
     }
 }
 
@@ -138,11 +135,11 @@ mod tests {
     }
 
     #[test]
-    fn the_uplink_grades_reported_loss_and_a_squeezed_estimate() {
-        assert_eq!(uplink(true, 0.0, false), Quality::Excellent);
-        assert_eq!(uplink(true, 0.0, true), Quality::Good);
-        assert_eq!(uplink(true, 0.3, false), Quality::VeryBad);
-        assert_eq!(uplink(true, 0.05, true), Quality::Poor);
-        assert_eq!(uplink(false, 0.0, false), Quality::Down);
+    fn the_uplink_grades_reported_loss() {
+        assert_eq!(uplink(true, 0.0), Quality::Excellent);
+        assert_eq!(uplink(true, 0.02), Quality::Good);
+        assert_eq!(uplink(true, 0.05), Quality::Poor);
+        assert_eq!(uplink(true, 0.3), Quality::VeryBad);
+        assert_eq!(uplink(false, 0.0), Quality::Down);
     }
 }

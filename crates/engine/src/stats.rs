@@ -15,7 +15,10 @@ pub struct AudioStats {
     pub fec_recovered: u64,
     pub concealed: u64,
     pub packets: u64,
+    /// How far behind the fastest packets playout runs now, and where the jitter buffer is
+    /// heading (it covers 98 % of recent packet delays).
     pub jitter_delay_ms: f64,
+    pub jitter_target_ms: f64,
     /// Loudness of the last frame played, 0..=100 (for volume indicators).
     pub level: u8,
     /// Mouth-to-ear latencies from the tone bursts, ms.
@@ -120,8 +123,6 @@ pub struct Statistics {
     pub local_level: u8,
     /// Times the session entered the room again after losing the server.
     pub reconnects: u64,
-    /// What bandwidth estimation says the uplink carries, bit/s.
-    pub send_estimate_bps: Option<u64>,
     pub remotes: BTreeMap<String, RemoteStats>,
 }
 
@@ -195,7 +196,6 @@ pub struct LocalStats {
     pub small_frames_sent: u64,
     pub keyframes_sent: u64,
     pub reconnects: u64,
-    pub send_estimate_bps: Option<u64>,
     /// Loudness of the last captured audio frame, 0..=100.
     pub local_level: u8,
 }
@@ -259,7 +259,6 @@ impl Registry {
             small_frames_sent: local.small_frames_sent,
             keyframes_sent: local.keyframes_sent,
             reconnects: local.reconnects,
-            send_estimate_bps: local.send_estimate_bps,
             local_level: local.local_level,
             remotes,
         }

@@ -70,7 +70,9 @@ impl Voice {
                 How::Concealed => st.concealed += 1,
                 How::Silence => {}
             }
-            st.jitter_delay_ms = self.jitter.stats().current_delay_ms;
+            let jitter = self.jitter.stats();
+            st.jitter_delay_ms = jitter.current_delay_ms;
+            st.jitter_target_ms = jitter.target_delay_ms;
             st.latencies
                 .extend(self.bursts.push(&samples, self.channels, now_us));
             st.level = crate::stats::level(&samples);

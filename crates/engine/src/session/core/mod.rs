@@ -21,7 +21,6 @@ use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaTime, Mid, Pt
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 
-mod bandwidth;
 mod negotiate;
 mod reconnect;
 mod server;
@@ -352,7 +351,9 @@ impl Core {
             self.timers.report = now + REPORT_EVERY;
             let stats = self.registry.snapshot();
             let mut qualities = self.quality.update(&stats);
-            qualities.push((None, self.uplink_quality(&stats)));
+            let connected = self.link.is_up() && self.connected && self.ice_lost.is_none();
+            let uplink = crate::quality::uplink(connected, self.audio_loss.loss());
+            qualities.push((None, uplink));
             self.emit(EngineEvent::NetworkQuality(qualities));
             self.emit(EngineEvent::Statistics(Box::new(stats)));
         }
@@ -472,7 +473,6 @@ impl Core {
                     flag.store(true, Ordering::Relaxed);
                 }
             }
-            Event::EgressBitrateEstimate(kind) => self.bandwidth_estimate(kind),
             Event::MediaEgressStats(s) => {
                 if let Some(loss) = s.loss {
                     self.audio_loss_report(s.mid, loss);

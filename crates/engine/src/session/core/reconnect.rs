@@ -249,9 +249,6 @@ pub(super) fn new_rtc(local: SocketAddr, now: Instant) -> Result<Rtc, EngineErro
         .set_red_distances(roomcast_rtc::protect::RED_DISTANCES)
         .set_stats_interval(Some(roomcast_rtc::protect::REPORT_EVERY))
         .set_rtcp_report_interval_audio(roomcast_rtc::protect::REPORT_EVERY)
-        .enable_bwe(Some(str0m::bwe::Bitrate::bps(
-            super::bandwidth::INITIAL_ESTIMATE_BPS,
-        )))
         .enable_h264(true);
     config.set_max_stun_rto(STUN_MAX_RTO);
     config.set_max_stun_retransmits(STUN_RESENDS);
