@@ -159,15 +159,21 @@ fn after_a_server_restart_everyone_enters_again() {
     }
 }
 
+/// After 2 s of a call Bob's signaling breaks, and every attempt to enter again is refused
+/// with `code`.
+fn reentry_refused(seed: u64, code: roomcast_proto::ErrorCode) -> (World, usize) {
+    let (mut w, _alice, bob) = call(seed);
+    w.run_for(Duration::from_secs(2));
+    w.refuse_reentry = Some(code);
+    w.drop_signaling(bob);
+    (w, bob)
+}
+
 #[test]
 fn a_refused_reentry_ends_the_call_with_a_clear_error() {
-    // Bob entered again from another device meanwhile; here: the server forgets the room
-    // and Bob's signaling breaks, but entering fails for good (a non-retryable refusal is
-    // reported and the session ends rather than retrying for 90 s).
-    let (mut w, _alice, bob) = call(5);
-    w.run_for(Duration::from_secs(2));
-    w.refuse_reentry = Some(roomcast_proto::ErrorCode::UserSigExpired);
-    w.drop_signaling(bob);
+    // A refusal that will not change (here an expired UserSig) is reported and the session
+    // ends, rather than retrying for 90 s.
+    let (mut w, bob) = reentry_refused(5, roomcast_proto::ErrorCode::UserSigExpired);
     w.run_for(Duration::from_secs(2));
     let b = &w.clients[bob];
     assert!(b.finished);
@@ -189,10 +195,7 @@ fn a_refused_reentry_ends_the_call_with_a_clear_error() {
 
 #[test]
 fn without_a_server_for_ninety_seconds_the_call_ends() {
-    let (mut w, _alice, bob) = call(6);
-    w.run_for(Duration::from_secs(2));
-    w.refuse_reentry = Some(roomcast_proto::ErrorCode::Internal);
-    w.drop_signaling(bob);
+    let (mut w, bob) = reentry_refused(6, roomcast_proto::ErrorCode::Internal);
     w.run_for(Duration::from_secs(89));
     assert!(!w.clients[bob].finished, "still trying within the window");
     w.run_for(Duration::from_secs(2));

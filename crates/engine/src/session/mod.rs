@@ -221,7 +221,7 @@ impl Session {
         role: Arc<Mutex<Role>>,
         started: Instant,
     ) -> Result<Self, EngineError> {
-        let (socket, local) = media_socket(&params.server_url).await?;
+        let (socket, local) = media_socket(route_ip(&params.server_url).await).await?;
         let auto = AutoSubscribe {
             audio: config.auto_subscribe_audio,
             video: config.auto_subscribe_video,
@@ -485,12 +485,10 @@ impl Session {
             Ok(r) => r,
             Err(e) => return self.core.reconnect_failed(now, e),
         };
+        let ip = route_ip(&self.params.server_url).await;
         let mut local = self.socket.local_addr().ok();
-        if route_ip(&self.params.server_url).await
-            != local
-                .map(|a| a.ip())
-                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
-            && let Ok((socket, addr)) = media_socket(&self.params.server_url).await
+        if local.map(|a| a.ip()) != Some(ip)
+            && let Ok((socket, addr)) = media_socket(ip).await
         {
             self.socket = socket;
             local = Some(addr);
@@ -529,9 +527,9 @@ async fn wait_entering(
     }
 }
 
-/// A UDP socket for media on the address the OS would use to reach the server.
-async fn media_socket(server_url: &str) -> Result<(UdpSocket, SocketAddr), EngineError> {
-    let socket = UdpSocket::bind(SocketAddr::new(route_ip(server_url).await, 0))
+/// A UDP socket for media on `ip` (the address the OS would use to reach the server).
+async fn media_socket(ip: IpAddr) -> Result<(UdpSocket, SocketAddr), EngineError> {
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
         .await
         .map_err(|e| EngineError::Connect(format!("cannot open a UDP socket for media: {e}")))?;
     let local = socket

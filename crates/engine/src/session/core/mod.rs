@@ -268,9 +268,6 @@ impl Core {
     }
 
     fn emit(&mut self, e: EngineEvent) {
-        if matches!(e, EngineEvent::ConnectionLost) && self.lost_reported() {
-            return;
-        }
         self.out.push_back(Output::Event(e));
     }
 
@@ -449,7 +446,9 @@ impl Core {
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.emit(EngineEvent::ConnectionLost);
+                if !self.lost_reported() {
+                    self.emit(EngineEvent::ConnectionLost);
+                }
                 self.ice_lost.get_or_insert(self.now);
             }
             Event::IceConnectionStateChange(

@@ -74,7 +74,9 @@ impl Core {
             self.finish();
             return;
         }
-        self.emit(EngineEvent::ConnectionLost);
+        if !self.lost_reported() {
+            self.emit(EngineEvent::ConnectionLost);
+        }
         self.link = Link::Down {
             since: now,
             attempt: 0,
@@ -230,11 +232,9 @@ impl Core {
     }
 
     fn is_available(&self, user: &UserId, kind: MediaKind, stream: Stream) -> bool {
-        self.users.get(user).is_some_and(|f| match (kind, stream) {
-            (MediaKind::Audio, _) => f.0,
-            (MediaKind::Video, Stream::Main) => f.1,
-            (MediaKind::Video, Stream::Sub) => f.2,
-        })
+        self.users
+            .get(user)
+            .is_some_and(|f| *super::server::slot(&mut f.clone(), kind, stream))
     }
 }
 

@@ -233,11 +233,7 @@ impl Core {
             .users
             .entry(user.clone())
             .or_insert((false, false, false));
-        let slot = match (kind, stream) {
-            (MediaKind::Audio, _) => &mut flags.0,
-            (MediaKind::Video, Stream::Main) => &mut flags.1,
-            (MediaKind::Video, Stream::Sub) => &mut flags.2,
-        };
+        let slot = slot(flags, kind, stream);
         if *slot == on {
             return;
         }
@@ -268,5 +264,14 @@ impl Core {
             self.signal(Request::ExitRoom, Pending::Exit);
             self.exit_deadline = Some(self.now + EXIT_WAIT);
         }
+    }
+}
+
+/// Which of a user's availability flags (audio, camera, screen share) a stream is.
+pub(super) fn slot(flags: &mut (bool, bool, bool), kind: MediaKind, stream: Stream) -> &mut bool {
+    match (kind, stream) {
+        (MediaKind::Audio, _) => &mut flags.0,
+        (MediaKind::Video, Stream::Main) => &mut flags.1,
+        (MediaKind::Video, Stream::Sub) => &mut flags.2,
     }
 }
