@@ -291,3 +291,63 @@ fn at_seventy_percent_downlink_loss_three_quarters_of_the_audio_arrives() {
         assert!(s >= 0.65, "{shares:?}");
     }
 }
+
+/// Alice publishes a camera at 120 kbit/s (one packet a frame) over a link losing `loss`
+/// each way; Bob receives it. Runs for `secs` of virtual time.
+fn lossy_camera(seed: u64, loss: f64, secs: u64) -> (World, usize, usize) {
+    use roomcast_tests::vnet::Impairment;
+    let mut w = World::new(seed);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    let (addr, l) = (w.clients[alice].addr, Impairment::loss(loss));
+    w.net.set_link(addr, l.clone(), l);
+    w.publish_video(alice, 120_000);
+    w.run_for(Duration::from_secs(secs));
+    (w, alice, bob)
+}
+
+#[test]
+fn video_arrives_in_the_publishers_order_when_retransmissions_fill_holes() {
+    // Many of Alice's frames come only by retransmission, later than the frames behind
+    // them. The server used to queue frames to Bob by when their first packet arrived, and
+    // so sent such a frame after the ones behind it: Bob's decoder lost a reference and
+    // froze until the next keyframe.
+    let (w, _, bob) = lossy_camera(7, 0.1, 20);
+    let frames = w.clients[bob].video_frames();
+    let behind = frames.windows(2).filter(|p| p[1].0 < p[0].0).count();
+    println!("{} frames, {behind} behind a later one", frames.len());
+    assert!(frames.len() >= 250, "{} of 300 frames", frames.len());
+    assert_eq!(behind, 0, "frames sent out of the publisher's order");
+}
+
+#[test]
+fn after_a_frame_lost_for_good_the_server_forwards_nothing_until_a_keyframe() {
+    // At 30 % loss each way some of Alice's frames never make it whole, even with
+    // retransmission. What follows such a frame cannot be decoded, so the server must not
+    // waste Bob's link on it, and must ask Alice for a keyframe itself (Bob's own request
+    // would come later and could be lost).
+    let (w, alice, bob) = lossy_camera(11, 0.3, 30);
+    let frames = w.clients[bob].video_frames();
+    let interval = 90_000 / 15;
+    let after_holes: Vec<usize> = frames
+        .windows(2)
+        .filter(|p| p[1].0 - p[0].0 > interval * 3 / 2)
+        .map(|p| p[1].1)
+        .collect();
+    let asked = w.asked_keyframes(alice);
+    println!(
+        "{} frames; after each hole, the next frame's size: {after_holes:?}; {asked} keyframes asked",
+        frames.len()
+    );
+    assert!(!after_holes.is_empty(), "no holes to test with");
+    assert!(
+        after_holes.iter().all(|&bytes| bytes > 2_000),
+        "a frame after a hole was not a keyframe (3000 bytes; others 1000)"
+    );
+    assert!(
+        asked as usize >= after_holes.len(),
+        "the server did not ask for keyframes"
+    );
+    // Whole frames are rare at this loss: a third is what the keyframes bring back.
+    assert!(frames.len() >= 150, "{} of 450 frames", frames.len());
+}

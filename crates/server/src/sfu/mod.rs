@@ -4,6 +4,7 @@
 //! It runs on its own thread with a single-threaded tokio runtime, so forwarding a packet
 //! takes no lock. Signaling talks to it through [`Command`]s and gets one reply each.
 
+mod holes;
 mod layers;
 mod peer;
 mod simulcast;
@@ -18,7 +19,7 @@ use roomcast_proto::{
     ErrorCode, MediaKind, RemoteUser, Role, RoomId, RoomOptions, RoomView, Scene, SdkAppId,
     ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
-use str0m::media::{KeyframeRequestKind, MediaData, Mid};
+use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Event, IceConnectionState, Input, Output};
 use tokio::net::UdpSocket;
@@ -212,7 +213,7 @@ struct Member {
     last_keyframe_request: HashMap<Mid, Instant>,
     /// Keyframe requests that came within the throttle interval: sent when it ends, so a
     /// subscriber that connects just after another still gets its keyframe promptly.
-    keyframe_pending: Vec<Mid>,
+    keyframe_pending: Vec<(Mid, Option<Rid>)>,
     /// The simulcast layers this member (as a publisher) was last told are wanted.
     demand: Option<(bool, bool)>,
 }
@@ -237,6 +238,8 @@ pub struct Worker {
     ended: HashMap<(SdkAppId, RoomId), i64>,
     /// Who receives which simulcast layer.
     layers: layers::Layers,
+    /// Video streams held back after a hole until their next keyframe.
+    holes: holes::Holes,
 }
 
 /// What polling one peer produced that concerns other members.
@@ -281,6 +284,7 @@ impl Worker {
             dirty: Vec::new(),
             ended: HashMap::new(),
             layers: layers::Layers::default(),
+            holes: holes::Holes::default(),
         }
     }
 
@@ -359,7 +363,7 @@ impl Worker {
             .filter_map(|m| m.peer.as_ref().map(|p| p.timeout));
         let rooms = self.rooms.values().filter_map(|r| r.room.poll_timeout());
         let keyframes = self.members.values().flat_map(|m| {
-            m.keyframe_pending.iter().filter_map(|mid| {
+            m.keyframe_pending.iter().filter_map(|(mid, _)| {
                 m.last_keyframe_request
                     .get(mid)
                     .map(|t| *t + KEYFRAME_REQUEST_INTERVAL)
@@ -583,6 +587,17 @@ impl Worker {
         let delay_us = data.network_time.elapsed().as_micros() as u64;
         let subscribers: Vec<MemberId> = entry.room.members().filter(|m| *m != from).collect();
         let layer = simulcast::layer_of(&data, kind, stream);
+        if kind == MediaKind::Video
+            && !self.holes.admit(
+                (from, data.mid, data.rid),
+                data.contiguous,
+                data.is_keyframe(),
+            )
+        {
+            let layer = layer.unwrap_or_default();
+            self.request_keyframe(now, room_key, &user, kind, stream, layer);
+            return;
+        }
         let keyframe = layer.is_some() && data.is_keyframe();
         let mut switched = false;
         // Layers a subscriber waits for a keyframe of (asked again, throttled, until it comes).
@@ -616,10 +631,10 @@ impl Worker {
                 let Some(pt) = writer.match_params(data.params) else {
                     continue;
                 };
-                if writer
-                    .write(pt, data.network_time, data.time, data.data.clone())
-                    .is_ok()
-                {
+                // str0m sends queued frames in the order of this wallclock. `now` keeps the
+                // publisher's order: a frame's arrival time would put a frame whose first
+                // packet came late by retransmission after the frames that followed it.
+                if writer.write(pt, now, data.time, data.data.clone()).is_ok() {
                     self.stats.frames_forwarded.fetch_add(1, Ordering::Relaxed);
                     self.stats
                         .forward_delay_us_total
@@ -664,17 +679,17 @@ impl Worker {
         let Some(mid) = peer.publish_mid(kind, stream) else {
             return;
         };
+        let rid = simulcast::rid_of(peer, mid, layer);
         if member
             .last_keyframe_request
             .get(&mid)
             .is_some_and(|t| now.duration_since(*t) < KEYFRAME_REQUEST_INTERVAL)
         {
-            if !member.keyframe_pending.contains(&mid) {
-                member.keyframe_pending.push(mid);
+            if !member.keyframe_pending.contains(&(mid, rid)) {
+                member.keyframe_pending.push((mid, rid));
             }
             return;
         }
-        let rid = simulcast::rid_of(peer, mid, layer);
         if let Some(mut writer) = peer.rtc.writer(mid)
             && writer
                 .request_keyframe(rid, KeyframeRequestKind::Pli)
@@ -696,16 +711,16 @@ impl Worker {
                 continue;
             };
             let last = &mut m.last_keyframe_request;
-            m.keyframe_pending.retain(|mid| {
+            m.keyframe_pending.retain(|&(mid, rid)| {
                 if last
-                    .get(mid)
+                    .get(&mid)
                     .is_some_and(|t| now.duration_since(*t) < KEYFRAME_REQUEST_INTERVAL)
                 {
                     return true;
                 }
-                if let Some(mut writer) = peer.rtc.writer(*mid) {
-                    let _ = writer.request_keyframe(None, KeyframeRequestKind::Pli);
-                    last.insert(*mid, now);
+                if let Some(mut writer) = peer.rtc.writer(mid) {
+                    let _ = writer.request_keyframe(rid, KeyframeRequestKind::Pli);
+                    last.insert(mid, now);
                     self.dirty.push(*id);
                 }
                 false
@@ -951,6 +966,7 @@ impl Worker {
     fn drop_member(&mut self, member: MemberId) {
         if let Some(mut m) = self.members.remove(&member) {
             self.layers.forget(member, Some(&m.user));
+            self.holes.forget(member);
             self.update_demand(m.room);
             self.stats.members.fetch_sub(1, Ordering::Relaxed);
             if let Some(addr) = m.addr.take() {

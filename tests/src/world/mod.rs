@@ -28,6 +28,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::vnet::{Datagram, Network};
 
+mod camera;
+use camera::Camera;
+
 /// Every step of the clock is at least this long (nothing in a call needs finer).
 const STEP: Duration = Duration::from_millis(1);
 const AUDIO_FRAME: Duration = Duration::from_millis(20);
@@ -36,7 +39,7 @@ const CAPTURE_BASE_US: u64 = 1_700_000_000_000_000;
 
 type WorkerReply = oneshot::Receiver<Result<Reply, (ErrorCode, String)>>;
 
-/// One audio packet a client received.
+/// One audio packet or video frame a client received.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub at: Instant,
@@ -63,6 +66,7 @@ pub struct Client {
     pub done: HashMap<Token, Result<(), EngineError>>,
     next_token: Token,
     audio: Option<AudioOut>,
+    camera: Option<Camera>,
     /// What each receiving m-line carries.
     pub kinds: HashMap<Mid, MediaKind>,
     /// The signaling connection is open.
@@ -150,6 +154,7 @@ impl World {
             done: HashMap::new(),
             next_token: 0,
             audio: None,
+            camera: None,
             kinds: HashMap::new(),
             signal_up: true,
             reenter: None,
@@ -285,6 +290,38 @@ impl World {
             .map_or(0, |a| a.expected_loss)
     }
 
+    /// Client `i` publishes a camera at `bitrate_bps` (see [`Camera`]).
+    pub fn publish_video(&mut self, i: usize, bitrate_bps: u32) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        c.next_token += 1;
+        let ask = Ask::Publish {
+            kind: MediaKind::Video,
+            stream: Stream::Main,
+            simulcast: false,
+        };
+        c.core.handle_command(now, Command::Ask(ask, c.next_token));
+        let controls = Arc::new(Controls::default());
+        controls.bitrate_bps.store(bitrate_bps, Ordering::Relaxed);
+        let register = Command::RegisterVideo(Stream::Main, controls.clone());
+        c.core.handle_command(now, register);
+        let available = Command::SetAvailable {
+            kind: MediaKind::Video,
+            stream: Stream::Main,
+            available: true,
+        };
+        c.core.handle_command(now, available);
+        c.camera = Some(Camera::new(controls, now));
+    }
+
+    /// The keyframes client `i`'s camera made because someone asked.
+    pub fn asked_keyframes(&self, i: usize) -> u32 {
+        self.clients[i]
+            .camera
+            .as_ref()
+            .map_or(0, |c| c.asked_keyframes)
+    }
+
     /// Runs the world for `d` of virtual time.
     pub fn run_for(&mut self, d: Duration) {
         let end = self.now + d;
@@ -313,7 +350,10 @@ impl World {
     fn next_event(&self) -> Instant {
         let clients = self.clients.iter().flat_map(|c| {
             let audio = c.audio.as_ref().map(|a| a.next);
-            std::iter::once(c.core.next_timeout()).chain(audio)
+            let video = c.camera.as_ref().map(|v| v.next);
+            std::iter::once(c.core.next_timeout())
+                .chain(audio)
+                .chain(video)
         });
         clients
             .chain(self.net.next_arrival())
@@ -357,6 +397,19 @@ impl World {
                     stream: Stream::Main,
                     data,
                     keyframe: false,
+                    layer: None,
+                    capture_us,
+                };
+                c.core.write_media(now, e);
+            }
+            while let Some(v) = c.camera.as_mut().filter(|v| v.next <= now) {
+                let capture_us = CAPTURE_BASE_US + (v.next - self.start).as_micros() as u64;
+                let (data, keyframe) = v.encode();
+                let e = Encoded {
+                    kind: MediaKind::Video,
+                    stream: Stream::Main,
+                    data,
+                    keyframe,
                     layer: None,
                     capture_us,
                 };
@@ -533,6 +586,15 @@ impl Client {
         times.sort_unstable();
         times.dedup();
         times.len()
+    }
+
+    /// The video frames received, in the order they came: RTP time and size.
+    pub fn video_frames(&self) -> Vec<(u64, usize)> {
+        self.received
+            .iter()
+            .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Video))
+            .map(|r| (r.rtp_time, r.bytes))
+            .collect()
     }
 
     /// When this client first received media.
