@@ -348,6 +348,6 @@ fn after_a_frame_lost_for_good_the_server_forwards_nothing_until_a_keyframe() {
         asked as usize >= after_holes.len(),
         "the server did not ask for keyframes"
     );
-    // Whole frames are rare at this loss: a third is what the keyframes bring back.
-    assert!(frames.len() >= 150, "{} of 450 frames", frames.len());
+    // Resends bring back most frames (str0m's own resend budget let through under half).
+    assert!(frames.len() >= 360, "{} of 450 frames", frames.len());
 }

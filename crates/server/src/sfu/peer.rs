@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use roomcast_proto::{MediaKind, Stream, Track, UserId};
 use roomcast_rtc::protect::{LossProtection, RED_DISTANCES, REPORT_EVERY};
+use roomcast_rtc::resend::allow_resends;
 use str0m::change::SdpOffer;
 use str0m::media::{Direction, Mid};
 use str0m::{Candidate, Rtc};
@@ -108,18 +109,20 @@ impl Peer {
             };
             uses.insert(mid, u);
         }
-        // Audio we forward goes without redundancy until this client reports loss.
         for (mid, u) in &uses {
-            if matches!(
-                u,
-                Use::Subscribe {
-                    kind: MediaKind::Audio,
-                    ..
+            let Use::Subscribe { kind, .. } = u else {
+                continue;
+            };
+            if self.uses.contains_key(mid) {
+                continue;
+            }
+            match kind {
+                // Audio we forward goes without redundancy until this client reports loss.
+                MediaKind::Audio => {
+                    self.loss.insert(*mid, LossProtection::new());
+                    self.rtc.direct_api().set_red_send(*mid, false);
                 }
-            ) && !self.loss.contains_key(mid)
-            {
-                self.loss.insert(*mid, LossProtection::new());
-                self.rtc.direct_api().set_red_send(*mid, false);
+                MediaKind::Video => allow_resends(&mut self.rtc, *mid, &[None]),
             }
         }
         self.loss.retain(|mid, _| uses.contains_key(mid));

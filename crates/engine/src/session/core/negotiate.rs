@@ -1,6 +1,7 @@
 //! Our m-lines and the offers that describe them (the client always offers).
 
 use super::*;
+use roomcast_rtc::resend::allow_resends;
 
 impl Core {
     /// The payload type to send on a publishing m-line: Opus, or H.264 constrained
@@ -137,21 +138,29 @@ impl Core {
             .sdp_api()
             .accept_answer(pending, answer)
             .map_err(|e| EngineError::Protocol(format!("cannot apply the SDP answer: {e}")))?;
-        let publishing: Vec<(Mid, MediaKind)> = self
+        let publishing: Vec<(Mid, MediaKind, bool)> = self
             .lines
             .iter()
             .filter(|(_, l)| l.track.user_id.is_none() && l.pt.is_none())
-            .map(|(m, l)| (*m, l.track.kind))
+            .map(|(m, l)| (*m, l.track.kind, l.simulcast))
             .collect();
-        for (mid, kind) in publishing {
+        for (mid, kind, simulcast) in publishing {
             let pt = self.choose_pt(mid, kind);
             if let Some(l) = self.lines.get_mut(&mid) {
                 l.pt = pt;
             }
-            if kind == MediaKind::Audio {
+            match kind {
                 // Redundancy only once the server reports loss.
-                let red = self.audio_loss.protection().red;
-                self.rtc.direct_api().set_red_send(mid, red);
+                MediaKind::Audio => {
+                    let red = self.audio_loss.protection().red;
+                    self.rtc.direct_api().set_red_send(mid, red);
+                }
+                MediaKind::Video if simulcast => {
+                    let rids = [VideoStreamType::Big, VideoStreamType::Small]
+                        .map(|l| Some(str0m::media::Rid::from(l.rid())));
+                    allow_resends(&mut self.rtc, mid, &rids);
+                }
+                MediaKind::Video => allow_resends(&mut self.rtc, mid, &[None]),
             }
         }
         Ok(())
