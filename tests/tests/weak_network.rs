@@ -351,3 +351,50 @@ fn after_a_frame_lost_for_good_the_server_forwards_nothing_until_a_keyframe() {
     // Resends bring back most frames (str0m's own resend budget let through under half).
     assert!(frames.len() >= 360, "{} of 450 frames", frames.len());
 }
+
+/// Bob's downlink delays each datagram by `jitter` at most (uniformly: they overtake one
+/// another); Alice talks for a minute. Returns Bob's playout statistics each second.
+fn played_with_jitter(seed: u64, jitter: Duration) -> Vec<roomcast_engine::stats::AudioStats> {
+    use roomcast_tests::vnet::Impairment;
+    let (mut w, _, bob) = call(seed);
+    let jittery = Impairment {
+        jitter,
+        ..Impairment::default()
+    };
+    let addr = w.clients[bob].addr;
+    w.net.set_link(addr, Impairment::default(), jittery);
+    w.run_for(Duration::from_secs(60));
+    w.clients[bob].play_audio(w.start, w.now)
+}
+
+#[test]
+fn on_a_clean_network_playout_conceals_nothing_and_stays_short() {
+    let s = played_with_jitter(23, Duration::ZERO);
+    let last = s.last().expect("a minute of statistics");
+    println!("{last:?}");
+    assert!(last.frames >= 2_900, "{} frames played", last.frames);
+    assert_eq!(last.concealed, 0, "concealed on a clean network");
+    assert!(last.jitter_target_ms <= 60.0, "{last:?}");
+}
+
+#[test]
+fn with_a_second_of_jitter_playout_adapts_and_plays_nearly_everything() {
+    let s = played_with_jitter(24, Duration::from_millis(1000));
+    // Once adapted (after 20 s), what is played is decoded, not concealed.
+    let (early, last) = (&s[19], s.last().expect("a minute of statistics"));
+    let frames = last.frames - early.frames;
+    let concealed = last.concealed - early.concealed;
+    println!(
+        "20-60 s: {concealed} of {frames} frames concealed; target {} ms, delay {} ms",
+        last.jitter_target_ms, last.jitter_delay_ms
+    );
+    assert!(frames >= 1_950, "{frames} frames in 40 s");
+    assert!(
+        concealed * 100 <= frames * 3,
+        "{concealed} of {frames} frames concealed"
+    );
+    assert!(
+        (700.0..=1_400.0).contains(&last.jitter_target_ms),
+        "the buffer covers the jitter, and not much more: {last:?}"
+    );
+}

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::vnet::{Datagram, Network};
 
 mod camera;
+mod playout;
 use camera::Camera;
 
 /// Every step of the clock is at least this long (nothing in a call needs finer).
@@ -46,6 +47,7 @@ pub struct Received {
     pub mid: Mid,
     pub rtp_time: u64,
     pub bytes: usize,
+    pub data: Arc<[u8]>,
 }
 
 /// A participant: an engine session core at its own address.
@@ -486,6 +488,7 @@ impl Client {
                     mid,
                     rtp_time,
                     bytes: data.len(),
+                    data,
                 }),
                 Output::Reconnect { role } => self.reenter = Some(role),
                 Output::Finished => self.finished = true,

@@ -1,0 +1,60 @@
+//! Plays what a client received through the engine's real playout (jitter buffer, Opus
+//! decoding and concealment) on the world's virtual clock: the packets go in when they
+//! arrived, and 10 ms of sound comes out every 10 ms, as a speaker would pull it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use roomcast_engine::audio::{Playout, SampleQueue};
+use roomcast_engine::media::NullSink;
+use roomcast_engine::stats::AudioStats;
+use roomcast_proto::MediaKind;
+
+use super::{CAPTURE_BASE_US, Client};
+
+/// How much sound a speaker pulls at a time.
+const PULL: Duration = Duration::from_millis(10);
+
+impl Client {
+    /// Plays the audio this client received from `start` to `end` (one remote user's: the
+    /// world's calls have two people); returns the playout's statistics each second.
+    pub fn play_audio(&self, start: Instant, end: Instant) -> Vec<AudioStats> {
+        let far = Arc::new(SampleQueue::new(100));
+        let local = Arc::new(SampleQueue::new(100));
+        let mut playout = Playout::new(far, local);
+        let stats = Arc::new(Mutex::new(AudioStats::default()));
+        playout
+            .add_user(
+                "remote",
+                1,
+                Box::new(NullSink),
+                stats.clone(),
+                Box::new(|| {}),
+            )
+            .expect("an Opus decoder");
+        let us = |t: Instant| CAPTURE_BASE_US + (t - start).as_micros() as u64;
+        let mut packets = self
+            .received
+            .iter()
+            .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Audio))
+            .peekable();
+        let mut out = vec![0.0; 480];
+        let mut snapshots = Vec::new();
+        let mut now = start;
+        let mut next_snapshot = start + Duration::from_secs(1);
+        while now < end {
+            while let Some(p) = packets.next_if(|p| p.at <= now) {
+                playout.push_packet("remote", us(p.at), p.rtp_time, p.data.to_vec());
+            }
+            playout.pull(us(now), &mut out);
+            now += PULL;
+            if now >= next_snapshot {
+                let mut s = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                s.latencies.clear();
+                snapshots.push(s);
+                next_snapshot += Duration::from_secs(1);
+            }
+        }
+        snapshots
+    }
+}
