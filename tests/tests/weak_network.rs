@@ -398,3 +398,48 @@ fn with_a_second_of_jitter_playout_adapts_and_plays_nearly_everything() {
         "the buffer covers the jitter, and not much more: {last:?}"
     );
 }
+
+#[test]
+fn a_subscriber_on_a_narrow_link_gets_the_small_layer_and_the_others_keep_the_big_one() {
+    use roomcast_tests::vnet::Impairment;
+    // Alice sends her camera at 600 kbit/s with a 150 kbit/s small layer. Carol's downlink
+    // carries 300 kbit/s; Bob's is fine.
+    let mut w = World::new(31);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    let carol = w.join("carol");
+    let narrow = Impairment {
+        rate_bps: Some(300_000),
+        queue: Duration::from_millis(300),
+        ..Impairment::default()
+    };
+    let addr = w.clients[carol].addr;
+    w.net.set_link(addr, Impairment::default(), narrow);
+    w.publish_camera(alice, 600_000, true);
+    w.run_for(Duration::from_secs(40));
+    // Over the last 20 s: frame sizes tell the layers apart (big 5000 bytes, small 1250).
+    let since = w.now - Duration::from_secs(20);
+    let last = |i: usize| -> Vec<usize> {
+        let c = &w.clients[i];
+        let video = |r: &&roomcast_tests::world::Received| {
+            r.at >= since && c.kinds.get(&r.mid) == Some(&roomcast_proto::MediaKind::Video)
+        };
+        c.received.iter().filter(video).map(|r| r.bytes).collect()
+    };
+    let (b, c) = (last(bob), last(carol));
+    let small = |f: &[usize]| f.iter().filter(|&&s| s < 2_000).count();
+    println!(
+        "last 20 s: Bob {} frames ({} small), Carol {} frames ({} small)",
+        b.len(),
+        small(&b),
+        c.len(),
+        small(&c)
+    );
+    assert!(b.len() >= 280, "Bob's video suffered: {} frames", b.len());
+    assert_eq!(small(&b), 0, "Bob was moved to the small layer");
+    assert!(c.len() >= 200, "Carol's video stalled: {} frames", c.len());
+    assert!(
+        small(&c) * 10 >= c.len() * 7,
+        "Carol still gets mostly the big layer"
+    );
+}

@@ -1,46 +1,80 @@
 //! A camera for the virtual world: its "encoder" makes H.264-framed frames of the size its
-//! bitrate allows, numbered by their capture time. What the tests measure with it is how
-//! video travels (order, holes, keyframes), not pictures.
+//! bitrate allows, numbered by their capture time, and with simulcast a small layer of
+//! 150 kbit/s beside it. What the tests measure with it is how video travels (order, holes,
+//! keyframes, layers), not pictures.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use roomcast_engine::session_core::Controls;
+use roomcast_proto::VideoStreamType;
 
 pub const VIDEO_FPS: u64 = 15;
 /// A keyframe every this many frames, besides the ones asked for.
 const KEYFRAME_EVERY: u64 = 2 * VIDEO_FPS;
+pub const SMALL_BPS: u64 = 150_000;
+
+/// One encoded frame of one layer (None: no simulcast).
+pub struct Frame {
+    pub layer: Option<VideoStreamType>,
+    pub data: Vec<u8>,
+    pub keyframe: bool,
+}
 
 pub struct Camera {
     pub controls: Arc<Controls>,
     pub next: Instant,
+    simulcast: bool,
     frame: u64,
     /// Keyframes made because a receiver (through the server) asked for one.
     pub asked_keyframes: u32,
 }
 
 impl Camera {
-    pub fn new(controls: Arc<Controls>, now: Instant) -> Self {
+    pub fn new(controls: Arc<Controls>, now: Instant, simulcast: bool) -> Self {
         Camera {
             controls,
             next: now,
+            simulcast,
             frame: 0,
             asked_keyframes: 0,
         }
     }
 
-    /// The next frame and whether it is a keyframe (three times the size); moves `next` on.
-    pub fn encode(&mut self) -> (Vec<u8>, bool) {
+    /// The next frame of each layer that anyone receives; moves `next` on.
+    pub fn encode(&mut self) -> Vec<Frame> {
         self.next += Duration::from_micros(1_000_000 / VIDEO_FPS);
-        let asked = self.controls.force_keyframe.swap(false, Ordering::Relaxed);
-        self.asked_keyframes += u32::from(asked);
-        let keyframe = asked || self.frame.is_multiple_of(KEYFRAME_EVERY);
+        let c = &self.controls;
+        let asked = c.force_keyframe.swap(false, Ordering::Relaxed);
+        let asked_small = c.force_small_keyframe.swap(false, Ordering::Relaxed);
+        self.asked_keyframes += u32::from(asked || asked_small);
+        let regular = self.frame.is_multiple_of(KEYFRAME_EVERY);
         self.frame += 1;
-        let rate = u64::from(self.controls.bitrate_bps.load(Ordering::Relaxed));
-        let size = (rate / 8 / VIDEO_FPS * if keyframe { 3 } else { 1 }).max(20);
-        let mut data = vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }];
-        data.extend((0..size).map(|i| (i as u8).wrapping_mul(31) | 1));
-        (data, keyframe)
+        let big = u64::from(c.bitrate_bps.load(Ordering::Relaxed));
+        if !self.simulcast {
+            return vec![frame(None, big, asked || regular)];
+        }
+        let mut frames = Vec::new();
+        if !c.skip_big.load(Ordering::Relaxed) {
+            frames.push(frame(Some(VideoStreamType::Big), big, asked || regular));
+        }
+        if !c.skip_small.load(Ordering::Relaxed) {
+            let keyframe = asked || asked_small || regular;
+            frames.push(frame(Some(VideoStreamType::Small), SMALL_BPS, keyframe));
+        }
+        frames
+    }
+}
+
+/// A frame at `bps` (a keyframe is three times the size), H.264 NAL framing.
+fn frame(layer: Option<VideoStreamType>, bps: u64, keyframe: bool) -> Frame {
+    let size = (bps / 8 / VIDEO_FPS * if keyframe { 3 } else { 1 }).max(20);
+    let mut data = vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }];
+    data.extend((0..size).map(|i| (i as u8).wrapping_mul(31) | 1));
+    Frame {
+        layer,
+        data,
+        keyframe,
     }
 }

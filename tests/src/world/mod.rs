@@ -294,13 +294,18 @@ impl World {
 
     /// Client `i` publishes a camera at `bitrate_bps` (see [`Camera`]).
     pub fn publish_video(&mut self, i: usize, bitrate_bps: u32) {
+        self.publish_camera(i, bitrate_bps, false);
+    }
+
+    /// Client `i` publishes a camera at `bitrate_bps`, with a small layer if `simulcast`.
+    pub fn publish_camera(&mut self, i: usize, bitrate_bps: u32, simulcast: bool) {
         let now = self.now;
         let c = &mut self.clients[i];
         c.next_token += 1;
         let ask = Ask::Publish {
             kind: MediaKind::Video,
             stream: Stream::Main,
-            simulcast: false,
+            simulcast,
         };
         c.core.handle_command(now, Command::Ask(ask, c.next_token));
         let controls = Arc::new(Controls::default());
@@ -313,7 +318,7 @@ impl World {
             available: true,
         };
         c.core.handle_command(now, available);
-        c.camera = Some(Camera::new(controls, now));
+        c.camera = Some(Camera::new(controls, now, simulcast));
     }
 
     /// The keyframes client `i`'s camera made because someone asked.
@@ -406,16 +411,17 @@ impl World {
             }
             while let Some(v) = c.camera.as_mut().filter(|v| v.next <= now) {
                 let capture_us = CAPTURE_BASE_US + (v.next - self.start).as_micros() as u64;
-                let (data, keyframe) = v.encode();
-                let e = Encoded {
-                    kind: MediaKind::Video,
-                    stream: Stream::Main,
-                    data,
-                    keyframe,
-                    layer: None,
-                    capture_us,
-                };
-                c.core.write_media(now, e);
+                for f in v.encode() {
+                    let e = Encoded {
+                        kind: MediaKind::Video,
+                        stream: Stream::Main,
+                        data: f.data,
+                        keyframe: f.keyframe,
+                        layer: f.layer,
+                        capture_us,
+                    };
+                    c.core.write_media(now, e);
+                }
             }
         }
     }

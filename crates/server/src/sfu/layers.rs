@@ -6,8 +6,10 @@
 //! only on a keyframe of the layer it wants, so the decoder never gets a frame it cannot
 //! decode and the picture never freezes while waiting: until the switch, the old layer keeps
 //! coming. A publisher that does not send simulcast has one layer (no RID): it always goes.
+//! A subscriber whose link cannot carry what it asked for (see `downlink`) is reduced: it
+//! gets small layers whatever it asked, until it is let back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use roomcast_proto::{UserId, VideoStreamType};
 
@@ -32,6 +34,8 @@ struct Choice {
 pub struct Layers {
     /// subscriber → publisher → choice.
     choices: HashMap<MemberId, HashMap<UserId, Choice>>,
+    /// Subscribers held to small layers.
+    reduced: HashSet<MemberId>,
 }
 
 impl Layers {
@@ -50,13 +54,43 @@ impl Layers {
 
     /// The layer the subscriber should be getting (what to ask a keyframe of).
     pub fn wanted(&self, sub: MemberId, publisher: &UserId) -> VideoStreamType {
-        self.choice(sub, publisher).wanted
+        self.effective(sub, &self.choice(sub, publisher))
+    }
+
+    fn effective(&self, sub: MemberId, c: &Choice) -> VideoStreamType {
+        if self.reduced.contains(&sub) {
+            VideoStreamType::Small
+        } else {
+            c.wanted
+        }
     }
 
     /// Whether the subscriber waits for a keyframe of its wanted layer.
     pub fn switching(&self, sub: MemberId, publisher: &UserId) -> bool {
         let c = self.choice(sub, publisher);
-        c.current != Some(c.wanted)
+        c.current != Some(self.effective(sub, &c))
+    }
+
+    /// Holds the subscriber to small layers (`on`) or lets it back to what it asked for;
+    /// returns the publishers whose layer for it changes, with the layer to ask a keyframe of.
+    pub fn reduce(&mut self, sub: MemberId, on: bool) -> Vec<(UserId, VideoStreamType)> {
+        let before: Vec<(UserId, VideoStreamType)> = self
+            .choices
+            .get(&sub)
+            .map(|m| m.keys().map(|u| (u.clone(), self.wanted(sub, u))).collect())
+            .unwrap_or_default();
+        if on {
+            self.reduced.insert(sub);
+        } else {
+            self.reduced.remove(&sub);
+        }
+        before
+            .into_iter()
+            .filter_map(|(u, old)| {
+                let new = self.wanted(sub, &u);
+                (new != old).then_some((u, new))
+            })
+            .collect()
     }
 
     fn choice(&self, sub: MemberId, publisher: &UserId) -> Choice {
@@ -78,12 +112,18 @@ impl Layers {
         let Some(layer) = layer else {
             return Admit::Forward;
         };
+        let reduced = self.reduced.contains(&sub);
         let per_sub = self.choices.entry(sub).or_default();
         let c = match per_sub.get_mut(publisher) {
             Some(c) => c,
             None => per_sub.entry(publisher.clone()).or_default(),
         };
-        let take = keyframe && (layer == c.wanted || c.current.is_none());
+        let wanted = if reduced {
+            VideoStreamType::Small
+        } else {
+            c.wanted
+        };
+        let take = keyframe && (layer == wanted || c.current.is_none());
         if take && c.current != Some(layer) {
             c.current = Some(layer);
             return Admit::Switched;
@@ -101,7 +141,10 @@ impl Layers {
         let (mut big, mut small) = (false, false);
         for sub in subs {
             let c = self.choice(sub, publisher);
-            for l in [Some(c.wanted), c.current].into_iter().flatten() {
+            for l in [Some(self.effective(sub, &c)), c.current]
+                .into_iter()
+                .flatten()
+            {
                 match l {
                     VideoStreamType::Big => big = true,
                     VideoStreamType::Small => small = true,
@@ -114,6 +157,7 @@ impl Layers {
     /// Forgets a member (as a subscriber) and every choice about a publisher who left.
     pub fn forget(&mut self, member: MemberId, user: Option<&UserId>) {
         self.choices.remove(&member);
+        self.reduced.remove(&member);
         if let Some(user) = user {
             for m in self.choices.values_mut() {
                 m.remove(user);
@@ -148,6 +192,24 @@ mod tests {
         assert_eq!(l.admit(sub, &a, Some(Small), false), Admit::Forward);
         assert_eq!(l.demand(&a, [sub].into_iter()), (false, true));
         assert!(!l.want(sub, &a, Small), "asking again is no change");
+    }
+
+    #[test]
+    fn a_reduced_subscriber_gets_small_layers_until_let_back() {
+        let (mut l, a, sub) = (Layers::default(), alice(), MemberId(3));
+        assert_eq!(l.admit(sub, &a, Some(Big), true), Admit::Switched);
+        assert_eq!(l.reduce(sub, true), vec![(a.clone(), Small)]);
+        assert_eq!(
+            l.admit(sub, &a, Some(Big), false),
+            Admit::Forward,
+            "until it switches"
+        );
+        assert_eq!(l.admit(sub, &a, Some(Small), true), Admit::Switched);
+        assert_eq!(l.admit(sub, &a, Some(Big), true), Admit::Drop);
+        assert_eq!(l.demand(&a, [sub].into_iter()), (false, true));
+        assert_eq!(l.reduce(sub, false), vec![(a.clone(), Big)]);
+        assert_eq!(l.admit(sub, &a, Some(Big), true), Admit::Switched);
+        assert_eq!(l.reduce(sub, false), vec![], "no change");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! It runs on its own thread with a single-threaded tokio runtime, so forwarding a packet
 //! takes no lock. Signaling talks to it through [`Command`]s and gets one reply each.
 
+mod downlink;
 mod holes;
 mod layers;
 mod peer;
@@ -240,6 +241,8 @@ pub struct Worker {
     layers: layers::Layers,
     /// Video streams held back after a hole until their next keyframe.
     holes: holes::Holes,
+    /// Which subscribers' links carry the layers they asked for.
+    downlinks: downlink::Downlinks,
 }
 
 /// What polling one peer produced that concerns other members.
@@ -260,6 +263,11 @@ enum Forward {
     },
     Restored {
         member: MemberId,
+    },
+    /// A subscriber's receiver report on video it receives.
+    VideoLoss {
+        member: MemberId,
+        loss: f32,
     },
 }
 
@@ -285,6 +293,7 @@ impl Worker {
             ended: HashMap::new(),
             layers: layers::Layers::default(),
             holes: holes::Holes::default(),
+            downlinks: downlink::Downlinks::default(),
         }
     }
 
@@ -369,11 +378,19 @@ impl Worker {
                     .map(|t| *t + KEYFRAME_REQUEST_INTERVAL)
             })
         });
-        peers.chain(rooms).chain(keyframes).fold(far, Instant::min)
+        let downlinks = self.downlinks.next_deadline();
+        peers
+            .chain(rooms)
+            .chain(keyframes)
+            .chain(downlinks)
+            .fold(far, Instant::min)
     }
 
     fn timeouts(&mut self, now: Instant) {
         self.pending_keyframes(now);
+        for sub in self.downlinks.due(now) {
+            self.set_reduced(now, sub, false);
+        }
         for (id, m) in self.members.iter_mut() {
             if let Some(p) = m.peer.as_mut()
                 && p.timeout <= now
@@ -505,6 +522,15 @@ impl Worker {
                     Event::MediaEgressStats(s) => {
                         if let Some(loss) = s.loss {
                             peer.loss_report(s.mid, loss);
+                            if matches!(
+                                peer.uses.get(&s.mid),
+                                Some(Use::Subscribe {
+                                    kind: MediaKind::Video,
+                                    ..
+                                })
+                            ) {
+                                out.push(Forward::VideoLoss { member: id, loss });
+                            }
                         }
                     }
                     Event::KeyframeRequest(req) => out.push(Forward::KeyframeRequest {
@@ -541,6 +567,11 @@ impl Worker {
                 self.request_keyframe(now, room, &user, kind, stream, layer);
             }
             Forward::Connected { member } => self.request_keyframes_for(now, member),
+            Forward::VideoLoss { member, loss } => {
+                if self.downlinks.report(now, member, loss) {
+                    self.set_reduced(now, member, true);
+                }
+            }
             Forward::Lost { member } => {
                 if let Some(key) = self.members.get(&member).map(|m| m.room) {
                     if let Some(r) = self.rooms.get_mut(&key) {
@@ -967,6 +998,7 @@ impl Worker {
         if let Some(mut m) = self.members.remove(&member) {
             self.layers.forget(member, Some(&m.user));
             self.holes.forget(member);
+            self.downlinks.forget(member);
             self.update_demand(m.room);
             self.stats.members.fetch_sub(1, Ordering::Relaxed);
             if let Some(addr) = m.addr.take() {

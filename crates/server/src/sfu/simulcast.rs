@@ -60,6 +60,18 @@ impl Worker {
 
     /// Tells each simulcast publisher in `room` which layers are received now, when that
     /// changed.
+    /// Holds subscriber `sub` to small layers (`on`, its link does not carry more) or lets it
+    /// back to what it asked for.
+    pub(super) fn set_reduced(&mut self, now: Instant, sub: MemberId, on: bool) {
+        let Some(room) = self.members.get(&sub).map(|m| m.room) else {
+            return;
+        };
+        for (user, layer) in self.layers.reduce(sub, on) {
+            self.request_keyframe(now, room, &user, MediaKind::Video, Stream::Main, layer);
+        }
+        self.update_demand(room);
+    }
+
     pub(super) fn update_demand(&mut self, room: RoomKey) {
         let Some(entry) = self.rooms.get(&room) else {
             return;

@@ -1,0 +1,167 @@
+//! Whether each subscriber's link carries the camera layers it asked for (sans-IO). A
+//! subscriber whose receiver reports on video say it loses more than a tenth, twice in a
+//! row, is moved to the small layers of the publishers that send them, so one subscriber on a
+//! bad link costs only itself. After a while it tries its layers again; when that fails at
+//! once, it waits twice as long before the next try (up to a minute), so a link that cannot
+//! carry them is not flooded every few seconds.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::room::MemberId;
+
+/// Loss (0..1) in a receiver report that counts as "the link does not carry this".
+const BAD_LOSS: f32 = 0.10;
+/// Reports in a row that must say so (one can be a burst).
+const BAD_REPORTS: u8 = 2;
+/// How long a reduced subscriber waits before trying its layers again, at first and at most.
+const FIRST_WAIT: Duration = Duration::from_secs(8);
+const LONGEST_WAIT: Duration = Duration::from_secs(64);
+/// A try that lasts this long without being reduced again succeeded: the wait starts over.
+const TRY_HELD: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+struct Link {
+    bad_reports: u8,
+    /// Reduced since then, until `wait` has passed.
+    reduced: Option<Instant>,
+    /// Trying the asked layers again since then.
+    trying: Option<Instant>,
+    wait: Duration,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Link {
+            bad_reports: 0,
+            reduced: None,
+            trying: None,
+            wait: FIRST_WAIT,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Downlinks {
+    links: HashMap<MemberId, Link>,
+}
+
+impl Downlinks {
+    /// A receiver report from `sub` on video it receives; true if it must be reduced now.
+    pub fn report(&mut self, now: Instant, sub: MemberId, loss: f32) -> bool {
+        let l = self.links.entry(sub).or_default();
+        if l.reduced.is_some() {
+            return false;
+        }
+        if loss <= BAD_LOSS {
+            l.bad_reports = 0;
+            if l.trying.is_some_and(|t| now >= t + TRY_HELD) {
+                l.trying = None;
+                l.wait = FIRST_WAIT;
+            }
+            return false;
+        }
+        l.bad_reports += 1;
+        if l.bad_reports < BAD_REPORTS {
+            return false;
+        }
+        l.bad_reports = 0;
+        if l.trying.take().is_some() {
+            l.wait = (l.wait * 2).min(LONGEST_WAIT);
+        }
+        l.reduced = Some(now);
+        true
+    }
+
+    #[cfg(test)]
+    fn is_reduced(&self, sub: MemberId) -> bool {
+        self.links.get(&sub).is_some_and(|l| l.reduced.is_some())
+    }
+
+    /// Reduced subscribers whose wait is over: they try their layers again from now.
+    pub fn due(&mut self, now: Instant) -> Vec<MemberId> {
+        let mut due = Vec::new();
+        for (sub, l) in &mut self.links {
+            if l.reduced.is_some_and(|t| now >= t + l.wait) {
+                l.reduced = None;
+                l.trying = Some(now);
+                due.push(*sub);
+            }
+        }
+        due
+    }
+
+    /// When [`due`](Self::due) next has something.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.links
+            .values()
+            .filter_map(|l| l.reduced.map(|t| t + l.wait))
+            .min()
+    }
+
+    pub fn forget(&mut self, member: MemberId) {
+        self.links.remove(&member);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: MemberId = MemberId(1);
+
+    /// Reports `loss` once a second for `secs` from `t`; returns when it was reduced and
+    /// when it tried again.
+    fn run(d: &mut Downlinks, t: &mut Instant, secs: u64, loss: f32) -> (Vec<u64>, Vec<u64>) {
+        let start = *t;
+        let (mut reduced, mut tried) = (Vec::new(), Vec::new());
+        for _ in 0..secs {
+            *t += Duration::from_secs(1);
+            if !d.due(*t).is_empty() {
+                tried.push((*t - start).as_secs());
+            }
+            // While reduced, the small layer fits: no loss.
+            let l = if d.is_reduced(SUB) { 0.0 } else { loss };
+            if d.report(*t, SUB, l) {
+                reduced.push((*t - start).as_secs());
+            }
+        }
+        (reduced, tried)
+    }
+
+    #[test]
+    fn a_good_link_is_never_reduced_and_one_bad_report_is_a_burst() {
+        let mut d = Downlinks::default();
+        let mut t = Instant::now();
+        assert_eq!(run(&mut d, &mut t, 30, 0.02), (vec![], vec![]));
+        assert!(!d.report(t, SUB, 0.5), "one bad report");
+        assert!(!d.report(t, SUB, 0.0));
+        assert!(!d.report(t, SUB, 0.5));
+        assert!(!d.is_reduced(SUB));
+    }
+
+    #[test]
+    fn a_bad_link_is_reduced_and_tried_again_ever_less_often() {
+        let mut d = Downlinks::default();
+        let mut t = Instant::now();
+        let (reduced, tried) = run(&mut d, &mut t, 130, 0.4);
+        // Reduced after two reports; tries after 8, 16, 32, 64 s, each failing in 2 s.
+        assert_eq!(reduced, vec![2, 11, 28, 61, 126]);
+        assert_eq!(tried, vec![10, 27, 60, 125]);
+        assert_eq!(d.next_deadline(), Some(t + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_link_that_got_better_keeps_its_layers() {
+        let mut d = Downlinks::default();
+        let mut t = Instant::now();
+        run(&mut d, &mut t, 3, 0.4);
+        assert!(d.is_reduced(SUB));
+        let (reduced, tried) = run(&mut d, &mut t, 30, 0.0);
+        assert_eq!((reduced, tried), (vec![], vec![7]));
+        assert!(!d.is_reduced(SUB));
+        // The wait started over: in a later bad spell the first try comes after 8 s again.
+        let (reduced, tried) = run(&mut d, &mut t, 12, 0.4);
+        assert_eq!((reduced, tried), (vec![2, 11], vec![10]));
+    }
+}
