@@ -443,6 +443,7 @@ pub fn report(s: &Statistics) -> Value {
             "video_frames": s.video_frames_sent,
             "small_video_frames": s.small_frames_sent,
             "keyframes": s.keyframes_sent,
+            "camera_limit_kbps": s.camera_limit_bps.map(|b| b / 1000),
         },
         "reconnects": s.reconnects,
         "remotes": remotes,

@@ -42,6 +42,10 @@ pub struct Controls {
     pub skip_big: AtomicBool,
     pub skip_small: AtomicBool,
     pub bitrate_bps: AtomicU32,
+    /// Video: what the network carries for this stream now (from the loss the server
+    /// reports), bit/s; 0: no limit. The camera encodes at most this; the screen share keeps
+    /// its bitrate per frame (text stays sharp) and sends fewer frames instead.
+    pub network_bps: AtomicU32,
     /// Audio: the loss (percent) the receiver reports, for Opus' in-band FEC.
     pub expected_loss: AtomicU8,
     /// Loudness of the last captured audio frame, 0..=100 (0 while muted).

@@ -123,6 +123,9 @@ pub struct Statistics {
     pub local_level: u8,
     /// Times the session entered the room again after losing the server.
     pub reconnects: u64,
+    /// What the uplink carries for the camera now (it reports loss above that), bit/s; None
+    /// while it carries all the camera wants.
+    pub camera_limit_bps: Option<u64>,
     pub remotes: BTreeMap<String, RemoteStats>,
 }
 
@@ -196,6 +199,7 @@ pub struct LocalStats {
     pub small_frames_sent: u64,
     pub keyframes_sent: u64,
     pub reconnects: u64,
+    pub camera_limit_bps: Option<u64>,
     /// Loudness of the last captured audio frame, 0..=100.
     pub local_level: u8,
 }
@@ -259,6 +263,7 @@ impl Registry {
             small_frames_sent: local.small_frames_sent,
             keyframes_sent: local.keyframes_sent,
             reconnects: local.reconnects,
+            camera_limit_bps: local.camera_limit_bps,
             local_level: local.local_level,
             remotes,
         }

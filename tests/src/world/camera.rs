@@ -1,5 +1,5 @@
 //! A camera for the virtual world: its "encoder" makes H.264-framed frames of the size its
-//! bitrate allows, numbered by their capture time, and with simulcast a small layer of
+//! bitrate allows (what it wants, or less if the network carries less), numbered by their capture time, and with simulcast a small layer of
 //! 150 kbit/s beside it. What the tests measure with it is how video travels (order, holes,
 //! keyframes, layers), not pictures.
 
@@ -42,6 +42,15 @@ impl Camera {
         }
     }
 
+    /// What it encodes at now: what it wants, or less if the network carries less.
+    pub fn bitrate(&self) -> u32 {
+        let wanted = self.controls.bitrate_bps.load(Ordering::Relaxed);
+        match self.controls.network_bps.load(Ordering::Relaxed) {
+            0 => wanted,
+            n => wanted.min(n),
+        }
+    }
+
     /// The next frame of each layer that anyone receives; moves `next` on.
     pub fn encode(&mut self) -> Vec<Frame> {
         self.next += Duration::from_micros(1_000_000 / VIDEO_FPS);
@@ -51,7 +60,7 @@ impl Camera {
         self.asked_keyframes += u32::from(asked || asked_small);
         let regular = self.frame.is_multiple_of(KEYFRAME_EVERY);
         self.frame += 1;
-        let big = u64::from(c.bitrate_bps.load(Ordering::Relaxed));
+        let big = u64::from(self.bitrate());
         if !self.simulcast {
             return vec![frame(None, big, asked || regular)];
         }

@@ -321,6 +321,11 @@ impl World {
         c.camera = Some(Camera::new(controls, now, simulcast));
     }
 
+    /// The bitrate client `i`'s camera encodes at now.
+    pub fn video_bitrate(&self, i: usize) -> Option<u32> {
+        self.clients[i].camera.as_ref().map(Camera::bitrate)
+    }
+
     /// The keyframes client `i`'s camera made because someone asked.
     pub fn asked_keyframes(&self, i: usize) -> u32 {
         self.clients[i]
@@ -604,6 +609,18 @@ impl Client {
             .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Video))
             .map(|r| (r.rtp_time, r.bytes))
             .collect()
+    }
+
+    /// Video bytes received in `[from, to)`, as bit/s.
+    pub fn video_bps_between(&self, from: Instant, to: Instant) -> f64 {
+        let bytes: usize = self
+            .received
+            .iter()
+            .filter(|r| r.at >= from && r.at < to)
+            .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Video))
+            .map(|r| r.bytes)
+            .sum();
+        bytes as f64 * 8.0 / (to - from).as_secs_f64()
     }
 
     /// When this client first received media.

@@ -71,6 +71,30 @@ impl Layer {
     }
 }
 
+/// The encoder bitrate and the share of frames to encode (1 in `thin`) that fit what the
+/// network carries: the camera lowers its bitrate; the screen share, once the network carries
+/// less than two thirds of it, keeps its bitrate per frame and drops frames (at most 5 in
+/// 6), so text stays sharp.
+fn network_fit(c: &Controls, stream: Stream) -> (u32, u64) {
+    let wanted = c.bitrate_bps.load(Ordering::Relaxed);
+    let allowed = match c.network_bps.load(Ordering::Relaxed) {
+        0 => return (wanted, 1),
+        n => n,
+    };
+    match stream {
+        Stream::Main => (allowed.max(MIN_VIDEO_BPS).min(wanted), 1),
+        // A little short: a little less per frame. Far short: whole frames go.
+        Stream::Sub if u64::from(allowed) * 3 >= u64::from(wanted) * 2 => (wanted.min(allowed), 1),
+        Stream::Sub => (
+            wanted,
+            u64::from(wanted.div_ceil(allowed.max(1))).clamp(1, 6),
+        ),
+    }
+}
+
+/// Below this a camera picture is not worth sending.
+const MIN_VIDEO_BPS: u32 = roomcast_rtc::rate::FLOOR_BPS as u32;
+
 pub fn start_video(
     mut source: Box<dyn VideoSource>,
     path: VideoPath,
@@ -143,7 +167,7 @@ pub fn start_video(
                 }
                 let all = c.force_keyframe.swap(false, Ordering::Relaxed);
                 let small_kf = c.force_small_keyframe.swap(false, Ordering::Relaxed);
-                let wanted = c.bitrate_bps.load(Ordering::Relaxed);
+                let (wanted, thin) = network_fit(&c, path.stream);
                 for l in layers.iter_mut() {
                     let is_small = l.layer == Some(VideoStreamType::Small);
                     if !is_small && wanted != l.bitrate {
@@ -151,7 +175,7 @@ pub fn start_video(
                         l.bitrate = wanted;
                     }
                     let force = all || (is_small && small_kf);
-                    if l.skip_flag(&c) || !n.is_multiple_of(l.every) {
+                    if l.skip_flag(&c) || !n.is_multiple_of(l.every * thin) {
                         // Not this frame: this layer's next encoded frame is the keyframe
                         // (after a pause nobody received, or one asked for meanwhile). The
                         // request stays with this layer, not re-raised for all of them.
@@ -217,4 +241,37 @@ fn with_sei(c: &Controls, frame: Vec<u8>, spend: bool) -> Vec<u8> {
         pending.retain(|(_, left)| *left > 0);
     }
     crate::codec::sei::insert_before_slices(&frame, &nals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_camera_lowers_its_bitrate_and_the_screen_share_its_frame_rate() {
+        let c = Controls::default();
+        c.bitrate_bps.store(2_000_000, Ordering::Relaxed);
+        assert_eq!(
+            network_fit(&c, Stream::Main),
+            (2_000_000, 1),
+            "no estimate yet"
+        );
+        c.network_bps.store(500_000, Ordering::Relaxed);
+        assert_eq!(network_fit(&c, Stream::Main), (500_000, 1));
+        // Full quality per frame, one frame in four.
+        assert_eq!(network_fit(&c, Stream::Sub), (2_000_000, 4));
+        c.network_bps.store(1_600_000, Ordering::Relaxed);
+        assert_eq!(
+            network_fit(&c, Stream::Sub),
+            (1_600_000, 1),
+            "a little short"
+        );
+        c.network_bps.store(10_000, Ordering::Relaxed);
+        assert_eq!(network_fit(&c, Stream::Main), (MIN_VIDEO_BPS, 1));
+        assert_eq!(
+            network_fit(&c, Stream::Sub),
+            (2_000_000, 6),
+            "at most 5 in 6 dropped"
+        );
+    }
 }

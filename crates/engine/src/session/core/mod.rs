@@ -24,6 +24,7 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 mod negotiate;
 mod reconnect;
 mod server;
+mod uplink;
 
 use reconnect::{Link, new_rtc, reconnecting};
 
@@ -209,6 +210,13 @@ pub struct Core {
     available: Vec<(MediaKind, Stream)>,
     /// The loss the server reports on our audio, and the protection it calls for.
     audio_loss: roomcast_rtc::protect::LossProtection,
+    /// The rate each of our video streams may send at, from the loss reported on it.
+    video_rates: HashMap<Stream, roomcast_rtc::rate::LossRate>,
+    /// This round's receiver reports on our streams, judged together once all are in.
+    loss_round: uplink::Round,
+    /// Per video stream (and small layer or not): when we last made it send a keyframe, and
+    /// a request held back until then.
+    keyframes: HashMap<(Stream, bool), (Instant, Option<Instant>)>,
     /// Users known to be in the room with their available streams.
     users: HashMap<UserId, (bool, bool, bool)>,
     /// What the host locked off (main stream).
@@ -259,6 +267,9 @@ impl Core {
             link: Link::Up,
             available: Vec::new(),
             audio_loss: Default::default(),
+            video_rates: HashMap::new(),
+            loss_round: Default::default(),
+            keyframes: HashMap::new(),
             users: HashMap::new(),
             locked: Vec::new(),
             out: VecDeque::new(),
@@ -304,6 +315,8 @@ impl Core {
                 Ok(str0m::Output::Transmit(t)) => return Some(Output::Transmit(t)),
                 Ok(str0m::Output::Timeout(t)) => {
                     self.rtc_timeout = t;
+                    // All of this round's receiver reports are in.
+                    self.end_loss_round();
                     return None;
                 }
                 Ok(str0m::Output::Event(e)) => self.rtc_event(e),
@@ -323,6 +336,7 @@ impl Core {
             .into_iter()
             .chain(self.exit_deadline)
             .chain(self.link_due())
+            .chain(self.keyframes.values().filter_map(|(_, due)| *due))
             .min()
             .unwrap_or(self.now)
     }
@@ -340,6 +354,7 @@ impl Core {
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             tracing::debug!("media timeout: {e}");
         }
+        self.held_keyframes(now);
         if now >= self.timers.ping && self.link.is_up() {
             self.timers.ping = now + PING_EVERY;
             self.notify(Request::Ping);
@@ -460,21 +475,15 @@ impl Core {
                 if let Some(line) = self.lines.get(&req.mid)
                     && line.track.user_id.is_none()
                     && line.track.kind == MediaKind::Video
-                    && let Some(c) = self.video_controls.get(&line.track.stream)
                 {
                     let small = req.rid.and_then(|r| VideoStreamType::from_rid(&r))
                         == Some(VideoStreamType::Small);
-                    let flag = if small {
-                        &c.force_small_keyframe
-                    } else {
-                        &c.force_keyframe
-                    };
-                    flag.store(true, Ordering::Relaxed);
+                    self.keyframe_asked(line.track.stream, small);
                 }
             }
             Event::MediaEgressStats(s) => {
                 if let Some(loss) = s.loss {
-                    self.audio_loss_report(s.mid, loss);
+                    self.loss_report(s.mid, s.rid, loss, s.rtt);
                 }
             }
             Event::MediaData(data) => self.out.push_back(Output::Media {
@@ -484,23 +493,6 @@ impl Core {
                 contiguous: data.contiguous,
             }),
             _ => {}
-        }
-    }
-
-    /// The server's receiver reports on `mid` say `loss`: if that is our audio, protect it
-    /// accordingly (RED on or off, Opus FEC for the loss).
-    fn audio_loss_report(&mut self, mid: Mid, loss: f32) {
-        let ours = self
-            .lines
-            .get(&mid)
-            .is_some_and(|l| l.track.user_id.is_none() && l.track.kind == MediaKind::Audio);
-        if !ours {
-            return;
-        }
-        let p = self.audio_loss.report(loss);
-        self.rtc.direct_api().set_red_send(mid, p.red);
-        if let Some(c) = &self.audio_controls {
-            c.expected_loss.store(p.fec_percent, Ordering::Relaxed);
         }
     }
 

@@ -1,0 +1,133 @@
+//! What our uplink loses and how our streams answer it. str0m hands out the loss the
+//! server's receiver reports give for each of our streams together, about once a second;
+//! they are judged as one round:
+//! - The link's loss is best read on our audio: video's reports count the packets resends
+//!   brought back, so they show congestion late and little.
+//! - Video follows that loss with its send rate (`roomcast_rtc::rate::LossRate`, one per
+//!   stream); each capture reads its limit from its controls and fits it (the camera lowers
+//!   its bitrate, the screen share its frame rate).
+//! - Audio is protected from the loss (RED, Opus FEC), except from loss our own video caused
+//!   by sending more than the link carries: that ends as the video rate comes down, and RED
+//!   would only add to it.
+//! - Keyframes asked for while congested come at most one a second per stream: each is
+//!   several frames' worth of bytes, and lost ones are asked for again, so unchecked they
+//!   keep the link overloaded.
+
+use str0m::media::Rid;
+
+use super::*;
+
+/// While congested, keyframes of one stream come at most this often.
+const CONGESTED_KEYFRAME_GAP: Duration = Duration::from_secs(1);
+
+/// One round of receiver reports on our streams.
+#[derive(Debug, Default)]
+pub(super) struct Round {
+    audio: Option<(Mid, f32)>,
+    video: Vec<(Stream, f32, Option<Duration>)>,
+}
+
+impl Core {
+    /// A receiver report on our `mid` (`rid`) says `loss` (0..1).
+    pub(super) fn loss_report(
+        &mut self,
+        mid: Mid,
+        rid: Option<Rid>,
+        loss: f32,
+        rtt: Option<Duration>,
+    ) {
+        let Some(track) = self.lines.get(&mid).map(|l| &l.track) else {
+            return;
+        };
+        if track.user_id.is_some() {
+            return;
+        }
+        // With simulcast, the big layer's reports speak for the stream.
+        let small = rid.and_then(|r| VideoStreamType::from_rid(&r)) == Some(VideoStreamType::Small);
+        let loss = if loss.is_finite() {
+            loss.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        match track.kind {
+            MediaKind::Audio => self.loss_round.audio = Some((mid, loss)),
+            MediaKind::Video if !small => self.loss_round.video.push((track.stream, loss, rtt)),
+            MediaKind::Video => {}
+        }
+    }
+
+    /// Judges the round's reports: video rates first, then the audio's protection.
+    pub(super) fn end_loss_round(&mut self) {
+        let Round { audio, video } = std::mem::take(&mut self.loss_round);
+        let link_loss = audio.map_or(0.0, |(_, l)| l);
+        for (stream, loss, rtt) in video {
+            self.video_loss_report(stream, loss.max(link_loss), rtt);
+        }
+        let Some((mid, loss)) = audio else {
+            return;
+        };
+        if self.video_rates.values().any(|r| r.congested()) {
+            return;
+        }
+        let p = self.audio_loss.report(loss);
+        self.rtc.direct_api().set_red_send(mid, p.red);
+        if let Some(c) = &self.audio_controls {
+            c.expected_loss.store(p.fec_percent, Ordering::Relaxed);
+        }
+    }
+
+    /// The server asks our `stream` (its small layer or not) for a keyframe.
+    pub(super) fn keyframe_asked(&mut self, stream: Stream, small: bool) {
+        let congested = self.video_rates.get(&stream).is_some_and(|r| r.congested());
+        let now = self.now;
+        match self.keyframes.get_mut(&(stream, small)) {
+            Some((last, due)) if congested && now < *last + CONGESTED_KEYFRAME_GAP => {
+                *due = Some(*last + CONGESTED_KEYFRAME_GAP);
+            }
+            _ => self.make_keyframe(stream, small),
+        }
+    }
+
+    /// Keyframes held back whose time has come.
+    pub(super) fn held_keyframes(&mut self, now: Instant) {
+        let due: Vec<(Stream, bool)> = self
+            .keyframes
+            .iter()
+            .filter(|(_, (_, due))| due.is_some_and(|d| d <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for (stream, small) in due {
+            self.make_keyframe(stream, small);
+        }
+    }
+
+    fn make_keyframe(&mut self, stream: Stream, small: bool) {
+        self.keyframes.insert((stream, small), (self.now, None));
+        if let Some(c) = self.video_controls.get(&stream) {
+            let flag = if small {
+                &c.force_small_keyframe
+            } else {
+                &c.force_keyframe
+            };
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Our video on `stream` lost `loss`: its capture gets the rate the loss allows.
+    fn video_loss_report(&mut self, stream: Stream, loss: f32, rtt: Option<Duration>) {
+        let Some(c) = self.video_controls.get(&stream) else {
+            return;
+        };
+        let wanted = u64::from(c.bitrate_bps.load(Ordering::Relaxed));
+        let limit = self
+            .video_rates
+            .entry(stream)
+            .or_default()
+            .report(loss, rtt, wanted);
+        let bps = limit.map_or(0, |l| u32::try_from(l).unwrap_or(u32::MAX));
+        c.network_bps.store(bps, Ordering::Relaxed);
+        if stream == Stream::Main {
+            lock(&self.registry.local).camera_limit_bps = limit;
+        }
+    }
+}

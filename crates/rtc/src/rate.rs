@@ -1,0 +1,260 @@
+//! A video send rate that follows the loss the receiver reports: the loss-based half of
+//! congestion control. (A delay-based estimate from every packet reads the moments a busy
+//! 2-core machine delays packets as congestion and squeezed screen shares on a clean
+//! loopback; loss does not lie that way.) Loss from a bandwidth cap grows with what is sent
+//! over it and goes away below it; loss from a bad radio stays whatever is sent. So a cut
+//! goes to just under what got through, and when loss stays about as high after a cut, it is
+//! the link's own: the rate holds instead of sinking to the floor, and RED, FEC and resends
+//! deal with the loss.
+//! - Once limited, the rate also comes down a little when every recent round trip is well
+//!   over the least one: a standing queue, which would overflow soon and, meanwhile, delays
+//!   the audio that shares it.
+//! - It stays a little under the rate that last went wrong, and only now and then probes
+//!   past it.
+
+use std::time::Duration;
+
+/// Loss above which the rate is cut…
+const CUT_ABOVE: f32 = 0.03;
+/// …and below which it grows (between the two it holds).
+const GROW_BELOW: f32 = 0.02;
+/// A cut goes this far under what got through (the receiver's share of what was sent).
+const UNDER_DELIVERED: f64 = 0.9;
+/// Growth per report (about one a second), and at least this much. Near the rate that last
+/// lost packets or queued them (the cap is probably there) it holds, and after
+/// `PROBE_AFTER` reports grows by the least: each probe past the cap costs a queue that
+/// fills, so the other streams' packets wait.
+const GROWTH: f64 = 1.08;
+const MIN_GROWTH_BPS: u64 = 10_000;
+const NEAR_CEILING: f64 = 0.9;
+const PROBE_AFTER: u8 = 30;
+/// After a cut, loss within these bounds of the loss that caused it is the link's own.
+const SAME_LOSS: (f32, f32) = (0.6, 1.5);
+/// The report right after a cut still covers time before it (and a queue draining): it
+/// does not cut again.
+const REPORTS_BETWEEN_CUTS: u8 = 2;
+/// Round trips all this much over the least one mean a standing queue (more than a busy
+/// machine's scheduling adds, or a keyframe's burst): the rate comes down a little.
+const QUEUE_DRAINS: Duration = Duration::from_millis(60);
+const DRAIN: f64 = 0.92;
+/// Below this a picture is not worth sending.
+pub const FLOOR_BPS: u64 = 50_000;
+
+/// The send rate of one video stream, from its receiver reports.
+#[derive(Debug, Clone)]
+pub struct LossRate {
+    /// None: no limit (nothing lost lately).
+    limit: Option<u64>,
+    /// The loss that caused the last cut, until a report without loss.
+    cut_at: Option<f32>,
+    /// The rate that last lost packets or built a queue.
+    ceiling: Option<u64>,
+    /// Reports since the last cut.
+    since_cut: u8,
+    /// The least round trip seen: the link without a queue.
+    least_rtt: Option<Duration>,
+    /// The last few round trips, newest first.
+    recent_rtts: [Option<Duration>; 3],
+}
+
+impl Default for LossRate {
+    fn default() -> Self {
+        LossRate {
+            limit: None,
+            cut_at: None,
+            ceiling: None,
+            since_cut: u8::MAX,
+            least_rtt: None,
+            recent_rtts: [None; 3],
+        }
+    }
+}
+
+impl LossRate {
+    /// A receiver report: `loss` (0..1) of what was sent since the last one and the round
+    /// trip time it measured, while the encoder wants `wanted_bps`. Returns the limit now
+    /// (None: send what it wants).
+    pub fn report(&mut self, loss: f32, rtt: Option<Duration>, wanted_bps: u64) -> Option<u64> {
+        let rate = self.limit.unwrap_or(wanted_bps).min(wanted_bps);
+        if let Some(r) = rtt {
+            self.least_rtt = Some(self.least_rtt.map_or(r, |l| l.min(r)));
+            self.recent_rtts.rotate_right(1);
+            self.recent_rtts[0] = Some(r);
+        }
+        // A keyframe's burst lengthens one round trip; a standing queue all of them.
+        let standing = self.recent_rtts.iter().copied().min().flatten();
+        let queued = standing
+            .zip(self.least_rtt)
+            .map_or(Duration::ZERO, |(r, l)| r.saturating_sub(l));
+        let settled = self.since_cut >= REPORTS_BETWEEN_CUTS || self.cut_at.is_none();
+        self.since_cut = self.since_cut.saturating_add(1);
+        if loss > CUT_ABOVE && !settled {
+            // Too early to tell what the last cut did.
+        } else if loss > CUT_ABOVE {
+            let links_own = self
+                .cut_at
+                .is_some_and(|at| loss >= SAME_LOSS.0 * at && loss <= SAME_LOSS.1 * at);
+            if !links_own {
+                let delivered = rate as f64 * f64::from(1.0 - loss);
+                self.limit = Some(((delivered * UNDER_DELIVERED) as u64).max(FLOOR_BPS));
+                self.cut_at = Some(loss);
+                self.ceiling = Some(rate);
+                self.since_cut = 0;
+            }
+        } else if loss < GROW_BELOW && queued > QUEUE_DRAINS {
+            // Packets wait in a queue on the way: we send a little more than gets through.
+            // The rate comes down a little so that the queue drains before it overflows.
+            self.cut_at = None;
+            if self.limit.is_some() {
+                self.limit = Some(((rate as f64 * DRAIN) as u64).max(FLOOR_BPS));
+                self.ceiling = Some(rate);
+                self.since_cut = 0;
+            }
+        } else if loss < GROW_BELOW {
+            self.cut_at = None;
+            if let Some(limit) = self.limit {
+                let fast = (limit as f64 * GROWTH) as u64;
+                let near = self
+                    .ceiling
+                    .is_some_and(|c| fast as f64 > NEAR_CEILING * c as f64);
+                let grown = match near {
+                    // Close under where it went wrong: stay, and only now and then see
+                    // whether the link carries more.
+                    true if self.since_cut < PROBE_AFTER => limit,
+                    true => limit + MIN_GROWTH_BPS,
+                    false => fast.max(limit + MIN_GROWTH_BPS),
+                };
+                if self.ceiling.is_some_and(|c| grown > c) {
+                    // Past it without loss: the link got better.
+                    self.ceiling = None;
+                }
+                self.limit = (grown < wanted_bps).then_some(grown);
+            }
+        }
+        self.limit
+    }
+
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// Whether the rate was just cut for congestion (this report or the two after it, which
+    /// still cover time before the cut took effect): loss other streams on the link see
+    /// meanwhile is ours, and the cut deals with it.
+    pub fn congested(&self) -> bool {
+        self.since_cut <= REPORTS_BETWEEN_CUTS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reports from a link that carries `cap` and loses `random` of what it carries, for a
+    /// sender that wants `wanted`; returns the limits.
+    fn run(cap: u64, random: f32, wanted: u64, reports: usize) -> Vec<Option<u64>> {
+        let mut r = LossRate::default();
+        (0..reports)
+            .map(|_| {
+                let sent = r.limit().unwrap_or(wanted);
+                let over = sent.saturating_sub(cap) as f32 / sent as f32;
+                let loss = over + (1.0 - over) * random;
+                r.report(loss, None, wanted)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_wide_link_sets_no_limit() {
+        assert!(
+            run(10_000_000, 0.0, 1_200_000, 30)
+                .iter()
+                .all(Option::is_none)
+        );
+    }
+
+    #[test]
+    fn under_a_cap_the_rate_drops_below_it_at_once_and_stays_near_it() {
+        let limits = run(500_000, 0.0, 1_200_000, 60);
+        let first = limits[0].expect("a limit");
+        assert!(first < 500_000, "first cut to {first}");
+        let settled: Vec<u64> = limits[10..].iter().map(|l| l.expect("limited")).collect();
+        // Probing for more goes over now and then, by a little; on average it stays under.
+        assert!(
+            settled.iter().all(|l| (400_000..=525_000).contains(l)),
+            "{limits:?}"
+        );
+        let mean = settled.iter().sum::<u64>() / settled.len() as u64;
+        assert!(mean < 500_000, "{mean}: {limits:?}");
+    }
+
+    #[test]
+    fn random_loss_cuts_once_then_holds() {
+        let limits = run(10_000_000, 0.2, 1_200_000, 30);
+        let after_first = limits[0].expect("cut");
+        assert!(after_first > 700_000, "{after_first}");
+        assert!(limits.iter().all(|l| *l == Some(after_first)), "{limits:?}");
+    }
+
+    #[test]
+    fn a_cut_marks_congestion_until_it_has_had_its_effect() {
+        let mut r = LossRate::default();
+        assert!(!r.congested());
+        r.report(0.4, None, 1_000_000);
+        assert!(r.congested());
+        r.report(0.0, None, 1_000_000);
+        assert!(
+            r.congested(),
+            "the next report may still cover time before the cut"
+        );
+        r.report(0.0, None, 1_000_000);
+        r.report(0.0, None, 1_000_000);
+        assert!(!r.congested(), "the loss is gone");
+        r.report(0.4, None, 1_000_000);
+        assert!(r.congested());
+        for _ in 0..2 {
+            r.report(0.4, None, 1_000_000);
+            assert!(r.congested(), "too early to tell");
+        }
+        r.report(0.4, None, 1_000_000);
+        assert!(
+            !r.congested(),
+            "the loss stays after the cut: the link's own"
+        );
+    }
+
+    #[test]
+    fn a_standing_queue_brings_the_rate_down_a_little_and_a_burst_does_not() {
+        let ms = |m| Some(Duration::from_millis(m));
+        let mut r = LossRate::default();
+        let cut = r.report(0.3, ms(20), 1_000_000).expect("cut");
+        // A keyframe's burst makes one round trip long: no queue.
+        for rtt in [20, 150, 20, 20] {
+            r.report(0.0, ms(rtt), 1_000_000);
+        }
+        let before = r.limit().expect("limited");
+        assert!(before > cut, "grew while clean: {before}");
+        // Every round trip 100 ms longer: a queue builds up.
+        for _ in 0..3 {
+            r.report(0.0, ms(120), 1_000_000);
+        }
+        let after = r.limit().expect("limited");
+        assert!(
+            after < before && after as f64 >= before as f64 * 0.9,
+            "{before} -> {after}"
+        );
+        assert!(r.congested());
+    }
+
+    #[test]
+    fn when_loss_ends_the_limit_grows_back_and_goes_away() {
+        let mut r = LossRate::default();
+        r.report(0.5, None, 1_000_000);
+        let mut reports = 0;
+        while r.report(0.0, None, 1_000_000).is_some() {
+            reports += 1;
+            // Fast up to near where it lost, a while there, then probing past it.
+            assert!(reports < 60, "still limited after 60 clean reports");
+        }
+    }
+}
