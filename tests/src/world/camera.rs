@@ -11,7 +11,7 @@ use roomcast_engine::session_core::Controls;
 use roomcast_proto::VideoStreamType;
 
 pub const VIDEO_FPS: u64 = 15;
-/// A keyframe every this many frames, besides the ones asked for.
+/// A keyframe every this many frames, besides the ones asked for (unless set otherwise).
 const KEYFRAME_EVERY: u64 = 2 * VIDEO_FPS;
 pub const SMALL_BPS: u64 = 150_000;
 
@@ -27,6 +27,8 @@ pub struct Camera {
     pub next: Instant,
     simulcast: bool,
     frame: u64,
+    /// A keyframe every this many frames, besides the ones asked for.
+    pub keyframe_every: u64,
     /// Keyframes made because a receiver (through the server) asked for one.
     pub asked_keyframes: u32,
 }
@@ -38,6 +40,7 @@ impl Camera {
             next: now,
             simulcast,
             frame: 0,
+            keyframe_every: KEYFRAME_EVERY,
             asked_keyframes: 0,
         }
     }
@@ -58,7 +61,7 @@ impl Camera {
         let asked = c.force_keyframe.swap(false, Ordering::Relaxed);
         let asked_small = c.force_small_keyframe.swap(false, Ordering::Relaxed);
         self.asked_keyframes += u32::from(asked || asked_small);
-        let regular = self.frame.is_multiple_of(KEYFRAME_EVERY);
+        let regular = self.frame.is_multiple_of(self.keyframe_every);
         self.frame += 1;
         let big = u64::from(self.bitrate());
         if !self.simulcast {

@@ -321,6 +321,14 @@ impl World {
         c.camera = Some(Camera::new(controls, now, simulcast));
     }
 
+    /// Client `i`'s camera makes a keyframe of its own every `every` (a real encoder: about
+    /// once a minute), besides the ones asked for.
+    pub fn set_keyframe_interval(&mut self, i: usize, every: Duration) {
+        if let Some(c) = self.clients[i].camera.as_mut() {
+            c.keyframe_every = (every.as_millis() as u64 * camera::VIDEO_FPS / 1000).max(1);
+        }
+    }
+
     /// The bitrate client `i`'s camera encodes at now.
     pub fn video_bitrate(&self, i: usize) -> Option<u32> {
         self.clients[i].camera.as_ref().map(Camera::bitrate)
@@ -608,6 +616,15 @@ impl Client {
             .iter()
             .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Video))
             .map(|r| (r.rtp_time, r.bytes))
+            .collect()
+    }
+
+    /// The sizes of the video frames received since `since`, in order.
+    pub fn video_sizes(&self, since: Instant) -> Vec<usize> {
+        self.received
+            .iter()
+            .filter(|r| r.at >= since && self.kinds.get(&r.mid) == Some(&MediaKind::Video))
+            .map(|r| r.bytes)
             .collect()
     }
 

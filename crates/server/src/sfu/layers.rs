@@ -52,6 +52,11 @@ impl Layers {
         changed && c.current != Some(layer)
     }
 
+    /// Whether the subscriber's link carries less than it asked for (see `downlink`).
+    pub fn is_reduced(&self, sub: MemberId) -> bool {
+        self.reduced.contains(&sub)
+    }
+
     /// The layer the subscriber should be getting (what to ask a keyframe of).
     pub fn wanted(&self, sub: MemberId, publisher: &UserId) -> VideoStreamType {
         self.effective(sub, &self.choice(sub, publisher))

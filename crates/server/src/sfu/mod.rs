@@ -6,6 +6,7 @@
 
 mod downlink;
 mod holes;
+mod keyframes_only;
 mod layers;
 mod peer;
 mod simulcast;
@@ -243,6 +244,8 @@ pub struct Worker {
     holes: holes::Holes,
     /// Which subscribers' links carry the layers they asked for.
     downlinks: downlink::Downlinks,
+    /// Keyframes for subscribers reduced on video without simulcast.
+    keyframes_only: keyframes_only::KeyframesOnly,
 }
 
 /// What polling one peer produced that concerns other members.
@@ -294,6 +297,7 @@ impl Worker {
             layers: layers::Layers::default(),
             holes: holes::Holes::default(),
             downlinks: downlink::Downlinks::default(),
+            keyframes_only: keyframes_only::KeyframesOnly::default(),
         }
     }
 
@@ -630,6 +634,13 @@ impl Worker {
             return;
         }
         let keyframe = layer.is_some() && data.is_keyframe();
+        // Video without simulcast: what a reduced subscriber gets is its keyframes.
+        let whole = kind == MediaKind::Video && layer.is_none();
+        let to_reduced = whole
+            && self
+                .keyframes_only
+                .frame(now, (from, data.mid), data.is_keyframe());
+        let mut keyframes_only = false;
         let mut switched = false;
         // Layers a subscriber waits for a keyframe of (asked again, throttled, until it comes).
         let mut awaited: Vec<VideoStreamType> = Vec::new();
@@ -637,6 +648,12 @@ impl Worker {
             let Some(member) = self.members.get_mut(&sub) else {
                 continue;
             };
+            if whole && self.layers.is_reduced(sub) {
+                keyframes_only = true;
+                if !to_reduced {
+                    continue;
+                }
+            }
             if layer.is_some() && member.peer.as_ref().is_some_and(|p| p.connected) {
                 let admit = self.layers.admit(sub, &user, layer, keyframe);
                 if self.layers.switching(sub, &user) {
@@ -676,6 +693,9 @@ impl Worker {
         }
         if switched {
             self.update_demand(room_key);
+        }
+        if keyframes_only && self.keyframes_only.ask(now, (from, data.mid)) {
+            self.request_keyframe(now, room_key, &user, kind, stream, VideoStreamType::Big);
         }
         awaited.sort();
         awaited.dedup();
@@ -999,6 +1019,7 @@ impl Worker {
             self.layers.forget(member, Some(&m.user));
             self.holes.forget(member);
             self.downlinks.forget(member);
+            self.keyframes_only.forget(member);
             self.update_demand(m.room);
             self.stats.members.fetch_sub(1, Ordering::Relaxed);
             if let Some(addr) = m.addr.take() {
