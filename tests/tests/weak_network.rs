@@ -7,6 +7,7 @@ use std::time::Duration;
 use roomcast_engine::EngineEvent;
 use roomcast_engine::quality::Quality;
 use roomcast_tests::world::World;
+use roomcast_tests::world::uplink::capped_uplink;
 
 #[test]
 fn audio_flows_on_a_clean_network_at_fifty_packets_a_second() {
@@ -493,50 +494,6 @@ fn without_simulcast_a_subscriber_on_a_narrow_link_gets_keyframes_and_its_audio(
     );
 }
 
-/// Alice publishes audio and a 1.2 Mbit/s camera to Bob over an uplink carrying `cap_bps`
-/// with 300 ms of queue.
-fn capped_call(seed: u64, cap_bps: u64) -> (World, usize, usize) {
-    use roomcast_tests::vnet::Impairment;
-    let mut w = World::new(seed);
-    let alice = w.join("alice");
-    let bob = w.join("bob");
-    let cap = Impairment {
-        rate_bps: Some(cap_bps),
-        queue: Duration::from_millis(300),
-        ..Impairment::default()
-    };
-    let addr = w.clients[alice].addr;
-    w.net.set_link(addr, cap, Impairment::default());
-    w.publish_audio(alice);
-    w.publish_video(alice, 1_200_000);
-    (w, alice, bob)
-}
-
-/// Over the last 10 s of 30 on a 500 kbit/s uplink: the video bit/s Bob receives, and
-/// the frames his playout played and concealed.
-fn capped_30s(seed: u64) -> (f64, u64, u64) {
-    let (mut w, alice, bob) = capped_call(seed, 500_000);
-    let start = w.now;
-    let adapted = w.run_until(start + Duration::from_secs(5), |w| {
-        w.video_bitrate(alice).is_some_and(|b| b < 500_000)
-    });
-    assert!(
-        adapted,
-        "the camera still sends {:?} bit/s after 5 s",
-        w.video_bitrate(alice)
-    );
-    w.run_for(start + Duration::from_secs(30) - w.now);
-    let (from, to) = (w.now - Duration::from_secs(10), w.now);
-    let b = &w.clients[bob];
-    let played = b.play_audio(start, to);
-    let [before, last] = [&played[played.len() - 11], &played[played.len() - 1]];
-    (
-        b.video_bps_between(from, to),
-        last.frames - before.frames,
-        last.concealed - before.concealed,
-    )
-}
-
 #[test]
 fn on_a_500_kbit_uplink_video_adapts_below_the_cap_and_audio_is_unhurt() {
     // Without the camera following the link: no video at all gets through, and audio plays
@@ -544,7 +501,13 @@ fn on_a_500_kbit_uplink_video_adapts_below_the_cap_and_audio_is_unhurt() {
     // 280-390; lower when a cut falls in the window), and 0-2.4 % of audio frames concealed
     // (when a probe for more fills the queue).
     for seed in 1..=6 {
-        let (video, frames, concealed) = capped_30s(seed);
+        let r = capped_uplink(seed, 500_000, 30);
+        assert!(
+            r.adapted_after.is_some_and(|t| t <= Duration::from_secs(5)),
+            "seed {seed}: the camera sends more than the link carries until {:?}",
+            r.adapted_after
+        );
+        let (video, frames, concealed) = (r.video_bps, r.audio_frames, r.concealed);
         println!(
             "seed {seed}, last 10 s: {video:.0} bit/s of video, {concealed} of {frames} audio frames concealed"
         );
@@ -562,10 +525,6 @@ fn on_a_500_kbit_uplink_video_adapts_below_the_cap_and_audio_is_unhurt() {
 
 #[test]
 fn on_a_wide_link_the_camera_sends_all_it_asks_for() {
-    let (mut w, alice, _bob) = capped_call(8, 3_000_000);
-    let start = w.now;
-    let held = w.run_until(start + Duration::from_secs(20), |w| {
-        w.video_bitrate(alice) != Some(1_200_000)
-    });
-    assert!(!held, "camera held to {:?} bit/s", w.video_bitrate(alice));
+    let r = capped_uplink(8, 3_000_000, 20);
+    assert_eq!(r.lowest_bps, 1_200_000, "camera held: {r:?}");
 }

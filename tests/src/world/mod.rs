@@ -30,6 +30,7 @@ use crate::vnet::{Datagram, Network};
 
 mod camera;
 mod playout;
+pub mod uplink;
 use camera::Camera;
 
 /// Every step of the clock is at least this long (nothing in a call needs finer).
