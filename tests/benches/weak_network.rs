@@ -5,8 +5,11 @@
 
 use std::time::Duration;
 
+use roomcast_engine::codec::AudioProfile;
+use roomcast_tests::pesq::{lag, opus_alone, pesq_wb, speech};
 use roomcast_tests::vnet::Impairment;
 use roomcast_tests::world::World;
+use roomcast_tests::world::speech::{SpeechRun, speech_call};
 use roomcast_tests::world::uplink::{CappedRun, capped_uplink};
 
 const MARK: &str = "<!-- written by cargo bench -p roomcast-tests --bench weak_network -->";
@@ -148,6 +151,74 @@ fn video_run(loss: f64, jitter: Duration, seed: u64) -> (usize, f64, f64) {
     (freezes, longest, (times.len() - 2) as f64 / (40.0 * 15.0))
 }
 
+/// PESQ-WB of speech through the call on the links the issue names (two seeds each), and
+/// of Opus alone; rows of the table.
+fn speech_table() -> Vec<String> {
+    let (Some(speech), Some(_)) = (speech(25.0), roomcast_tests::pesq::python()) else {
+        return vec!["| (espeak-ng, sox or pesq missing: not measured) | | | | |".into()];
+    };
+    let coded = opus_alone(&speech, AudioProfile::Default.bitrate_bps());
+    let shift = lag(&speech, &coded, 4_800);
+    let (from, to) = (5 * 48_000, speech.len() - 4_800);
+    let alone = pesq_wb(&speech[from..to], &coded[from + shift..to + shift]).unwrap_or(0.0);
+    let mut rows = vec![format!("| Opus alone | {alone:.2} | — | — | |")];
+    let each_way = |loss: f64| {
+        move |w: &mut World, a: usize, b: usize| {
+            let bad = Impairment {
+                loss,
+                ..Impairment::default()
+            };
+            for i in [a, b] {
+                let addr = w.clients[i].addr;
+                w.net.set_link(addr, bad.clone(), bad.clone());
+            }
+        }
+    };
+    let bob_down = |bad: Impairment| {
+        move |w: &mut World, _: usize, b: usize| {
+            let addr = w.clients[b].addr;
+            w.net.set_link(addr, Impairment::default(), bad.clone());
+        }
+    };
+    type Links = Box<dyn Fn(&mut World, usize, usize)>;
+    let cases: Vec<(&str, Links, &str)> = vec![
+        ("clean", Box::new(each_way(0.0)), "≥ 4.2"),
+        ("10 % loss each way", Box::new(each_way(0.1)), ""),
+        ("30 % loss each way", Box::new(each_way(0.3)), ""),
+        (
+            "70 % loss, Bob's downlink",
+            Box::new(bob_down(Impairment {
+                loss: 0.7,
+                ..Impairment::default()
+            })),
+            "",
+        ),
+        (
+            "0–1000 ms jitter, Bob's downlink",
+            Box::new(bob_down(Impairment {
+                jitter: Duration::from_millis(1000),
+                ..Impairment::default()
+            })),
+            "≥ 3.5",
+        ),
+    ];
+    for (name, links, target) in cases {
+        let runs: Vec<SpeechRun> = (1..=2)
+            .map(|seed| speech_call(seed, &speech, |w, a, b| links(w, a, b)))
+            .collect();
+        let cells =
+            |f: &dyn Fn(&SpeechRun) -> String| runs.iter().map(f).collect::<Vec<_>>().join(", ");
+        let pesq = cells(&|r| r.pesq.map_or("—".into(), |p| format!("{p:.2}")));
+        let concealed = cells(&|r| format!("{:.1} %", r.concealed * 100.0));
+        let delay = cells(&|r| format!("{:.0}", r.delay_ms));
+        eprintln!("speech, {name}: PESQ-WB {pesq}; concealed {concealed}; delay {delay} ms");
+        rows.push(format!(
+            "| {name} | {pesq} | {concealed} | {delay} | {target} |"
+        ));
+    }
+    rows
+}
+
 fn main() {
     let mut jitters = Vec::new();
     for (ms, target) in [(200, ""), (1000, "PESQ-WB ≥ 3.5"), (2000, "")] {
@@ -208,6 +279,7 @@ fn main() {
             "| {kbps} kbit/s | {adapted} | {video} | {concealed} | {target} |"
         ));
     }
+    let speeches = speech_table();
     let mut recoveries = Vec::new();
     for secs in [2, 10, 30] {
         let times = |signaling| {
@@ -303,14 +375,22 @@ fn main() {
          sends below the link's rate, and over the last 10 s the video Bob receives and the \
          share of audio frames his playout conceals. Without the camera following the link, \
          no video got through at 500 kbit/s.\n\n\
-         | uplink | camera below it after s | video kbit/s | audio concealed | target |\n|---|---|---|---|---|\n{}\n",
+         | uplink | camera below it after s | video kbit/s | audio concealed | target |\n|---|---|---|---|---|\n{}\n\n\
+         Speech: Alice reads 25 s of espeak-ng's speech (48 kHz) to Bob with the Opus bitrate \
+         `roomcast join` uses ({} kbit/s); PESQ-WB (ITU-T P.862.2, PyPI `pesq`) of what Bob's \
+         speaker played from 5 s on, against what Alice said, aligned by their envelopes (two \
+         seeds); the share of frames concealed over the call; mouth-to-ear delay. Opus alone: \
+         the same speech encoded and decoded with no network.\n\n\
+         | link | PESQ-WB | concealed | delay ms | target |\n|---|---|---|---|---|\n{}\n",
         LIMIT.as_secs(),
         LISTEN.as_secs(),
         rows.join("\n"),
         recoveries.join("\n"),
         jitters.join("\n"),
         videos.join("\n"),
-        uplinks.join("\n")
+        uplinks.join("\n"),
+        AudioProfile::Default.bitrate_bps() / 1000,
+        speeches.join("\n")
     );
     roomcast_tests::write_bench_section(MARK, &section);
     println!("{section}");

@@ -102,3 +102,93 @@ pub fn pesq_wb(reference: &[f32], degraded: &[f32]) -> Option<f64> {
             .expect("pesq prints a number"),
     )
 }
+
+/// How many samples `degraded` lags `reference` by (0..`max_lag`), from where their
+/// envelopes (1 ms means of magnitude) correlate best, refined sample by sample.
+pub fn lag(reference: &[f32], degraded: &[f32], max_lag: usize) -> usize {
+    const STEP: usize = 48;
+    let envelope = |x: &[f32]| -> Vec<f32> {
+        x.chunks(STEP)
+            .map(|c| c.iter().map(|s| s.abs()).sum::<f32>() / c.len() as f32)
+            .collect()
+    };
+    let (r, d) = (envelope(reference), envelope(degraded));
+    let score = |a: &[f32], b: &[f32], lag: usize| -> f64 {
+        a.iter()
+            .zip(b.iter().skip(lag))
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum()
+    };
+    let coarse = (0..max_lag / STEP)
+        .max_by(|&a, &b| score(&r, &d, a).total_cmp(&score(&r, &d, b)))
+        .unwrap_or(0)
+        * STEP;
+    (coarse.saturating_sub(STEP)..coarse + STEP)
+        .max_by(|&a, &b| score(reference, degraded, a).total_cmp(&score(reference, degraded, b)))
+        .unwrap_or(coarse)
+}
+
+/// Speech for `seconds` (espeak-ng's voice reading a text, again and again; 48 kHz through
+/// sox, peak 0.5), or None where either tool is missing (under CI that fails:
+/// scripts/install-test-deps installs both).
+pub fn speech(seconds: f64) -> Option<Vec<f32>> {
+    const TEXT: &str = "The quick brown fox jumps over the lazy dog. Roomcast carries your \
+        voice across a weak network, and every word should arrive. Seven slim swans sail \
+        softly south while the orchestra tunes its violins.";
+    let dir = std::env::temp_dir().join(format!("roomcast-speech-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let (raw, wav) = (dir.join("raw.wav"), dir.join("48k.wav"));
+    let ran = |cmd: &mut Command| cmd.output().is_ok_and(|o| o.status.success());
+    let made = ran(Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "160", "-w"])
+        .arg(&raw)
+        .arg(TEXT))
+        && ran(Command::new("sox")
+            .arg(&raw)
+            .args(["-r", "48000", "-c", "1", "-b", "16"])
+            .arg(&wav));
+    assert!(
+        made || std::env::var("CI").is_err(),
+        "espeak-ng or sox missing under CI: scripts/install-test-deps must install them"
+    );
+    let once = made
+        .then(|| roomcast_engine::media::read_wav_mono(&wav).ok())
+        .flatten();
+    std::fs::remove_dir_all(&dir).ok();
+    let once = once?;
+    let peak = once
+        .iter()
+        .map(|s| s.unsigned_abs())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let gain = 0.5 / f32::from(peak);
+    let n = (seconds * 48_000.0) as usize;
+    Some(
+        once.iter()
+            .cycle()
+            .take(n)
+            .map(|&s| f32::from(s) * gain)
+            .collect(),
+    )
+}
+
+/// `speech` through Opus alone (encoded and decoded in 20 ms frames at `bitrate_bps`, no
+/// network): what the codec leaves of it.
+pub fn opus_alone(speech: &[f32], bitrate_bps: u32) -> Vec<f32> {
+    use roomcast_engine::codec::{AudioProfile, OpusDecoder, OpusEncoder};
+    let mut enc = OpusEncoder::new(1, AudioProfile::Default).expect("an Opus encoder");
+    enc.set_bitrate(bitrate_bps).expect("a bitrate");
+    let mut dec = OpusDecoder::new(1).expect("an Opus decoder");
+    let mut out = Vec::with_capacity(speech.len());
+    for c in speech.chunks_exact(960) {
+        let pcm: Vec<i16> = c
+            .iter()
+            .map(|s| (s * 32_768.0).clamp(-32_768.0, 32_767.0) as i16)
+            .collect();
+        let packet = enc.encode(&pcm).expect("Opus encodes");
+        let decoded = dec.decode(&packet).expect("Opus decodes");
+        out.extend(decoded.iter().map(|&s| f32::from(s) / 32_768.0));
+    }
+    out
+}

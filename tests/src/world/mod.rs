@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use roomcast_engine::codec::{AudioProfile, OpusEncoder};
-use roomcast_engine::media::{AudioSource, ToneSource};
+use roomcast_engine::media::{AudioFrame, AudioSource, FRAME_SAMPLES, ToneSource};
 use roomcast_engine::session_core::{
     Ask, AutoSubscribe, Command, Controls, Core, Encoded, Output, Token,
 };
@@ -30,6 +30,7 @@ use crate::vnet::{Datagram, Network};
 
 mod camera;
 mod playout;
+pub mod speech;
 pub mod uplink;
 use camera::Camera;
 
@@ -80,12 +81,37 @@ pub struct Client {
 }
 
 struct AudioOut {
-    tone: ToneSource,
+    source: Box<dyn AudioSource>,
     opus: OpusEncoder,
     next: Instant,
     /// What the core tells the capture (Opus FEC's expected loss), as a real capture reads it.
     controls: Arc<Controls>,
     expected_loss: u8,
+}
+
+/// Samples to send (48 kHz mono), and how far they went; silence after them.
+struct Samples(Vec<f32>, usize);
+
+impl AudioSource for Samples {
+    fn channels(&self) -> u16 {
+        1
+    }
+
+    fn next_frame(&mut self, capture_us: u64) -> Option<AudioFrame> {
+        let samples = (self.1..self.1 + FRAME_SAMPLES)
+            .map(|i| {
+                let s = self.0.get(i).copied().unwrap_or(0.0);
+                (s * 32_768.0).clamp(-32_768.0, 32_767.0) as i16
+            })
+            .collect();
+        self.1 += FRAME_SAMPLES;
+        Some(AudioFrame {
+            samples,
+            channels: 1,
+            sample_rate: 48_000,
+            capture_us,
+        })
+    }
 }
 
 pub struct World {
@@ -250,6 +276,22 @@ impl World {
 
     /// Client `i` publishes the tone source's audio (Opus, speech profile).
     pub fn publish_audio(&mut self, i: usize) {
+        self.publish_audio_from(i, Box::new(ToneSource::new(1)), AudioProfile::Speech);
+    }
+
+    /// Client `i` publishes `samples` (48 kHz mono, then silence) with the Opus bitrate
+    /// `roomcast join` uses.
+    pub fn publish_speech(&mut self, i: usize, samples: &[f32]) {
+        let source = Samples(samples.to_vec(), 0);
+        self.publish_audio_from(i, Box::new(source), AudioProfile::Default);
+    }
+
+    fn publish_audio_from(
+        &mut self,
+        i: usize,
+        source: Box<dyn AudioSource>,
+        profile: AudioProfile,
+    ) {
         let now = self.now;
         let c = &mut self.clients[i];
         c.next_token += 1;
@@ -277,8 +319,8 @@ impl World {
         c.core
             .handle_command(now, Command::RegisterAudio(controls.clone()));
         c.audio = Some(AudioOut {
-            tone: ToneSource::new(1),
-            opus: OpusEncoder::new(1, AudioProfile::Speech).expect("an Opus encoder"),
+            source,
+            opus: OpusEncoder::new(1, profile).expect("an Opus encoder"),
             next: now,
             controls,
             expected_loss: 0,
@@ -404,7 +446,7 @@ impl World {
             while let Some(a) = c.audio.as_mut().filter(|a| a.next <= now) {
                 let capture_us = CAPTURE_BASE_US + (a.next - self.start).as_micros() as u64;
                 a.next += AUDIO_FRAME;
-                let Some(frame) = a.tone.next_frame(capture_us) else {
+                let Some(frame) = a.source.next_frame(capture_us) else {
                     break;
                 };
                 let loss = a.controls.expected_loss.load(Ordering::Relaxed);
@@ -611,12 +653,13 @@ impl Client {
         times.len()
     }
 
-    /// The video frames received, in the order they came: RTP time and size.
-    pub fn video_frames(&self) -> Vec<(u64, usize)> {
+    /// The video frames received, in the order they came: RTP time, and whether it is a
+    /// keyframe (an IDR NAL first).
+    pub fn video_frames(&self) -> Vec<(u64, bool)> {
         self.received
             .iter()
             .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Video))
-            .map(|r| (r.rtp_time, r.bytes))
+            .map(|r| (r.rtp_time, r.data.get(4).is_some_and(|nal| nal & 0x1f == 5)))
             .collect()
     }
 

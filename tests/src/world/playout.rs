@@ -19,6 +19,12 @@ impl Client {
     /// Plays the audio this client received from `start` to `end` (one remote user's: the
     /// world's calls have two people); returns the playout's statistics each second.
     pub fn play_audio(&self, start: Instant, end: Instant) -> Vec<AudioStats> {
+        self.hear(start, end).0
+    }
+
+    /// [`play_audio`](Self::play_audio), and what the speaker played (48 kHz mono, from
+    /// `start`).
+    pub fn hear(&self, start: Instant, end: Instant) -> (Vec<AudioStats>, Vec<f32>) {
         let far = Arc::new(SampleQueue::new(100));
         let local = Arc::new(SampleQueue::new(100));
         let mut playout = Playout::new(far, local);
@@ -39,6 +45,7 @@ impl Client {
             .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Audio))
             .peekable();
         let mut out = vec![0.0; 480];
+        let mut played = Vec::new();
         let mut snapshots = Vec::new();
         let mut now = start;
         let mut next_snapshot = start + Duration::from_secs(1);
@@ -47,6 +54,7 @@ impl Client {
                 playout.push_packet("remote", us(p.at), p.rtp_time, p.data.to_vec());
             }
             playout.pull(us(now), &mut out);
+            played.extend_from_slice(&out);
             now += PULL;
             if now >= next_snapshot {
                 let mut s = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -55,6 +63,6 @@ impl Client {
                 next_snapshot += Duration::from_secs(1);
             }
         }
-        snapshots
+        (snapshots, played)
     }
 }
