@@ -516,6 +516,12 @@ fn on_a_500_kbit_uplink_video_adapts_below_the_cap_and_audio_is_unhurt() {
             "seed {seed}: video uses the link, and no more: {video}"
         );
         assert!(frames >= 490, "seed {seed}: {frames} audio frames played");
+        // Until the camera fits, the link loses packets, and Alice's tile says so.
+        assert!(
+            r.worst_uplink.as_number() >= Quality::Poor.as_number(),
+            "seed {seed}: the uplink looked {:?} throughout",
+            r.worst_uplink
+        );
         assert!(
             concealed * 100 <= frames * 3,
             "seed {seed}: audio unhurt: {concealed} of {frames} concealed"

@@ -91,7 +91,7 @@ fn grade(ratio: f64) -> Quality {
 }
 
 /// Our uplink: `connected` (to the server, media flowing) and the loss the server reports
-/// on our audio.
+/// on our streams.
 pub fn uplink(connected: bool, loss: f32) -> Quality {
     if connected {
         grade(f64::from(loss))

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use roomcast_engine::EngineEvent;
+use roomcast_engine::quality::Quality;
+
 use super::World;
 use crate::vnet::Impairment;
 
@@ -18,6 +21,8 @@ pub struct CappedRun {
     /// Audio frames Bob's playout played, and concealed.
     pub audio_frames: u64,
     pub concealed: u64,
+    /// The worst quality Alice's engine showed for her own uplink.
+    pub worst_uplink: Quality,
 }
 
 /// Alice publishes audio and a 1.2 Mbit/s camera to Bob for `secs` seconds over an uplink
@@ -46,6 +51,15 @@ pub fn capped_uplink(seed: u64, cap_bps: u64, secs: u64) -> CappedRun {
         false
     });
     let (from, to) = (w.now - Duration::from_secs(10), w.now);
+    let worst_uplink = w.clients[alice]
+        .engine_events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            EngineEvent::NetworkQuality(q) => q.iter().find(|(u, _)| u.is_none()).map(|(_, q)| *q),
+            _ => None,
+        })
+        .max_by_key(|q| q.as_number())
+        .unwrap_or(Quality::Unknown);
     let b = &w.clients[bob];
     let played = b.play_audio(start, to);
     let [before, last] = [&played[played.len() - 11], &played[played.len() - 1]];
@@ -55,5 +69,6 @@ pub fn capped_uplink(seed: u64, cap_bps: u64, secs: u64) -> CappedRun {
         video_bps: b.video_bps_between(from, to),
         audio_frames: last.frames - before.frames,
         concealed: last.concealed - before.concealed,
+        worst_uplink,
     }
 }

@@ -214,6 +214,8 @@ pub struct Core {
     video_rates: HashMap<Stream, roomcast_rtc::rate::LossRate>,
     /// This round's receiver reports on our streams, judged together once all are in.
     loss_round: uplink::Round,
+    /// What our uplink loses (all of it, congestion too), for its quality.
+    uplink_loss: f32,
     /// Per video stream (and small layer or not): when we last made it send a keyframe, and
     /// a request held back until then.
     keyframes: HashMap<(Stream, bool), (Instant, Option<Instant>)>,
@@ -269,6 +271,7 @@ impl Core {
             audio_loss: Default::default(),
             video_rates: HashMap::new(),
             loss_round: Default::default(),
+            uplink_loss: 0.0,
             keyframes: HashMap::new(),
             users: HashMap::new(),
             locked: Vec::new(),
@@ -364,7 +367,7 @@ impl Core {
             let stats = self.registry.snapshot();
             let mut qualities = self.quality.update(&stats);
             let connected = self.link.is_up() && self.connected && self.ice_lost.is_none();
-            let uplink = crate::quality::uplink(connected, self.audio_loss.loss());
+            let uplink = crate::quality::uplink(connected, self.uplink_loss);
             qualities.push((None, uplink));
             self.emit(EngineEvent::NetworkQuality(qualities));
             self.emit(EngineEvent::Statistics(Box::new(stats)));

@@ -20,6 +20,9 @@ use super::*;
 /// While congested, keyframes of one stream come at most this often.
 const CONGESTED_KEYFRAME_GAP: Duration = Duration::from_secs(1);
 
+/// How much of the uplink's loss estimate a round without more loss keeps.
+const UPLINK_LOSS_FADE: f32 = 0.85;
+
 /// One round of receiver reports on our streams.
 #[derive(Debug, Default)]
 pub(super) struct Round {
@@ -59,7 +62,14 @@ impl Core {
     /// Judges the round's reports: video rates first, then the audio's protection.
     pub(super) fn end_loss_round(&mut self) {
         let Round { audio, video } = std::mem::take(&mut self.loss_round);
+        if audio.is_none() && video.is_empty() {
+            return;
+        }
         let link_loss = audio.map_or(0.0, |(_, l)| l);
+        // What the uplink loses, congestion included, for its quality: at once when it rises,
+        // fading when it falls.
+        let seen = video.iter().map(|v| v.1).fold(link_loss, f32::max);
+        self.uplink_loss = seen.max(UPLINK_LOSS_FADE * self.uplink_loss);
         for (stream, loss, rtt) in video {
             self.video_loss_report(stream, loss.max(link_loss), rtt);
         }
