@@ -16,7 +16,7 @@ pub struct AudioStats {
     pub concealed: u64,
     pub packets: u64,
     /// How far behind the fastest packets playout runs now, and where the jitter buffer is
-    /// heading (it covers 98 % of recent packet delays).
+    /// heading (it covers 99.5 % of recent packet delays).
     pub jitter_delay_ms: f64,
     pub jitter_target_ms: f64,
     /// Loudness of the last frame played, 0..=100 (for volume indicators).

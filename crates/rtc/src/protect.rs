@@ -1,7 +1,7 @@
 //! How a sender of audio (a publishing client, or the server towards each subscriber) protects
 //! it from the loss its receiver reports in RTCP receiver reports: a loss estimate that rises
-//! at once and falls slowly, Opus in-band FEC tuned to it, and RFC 2198 redundancy (RED) on
-//! while the loss is worth the extra bandwidth. Both sides follow the same rule, so it lives
+//! at once and falls slowly, RFC 2198 redundancy (RED) on while the loss is worth the extra
+//! bandwidth, and Opus in-band FEC tuned to the loss RED leaves (none). Both sides follow the same rule, so it lives
 //! here.
 
 /// Which earlier frames each RED packet repeats: the previous two, so a frame is lost only
@@ -20,12 +20,9 @@ const RED_ON: f32 = 0.02;
 const RED_OFF: f32 = 0.005;
 /// How much of the old estimate a lower report keeps (per report, about one a second).
 const DECAY: f32 = 0.85;
-/// Opus spends more of its bits on FEC the higher the expected loss; beyond this it only
-/// hurts the primary frames, and RED does the rest.
-const MAX_FEC_PERCENT: u8 = 40;
 
 /// What a sender should do now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Protection {
     /// Wrap audio in RED (previous frames repeated in each packet).
     pub red: bool,
@@ -51,10 +48,15 @@ impl LossProtection {
         self.loss
     }
 
+    /// Opus FEC follows the loss that RED leaves: with RED on, a frame whose next packet
+    /// arrives comes back whole from that packet's redundancy (distance 1), so the in-band
+    /// FEC in the same packet could never be used, while it costs the primary frames dearly
+    /// (PESQ-WB of speech at 40 kbit/s: 4.11 with none, 3.64 at 10 %, 3.14 at 20 %).
     pub fn protection(&self) -> Protection {
+        let uncovered = if self.red { 0.0 } else { self.loss };
         Protection {
             red: self.red,
-            fec_percent: ((self.loss * 100.0).round() as u8).min(MAX_FEC_PERCENT),
+            fec_percent: (uncovered * 100.0).round() as u8,
         }
     }
 
@@ -98,12 +100,20 @@ mod tests {
     }
 
     #[test]
-    fn loss_turns_red_on_at_once_and_fec_follows_it() {
+    fn loss_turns_red_on_at_once_and_fec_off_while_red_covers_it() {
         let mut p = LossProtection::new();
         let now = p.report(0.3);
         assert!(now.red);
-        assert_eq!(now.fec_percent, 30);
-        assert_eq!(p.report(0.7).fec_percent, MAX_FEC_PERCENT);
+        assert_eq!(now.fec_percent, 0);
+        assert_eq!(p.report(0.7).fec_percent, 0);
+    }
+
+    #[test]
+    fn below_the_red_threshold_fec_follows_the_loss() {
+        let mut p = LossProtection::new();
+        let now = p.report(0.015);
+        assert!(!now.red);
+        assert_eq!(now.fec_percent, 2);
     }
 
     #[test]
@@ -124,8 +134,8 @@ mod tests {
     #[test]
     fn garbage_reports_are_clamped() {
         let mut p = LossProtection::new();
-        assert_eq!(p.report(f32::NAN).fec_percent, 0);
-        assert_eq!(p.report(7.0).fec_percent, MAX_FEC_PERCENT);
+        assert_eq!(p.report(f32::NAN), Protection::default());
+        assert!(p.report(7.0).red);
         assert!(p.loss() <= 1.0);
     }
 }

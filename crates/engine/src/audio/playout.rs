@@ -17,6 +17,9 @@ use crate::jitter::{AudioJitterBuffer, JitterConfig, Playout as Due};
 use crate::media::{AudioFrame, AudioSink, BurstDetector, FRAME_SAMPLES, SAMPLE_RATE};
 use crate::stats::{AudioStats, Shared, lock};
 
+/// [`level`](crate::stats::level) of a quiet frame: below -45 dBFS.
+const QUIET_LEVEL: u8 = 25;
+
 /// Called once a user's first packet is decoded.
 pub type OnFirstAudio = Box<dyn FnOnce() + Send>;
 
@@ -61,6 +64,9 @@ impl Voice {
             tracing::debug!("audio decode failed: {e}");
             vec![0; FRAME_SAMPLES * usize::from(self.channels)]
         });
+        let level = crate::stats::level(&samples);
+        // Below -45 dBFS: a pause between words, where the jitter buffer may splice.
+        self.jitter.set_quiet(level < QUIET_LEVEL);
         {
             let mut st = lock(&self.stats);
             st.frames += 1;
@@ -75,7 +81,7 @@ impl Voice {
             st.jitter_target_ms = jitter.target_delay_ms;
             st.latencies
                 .extend(self.bursts.push(&samples, self.channels, now_us));
-            st.level = crate::stats::level(&samples);
+            st.level = level;
         }
         if how == How::Decoded
             && let Some(f) = self.on_first.take()
