@@ -98,6 +98,9 @@ pub struct JitterStats {
     pub lost: u64,
     pub late: u64,
     pub duplicates: u64,
+    /// Frames played as concealment while waiting for packets that never came because the
+    /// sender had gone quiet (DTX, mute, the end of its stream): not losses.
+    pub silence: u64,
 }
 
 pub struct AudioJitterBuffer {
@@ -186,6 +189,8 @@ impl AudioJitterBuffer {
             // unless it starts a new talk spurt after silence.
             if rtp_ts < next + self.silence_ts() {
                 self.stats.lost += self.unconfirmed.len() as u64;
+            } else {
+                self.stats.silence += self.unconfirmed.len() as u64;
             }
             self.unconfirmed.clear();
         }
@@ -222,6 +227,7 @@ impl AudioJitterBuffer {
     fn reset(&mut self) {
         self.next_ts = None;
         self.packets.clear();
+        self.stats.silence += self.unconfirmed.len() as u64;
         self.unconfirmed.clear();
         self.short_since = None;
         self.above_since = None;
@@ -318,6 +324,7 @@ impl AudioJitterBuffer {
                 // Talk spurt after DTX arrived before the silence timer: start afresh.
                 Some((&first, _)) if first >= next + silence_ts => {
                     self.next_ts = None;
+                    self.stats.silence += self.unconfirmed.len() as u64;
                     self.unconfirmed.clear();
                 }
                 _ => return Some(next),
@@ -630,6 +637,14 @@ mod tests {
         assert!(empties_in_gap >= 125, "{empties_in_gap}");
         assert_eq!(played(&out), (0..50).chain(200..250).collect::<Vec<_>>());
         assert_eq!(jb.stats().lost, 0);
+        // The frames concealed before the silence was known are counted as silence, so
+        // statistics do not call a pause loss.
+        let waited = out[..200]
+            .iter()
+            .filter(|p| matches!(p, Playout::Lost { .. }))
+            .count() as u64;
+        assert!(waited > 0);
+        assert_eq!(jb.stats().silence, waited);
     }
 
     #[test]

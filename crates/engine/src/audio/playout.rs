@@ -35,6 +35,8 @@ struct Voice {
     bursts: BurstDetector,
     started: bool,
     on_first: Option<OnFirstAudio>,
+    /// Frames the decoder concealed, silence included (see `JitterStats::silence`).
+    concealed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,10 +75,13 @@ impl Voice {
             match how {
                 How::Decoded => st.decoded += 1,
                 How::Fec => st.fec_recovered += 1,
-                How::Concealed => st.concealed += 1,
+                How::Concealed => self.concealed += 1,
                 How::Silence => {}
             }
             let jitter = self.jitter.stats();
+            // What was concealed while the sender had gone quiet was silence, not loss: it
+            // is known only once the silence is, so it comes off afterwards.
+            st.concealed = self.concealed.saturating_sub(jitter.silence);
             st.jitter_delay_ms = jitter.current_delay_ms;
             st.jitter_target_ms = jitter.target_delay_ms;
             st.latencies
@@ -155,6 +160,7 @@ impl Playout {
             bursts: BurstDetector::new(),
             started: false,
             on_first: Some(on_first),
+            concealed: 0,
         };
         if let Some(mut old) = self.voices.insert(user.to_string(), voice) {
             finish(old.sink.as_mut());
