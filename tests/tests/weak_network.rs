@@ -307,6 +307,34 @@ fn a_lost_audio_packet_does_not_hold_back_the_ones_after_it() {
 }
 
 #[test]
+fn a_new_subscriber_on_a_lossy_downlink_is_protected_from_its_first_packet() {
+    use roomcast_tests::vnet::Impairment;
+    // Bob's downlink loses 30 %. His first receiver report reaches the server 2–3 s after
+    // his media starts; without redundancy until then, a third of Alice's first words were
+    // gone.
+    let mut w = World::new(5);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    let addr = w.clients[bob].addr;
+    w.net
+        .set_link(addr, Impairment::default(), Impairment::loss(0.3));
+    w.publish_audio(alice);
+    let start = w.now;
+    assert!(
+        w.run_until(start + Duration::from_secs(10), |w| w.clients[bob]
+            .first_media()
+            .is_some()),
+        "no audio"
+    );
+    let first = w.clients[bob].first_media().expect("first audio");
+    w.run_for(Duration::from_secs(4));
+    let got = w.clients[bob].frames_between(first, first + Duration::from_secs(3));
+    println!("{got} of 150 frames in Bob's first 3 s");
+    // Four earlier frames in every packet: a frame is gone only when five in a row are.
+    assert!(got >= 145, "{got} of 150 frames in Bob's first 3 s");
+}
+
+#[test]
 fn at_seventy_percent_downlink_loss_three_quarters_of_the_audio_arrives() {
     // Four earlier frames ride in every packet while the loss lasts: a frame is gone only
     // when five packets in a row are (17 % at 70 % random loss).

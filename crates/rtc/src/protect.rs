@@ -35,12 +35,26 @@ pub struct Protection {
 pub struct LossProtection {
     loss: f32,
     red: bool,
+    /// RED is on only until the first report, which decides without hysteresis.
+    provisional: bool,
 }
 
 impl LossProtection {
     /// A clean link until reports say otherwise: no redundancy, no FEC.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// RED on until the first report says the link is clean. The server protects what it
+    /// forwards to a new subscriber this way: that subscriber's first receiver report comes
+    /// 2–3 s after its media starts (later on a lossy link, where reports are lost too), and
+    /// through real sockets at 30 % loss those seconds were what cost its first words.
+    pub fn provisional() -> Self {
+        Self {
+            loss: 0.0,
+            red: true,
+            provisional: true,
+        }
     }
 
     /// The smoothed loss fraction, 0..=1.
@@ -74,9 +88,10 @@ impl LossProtection {
         };
         if self.loss >= RED_ON {
             self.red = true;
-        } else if self.loss < RED_OFF {
+        } else if self.loss < RED_OFF || self.provisional {
             self.red = false;
         }
+        self.provisional = false;
         self.protection()
     }
 }
@@ -129,6 +144,17 @@ mod tests {
         // 10 % decays below 0.5 % in about 19 reports (~19 s).
         assert!((15..=25).contains(&reports), "{reports}");
         assert_eq!(p.protection().fec_percent, 0);
+    }
+
+    #[test]
+    fn provisional_red_lasts_until_the_first_report() {
+        let p = LossProtection::provisional();
+        assert!(p.protection().red);
+        assert_eq!(p.protection().fec_percent, 0);
+        for (first, red) in [(0.0, false), (0.01, false), (0.05, true)] {
+            let mut p = LossProtection::provisional();
+            assert_eq!(p.report(first).red, red, "first report {first}");
+        }
     }
 
     #[test]

@@ -120,10 +120,10 @@ impl Peer {
                 continue;
             }
             match kind {
-                // Audio we forward goes without redundancy until this client reports loss.
+                // Audio we forward goes with redundancy until this client's first report.
                 MediaKind::Audio => {
-                    self.loss.insert(*mid, LossProtection::new());
-                    self.rtc.direct_api().set_red_send(*mid, false);
+                    self.loss.insert(*mid, LossProtection::provisional());
+                    self.rtc.direct_api().set_red_send(*mid, true);
                 }
                 MediaKind::Video => allow_resends(&mut self.rtc, *mid, &[None]),
             }
