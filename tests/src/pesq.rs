@@ -58,7 +58,8 @@ pub fn to_16k(x: &[f32]) -> Vec<f32> {
 }
 
 /// PESQ-WB MOS-LQO of `degraded` against `reference` (both 48 kHz mono, time-aligned).
-/// None when the tool is not installed (local runs only).
+/// None when the tool is not installed (local runs only); 1.0 (the bottom of the scale)
+/// when PESQ finds no speech in `degraded` to score.
 pub fn pesq_wb(reference: &[f32], degraded: &[f32]) -> Option<f64> {
     let py = python()?;
     let dir = std::env::temp_dir().join(format!(
@@ -81,7 +82,7 @@ pub fn pesq_wb(reference: &[f32], degraded: &[f32]) -> Option<f64> {
     };
     let (r, d) = (write("ref.s16", reference), write("deg.s16", degraded));
     let code = format!(
-        "import numpy, pesq\nr = numpy.fromfile('{}', dtype='<i2').astype(numpy.float32)\nd = numpy.fromfile('{}', dtype='<i2').astype(numpy.float32)\nprint(pesq.pesq(16000, r, d, 'wb'))",
+        "import numpy, pesq\nr = numpy.fromfile('{}', dtype='<i2').astype(numpy.float32)\nd = numpy.fromfile('{}', dtype='<i2').astype(numpy.float32)\ntry:\n    print(pesq.pesq(16000, r, d, 'wb'))\nexcept ValueError:\n    print('nan')",
         r.display(),
         d.display()
     );
@@ -95,12 +96,13 @@ pub fn pesq_wb(reference: &[f32], degraded: &[f32]) -> Option<f64> {
         "pesq failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("pesq prints a number"),
-    )
+    let score: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("pesq prints a number");
+    // PESQ finds no speech to compare in silence (a call whose audio never came) and gives
+    // up: that is the bottom of its scale.
+    Some(if score.is_nan() { 1.0 } else { score })
 }
 
 /// How many samples `degraded` lags `reference` by (0..`max_lag`), from where their
