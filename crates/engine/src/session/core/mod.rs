@@ -205,6 +205,8 @@ pub struct Core {
     connected: bool,
     /// Since when ICE has been disconnected.
     ice_lost: Option<Instant>,
+    /// When the first offer of this media connection went out, until it connects.
+    setup_since: Option<Instant>,
     link: Link,
     /// Our streams that are on, as we last told the server.
     available: Vec<(MediaKind, Stream)>,
@@ -266,6 +268,7 @@ impl Core {
             started,
             connected: false,
             ice_lost: None,
+            setup_since: None,
             link: Link::Up,
             available: Vec::new(),
             audio_loss: Default::default(),
@@ -458,6 +461,7 @@ impl Core {
         match e {
             Event::Connected => {
                 self.connected = true;
+                self.setup_since = None;
                 // Frames encoded before the connection were dropped: start with a keyframe.
                 for c in self.video_controls.values() {
                     c.force_keyframe.store(true, Ordering::Relaxed);

@@ -115,6 +115,9 @@ impl Core {
             .collect();
         let waiting = std::mem::take(&mut self.waiting);
         self.offer_in_flight = true;
+        if !self.connected {
+            self.setup_since.get_or_insert(self.now);
+        }
         let sdp = offer.to_sdp_string();
         let id = self.signal(
             Request::Negotiate { sdp, tracks },

@@ -11,6 +11,12 @@ const WINDOW: Duration = Duration::from_secs(90);
 /// ICE disconnected this long with the server still reachable (e.g. our address changed):
 /// enter again, with a fresh media connection from the current address.
 const ICE_GIVE_UP: Duration = Duration::from_secs(15);
+/// A media connection still not up this long after its first offer: start over, entering
+/// again with a fresh one. The DTLS handshake doubles the wait between its resends (150 ms,
+/// 300, 600, … and dimpl cannot cap it), so on a lossy link an unlucky handshake waits 10 or
+/// 20 s for its next try; through a relay losing 30 % each way, 2 calls in 8 did not set up
+/// within 24 s.
+const SETUP_GIVE_UP: Duration = Duration::from_secs(5);
 /// The longest wait between attempts: short, so media is back soon after the network is.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -57,10 +63,13 @@ impl Core {
     }
 
     pub(super) fn link_due(&self) -> Option<Instant> {
-        match (&self.link, self.ice_lost) {
-            (Link::Down { next, .. }, _) => *next,
-            (Link::Up, Some(since)) => Some(since + ICE_GIVE_UP),
-            (Link::Up, None) => None,
+        match &self.link {
+            Link::Down { next, .. } => *next,
+            Link::Up => {
+                let ice = self.ice_lost.map(|since| since + ICE_GIVE_UP);
+                let setup = self.setup_since.map(|since| since + SETUP_GIVE_UP);
+                ice.into_iter().chain(setup).min()
+            }
         }
     }
 
@@ -83,6 +92,7 @@ impl Core {
             next: Some(now),
         };
         self.connected = false;
+        self.setup_since = None;
         self.offer_in_flight = false;
         for (_, pending) in std::mem::take(&mut self.pending) {
             match pending {
@@ -100,6 +110,9 @@ impl Core {
         if let Link::Up = self.link {
             if self.ice_lost.is_some_and(|s| now >= s + ICE_GIVE_UP) {
                 tracing::info!("no media connection for {ICE_GIVE_UP:?}: entering again");
+                self.connection_lost(now);
+            } else if self.setup_since.is_some_and(|s| now >= s + SETUP_GIVE_UP) {
+                tracing::info!("media connection not up after {SETUP_GIVE_UP:?}: entering again");
                 self.connection_lost(now);
             }
             return;
@@ -181,6 +194,7 @@ impl Core {
         self.local = local;
         self.link = Link::Up;
         self.ice_lost = None;
+        self.setup_since = None;
         self.connected = false;
         self.order.clear();
         let old: Vec<(Mid, Line)> = std::mem::take(&mut self.lines).into_iter().collect();
