@@ -250,13 +250,12 @@ impl AudioJitterBuffer {
 
         // Short when packets the target covers would come after their turn (the margin is a
         // cushion, not a reason to splice).
-        let short_since = *self.short_since.get_or_insert(now_us);
-        if current + MARGIN_MS >= target {
-            self.short_since = None;
-        } else if current + MARGIN_MS + frame_ms <= target
-            || self.quiet
-            || !self.packets.contains_key(&next)
-            || now_us >= short_since + GROW_WAIT_US
+        let short = current + MARGIN_MS < target;
+        if let Some(short_for) = held_for(&mut self.short_since, short, now_us)
+            && (current + MARGIN_MS + frame_ms <= target
+                || self.quiet
+                || !self.packets.contains_key(&next)
+                || short_for >= GROW_WAIT_US)
         {
             // Grow: play a concealed frame and keep the playout point where it is. When the
             // frame due now is missing, a concealed frame plays anyway: growing then costs
@@ -265,21 +264,18 @@ impl AudioJitterBuffer {
             self.stats.current_delay_ms = current + frame_ms;
             return Playout::Lost { next: None };
         }
-        let above_since = *self.above_since.get_or_insert(now_us);
-        if current <= target + frame_ms {
-            self.above_since = None;
-        }
-        let above_for = now_us.saturating_sub(above_since);
-        let may_drop = if self.quiet {
-            above_for >= SHRINK_AFTER_US
-        } else {
-            above_for >= SHRINK_WAIT_US
-                && self
-                    .last_drop_us
-                    .is_none_or(|t| now_us >= t + DROP_INTERVAL_US)
-        };
-        if self.above_since.is_some()
-            && may_drop
+        let above = current > target + frame_ms;
+        let may_drop = held_for(&mut self.above_since, above, now_us).is_some_and(|above_for| {
+            if self.quiet {
+                above_for >= SHRINK_AFTER_US
+            } else {
+                above_for >= SHRINK_WAIT_US
+                    && self
+                        .last_drop_us
+                        .is_none_or(|t| now_us >= t + DROP_INTERVAL_US)
+            }
+        });
+        if may_drop
             && self.packets.contains_key(&(next + self.frame_ts))
             && let Some(_dropped) = self.packets.remove(&next)
         {
@@ -369,6 +365,17 @@ impl AudioJitterBuffer {
         if self.recent_played.len() > RECENT_PLAYED {
             self.recent_played.pop_front();
         }
+    }
+}
+
+/// How long a condition has held (None while it does not), with `since` remembering when
+/// it started to.
+fn held_for(since: &mut Option<u64>, holds: bool, now_us: u64) -> Option<u64> {
+    if holds {
+        Some(now_us - *since.get_or_insert(now_us))
+    } else {
+        *since = None;
+        None
     }
 }
 
