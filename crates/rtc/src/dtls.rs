@@ -6,7 +6,16 @@
 //! `passive`), so its timers drive the handshake; the server resends its flight whenever a
 //! client's resend arrives, and those answers count against its budget too, so it needs one
 //! as large.
+//!
+//! dimpl doubles the wait after every resend and cannot cap it: 150 ms, 300, … 9.6 s, 19 s.
+//! On a link losing half its datagrams an unlucky handshake sat silent for ten seconds and
+//! more. [`Handshake`] therefore sends the last flight again itself whenever nothing has gone
+//! out for [`MAX_SILENCE`] while the handshake is under way. The copy carries the same
+//! record numbers: a peer that had the original drops it, one that lost it reads it. The
+//! server, whose flight ends the handshake, sends that flight again whenever the client
+//! repeats its own, since that means the server's was lost.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use str0m::crypto::dtls::{
@@ -15,7 +24,11 @@ use str0m::crypto::dtls::{
 use str0m::crypto::{CryptoError, CryptoProvider};
 
 const FIRST_RESEND: Duration = Duration::from_millis(150);
-const RESENDS: usize = 30;
+/// Resends (each side) before a handshake fails; an answer to a peer's resend counts too.
+/// The handshake's own 40 s limit ends a dead one first.
+const RESENDS: usize = 200;
+/// The longest a handshake under way goes without sending its last flight again.
+pub const MAX_SILENCE: Duration = Duration::from_millis(500);
 
 /// str0m's crypto with [`LossyLinkDtls`] for the handshake.
 pub fn crypto_provider() -> CryptoProvider {
@@ -67,12 +80,47 @@ impl DtlsProvider for LossyLinkDtls {
                 )));
             }
         };
-        Ok(Box::new(Handshake(dtls)))
+        Ok(Box::new(Handshake::new(dtls, now)))
     }
 }
 
-/// One connection's DTLS state.
-struct Handshake(dimpl::Dtls);
+/// One connection's DTLS state, and the flight it repeats until the handshake is done.
+struct Handshake {
+    dtls: dimpl::Dtls,
+    /// The datagrams of the last flight sent.
+    flight: Vec<Vec<u8>>,
+    /// Something arrived or a timer fired since the last datagram out: the next one starts a
+    /// new flight (or is dimpl's own resend of this one).
+    flight_ended: bool,
+    /// Copies of the flight waiting to go out.
+    repeat: VecDeque<Vec<u8>>,
+    /// The latest time we were told.
+    now: Instant,
+    /// When the flight goes out again; None when a flight just went out and we do not know
+    /// the time yet.
+    due: Option<Instant>,
+    connected: bool,
+}
+
+impl Handshake {
+    fn new(dtls: dimpl::Dtls, now: Instant) -> Self {
+        Self {
+            dtls,
+            flight: Vec::new(),
+            flight_ended: true,
+            repeat: VecDeque::new(),
+            now,
+            due: None,
+            connected: false,
+        }
+    }
+}
+
+/// Whether a DTLS 1.2 datagram opens with a handshake or ChangeCipherSpec record: part of a
+/// flight, not application data.
+fn is_handshake(datagram: &[u8]) -> bool {
+    matches!(datagram.first(), Some(20 | 22))
+}
 
 impl std::fmt::Debug for Handshake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,42 +130,234 @@ impl std::fmt::Debug for Handshake {
 
 impl DtlsInstance for Handshake {
     fn set_active(&mut self, active: bool) {
-        self.0.set_active(active);
+        self.dtls.set_active(active);
     }
 
     fn handle_packet(&mut self, packet: &[u8]) -> Result<(), DtlsImplError> {
-        self.0.handle_packet(packet)
+        self.flight_ended = true;
+        // The server has the last word: a handshake datagram after it is done means its final
+        // flight was lost. dimpl answers such repeats too, but at most once per its resend
+        // wait, which doubles with every answer.
+        if self.connected && !self.dtls.is_active() && is_handshake(packet) {
+            self.repeat.extend(self.flight.iter().cloned());
+        }
+        self.dtls.handle_packet(packet)
     }
 
     fn poll_output<'a>(&mut self, buf: &'a mut [u8]) -> DtlsOutput<'a> {
-        self.0.poll_output(buf)
+        if let Some(copy) = self.repeat.front() {
+            let Some(out) = buf.get_mut(..copy.len()) else {
+                return DtlsOutput::BufferTooSmall { needed: copy.len() };
+            };
+            out.copy_from_slice(copy);
+            self.repeat.pop_front();
+            return DtlsOutput::Packet(out);
+        }
+        match self.dtls.poll_output(buf) {
+            DtlsOutput::Packet(packet) => {
+                if !self.connected || is_handshake(packet) {
+                    if std::mem::take(&mut self.flight_ended) {
+                        self.flight.clear();
+                    }
+                    self.flight.push(packet.to_vec());
+                    self.due = None;
+                }
+                DtlsOutput::Packet(packet)
+            }
+            DtlsOutput::Connected => {
+                self.connected = true;
+                DtlsOutput::Connected
+            }
+            DtlsOutput::Timeout(at) if !self.connected && !self.flight.is_empty() => {
+                // Just after a flight, ask for a timeout at once to learn the time.
+                DtlsOutput::Timeout(self.due.map_or(self.now, |due| due.min(at)))
+            }
+            other => other,
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant) -> Result<(), DtlsImplError> {
-        self.0.handle_timeout(now)
+        self.now = now;
+        self.flight_ended = true;
+        if !self.connected && !self.flight.is_empty() {
+            match self.due {
+                Some(due) if now >= due => {
+                    self.repeat.extend(self.flight.iter().cloned());
+                    self.due = Some(now + MAX_SILENCE);
+                }
+                Some(_) => {}
+                None => self.due = Some(now + MAX_SILENCE),
+            }
+        }
+        self.dtls.handle_timeout(now)
     }
 
     fn send_application_data(&mut self, data: &[u8]) -> Result<usize, DtlsImplError> {
-        self.0.send_application_data(data)
+        self.dtls.send_application_data(data)
     }
 
     fn is_active(&self) -> bool {
-        self.0.is_active()
+        self.dtls.is_active()
     }
 
     fn protocol_version(&self) -> Option<ProtocolVersion> {
-        self.0.protocol_version()
+        self.dtls.protocol_version()
     }
 
     fn is_closing(&self) -> bool {
-        self.0.is_closing()
+        self.dtls.is_closing()
     }
 
     fn is_closed(&self) -> bool {
-        self.0.is_closed()
+        self.dtls.is_closed()
     }
 
     fn close(&mut self) -> Result<(), DtlsImplError> {
-        self.0.close()
+        self.dtls.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One side of a handshake under test, and what it has sent when.
+    struct Side {
+        dtls: Box<dyn DtlsInstance>,
+        server: bool,
+        start: Instant,
+        due: Instant,
+        /// Datagrams and when they went, from the start.
+        sent: Vec<(Duration, Vec<u8>)>,
+        connected: Option<Duration>,
+    }
+
+    impl Side {
+        fn new(now: Instant, active: bool) -> Side {
+            let provider = crypto_provider().dtls_provider;
+            let cert = provider.generate_certificate().expect("certificate");
+            let mut dtls = provider
+                .new_dtls(&cert, now, DtlsVersion::Dtls12, None)
+                .expect("DTLS");
+            dtls.set_active(active);
+            dtls.handle_timeout(now).expect("start");
+            if active {
+                // As str0m does: an empty datagram makes the client say hello.
+                dtls.handle_packet(&[]).expect("hello");
+            }
+            let mut side = Side {
+                dtls,
+                server: !active,
+                start: now,
+                due: now,
+                sent: Vec::new(),
+                connected: None,
+            };
+            side.poll(now);
+            side
+        }
+
+        fn poll(&mut self, now: Instant) {
+            let mut buf = vec![0; 2000];
+            loop {
+                match self.dtls.poll_output(&mut buf) {
+                    DtlsOutput::Packet(p) => self.sent.push((now - self.start, p.to_vec())),
+                    DtlsOutput::Connected => self.connected = Some(now - self.start),
+                    DtlsOutput::Timeout(at) => {
+                        self.due = at;
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        /// Runs its timer if due at `now`.
+        fn tick(&mut self, now: Instant) {
+            if now >= self.due {
+                self.dtls.handle_timeout(now).expect("timer");
+                self.poll(now);
+            }
+        }
+    }
+
+    /// Runs a client and a server for `secs` of virtual time in 10 ms steps: a datagram that
+    /// `lost` picks (given its sender and when it was sent) is lost, any other arrives 10 ms
+    /// later.
+    fn handshake(secs: u64, lost: impl Fn(&Side, Duration) -> bool) -> (Side, Side) {
+        let start = Instant::now();
+        let (mut client, mut server) = (Side::new(start, true), Side::new(start, false));
+        let step = Duration::from_millis(10);
+        let mut now = start;
+        while now < start + Duration::from_secs(secs) {
+            now += step;
+            let sent_in = |at: Duration| at + step >= now - start && at < now - start;
+            deliver(&client, &mut server, sent_in, &lost, now);
+            deliver(&server, &mut client, sent_in, &lost, now);
+            client.tick(now);
+            server.tick(now);
+        }
+        (client, server)
+    }
+
+    /// Hands `to` what `from` sent in the step (`sent_in`) that is not `lost`.
+    fn deliver(
+        from: &Side,
+        to: &mut Side,
+        sent_in: impl Fn(Duration) -> bool,
+        lost: &impl Fn(&Side, Duration) -> bool,
+        now: Instant,
+    ) {
+        for (at, p) in from.sent.iter().filter(|(at, _)| sent_in(*at)) {
+            if !lost(from, *at) {
+                // A datagram out of place is the peer's to ignore, as on a real link.
+                let _ = to.dtls.handle_packet(p);
+                to.poll(now);
+            }
+        }
+    }
+
+    #[test]
+    fn an_unanswered_handshake_resends_at_least_every_half_second() {
+        let (client, _) = handshake(20, |_, _| true);
+        let times: Vec<Duration> = client.sent.iter().map(|(at, _)| *at).collect();
+        let longest = times
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .expect("resends");
+        println!("{} datagrams, longest silence {longest:?}", times.len());
+        assert!(
+            longest <= MAX_SILENCE + Duration::from_millis(20),
+            "{longest:?}"
+        );
+        assert!(times.len() >= 38, "{times:?}");
+    }
+
+    #[test]
+    fn a_handshake_completes_soon_after_the_link_comes_back() {
+        // Without the cap the client's next resend after 10 s of loss came at 19 s.
+        let (client, server) = handshake(11, |_, at| at < Duration::from_secs(10));
+        assert!(client.connected.is_some() && server.connected.is_some());
+    }
+
+    #[test]
+    fn a_lost_final_flight_comes_again_as_soon_as_the_client_repeats_its_own() {
+        // The server's final flight, and all it sends for 6 s after, are lost. dimpl alone
+        // answered the client's repeats ever more slowly (150 ms, 300, … apart): the next
+        // answer came 9 to 11 s later (three runs).
+        let dark = Duration::from_secs(6);
+        let (client, server) = handshake(15, |from, at| {
+            from.server && from.connected.is_some_and(|c| at >= c && at < c + dark)
+        });
+        let (c, s) = (
+            client.connected.expect("client"),
+            server.connected.expect("server"),
+        );
+        assert!(
+            c - s <= dark + MAX_SILENCE + Duration::from_millis(100),
+            "{:?}",
+            c - s
+        );
     }
 }
