@@ -36,6 +36,27 @@ impl TestServer {
         Self { server, app, key }
     }
 
+    /// A server whose clients reach it through a [`LossyRelay`] losing `loss` each way: it
+    /// binds 127.0.0.1:P and advertises 127.0.0.2:P, where the relay listens.
+    pub async fn behind_relay(loss: f64, seed: u64) -> (Self, LossyRelay) {
+        use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("probe");
+        let port = probe.local_addr().expect("addr").port();
+        drop(probe);
+        let relay_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+        let config = ServerConfig {
+            udp_port: port,
+            public_ip: Some(relay_ip),
+            ..ServerConfig::ephemeral()
+        };
+        let server = RunningServer::start(config).await.expect("server");
+        let backend = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+        let relay = LossyRelay::start(SocketAddr::new(relay_ip, port), backend, loss, seed).await;
+        let app = server.dev_app.id.get();
+        let key = server.dev_app.secret_key.clone();
+        (Self { server, app, key }, relay)
+    }
+
     pub fn url(&self) -> String {
         self.server.url()
     }

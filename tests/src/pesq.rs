@@ -130,6 +130,32 @@ pub fn lag(reference: &[f32], degraded: &[f32], max_lag: usize) -> usize {
         .unwrap_or(coarse)
 }
 
+/// Where `degraded` lines up with `reference`: the offsets into each at which the same sound
+/// starts, searched up to `max` samples either way. A recording lags its source when it
+/// started before the source reached it, and leads it when the source had been playing for a
+/// while before the first frame was heard (a slow call setup): [`lag`] alone sees only the
+/// first.
+pub fn align(reference: &[f32], degraded: &[f32], max: usize) -> (usize, usize) {
+    let late = lag(reference, degraded, max);
+    let early = lag(degraded, reference, max);
+    let similarity = |r: &[f32], d: &[f32]| -> f64 {
+        let (mut rd, mut rr, mut dd) = (0.0, 0.0, 0.0);
+        for (x, y) in r.iter().zip(d) {
+            let (x, y) = (f64::from(*x), f64::from(*y));
+            (rd, rr, dd) = (rd + x * y, rr + x * x, dd + y * y);
+        }
+        rd / (rr * dd).sqrt().max(f64::MIN_POSITIVE)
+    };
+    fn tail(x: &[f32], from: usize) -> &[f32] {
+        x.get(from..).unwrap_or(&[])
+    }
+    if similarity(reference, tail(degraded, late)) >= similarity(tail(reference, early), degraded) {
+        (0, late)
+    } else {
+        (early, 0)
+    }
+}
+
 /// Speech for `seconds` (espeak-ng's voice reading a text, again and again; 48 kHz through
 /// sox, peak 0.5), or None where either tool is missing (under CI that fails:
 /// scripts/install-test-deps installs both).
@@ -193,4 +219,30 @@ pub fn opus_alone(speech: &[f32], bitrate_bps: u32) -> Vec<f32> {
         out.extend(decoded.iter().map(|&s| f32::from(s) / 32_768.0));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn align_finds_a_recording_that_lags_or_leads_its_source() {
+        // Bursts of noise of different lengths, like words.
+        let mut rng = 7u32;
+        let source: Vec<f32> = (0..48_000 * 3)
+            .map(|i| {
+                rng = rng.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (rng >> 16) as f32 / 65_536.0 - 0.5;
+                if (i / 4_000) % 3 == 0 || i % 11_000 < 2_500 {
+                    noise
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let late: Vec<f32> = vec![0.0; 5_000].into_iter().chain(source.clone()).collect();
+        let early = source[7_000..].to_vec();
+        assert_eq!(align(&source, &late, 24_000), (0, 5_000));
+        assert_eq!(align(&source, &early, 24_000), (7_000, 0));
+    }
 }

@@ -2,31 +2,14 @@
 //! clients and the server, NACK/RTX (str0m on both legs) and keyframe requests keep video
 //! decoding in order, and Opus FEC/PLC keeps audio flowing.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use roomcast_engine::percentile;
-use roomcast_server::{RunningServer, ServerConfig};
-use roomcast_tests::{LossyRelay, TestServer, eventually, participant};
+use roomcast_tests::{TestServer, eventually, participant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_and_audio_survive_five_percent_loss() {
-    // The server binds 127.0.0.1:P and advertises 127.0.0.2:P, where the relay listens.
-    let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("probe");
-    let port = probe.local_addr().expect("addr").port();
-    drop(probe);
-    let relay_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-    let config = ServerConfig {
-        udp_port: port,
-        public_ip: Some(relay_ip),
-        ..ServerConfig::ephemeral()
-    };
-    let server = RunningServer::start(config).await.expect("server");
-    let backend = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
-    let relay = LossyRelay::start(SocketAddr::new(relay_ip, port), backend, 0.05, 42).await;
-    let app = server.dev_app.id.get();
-    let key = server.dev_app.secret_key.clone();
-    let server = TestServer { server, app, key };
+    let (server, relay) = TestServer::behind_relay(0.05, 42).await;
 
     let size = (320, 180, 15, 300);
     let mut a = participant(&server, "alice", 31, size)

@@ -1,0 +1,105 @@
+//! Speech from one `roomcast join` to another through the server, as a new user would
+//! measure it: Alice sends a 48 kHz WAV, Bob records what he hears, PESQ-WB scores it. On a
+//! clean loopback, and through a relay that loses 30 % of datagrams each way.
+
+use std::process::Command;
+
+use roomcast_engine::media::{read_wav_mono, write_wav_mono};
+use roomcast_tests::TestServer;
+use roomcast_tests::pesq::{align, pesq_wb, python, speech};
+use serde_json::Value;
+
+/// Alice speaks for 20 s (joins of 23 s); what Bob heard, scored by PESQ-WB from 5 s into
+/// what both have, and Bob's report of Alice's audio. None where espeak-ng or Python's pesq
+/// is missing (scripts/install-test-deps installs both).
+async fn speech_call(server: &TestServer, name: &str) -> Option<(f64, Value)> {
+    let speech = speech(20.0)?;
+    python()?;
+    let dir = roomcast_tests::temp_dir(name);
+    let wav = dir.join("speech.wav");
+    let pcm: Vec<i16> = speech
+        .iter()
+        .map(|s| (s * 32_768.0).clamp(-32_768.0, 32_767.0) as i16)
+        .collect();
+    write_wav_mono(&wav, &pcm).expect("speech WAV");
+    let run = |user: &'static str, extra: Vec<std::ffi::OsString>| {
+        let (url, app, key) = (server.url(), server.app.to_string(), server.key.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new(roomcast_tests::roomcast_bin())
+                .args(["join", "--server", &url, "--app", &app, "--key", &key])
+                .args(["--room", "speech", "--user", user, "--video", "none"])
+                .args(["--duration", "23"])
+                .args(extra)
+                .output()
+                .expect("runs")
+        })
+    };
+    let alice = run("alice", vec!["--audio".into(), wav.into()]);
+    let bob = run(
+        "bob",
+        vec![
+            "--audio".into(),
+            "none".into(),
+            "--record".into(),
+            dir.join("bob").into(),
+            "--report".into(),
+            dir.join("bob.json").into(),
+        ],
+    );
+    let (a, b) = (alice.await.expect("alice"), bob.await.expect("bob"));
+    for (who, out) in [("alice", &a), ("bob", &b)] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{who}: {stderr}");
+    }
+    let heard: Vec<f32> = read_wav_mono(&dir.join("bob/alice.wav"))
+        .expect("Bob's recording of Alice")
+        .iter()
+        .map(|&s| f32::from(s) / 32_768.0)
+        .collect();
+    // Bob's recording starts with the first frame he heard: it lags the file by the time
+    // both took to enter, or leads it when the call took longer to set up than that.
+    let (s, h) = align(&speech, &heard, 5 * 48_000);
+    let (from, to) = (5 * 48_000, (speech.len() - s).min(heard.len() - h));
+    assert!(
+        to > from + 10 * 48_000,
+        "Bob recorded {} s, {} s of it aligned with the source",
+        heard.len() / 48_000,
+        to / 48_000
+    );
+    let pesq = pesq_wb(&speech[s + from..s + to], &heard[h + from..h + to]).expect("pesq");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("bob.json")).expect("report"))
+            .expect("JSON");
+    let _ = std::fs::remove_dir_all(&dir);
+    Some((pesq, report["remotes"]["alice"]["audio"].clone()))
+}
+
+/// The issue measured 3.7 on a clean loopback where Opus alone scores 4.0, and 8 frames
+/// concealed in 23 s (the wait for packets after the sender's last one, counted as loss).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_clean_loopback_speech_arrives_as_sent() {
+    let server = TestServer::start().await;
+    let Some((pesq, audio)) = speech_call(&server, "speech-clean").await else {
+        return;
+    };
+    println!("PESQ-WB {pesq:.2}; {audio}");
+    assert_eq!(audio["concealed"].as_u64(), Some(0), "{audio}");
+    // Opus alone scores 4.12 on this speech; runs score 4.02–4.12.
+    assert!(pesq >= 3.9, "PESQ-WB {pesq:.2} on a clean loopback");
+}
+
+/// The issue measured PESQ-WB 1.7 at about 10 % loss; at 30 % the first audio came after
+/// 20 s. Both legs (Alice to the server, the server to Bob) lose 30 % each way here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_relay_losing_thirty_percent_each_way_speech_stays_clear() {
+    let (server, relay) = TestServer::behind_relay(0.3, 7).await;
+    let Some((pesq, audio)) = speech_call(&server, "speech-lossy").await else {
+        return;
+    };
+    let dropped = relay.dropped.load(std::sync::atomic::Ordering::Relaxed);
+    println!("PESQ-WB {pesq:.2}; {dropped} datagrams dropped; {audio}");
+    assert!(dropped > 500, "the relay dropped only {dropped} datagrams");
+    // Runs score 3.72 and 3.92 (2–3 % of frames concealed); the virtual network's version
+    // of this case, 3.4–3.8. The issue's target is 3.5.
+    assert!(pesq >= 3.2, "PESQ-WB {pesq:.2} at 30 % loss each way");
+}
