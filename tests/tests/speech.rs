@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use roomcast_engine::audio::{to_f32, to_i16};
 use roomcast_engine::media::{read_wav_mono, write_wav_mono};
 use roomcast_tests::TestServer;
 use roomcast_tests::pesq::{align, pesq_wb, python, speech};
@@ -17,10 +18,8 @@ async fn speech_call(server: &TestServer, name: &str) -> Option<(f64, Value)> {
     python()?;
     let dir = roomcast_tests::temp_dir(name);
     let wav = dir.join("speech.wav");
-    let pcm: Vec<i16> = speech
-        .iter()
-        .map(|s| (s * 32_768.0).clamp(-32_768.0, 32_767.0) as i16)
-        .collect();
+    let mut pcm = vec![0i16; speech.len()];
+    to_i16(&speech, &mut pcm);
     write_wav_mono(&wav, &pcm).expect("speech WAV");
     let run = |user: &'static str, extra: Vec<std::ffi::OsString>| {
         let (url, app, key) = (server.url(), server.app.to_string(), server.key.clone());
@@ -51,11 +50,9 @@ async fn speech_call(server: &TestServer, name: &str) -> Option<(f64, Value)> {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{who}: {stderr}");
     }
-    let heard: Vec<f32> = read_wav_mono(&dir.join("bob/alice.wav"))
-        .expect("Bob's recording of Alice")
-        .iter()
-        .map(|&s| f32::from(s) / 32_768.0)
-        .collect();
+    let recorded = read_wav_mono(&dir.join("bob/alice.wav")).expect("Bob's recording of Alice");
+    let mut heard = vec![0.0; recorded.len()];
+    to_f32(&recorded, &mut heard);
     // Bob's recording starts with the first frame he heard: it lags the file by the time
     // both took to enter, or leads it when the call took longer to set up than that.
     let (s, h) = align(&speech, &heard, 5 * 48_000);
