@@ -14,6 +14,10 @@ use serde_json::Value;
 /// what both have, and Bob's report of Alice's audio. None where espeak-ng or Python's pesq
 /// is missing (scripts/install-test-deps installs both).
 async fn speech_call(server: &TestServer, name: &str) -> Option<(f64, Value)> {
+    // One call at a time: four clients, two servers and a relay on two cores played late
+    // what one call plays on time, and the score measured the machine, not the call.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let speech = speech(20.0)?;
     python()?;
     let dir = roomcast_tests::temp_dir(name);
@@ -87,11 +91,6 @@ async fn on_a_clean_loopback_speech_arrives_as_sent() {
 
 /// The issue measured PESQ-WB 1.7 at about 10 % loss; at 30 % the first audio came after
 /// 20 s. Both legs (Alice to the server, the server to Bob) lose 30 % each way here.
-///
-/// Not run by CI yet: two quiet runs scored 3.72 and 3.92, but a CI run scored 2.30 with
-/// 6.8 % of frames concealed and 77 recovered by FEC rather than RED, so RED was off for a
-/// while on some leg. Run it with `cargo test --test speech -- --ignored`.
-#[ignore = "flaky: once 2.30 under CI (RED off for a while on some leg); see its doc"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_a_relay_losing_thirty_percent_each_way_speech_stays_clear() {
     let (server, relay) = TestServer::behind_relay(0.3, 7).await;
@@ -101,7 +100,13 @@ async fn through_a_relay_losing_thirty_percent_each_way_speech_stays_clear() {
     let dropped = relay.dropped.load(std::sync::atomic::Ordering::Relaxed);
     println!("PESQ-WB {pesq:.2}; {dropped} datagrams dropped; {audio}");
     assert!(dropped > 500, "the relay dropped only {dropped} datagrams");
-    // Runs score 3.72 and 3.92 (2–3 % of frames concealed); the virtual network's version
-    // of this case, 3.4–3.8. The issue's target is 3.5.
-    assert!(pesq >= 3.2, "PESQ-WB {pesq:.2} at 30 % loss each way");
+    // Five runs scored 3.70–4.14 with 1.1–1.4 % of frames concealed. Before Alice's uplink
+    // was protected from its first packet: 3.1–3.7 with 3–7 % concealed, and once 2.30 in
+    // CI. The issue's target is 3.5.
+    assert!(
+        pesq >= 3.3,
+        "PESQ-WB {pesq:.2} at 30 % loss each way: {audio}"
+    );
+    let concealed = audio["concealed_ratio"].as_f64().expect("concealed_ratio");
+    assert!(concealed <= 0.03, "{audio}");
 }

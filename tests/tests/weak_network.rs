@@ -354,17 +354,20 @@ fn a_lost_audio_packet_does_not_hold_back_the_ones_after_it() {
     assert!(most - least <= 100.0, "held {:.0} ms", most - least);
 }
 
-#[test]
-fn a_new_subscriber_on_a_lossy_downlink_is_protected_from_its_first_packet() {
-    // Bob's downlink loses 30 %. His first receiver report reaches the server 2–3 s after
-    // his media starts; without redundancy until then, a third of Alice's first words were
-    // gone.
-    let mut w = World::new(5);
+/// Alice publishes audio with 30 % loss on her uplink (`uplink`) or Bob's downlink: how
+/// many of the 150 frames of Bob's first 3 s arrive.
+fn first_three_seconds(seed: u64, uplink: bool) -> usize {
+    let mut w = World::new(seed);
     let alice = w.join("alice");
     let bob = w.join("bob");
-    let addr = w.clients[bob].addr;
-    w.net
-        .set_link(addr, Impairment::default(), Impairment::loss(0.3));
+    let (lossy, clean) = (Impairment::loss(0.3), Impairment::default());
+    if uplink {
+        let addr = w.clients[alice].addr;
+        w.net.set_link(addr, lossy, clean);
+    } else {
+        let addr = w.clients[bob].addr;
+        w.net.set_link(addr, clean, lossy);
+    }
     w.publish_audio(alice);
     let start = w.now;
     assert!(
@@ -377,7 +380,24 @@ fn a_new_subscriber_on_a_lossy_downlink_is_protected_from_its_first_packet() {
     w.run_for(Duration::from_secs(4));
     let got = w.clients[bob].frames_between(first, first + Duration::from_secs(3));
     println!("{got} of 150 frames in Bob's first 3 s");
+    got
+}
+
+#[test]
+fn a_new_subscriber_on_a_lossy_downlink_is_protected_from_its_first_packet() {
+    // Bob's downlink loses 30 %. His first receiver report reaches the server 2–3 s after
+    // his media starts; without redundancy until then, a third of Alice's first words were
+    // gone.
+    let got = first_three_seconds(5, false);
     // Four earlier frames in every packet: a frame is gone only when five in a row are.
+    assert!(got >= 145, "{got} of 150 frames in Bob's first 3 s");
+}
+
+#[test]
+fn a_publisher_on_a_lossy_uplink_is_protected_from_its_first_packet() {
+    // Alice's uplink loses 30 %. The server's first report on her audio reaches her 1–3 s
+    // after it starts; without redundancy until then, 109 of her first 150 frames arrived.
+    let got = first_three_seconds(6, true);
     assert!(got >= 145, "{got} of 150 frames in Bob's first 3 s");
 }
 

@@ -45,10 +45,10 @@ impl LossProtection {
         Self::default()
     }
 
-    /// RED on until the first report says the link is clean. The server protects what it
-    /// forwards to a new subscriber this way: that subscriber's first receiver report comes
-    /// 2–3 s after its media starts (later on a lossy link, where reports are lost too), and
-    /// through real sockets at 30 % loss those seconds were what cost its first words.
+    /// RED on until the first report says the link is clean. Both senders start this way (a
+    /// publisher on its uplink, the server towards each new subscriber): the first receiver
+    /// report comes 1–3 s after media starts (later on a lossy link, where reports are lost
+    /// too), and at 30 % loss those seconds were what cost a call its first words.
     pub fn provisional() -> Self {
         Self {
             loss: 0.0,

@@ -214,7 +214,10 @@ pub struct Core {
     link: Link,
     /// Our streams that are on, as we last told the server.
     available: Vec<(MediaKind, Stream)>,
-    /// The loss the server reports on our audio, and the protection it calls for.
+    /// The loss the server reports on our audio, and the protection it calls for: RED until
+    /// its first report, which comes 1–3 s after our audio starts (later on a lossy uplink,
+    /// where reports are lost too); unprotected, those were the first words a lossy uplink
+    /// cost.
     audio_loss: roomcast_rtc::protect::LossProtection,
     /// The rate each of our video streams may send at, from the loss reported on it.
     video_rates: HashMap<Stream, roomcast_rtc::rate::LossRate>,
@@ -275,7 +278,7 @@ impl Core {
             setup_since: None,
             link: Link::Up,
             available: Vec::new(),
-            audio_loss: Default::default(),
+            audio_loss: roomcast_rtc::protect::LossProtection::provisional(),
             video_rates: HashMap::new(),
             loss_round: Default::default(),
             uplink_loss: 0.0,

@@ -153,7 +153,7 @@ impl Core {
                 l.pt = pt;
             }
             match kind {
-                // Redundancy only once the server reports loss.
+                // Redundancy until the server's first report says the uplink is clean.
                 MediaKind::Audio => {
                     let red = self.audio_loss.protection().red;
                     self.rtc.direct_api().set_red_send(mid, red);

@@ -79,7 +79,11 @@ impl Core {
         if self.video_rates.values().any(|r| r.congested()) {
             return;
         }
+        let was = self.audio_loss.protection();
         let p = self.audio_loss.report(loss);
+        if p != was {
+            tracing::debug!("uplink audio loss {loss:.3}: {p:?}");
+        }
         self.rtc.direct_api().set_red_send(mid, p.red);
         if let Some(c) = &self.audio_controls {
             c.expected_loss.store(p.fec_percent, Ordering::Relaxed);
