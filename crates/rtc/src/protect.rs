@@ -74,6 +74,15 @@ impl LossProtection {
         }
     }
 
+    /// The first report came, but its loss is not for redundancy to cover (the sender's own
+    /// video caused it, and RED would only add to it): RED started before it ends.
+    pub fn settle(&mut self) -> Protection {
+        if std::mem::take(&mut self.provisional) {
+            self.red = false;
+        }
+        self.protection()
+    }
+
     /// A receiver report's fraction lost (0..=1) since the last one.
     pub fn report(&mut self, fraction: f32) -> Protection {
         let fraction = if fraction.is_finite() {
@@ -144,6 +153,15 @@ mod tests {
         // 10 % decays below 0.5 % in about 19 reports (~19 s).
         assert!((15..=25).contains(&reports), "{reports}");
         assert_eq!(p.protection().fec_percent, 0);
+    }
+
+    #[test]
+    fn settling_ends_provisional_red_and_nothing_else() {
+        let mut p = LossProtection::provisional();
+        assert!(!p.settle().red);
+        let mut p = LossProtection::new();
+        p.report(0.3);
+        assert!(p.settle().red, "RED a report asked for stays");
     }
 
     #[test]

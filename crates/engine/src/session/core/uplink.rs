@@ -76,11 +76,12 @@ impl Core {
         let Some((mid, loss)) = audio else {
             return;
         };
-        if self.video_rates.values().any(|r| r.congested()) {
-            return;
-        }
         let was = self.audio_loss.protection();
-        let p = self.audio_loss.report(loss);
+        let p = if self.video_rates.values().any(|r| r.congested()) {
+            self.audio_loss.settle()
+        } else {
+            self.audio_loss.report(loss)
+        };
         if p != was {
             tracing::debug!("uplink audio loss {loss:.3}: {p:?}");
         }
