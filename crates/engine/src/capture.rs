@@ -196,5 +196,6 @@ pub fn start_audio(
     })
 }
 
+mod fit;
 mod video;
 pub use video::{LocalViews, VideoPath, start_video};

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use roomcast_proto::{MediaKind, Stream, VideoStreamType};
 use tokio::sync::mpsc;
 
+use super::fit::{camera_scale, network_fit, scaled_size};
 use super::{Capture, Controls, Encoded, wait_until};
 use crate::EngineError;
 use crate::codec::{EncoderConfig, H264Encoder};
@@ -59,9 +60,25 @@ struct Layer {
     /// for on a frame it did not encode).
     needs_keyframe: bool,
     bitrate: u32,
+    /// The camera's picture size now, as an index into `fit::CAMERA_SCALES` (the big
+    /// layer of the main stream follows the network; other layers keep theirs).
+    scale: usize,
 }
 
 impl Layer {
+    /// Sends the camera's picture at `scale` of `full` from the next frame on (the encoder
+    /// starts over at the new size with a keyframe).
+    fn resize(&mut self, scale: usize, full: (u32, u32)) {
+        if scale == self.scale {
+            return;
+        }
+        let (w, h) = scaled_size(full, scale);
+        tracing::debug!("the camera sends {w}x{h} at {} bit/s", self.bitrate);
+        self.scale = scale;
+        self.scaled = (scale > 0).then(|| VideoFrame::black(w, h));
+        self.needs_keyframe = true;
+    }
+
     fn skip_flag(&self, c: &Controls) -> bool {
         match self.layer {
             Some(VideoStreamType::Big) => c.skip_big.load(Ordering::Relaxed),
@@ -70,30 +87,6 @@ impl Layer {
         }
     }
 }
-
-/// The encoder bitrate and the share of frames to encode (1 in `thin`) that fit what the
-/// network carries: the camera lowers its bitrate; the screen share, once the network carries
-/// less than two thirds of it, keeps its bitrate per frame and drops frames (at most 5 in
-/// 6), so text stays sharp.
-fn network_fit(c: &Controls, stream: Stream) -> (u32, u64) {
-    let wanted = c.bitrate_bps.load(Ordering::Relaxed);
-    let allowed = match c.network_bps.load(Ordering::Relaxed) {
-        0 => return (wanted, 1),
-        n => n,
-    };
-    match stream {
-        Stream::Main => (allowed.max(MIN_VIDEO_BPS).min(wanted), 1),
-        // A little short: a little less per frame. Far short: whole frames go.
-        Stream::Sub if u64::from(allowed) * 3 >= u64::from(wanted) * 2 => (wanted.min(allowed), 1),
-        Stream::Sub => (
-            wanted,
-            u64::from(wanted.div_ceil(allowed.max(1))).clamp(1, 6),
-        ),
-    }
-}
-
-/// Below this a camera picture is not worth sending.
-const MIN_VIDEO_BPS: u32 = roomcast_rtc::rate::FLOOR_BPS as u32;
 
 pub fn start_video(
     mut source: Box<dyn VideoSource>,
@@ -118,6 +111,7 @@ pub fn start_video(
         scaled: None,
         needs_keyframe: false,
         bitrate: bitrate_bps,
+        scale: 0,
     }];
     if let Some(small) = path.small {
         let (w, h) = small_size(width, height, small.max_width);
@@ -134,6 +128,7 @@ pub fn start_video(
             scaled: Some(VideoFrame::black(w, h)),
             needs_keyframe: false,
             bitrate: small.bitrate_bps,
+            scale: 0,
         });
     }
     let controls = Arc::new(Controls {
@@ -173,6 +168,12 @@ pub fn start_video(
                     if !is_small && wanted != l.bitrate {
                         l.encoder.set_bitrate(wanted);
                         l.bitrate = wanted;
+                    }
+                    if !is_small && path.stream == Stream::Main {
+                        l.resize(
+                            camera_scale(wanted, (width, height), fps, l.scale),
+                            (width, height),
+                        );
                     }
                     let force = all || (is_small && small_kf);
                     if l.skip_flag(&c) || !n.is_multiple_of(l.every * thin) {
@@ -246,32 +247,49 @@ fn with_sei(c: &Controls, frame: Vec<u8>, spend: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::H264Decoder;
+    use crate::media::PatternSource;
+
+    /// The sizes of the next `n` frames the capture sends, decoded.
+    fn next_sizes(
+        rx: &mut mpsc::UnboundedReceiver<Encoded>,
+        dec: &mut H264Decoder,
+        n: usize,
+    ) -> Vec<(u32, u32)> {
+        let mut sizes = Vec::new();
+        while sizes.len() < n {
+            let e = rx.blocking_recv().expect("the capture runs");
+            if let Some(f) = dec.decode(&e.data).expect("decodes") {
+                sizes.push((f.width, f.height));
+            }
+        }
+        sizes
+    }
 
     #[test]
-    fn the_camera_lowers_its_bitrate_and_the_screen_share_its_frame_rate() {
-        let c = Controls::default();
-        c.bitrate_bps.store(2_000_000, Ordering::Relaxed);
-        assert_eq!(
-            network_fit(&c, Stream::Main),
-            (2_000_000, 1),
-            "no estimate yet"
-        );
-        c.network_bps.store(500_000, Ordering::Relaxed);
-        assert_eq!(network_fit(&c, Stream::Main), (500_000, 1));
-        // Full quality per frame, one frame in four.
-        assert_eq!(network_fit(&c, Stream::Sub), (2_000_000, 4));
-        c.network_bps.store(1_600_000, Ordering::Relaxed);
-        assert_eq!(
-            network_fit(&c, Stream::Sub),
-            (1_600_000, 1),
-            "a little short"
-        );
-        c.network_bps.store(10_000, Ordering::Relaxed);
-        assert_eq!(network_fit(&c, Stream::Main), (MIN_VIDEO_BPS, 1));
-        assert_eq!(
-            network_fit(&c, Stream::Sub),
-            (2_000_000, 6),
-            "at most 5 in 6 dropped"
-        );
+    fn on_a_narrow_link_the_camera_sends_a_smaller_picture_and_the_whole_one_after() {
+        let path = VideoPath {
+            stream: Stream::Main,
+            chain: None,
+            views: LocalViews::default(),
+            small: None,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let source = Box::new(PatternSource::new(640, 360, 15));
+        let capture =
+            start_video(source, path, 800_000, tx, |e| panic!("{e}"), || {}).expect("starts");
+        let mut dec = H264Decoder::new().expect("decoder");
+        assert_eq!(next_sizes(&mut rx, &mut dec, 3), vec![(640, 360); 3]);
+        // 60 kbit/s is 0.017 bits per pixel at 640x360 and 15 fps: blocks. At 320x180, 0.07.
+        capture
+            .controls
+            .network_bps
+            .store(60_000, Ordering::Relaxed);
+        let sizes = next_sizes(&mut rx, &mut dec, 4);
+        assert_eq!(sizes[1..], [(320, 180); 3], "{sizes:?}");
+        capture.controls.network_bps.store(0, Ordering::Relaxed);
+        let sizes = next_sizes(&mut rx, &mut dec, 4);
+        assert_eq!(sizes[1..], [(640, 360); 3], "{sizes:?}");
+        capture.stop();
     }
 }
