@@ -21,12 +21,17 @@ pub struct TestServer {
     pub key: String,
 }
 
+/// The web page's build in `ui/dist`.
+fn web_page() -> roomcast_server::web::WebAssets {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
+    roomcast_server::web::WebAssets::dir(dir)
+}
+
 impl TestServer {
     /// Serves the web page from `ui/dist` (build it with `npm --prefix ui run build`).
     pub async fn start() -> Self {
-        let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
         let server = RunningServer::start(ServerConfig {
-            web: Some(roomcast_server::web::WebAssets::dir(web)),
+            web: Some(web_page()),
             ..ServerConfig::ephemeral()
         })
         .await
@@ -47,6 +52,7 @@ impl TestServer {
         let config = ServerConfig {
             udp_port: port,
             public_ip: Some(relay_ip),
+            web: Some(web_page()),
             ..ServerConfig::ephemeral()
         };
         let server = RunningServer::start(config).await.expect("server");
