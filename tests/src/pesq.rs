@@ -72,10 +72,10 @@ pub fn pesq_wb(reference: &[f32], degraded: &[f32]) -> Option<f64> {
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let write = |name: &str, x: &[f32]| {
-        let bytes: Vec<u8> = to_16k(x)
-            .iter()
-            .flat_map(|&s| ((s * 32768.0).clamp(-32768.0, 32767.0) as i16).to_le_bytes())
-            .collect();
+        let x = to_16k(x);
+        let mut pcm = vec![0i16; x.len()];
+        roomcast_engine::audio::to_i16(&x, &mut pcm);
+        let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
         let path = dir.join(name);
         std::fs::write(&path, bytes).expect("write pcm");
         path
@@ -204,19 +204,20 @@ pub fn speech(seconds: f64) -> Option<Vec<f32>> {
 /// `speech` through Opus alone (encoded and decoded in 20 ms frames at `bitrate_bps`, no
 /// network): what the codec leaves of it.
 pub fn opus_alone(speech: &[f32], bitrate_bps: u32) -> Vec<f32> {
+    use roomcast_engine::audio::{to_f32, to_i16};
     use roomcast_engine::codec::{AudioProfile, OpusDecoder, OpusEncoder};
     let mut enc = OpusEncoder::new(1, AudioProfile::Default).expect("an Opus encoder");
     enc.set_bitrate(bitrate_bps).expect("a bitrate");
     let mut dec = OpusDecoder::new(1).expect("an Opus decoder");
     let mut out = Vec::with_capacity(speech.len());
+    let mut pcm = vec![0i16; 960];
     for c in speech.chunks_exact(960) {
-        let pcm: Vec<i16> = c
-            .iter()
-            .map(|s| (s * 32_768.0).clamp(-32_768.0, 32_767.0) as i16)
-            .collect();
+        to_i16(c, &mut pcm);
         let packet = enc.encode(&pcm).expect("Opus encodes");
         let decoded = dec.decode(&packet).expect("Opus decodes");
-        out.extend(decoded.iter().map(|&s| f32::from(s) / 32_768.0));
+        let mut heard = vec![0.0; decoded.len()];
+        to_f32(&decoded, &mut heard);
+        out.extend(heard);
     }
     out
 }

@@ -98,12 +98,10 @@ impl AudioSource for Samples {
     }
 
     fn next_frame(&mut self, capture_us: u64) -> Option<AudioFrame> {
-        let samples = (self.1..self.1 + FRAME_SAMPLES)
-            .map(|i| {
-                let s = self.0.get(i).copied().unwrap_or(0.0);
-                (s * 32_768.0).clamp(-32_768.0, 32_767.0) as i16
-            })
-            .collect();
+        let mut samples = vec![0i16; FRAME_SAMPLES];
+        let from = self.1.min(self.0.len());
+        let to = (self.1 + FRAME_SAMPLES).min(self.0.len());
+        roomcast_engine::audio::to_i16(&self.0[from..to], &mut samples);
         self.1 += FRAME_SAMPLES;
         Some(AudioFrame {
             samples,
