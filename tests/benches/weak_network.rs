@@ -95,6 +95,31 @@ fn recovery(outage: Duration, signaling: bool, seed: u64) -> Option<Duration> {
         .flatten()
 }
 
+/// Bob's address changes after 5 s of a call whose links (old and new) lose `loss` each way;
+/// his WebSocket survives. How long after the change Bob hears Alice again (`None`: not
+/// within 30 s).
+fn network_change(loss: f64, seed: u64) -> Option<Duration> {
+    let mut w = World::new(seed);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    let new: std::net::SocketAddr = ([10, 0, 2, 7], 41_000).into();
+    let l = Impairment::loss(loss);
+    for addr in [w.clients[bob].addr, new] {
+        w.net.set_link(addr, l.clone(), l.clone());
+    }
+    w.publish_audio(alice);
+    w.run_for(Duration::from_secs(5));
+    let changed = w.now;
+    w.change_address(bob, new);
+    let heard = |w: &World| {
+        let b = &w.clients[bob];
+        b.received.last().is_some_and(|r| r.at > changed) && b.saw("Reconnecting").is_empty()
+    };
+    w.run_until(changed + Duration::from_secs(30), heard)
+        .then(|| w.clients[bob].received.last().map(|r| r.at - changed))
+        .flatten()
+}
+
 /// Bob's downlink delays each datagram by up to `jitter`; Alice talks for a minute. Returns
 /// the share of Bob's 20 ms frames concealed after the first 20 s, and where the jitter
 /// buffer aims at the end (ms).
@@ -295,6 +320,18 @@ fn main() {
         eprintln!("outage {secs} s: audio back after {media}; entering again: {all}");
         recoveries.push(format!("| {secs} s | {media} | {all} | ≤ 2 s |"));
     }
+    let mut changes = Vec::new();
+    for (loss, link, target) in [(0.0, "clean", "≤ 2 s"), (0.3, "30 % loss each way", "")] {
+        let times: Vec<String> = (1..=3)
+            .map(|seed| {
+                network_change(loss, seed)
+                    .map_or("never".into(), |d| format!("{:.2}", d.as_secs_f64()))
+            })
+            .collect();
+        let times = times.join(", ");
+        eprintln!("network change, {link}: audio back after {times}");
+        changes.push(format!("| {link} | {times} | {target} |"));
+    }
     let mut rows = Vec::new();
     for (loss, lossy, target) in [
         (0.0, Lossy::Everywhere, ""),
@@ -358,6 +395,12 @@ fn main() {
          WebSocket survives, ICE resumes), and when the WebSocket breaks too, so Bob's engine \
          enters the room again (attempts every second at most while the network is out):\n\n\
          | outage | audio back after s (media only) | after s (entering again) | target |\n|---|---|---|---|\n{}\n\n\
+         A network change: Bob's address changes mid-call (Wi-Fi to Ethernet) while his \
+         WebSocket survives. His engine restarts ICE from the new address (an offer with new \
+         ICE credentials; the room, DTLS and m-lines stay), and nobody sees him leave. The time \
+         from the change to Bob hearing Alice again (three seeds), when the driver learns of \
+         the new address (it looks at the route to the server every second, which a real change adds):\n\n\
+         | link | audio back after s | target |\n|---|---|---|\n{}\n\n\
          Jitter on Bob's downlink (each datagram delayed uniformly, so they overtake one \
          another), a minute of Alice's speech played through the engine's real playout on the \
          virtual clock (three seeds): the share of 20 ms frames concealed after the first 20 s, \
@@ -386,6 +429,7 @@ fn main() {
         LISTEN.as_secs(),
         rows.join("\n"),
         recoveries.join("\n"),
+        changes.join("\n"),
         jitters.join("\n"),
         videos.join("\n"),
         uplinks.join("\n"),

@@ -85,6 +85,12 @@ async fn each_viewer_gets_the_layer_it_asked_for_and_switches_without_a_freeze()
     );
     let small_sent = publisher.statistics().small_frames_sent;
     assert!(small_sent > 0);
+    // The publisher reports the picture its big layer sends: all of it, on a clean link.
+    let sent = publisher.statistics();
+    assert_eq!(
+        (sent.camera_width, sent.camera_height),
+        (Some(BIG.0), Some(BIG.1))
+    );
 
     // The grid viewer opens the speaker view: big, without a gap over 300 ms.
     let switch_at = Instant::now();

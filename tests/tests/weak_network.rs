@@ -183,6 +183,73 @@ fn a_ten_second_wifi_drop_reenters_and_media_is_back_within_two_seconds() {
     assert!(delivered_after(b) >= 390, "{}", delivered_after(b));
 }
 
+/// Alice sends audio and a camera, Bob audio; after 5 s Bob's network changes to a new
+/// address (his signaling connection survives, as when Wi-Fi and Ethernet are both up).
+fn network_change(seed: u64) -> (World, usize, usize, std::time::Instant) {
+    let mut w = World::new(seed);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    w.publish_audio(alice);
+    w.publish_video(alice, 300_000);
+    w.publish_audio(bob);
+    w.run_for(Duration::from_secs(5));
+    let changed = w.now;
+    w.change_address(bob, std::net::SocketAddr::from(([10, 0, 2, 7], 41_000)));
+    w.run_for(Duration::from_secs(10));
+    (w, alice, bob, changed)
+}
+
+#[test]
+fn after_a_network_change_ice_restarts_and_media_is_back_within_a_second() {
+    let (w, alice, bob, changed) = network_change(5);
+    let (a, b) = (&w.clients[alice], &w.clients[bob]);
+    let back = |c: &roomcast_tests::world::Client, kind: MediaKind| {
+        c.received
+            .iter()
+            .find(|r| r.at > changed && c.kinds.get(&r.mid) == Some(&kind))
+            .map(|r| r.at - changed)
+    };
+    let (b_audio, b_video, a_audio) = (
+        back(b, MediaKind::Audio),
+        back(b, MediaKind::Video),
+        back(a, MediaKind::Audio),
+    );
+    println!(
+        "after the change: Bob hears Alice after {b_audio:?}, sees her after {b_video:?}; Alice hears Bob after {a_audio:?}"
+    );
+    let second = Some(Duration::from_secs(1));
+    assert!(b_audio.is_some() && b_audio < second, "{b_audio:?}");
+    assert!(a_audio.is_some() && a_audio < second, "{a_audio:?}");
+    assert!(b_video.is_some() && b_video < second, "{b_video:?}");
+    // The same session carried on: no entering again, and Alice saw nobody leave.
+    assert!(!b.finished);
+    assert!(b.saw("Reconnecting").is_empty(), "{:?}", b.engine_events);
+    assert_eq!(b.registry.snapshot().reconnects, 0);
+    assert_eq!(b.saw("ConnectionLost").len(), 1);
+    assert_eq!(b.saw("ConnectionRecovered").len(), 1);
+    assert!(a.saw("RemoteUserLeave").is_empty(), "{:?}", a.engine_events);
+    // And the flow is whole again: 8 s of 20 ms frames each way, and Alice's camera.
+    let (from, to) = (
+        changed + Duration::from_secs(2),
+        changed + Duration::from_secs(10),
+    );
+    assert!(
+        a.frames_between(from, to) >= 390,
+        "{}",
+        a.frames_between(from, to)
+    );
+    assert!(
+        b.frames_between(from, to) >= 390,
+        "{}",
+        b.frames_between(from, to)
+    );
+    assert!(
+        b.video_bps_between(from, to) > 150_000.0,
+        "{}",
+        b.video_bps_between(from, to)
+    );
+}
+
 #[test]
 fn after_a_server_restart_everyone_enters_again() {
     let (mut w, alice, bob) = call(4);

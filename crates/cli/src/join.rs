@@ -444,6 +444,8 @@ pub fn report(s: &Statistics) -> Value {
             "small_video_frames": s.small_frames_sent,
             "keyframes": s.keyframes_sent,
             "camera_limit_kbps": s.camera_limit_bps.map(|b| b / 1000),
+            "camera_width": s.camera_width,
+            "camera_height": s.camera_height,
         },
         "reconnects": s.reconnects,
         "remotes": remotes,

@@ -27,6 +27,8 @@ pub struct Encoded {
     pub layer: Option<VideoStreamType>,
     /// Wall-clock capture time; the RTP timestamp is derived from it.
     pub capture_us: u64,
+    /// Video: the encoded picture's width and height.
+    pub size: Option<(u32, u32)>,
 }
 
 /// Controls shared between the API and a running capture thread.
@@ -175,6 +177,7 @@ pub fn start_audio(
                             data,
                             keyframe: false,
                             capture_us,
+                            size: None,
                         };
                         if out.send(e).is_err() {
                             break;

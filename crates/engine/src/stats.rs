@@ -126,6 +126,9 @@ pub struct Statistics {
     /// What the uplink carries for the camera now (it reports loss above that), bit/s; None
     /// while it carries all the camera wants.
     pub camera_limit_bps: Option<u64>,
+    /// The picture the camera sends now (its big layer, after the network's fit), pixels.
+    pub camera_width: Option<u32>,
+    pub camera_height: Option<u32>,
     pub remotes: BTreeMap<String, RemoteStats>,
 }
 
@@ -200,6 +203,7 @@ pub struct LocalStats {
     pub keyframes_sent: u64,
     pub reconnects: u64,
     pub camera_limit_bps: Option<u64>,
+    pub camera_size: Option<(u32, u32)>,
     /// Loudness of the last captured audio frame, 0..=100.
     pub local_level: u8,
 }
@@ -264,6 +268,8 @@ impl Registry {
             keyframes_sent: local.keyframes_sent,
             reconnects: local.reconnects,
             camera_limit_bps: local.camera_limit_bps,
+            camera_width: local.camera_size.map(|s| s.0),
+            camera_height: local.camera_size.map(|s| s.1),
             local_level: local.local_level,
             remotes,
         }

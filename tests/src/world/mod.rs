@@ -207,6 +207,15 @@ impl World {
         }
     }
 
+    /// Client `i`'s network changes (Wi-Fi to Ethernet): its old address is gone, and its
+    /// engine learns the new one as the driver would, from the route to the server. The
+    /// signaling connection stays up.
+    pub fn change_address(&mut self, i: usize, addr: SocketAddr) {
+        let (now, c) = (self.now, &mut self.clients[i]);
+        c.addr = addr;
+        c.core.address_changed(now, addr);
+    }
+
     /// The server process restarts: every room and media connection is forgotten, and every
     /// client's signaling connection closes. It comes back at once on the same address.
     pub fn restart_server(&mut self) {
@@ -460,6 +469,7 @@ impl World {
                     keyframe: false,
                     layer: None,
                     capture_us,
+                    size: None,
                 };
                 c.core.write_media(now, e);
             }
@@ -473,6 +483,7 @@ impl World {
                         keyframe: f.keyframe,
                         layer: f.layer,
                         capture_us,
+                        size: None,
                     };
                     c.core.write_media(now, e);
                 }
@@ -522,6 +533,8 @@ impl Client {
             any = true;
             match o {
                 Output::Signal(msg) => self.signal(now, msg, worker),
+                // A socket on an address we no longer have sends nothing.
+                Output::Transmit(t) if t.source != self.addr => {}
                 Output::Transmit(t) => {
                     let (from, data) = (self.addr, t.contents.to_vec());
                     debug_assert_eq!(t.destination, server);

@@ -201,6 +201,7 @@ pub fn start_video(
                                 keyframe: f.keyframe,
                                 layer: l.layer,
                                 capture_us,
+                                size: Some((input.width, input.height)),
                             };
                             if out.send(e).is_err() {
                                 return;
@@ -260,6 +261,8 @@ mod tests {
         while sizes.len() < n {
             let e = rx.blocking_recv().expect("the capture runs");
             if let Some(f) = dec.decode(&e.data).expect("decodes") {
+                // What the capture says it sent is what the decoder sees.
+                assert_eq!(e.size, Some((f.width, f.height)));
                 sizes.push((f.width, f.height));
             }
         }

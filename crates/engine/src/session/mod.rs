@@ -4,9 +4,10 @@
 //! publications are m-lines the core adds and describes in its offers.
 
 pub mod core;
+mod route;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -22,6 +23,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use self::core::{Ask, Command};
 use self::core::{AutoSubscribe, Core, Output, Token};
+use self::route::{Route, media_socket};
 use crate::audio::Playout;
 use crate::capture::Encoded;
 use crate::engine::{EngineConfig, EngineError, EngineEvent, EnterRoomParams};
@@ -192,6 +194,8 @@ pub struct Session {
     params: EnterRoomParams,
     entering: Option<Entering>,
     socket: UdpSocket,
+    /// To the server; looked at every [`route::CHECK_EVERY`].
+    route: Route,
     core: Core,
     receivers: HashMap<StreamKey, (Mid, Receiver)>,
     /// Which stream each receiving m-line carries.
@@ -221,7 +225,8 @@ impl Session {
         role: Arc<Mutex<Role>>,
         started: Instant,
     ) -> Result<Self, EngineError> {
-        let (socket, local) = media_socket(route_ip(&params.server_url).await).await?;
+        let route = Route::resolve(&params.server_url).await;
+        let (socket, local) = media_socket(route.local_ip_or_loopback()).await?;
         let auto = AutoSubscribe {
             audio: config.auto_subscribe_audio,
             video: config.auto_subscribe_video,
@@ -232,6 +237,7 @@ impl Session {
             params,
             entering: None,
             socket,
+            route,
             core,
             receivers: HashMap::new(),
             mids: HashMap::new(),
@@ -257,6 +263,11 @@ impl Session {
         self.core.entered(Instant::now(), entered);
         let mut buf = vec![0u8; 2048];
         let (mut cmds_open, mut media_open) = (true, true);
+        let mut route_check = tokio::time::interval_at(
+            (Instant::now() + route::CHECK_EVERY).into(),
+            route::CHECK_EVERY,
+        );
+        route_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while self.flush().await {
             let timeout = self.core.next_timeout();
             tokio::select! {
@@ -295,6 +306,11 @@ impl Session {
                         while let Ok((n, source)) = self.socket.try_recv_from(&mut buf) {
                             self.core.handle_datagram(Instant::now(), source, &buf[..n]);
                         }
+                    }
+                }
+                _ = route_check.tick() => {
+                    if let Some(local) = self.follow_route().await {
+                        self.core.address_changed(Instant::now(), local);
                     }
                 }
                 _ = tokio::time::sleep_until(timeout.into()) => self.core.handle_timeout(Instant::now()),
@@ -485,14 +501,10 @@ impl Session {
             Ok(r) => r,
             Err(e) => return self.core.reconnect_failed(now, e),
         };
-        let ip = route_ip(&self.params.server_url).await;
-        let mut local = self.socket.local_addr().ok();
-        if local.map(|a| a.ip()) != Some(ip)
-            && let Ok((socket, addr)) = media_socket(ip).await
-        {
-            self.socket = socket;
-            local = Some(addr);
-        }
+        // The server may have moved (a restart elsewhere), and so may we.
+        self.route = Route::resolve(&self.params.server_url).await;
+        let moved = self.follow_route().await;
+        let local = moved.or_else(|| self.socket.local_addr().ok());
         self.ws = Some(ws);
         let result = match local {
             Some(local) => self.core.reconnected(Instant::now(), local, entered),
@@ -503,6 +515,28 @@ impl Session {
         if let Err(e) = result {
             self.ws = None;
             self.core.reconnect_failed(Instant::now(), e);
+        }
+    }
+}
+
+impl Session {
+    /// Moves media to a new socket if the route to the server now leaves from another
+    /// address (a network change); returns the new local address.
+    async fn follow_route(&mut self) -> Option<SocketAddr> {
+        let ip = self.route.local_ip()?;
+        if self.socket.local_addr().ok().map(|a| a.ip()) == Some(ip) {
+            return None;
+        }
+        match media_socket(ip).await {
+            Ok((socket, local)) => {
+                tracing::info!("the route to the server now leaves from {ip}");
+                self.socket = socket;
+                Some(local)
+            }
+            Err(e) => {
+                tracing::warn!("network changed to {ip}, but {e}");
+                None
+            }
         }
     }
 }
@@ -527,60 +561,11 @@ async fn wait_entering(
     }
 }
 
-/// A UDP socket for media on `ip` (the address the OS would use to reach the server).
-async fn media_socket(ip: IpAddr) -> Result<(UdpSocket, SocketAddr), EngineError> {
-    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
-        .await
-        .map_err(|e| EngineError::Connect(format!("cannot open a UDP socket for media: {e}")))?;
-    let local = socket
-        .local_addr()
-        .map_err(|e| EngineError::Connect(e.to_string()))?;
-    Ok((socket, local))
-}
-
 fn rtc_kind(kind: MediaKind) -> str0m::media::MediaKind {
     match kind {
         MediaKind::Audio => str0m::media::MediaKind::Audio,
         MediaKind::Video => str0m::media::MediaKind::Video,
     }
-}
-
-/// The local address the OS would use to reach the server (no packet is sent).
-async fn route_ip(server_url: &str) -> IpAddr {
-    let host = server_url
-        .split("://")
-        .nth(1)
-        .unwrap_or(server_url)
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let target = tokio::net::lookup_host(if host.contains(':') {
-        host.clone()
-    } else {
-        format!("{host}:80")
-    })
-    .await
-    .ok()
-    .and_then(|mut a| a.next());
-    let fallback = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-    let Some(target) = target else {
-        return fallback;
-    };
-    let Ok(probe) = std::net::UdpSocket::bind(SocketAddr::new(
-        if target.is_ipv4() {
-            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
-        } else {
-            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
-        },
-        0,
-    )) else {
-        return fallback;
-    };
-    if probe.connect(target).is_err() {
-        return fallback;
-    }
-    probe.local_addr().map(|a| a.ip()).unwrap_or(fallback)
 }
 
 impl EngineError {

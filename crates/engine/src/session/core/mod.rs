@@ -23,6 +23,7 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 
 mod negotiate;
 mod reconnect;
+mod roam;
 mod server;
 mod uplink;
 
@@ -149,6 +150,8 @@ enum Pending {
         offer: SdpPendingOffer,
         waiting: Vec<Token>,
         mids: Vec<Mid>,
+        /// The offer restarts ICE (our address changed).
+        restart: bool,
     },
     Ignore,
     Exit,
@@ -195,6 +198,8 @@ pub struct Core {
     lines: HashMap<Mid, Line>,
     order: Vec<Mid>,
     offer_in_flight: bool,
+    /// The next offer restarts ICE: our address changed.
+    restart_ice: bool,
     /// m-lines to add in the next offer (str0m assigns their mids when the offer is made).
     queued: Vec<Queued>,
     waiting: Vec<Token>,
@@ -264,6 +269,7 @@ impl Core {
             lines: HashMap::new(),
             order: Vec::new(),
             offer_in_flight: false,
+            restart_ice: false,
             queued: Vec::new(),
             waiting: Vec::new(),
             video_controls: HashMap::new(),
@@ -547,6 +553,10 @@ impl Core {
                         s.video_frames_sent += 1;
                         s.small_frames_sent += u64::from(e.layer == Some(VideoStreamType::Small));
                         s.keyframes_sent += u64::from(e.keyframe);
+                        let big = e.layer != Some(VideoStreamType::Small);
+                        if big && e.stream == Stream::Main && e.size.is_some() {
+                            s.camera_size = e.size;
+                        }
                     }
                 }
             }

@@ -52,11 +52,17 @@ impl Core {
     /// Sends an offer with every queued m-line, unless one is already in flight (then the
     /// answer triggers the next).
     pub(super) fn negotiate(&mut self) {
-        if self.offer_in_flight || self.queued.is_empty() || !self.link.is_up() {
+        let nothing = self.queued.is_empty() && !self.restart_ice;
+        if self.offer_in_flight || nothing || !self.link.is_up() {
             return;
         }
         let queued = std::mem::take(&mut self.queued);
+        let restart = std::mem::take(&mut self.restart_ice);
         let mut api = self.rtc.sdp_api();
+        if restart {
+            // The old address is gone: its candidate goes, the new one comes with the answer.
+            api.ice_restart(false);
+        }
         let mut added = Vec::new();
         for q in queued {
             let (dir, stream_id) = match q.user {
@@ -125,6 +131,7 @@ impl Core {
                 offer: pending,
                 waiting,
                 mids,
+                restart,
             },
         );
         tracing::debug!("sending offer {id}");

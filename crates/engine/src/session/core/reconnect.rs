@@ -94,6 +94,7 @@ impl Core {
         self.connected = false;
         self.setup_since = None;
         self.offer_in_flight = false;
+        self.restart_ice = false;
         for (_, pending) in std::mem::take(&mut self.pending) {
             match pending {
                 Pending::Reply { token: Some(t), .. } => self.done(t, Err(reconnecting())),

@@ -179,15 +179,25 @@ impl Core {
                 offer,
                 waiting,
                 mids,
+                restart,
             } => {
                 self.offer_in_flight = false;
-                let result = match (failure, msg) {
+                let mut result = match (failure, msg) {
                     (Some(e), _) => Err(e),
                     (None, ServerMessage::Answer { sdp, .. }) => self.accept_answer(offer, &sdp),
                     (None, _) => Err(EngineError::Protocol(
                         "unexpected reply to negotiate".into(),
                     )),
                 };
+                if restart {
+                    result = result.and_then(|()| self.ice_restarted());
+                    if let Err(e) = &result {
+                        // Lines waiting on this offer are queued again when we re-enter.
+                        self.ice_restart_failed(self.now, e);
+                        self.waiting.extend(waiting);
+                        return;
+                    }
+                }
                 if let Err(e) = &result {
                     // The offer's new m-lines never came to be.
                     for mid in mids {
