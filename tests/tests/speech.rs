@@ -85,8 +85,9 @@ async fn on_a_clean_loopback_speech_arrives_as_sent() {
     };
     println!("PESQ-WB {pesq:.2}; {audio}");
     assert_eq!(audio["concealed"].as_u64(), Some(0), "{audio}");
-    // Opus alone scores 4.12 on this speech; runs score 4.02–4.12.
-    assert!(pesq >= 3.9, "PESQ-WB {pesq:.2} on a clean loopback");
+    // At the default 50 kbit/s Opus alone scores 4.26 on this speech; runs score 4.24–4.25
+    // (the issue asks 4.2, which the virtual call asserts; here a loaded machine gets slack).
+    assert!(pesq >= 4.15, "PESQ-WB {pesq:.2} on a clean loopback");
 }
 
 /// The issue measured PESQ-WB 1.7 at about 10 % loss; at 30 % the first audio came after

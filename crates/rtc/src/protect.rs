@@ -4,9 +4,9 @@
 //! bandwidth, and Opus in-band FEC tuned to the loss RED leaves (none). Both sides follow the same rule, so it lives
 //! here.
 
-/// Which earlier frames each RED packet repeats: the previous two, so a frame is lost only
-/// if three packets in a row are (34 % of frames at 70 % random loss, before NACK and FEC),
-/// for three times the audio bitrate while RED is on.
+/// Which earlier frames each RED packet repeats: the previous four, so a frame is lost only
+/// if five packets in a row are (17 % of frames at 70 % random loss), for five times the
+/// audio bitrate while RED is on.
 pub const RED_DISTANCES: &[u32] = &[1, 2, 3, 4];
 
 /// How often each side sends receiver reports for audio (str0m's default is 5 s: too slow to

@@ -17,7 +17,9 @@ pub use opus::{OpusDecoder, OpusEncoder};
 pub enum AudioProfile {
     /// Mono 24 kbps, VoIP application.
     Speech,
-    /// Mono 40 kbps, VoIP application.
+    /// Mono 50 kbps, VoIP application: TRTC's default too. On our speech Opus scores PESQ-WB
+    /// 4.12 at 40 kbit/s, 4.23 at 48, 4.26 at 50 and 4.32 at 56; the issue asks 4.2 of a
+    /// clean call.
     #[default]
     Default,
     /// Stereo 128 kbps, Audio application.
@@ -35,7 +37,7 @@ impl AudioProfile {
     pub fn bitrate_bps(self) -> u32 {
         match self {
             Self::Speech => 24_000,
-            Self::Default => 40_000,
+            Self::Default => 50_000,
             Self::Music => 128_000,
         }
     }
