@@ -251,6 +251,26 @@ fn after_a_network_change_ice_restarts_and_media_is_back_within_a_second() {
 }
 
 #[test]
+fn a_second_network_change_during_the_first_restart_ends_on_the_last_address() {
+    // Two changes at once (Wi-Fi, a hotspot, then Ethernet): the second restart waits for the
+    // first one's answer, and media ends up flowing from the last address.
+    let (mut w, alice, bob) = call(6);
+    w.run_for(Duration::from_secs(3));
+    let changed = w.now;
+    w.change_address(bob, std::net::SocketAddr::from(([10, 0, 2, 7], 41_000)));
+    w.change_address(bob, std::net::SocketAddr::from(([10, 0, 3, 9], 42_000)));
+    w.run_for(Duration::from_secs(5));
+    let (a, b) = (&w.clients[alice], &w.clients[bob]);
+    let heard = |c: &roomcast_tests::world::Client| {
+        c.frames_between(changed + Duration::from_secs(1), w.now)
+    };
+    // 4 s of 20 ms frames each way.
+    assert!(heard(a) >= 195, "{}", heard(a));
+    assert!(heard(b) >= 195, "{}", heard(b));
+    assert!(b.saw("Reconnecting").is_empty(), "{:?}", b.engine_events);
+}
+
+#[test]
 fn after_a_server_restart_everyone_enters_again() {
     let (mut w, alice, bob) = call(4);
     w.run_for(Duration::from_secs(5));
