@@ -3,7 +3,11 @@
 // it sent and decoded.
 //
 //   node tests/browser/join.mjs --url 'http://127.0.0.1:PORT/?app=..&user=..&sig=..&room=..&autojoin=1' \
-//        --duration 8 --out stats.json [--screenshot shot.png] [--say TEXT]
+//        --duration 8 --out stats.json [--screenshot shot.png] [--say TEXT] [--restart-ice-at SECONDS]
+//
+// --restart-ice-at restarts ICE that many seconds into the stay, as a network change would;
+// the result then has `restart: {ufrag_before, ufrag_after, before}` (before: the page as read
+// just before it).
 //
 // or with an invite link: --url 'http://127.0.0.1:PORT/#invite=v1.…&name=민지&autojoin=1'.
 //
@@ -15,10 +19,10 @@
 import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
-const USAGE = `usage: node join.mjs --url URL [--duration SECONDS] [--out FILE] [--screenshot FILE] [--enter-timeout SECONDS] [--say TEXT]`;
+const USAGE = `usage: node join.mjs --url URL [--duration SECONDS] [--out FILE] [--screenshot FILE] [--enter-timeout SECONDS] [--say TEXT] [--restart-ice-at SECONDS]`;
 
 function parseArgs(argv) {
-  const args = { url: null, duration: 8, out: null, screenshot: null, enterTimeout: 20, say: null };
+  const args = { url: null, duration: 8, out: null, screenshot: null, enterTimeout: 20, say: null, restartIceAt: null };
   const names = {
     '--url': 'url',
     '--duration': 'duration',
@@ -26,6 +30,7 @@ function parseArgs(argv) {
     '--screenshot': 'screenshot',
     '--enter-timeout': 'enterTimeout',
     '--say': 'say',
+    '--restart-ice-at': 'restartIceAt',
   };
   for (let i = 0; i < argv.length; i++) {
     let [flag, value] = argv[i].split(/=(.*)/s, 2);
@@ -46,6 +51,10 @@ function parseArgs(argv) {
   args.enterTimeout = Number(args.enterTimeout);
   if (!(args.duration >= 0)) die(1, `--duration must be a number of seconds`);
   if (!(args.enterTimeout > 0)) die(1, `--enter-timeout must be a positive number of seconds`);
+  if (args.restartIceAt != null) {
+    args.restartIceAt = Number(args.restartIceAt);
+    if (!(args.restartIceAt >= 0)) die(1, `--restart-ice-at must be a number of seconds`);
+  }
   return args;
 }
 
@@ -167,7 +176,9 @@ async function main() {
   // Stay, but notice early if the page drops out of the room. --say goes out once someone else
   // is there to read it (chat has no history).
   const until = Date.now() + args.duration * 1000;
+  const restartAt = args.restartIceAt == null ? null : Date.now() + args.restartIceAt * 1000;
   let said = null;
+  let restart = null;
   while (Date.now() < until) {
     await sleep(Math.min(250, Math.max(0, until - Date.now())));
     const now = await page.evaluate(() => ({ state: window.roomcast.state, others: window.roomcast.users.length }));
@@ -176,9 +187,20 @@ async function main() {
       said = await page.evaluate((text) => window.roomcast.sendChat(text).then(() => 'sent', (e) => `refused: ${e.code ?? '-'} ${e.message}`), args.say);
       console.error(`join.mjs: said ${JSON.stringify(args.say)}: ${said}`);
     }
+    if (restartAt != null && restart == null && Date.now() >= restartAt) {
+      const before = await readPage(page);
+      const ufrag = await page.evaluate(() => {
+        const u = window.roomcast.iceUfrag;
+        window.roomcast.restartIce();
+        return u;
+      });
+      restart = { ufrag_before: ufrag, before };
+      console.error(`join.mjs: restarting ICE (ufrag ${ufrag})`);
+    }
   }
+  if (restart) restart.ufrag_after = await page.evaluate(() => window.roomcast.iceUfrag);
 
-  const result = { ...(await readPage(page)), ...(args.say != null ? { said } : {}) };
+  const result = { ...(await readPage(page)), ...(args.say != null ? { said } : {}), ...(restart ? { restart } : {}) };
   await screenshot(page);
   writeResult(result);
   summarize(result);

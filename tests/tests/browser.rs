@@ -87,7 +87,8 @@ fn join(
 }
 
 /// Headless Chromium on the room's web page as `browser` for 8 s; its statistics go to `out`.
-async fn browser(server: &TestServer, out: &Path, shot: &Path) {
+/// `extra`: more arguments for `join.mjs`.
+async fn browser(server: &TestServer, out: &Path, shot: &Path, extra: &[&str]) {
     let url = format!(
         "{}/?app={}&user=browser&sig={}&room=4242&autojoin=1",
         server.url(),
@@ -95,6 +96,7 @@ async fn browser(server: &TestServer, out: &Path, shot: &Path) {
         urlencode(&server.sig("browser"))
     );
     let (out, shot) = (out.to_path_buf(), shot.to_path_buf());
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let status = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(repo_root().join("tests/browser/join.mjs"))
@@ -103,6 +105,7 @@ async fn browser(server: &TestServer, out: &Path, shot: &Path) {
             .arg(&out)
             .arg("--screenshot")
             .arg(&shot)
+            .args(&extra)
             .status()
             .expect("node runs")
     })
@@ -161,7 +164,15 @@ async fn browser_and_headless_client_exchange_media() {
     );
     // Give the CLI a head start so the browser finds it in the room's roster.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    browser(&server, &browser_out, &artifacts.join("browser.png")).await;
+    // 3 s in, the browser restarts ICE, as after a network change: the server answers with
+    // new credentials and media carries on over the same DTLS session.
+    browser(
+        &server,
+        &browser_out,
+        &artifacts.join("browser.png"),
+        &["--restart-ice-at", "3"],
+    )
+    .await;
     let report = report_of(cli, &report).await;
     let small = report_of(small, &small_report).await;
 
@@ -181,6 +192,28 @@ async fn browser_and_headless_client_exchange_media() {
     assert!(
         audio["totalSamplesReceived"].as_u64().unwrap_or(0) >= 48_000,
         "browser audio: {audio}"
+    );
+    // After the ICE restart: new credentials, and audio and video kept coming (5 s of it).
+    let restart = &stats["restart"];
+    let (before, after) = (&restart["ufrag_before"], &restart["ufrag_after"]);
+    assert!(
+        before.is_string() && after.is_string() && before != after,
+        "{restart}"
+    );
+    let grew = |kind: &str, key: &str| {
+        let was = inbound(&restart["before"], kind, "cli")[key].as_u64();
+        inbound(&stats, kind, "cli")[key].as_u64().unwrap_or(0) - was.unwrap_or(0)
+    };
+    let (samples, frames) = (
+        grew("audio", "totalSamplesReceived"),
+        grew("video", "framesDecoded"),
+    );
+    println!("after the ICE restart: {samples} audio samples, {frames} video frames");
+    assert!(samples >= 3 * 48_000, "{samples} samples after the restart");
+    assert!(frames >= 30, "{frames} frames after the restart");
+    assert_eq!(
+        stats["stats"]["connection"]["state"], "connected",
+        "{stats:#}"
     );
 
     let from_browser = &report["remotes"]["browser"];
@@ -236,7 +269,13 @@ async fn through_a_lossy_link_the_browser_hears_what_red_brings_back() {
     let browser_out = artifacts.join("browser-lossy-stats.json");
     let cli = join(&roomcast, &server, "cli", &["--video", "none"], &report);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    browser(&server, &browser_out, &artifacts.join("browser-lossy.png")).await;
+    browser(
+        &server,
+        &browser_out,
+        &artifacts.join("browser-lossy.png"),
+        &[],
+    )
+    .await;
     let report = report_of(cli, &report).await;
     let dropped = relay.dropped.load(std::sync::atomic::Ordering::Relaxed);
 

@@ -194,6 +194,9 @@ export class FakePeerConnection {
   stats: Json[] = [];
   /** A browser without simulcast: addTransceiver with more than one encoding throws. */
   refuseSimulcast = false;
+  /** restartIce() calls; the next offer carries new credentials. */
+  iceRestarts = 0;
+  private restartPending = false;
   private nextMid = 0;
 
   addTransceiver(
@@ -214,7 +217,14 @@ export class FakePeerConnection {
   }
 
   async createOffer(): Promise<{ type: 'offer'; sdp: string }> {
-    return { type: 'offer', sdp: `v=0 offer with ${this.transceivers.length} m-lines` };
+    const restart = this.restartPending ? ' and new ICE credentials' : '';
+    this.restartPending = false;
+    return { type: 'offer', sdp: `v=0 offer with ${this.transceivers.length} m-lines${restart}` };
+  }
+
+  restartIce(): void {
+    this.iceRestarts += 1;
+    this.restartPending = true;
   }
 
   async setLocalDescription(d: { type: string; sdp?: string }): Promise<void> {

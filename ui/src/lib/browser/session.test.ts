@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { JoinArgs, RoomEvent } from '../backend';
 import { FakePeerConnection, FakeServer, FakeTrack, grantFor, settle } from '../../test/browserFakes';
-import { Session, type SessionEnv } from './session';
+import { ICE_RESTART_AFTER_MS, Session, type SessionEnv } from './session';
 
 const args: JoinArgs = { server: 'http://h', room: '4242', userId: 'browser', role: 'anchor', scene: 'videocall', sdkAppId: 7, userSig: 'sig' };
 
@@ -148,6 +148,46 @@ describe('Session', () => {
     pc.setConnectionState('failed');
     pc.setConnectionState('connected');
     expect(events).toEqual([{ type: 'connection_lost' }, { type: 'connection_recovered' }]);
+  });
+
+  test('a connection disconnected for 2 s restarts ICE in a new offer; a short blip does not', async () => {
+    vi.useFakeTimers();
+    try {
+      const { session, pc, server, events } = start();
+      await session.enter({ audio: mic(), video: null });
+      const offers = () => server.of('negotiate').map((m) => m.sdp as string);
+      expect(offers()).toHaveLength(1);
+      pc.setConnectionState('connected');
+      // A blip: back before the restart is due.
+      pc.setConnectionState('disconnected');
+      await vi.advanceTimersByTimeAsync(ICE_RESTART_AFTER_MS - 500);
+      pc.setConnectionState('connected');
+      await vi.advanceTimersByTimeAsync(ICE_RESTART_AFTER_MS);
+      expect(pc.iceRestarts).toBe(0);
+      // A network change: still disconnected after 2 s.
+      pc.setConnectionState('disconnected');
+      await vi.advanceTimersByTimeAsync(ICE_RESTART_AFTER_MS);
+      expect(pc.iceRestarts).toBe(1);
+      expect(offers()).toHaveLength(2);
+      expect(offers()[1]).toContain('new ICE credentials');
+      pc.setConnectionState('connected');
+      // Failed restarts at once.
+      pc.setConnectionState('failed');
+      await vi.advanceTimersByTimeAsync(0);
+      expect(pc.iceRestarts).toBe(2);
+      expect(offers()).toHaveLength(3);
+      pc.setConnectionState('connected');
+      expect(events.filter((e) => e.type.startsWith('connection_'))).toEqual([
+        { type: 'connection_lost' },
+        { type: 'connection_recovered' },
+        { type: 'connection_lost' },
+        { type: 'connection_recovered' },
+        { type: 'connection_lost' },
+        { type: 'connection_recovered' },
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   test('a refused enter closes everything', async () => {

@@ -27,6 +27,12 @@ import { TrackTable } from './tracks';
 
 export const PING_INTERVAL_MS = 10_000;
 export const VOLUME_INTERVAL_MS = 300;
+/**
+ * The media connection disconnected this long (or failed): restart ICE, as after a network
+ * change (Wi-Fi to Ethernet). Browsers call a pair disconnected after ~5 s without answers
+ * and do not restart by themselves; the room, DTLS and every m-line stay.
+ */
+export const ICE_RESTART_AFTER_MS = 2_000;
 /** network_quality every 2 s = every this many volume ticks. */
 const QUALITY_EVERY = Math.round(2000 / VOLUME_INTERVAL_MS);
 
@@ -80,6 +86,8 @@ export class Session {
   private readonly monitor = new MediaMonitor();
   private ticks = 0;
   private lost = false;
+  /** A pending ICE restart while the connection is disconnected. */
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
   /** enter_room was answered `waiting`: the host has not let me in yet. */
   private lobby: Deferred<WireEntered> | null = null;
   /** What the host turned off and locked: turning it on again is refused until `unlocked`. */
@@ -399,6 +407,28 @@ export class Session {
       this.lost = false;
       this.host.emit({ type: 'connection_recovered' });
     }
+    if (state === 'failed') this.restartIce();
+    else if (state === 'disconnected') this.restartTimer ??= setTimeout(() => this.restartIce(), ICE_RESTART_AFTER_MS);
+    else this.cancelRestart();
+  }
+
+  /** New ICE credentials in the next offer (the signaling connection is still up). */
+  restartIce(): void {
+    this.cancelRestart();
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    pc.restartIce();
+    this.renegotiate();
+  }
+
+  /** The ICE username fragment of my current offer (changes with each ICE restart). */
+  iceUfrag(): string | null {
+    return /a=ice-ufrag:(\S+)/.exec(this.pc?.localDescription?.sdp ?? '')?.[1] ?? null;
+  }
+
+  private cancelRestart(): void {
+    if (this.restartTimer != null) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
   }
 
   // --- measuring -------------------------------------------------------------------------------
@@ -470,6 +500,7 @@ export class Session {
     lobby?.reject(why);
     this.timers.forEach(clearInterval);
     this.timers = [];
+    this.cancelRestart();
     for (const [line] of this.table.receivers()) this.host.remoteTrack(line.userId, line.kind, line.stream, null);
     this.pc?.close();
     this.signal.close();

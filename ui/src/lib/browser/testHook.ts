@@ -1,7 +1,7 @@
 /**
  * The page's automation surface, read by tests/browser/join.mjs:
  * `window.roomcast = { state, error, users, userId, roomId, messages, stats(), leave(),
- * sendChat(text), raiseHand(up), mutedByHost }`, where `state` is idle | joining | in_room | error | left
+ * sendChat(text), raiseHand(up), mutedByHost, iceUfrag, restartIce() }`, where `state` is idle | joining | in_room | error | left
  * (joining includes waiting in a lobby), `error` is `{code, message}` (code null for a lost
  * connection rather than a server error; 3010 when the host removed me, …), `messages` are the
  * chat lines received (`{from, text}`, from = UserID), and `users` and the stats rows use the
@@ -23,6 +23,9 @@ export interface RoomcastHook {
   sendChat(text: string): Promise<void>;
   raiseHand(up: boolean): Promise<void>;
   readonly mutedByHost: { kind: string; by: string; locked: boolean } | null;
+  /** My current ICE username fragment, and an ICE restart as a network change would make. */
+  readonly iceUfrag: string | null;
+  restartIce(): void;
 }
 
 export function testHook(b: BrowserBackend): RoomcastHook {
@@ -59,5 +62,9 @@ export function testHook(b: BrowserBackend): RoomcastHook {
     leave: () => b.leaveRoom(),
     sendChat: (text) => b.sendChat(text),
     raiseHand: (up) => b.raiseHand(up),
+    get iceUfrag() {
+      return b.session?.iceUfrag() ?? null;
+    },
+    restartIce: () => b.session?.restartIce(),
   };
 }
