@@ -23,7 +23,12 @@
 //! Silence (Opus DTX, muted sender): once nothing has arrived for [`SILENCE_US`] and the
 //! buffer is empty, the buffer returns [`Playout::Empty`] and re-anchors on the next packet,
 //! so a long pause is not a long run of losses. Only frames missing while a later packet is
-//! already buffered count as lost; trailing gaps cannot be told apart from DTX.
+//! already buffered count as lost at once; the rest of a gap counts as silence until the next
+//! packet's sequence number says otherwise. A sender that paused (DTX, mute) keeps its
+//! sequence numbers contiguous, so sequence numbers skipped across a gap were packets lost on
+//! the way: that many frames of the gap (from its start) were loss after all, including those
+//! played as silence after the buffer gave up waiting (`gap_lost`). (Frames an SFU never got
+//! leave no hole in the numbers it sends on; across a long gap those still read as silence.)
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -101,6 +106,9 @@ pub struct JitterStats {
     /// Frames played as concealment while waiting for packets that never came because the
     /// sender had gone quiet (DTX, mute, the end of its stream): not losses.
     pub silence: u64,
+    /// Frames played as silence (nothing to play) in a gap that the next packet's sequence
+    /// number showed was packets lost, not a pause: concealed, for the listener.
+    pub gap_lost: u64,
 }
 
 pub struct AudioJitterBuffer {
@@ -121,6 +129,12 @@ pub struct AudioJitterBuffer {
     /// Since when the delay has been below target / more than a frame above it.
     short_since: Option<u64>,
     above_since: Option<u64>,
+    /// The highest sequence number pushed.
+    max_seq: Option<u64>,
+    /// Frames of the current gap counted as silence so far: concealed ones, then ones played
+    /// with nothing to play. The next new packet's sequence number settles them.
+    gap_silenced: u64,
+    gap_empty: u64,
     stats: JitterStats,
 }
 
@@ -151,6 +165,9 @@ impl AudioJitterBuffer {
             quiet: false,
             short_since: None,
             above_since: None,
+            max_seq: None,
+            gap_silenced: 0,
+            gap_empty: 0,
             stats: JitterStats {
                 target_delay_ms: f64::from(min),
                 ..JitterStats::default()
@@ -158,8 +175,9 @@ impl AudioJitterBuffer {
         }
     }
 
-    /// rtp_ts: extended (unwrapped) RTP timestamp in 48 kHz units; one packet = one 20 ms frame (960)
-    pub fn push(&mut self, now_us: u64, rtp_ts: u64, payload: Vec<u8>) {
+    /// rtp_ts: extended (unwrapped) RTP timestamp in 48 kHz units; one packet = one 20 ms frame
+    /// (960). seq: the packet's extended RTP sequence number.
+    pub fn push(&mut self, now_us: u64, rtp_ts: u64, seq: u64, payload: Vec<u8>) {
         if self.packets.contains_key(&rtp_ts) || self.recent_played.contains(&rtp_ts) {
             self.stats.duplicates += 1;
             return;
@@ -171,7 +189,44 @@ impl AudioJitterBuffer {
             self.reset();
             self.arrivals.clear();
             self.last_transit_us = None;
+            self.max_seq = None;
         }
+        // Packets the sender numbered between the newest so far and this one, not here.
+        let skipped = match self.max_seq {
+            Some(max) if seq <= max => None,
+            Some(max) => Some(seq - max - 1),
+            None => Some(0),
+        };
+        if skipped.is_some() {
+            self.max_seq = Some(seq);
+        }
+        self.push_frame(now_us, rtp_ts, payload);
+        if let Some(skipped) = skipped {
+            self.settle_gap(skipped);
+        }
+    }
+
+    /// What went silent in the gap before a new packet with `skipped` sequence numbers missing
+    /// before it: that many frames, from the gap's start, were lost.
+    fn settle_gap(&mut self, skipped: u64) {
+        let concealed = skipped.min(self.gap_silenced);
+        let empty = (skipped - concealed).min(self.gap_empty);
+        self.stats.silence -= concealed;
+        self.stats.lost += concealed + empty;
+        self.stats.gap_lost += empty;
+        self.gap_silenced = 0;
+        self.gap_empty = 0;
+    }
+
+    /// Frames concealed while nothing was buffered are taken for silence (for now).
+    fn assume_silence(&mut self) {
+        let n = self.unconfirmed.len() as u64;
+        self.stats.silence += n;
+        self.gap_silenced += n;
+        self.unconfirmed.clear();
+    }
+
+    fn push_frame(&mut self, now_us: u64, rtp_ts: u64, payload: Vec<u8>) {
         // Late packets count too: leaving them out would hide exactly the jitter that
         // the target delay must cover.
         self.record_arrival(now_us, rtp_ts);
@@ -189,10 +244,10 @@ impl AudioJitterBuffer {
             // unless it starts a new talk spurt after silence.
             if rtp_ts < next + self.silence_ts() {
                 self.stats.lost += self.unconfirmed.len() as u64;
+                self.unconfirmed.clear();
             } else {
-                self.stats.silence += self.unconfirmed.len() as u64;
+                self.assume_silence();
             }
-            self.unconfirmed.clear();
         }
         self.packets.insert(rtp_ts, payload);
         if self.packets.len() > MAX_PACKETS {
@@ -227,8 +282,7 @@ impl AudioJitterBuffer {
     fn reset(&mut self) {
         self.next_ts = None;
         self.packets.clear();
-        self.stats.silence += self.unconfirmed.len() as u64;
-        self.unconfirmed.clear();
+        self.assume_silence();
         self.short_since = None;
         self.above_since = None;
     }
@@ -243,6 +297,10 @@ impl AudioJitterBuffer {
     pub fn pop(&mut self, now_us: u64) -> Playout {
         let frame_ms = f64::from(self.cfg.frame_ms);
         let Some(mut next) = self.anchor(now_us) else {
+            if !self.recent_played.is_empty() {
+                // Played as silence: a pause, unless the next packet's number says otherwise.
+                self.gap_empty += 1;
+            }
             return Playout::Empty;
         };
         let target = self.stats.target_delay_ms;
@@ -320,8 +378,7 @@ impl AudioJitterBuffer {
                 // Talk spurt after DTX arrived before the silence timer: start afresh.
                 Some((&first, _)) if first >= next + silence_ts => {
                     self.next_ts = None;
-                    self.stats.silence += self.unconfirmed.len() as u64;
-                    self.unconfirmed.clear();
+                    self.assume_silence();
                 }
                 _ => return Some(next),
             }
@@ -396,8 +453,9 @@ mod tests {
         u64::from_be_bytes(b)
     }
 
-    /// Packet k is sent at T0 + k*20 ms and arrives `delay(k)` µs later; pops run every
-    /// 20 ms offset by 7 ms. Returns one entry per pop: Some(k) played, None otherwise.
+    /// Packet k is sent at T0 + k*20 ms (sequence number k: frames missing from `ks` were
+    /// lost) and arrives `delay(k)` µs later; pops run every 20 ms offset by 7 ms. Returns
+    /// one entry per pop.
     fn simulate(
         jb: &mut AudioJitterBuffer,
         ks: impl Iterator<Item = u64>,
@@ -415,6 +473,19 @@ mod tests {
         pops: u64,
         quiet: impl Fn(u64) -> bool,
     ) -> Vec<Playout> {
+        simulate_sent(jb, ks, |k| k, delay, pops, quiet)
+    }
+
+    /// [`simulate_quiet`] with the sender numbering frame k `seq(k)` (a sender that pauses
+    /// numbers on without a hole).
+    fn simulate_sent(
+        jb: &mut AudioJitterBuffer,
+        ks: impl Iterator<Item = u64>,
+        seq: impl Fn(u64) -> u64,
+        delay: impl Fn(u64) -> u64,
+        pops: u64,
+        quiet: impl Fn(u64) -> bool,
+    ) -> Vec<Playout> {
         let mut arrivals: Vec<(u64, u64)> = ks.map(|k| (T0 + k * 20_000 + delay(k), k)).collect();
         arrivals.sort();
         let mut arrivals = arrivals.into_iter().peekable();
@@ -422,7 +493,7 @@ mod tests {
         for p in 0..pops {
             let now = T0 + p * 20_000 + 7_000;
             while let Some((t, k)) = arrivals.next_if(|&(t, _)| t <= now) {
-                jb.push(t, 5_000 + k * F, payload(k));
+                jb.push(t, 5_000 + k * F, seq(k), payload(k));
             }
             out.push(jb.pop(now));
             jb.set_quiet(quiet(p));
@@ -473,10 +544,10 @@ mod tests {
     #[test]
     fn duplicates_are_dropped() {
         let mut jb = AudioJitterBuffer::new(JitterConfig::default());
-        jb.push(T0, 0, payload(0));
-        jb.push(T0 + 1, 0, payload(0));
+        jb.push(T0, 0, 0, payload(0));
+        jb.push(T0 + 1, 0, 0, payload(0));
         assert_eq!(jb.pop(T0 + 30_000), Playout::Packet(payload(0)));
-        jb.push(T0 + 31_000, 0, payload(0));
+        jb.push(T0 + 31_000, 0, 0, payload(0));
         assert_eq!(jb.stats().duplicates, 2);
     }
 
@@ -634,9 +705,10 @@ mod tests {
     #[test]
     fn dtx_silence_re_anchors_instead_of_counting_losses() {
         let mut jb = AudioJitterBuffer::new(JitterConfig::default());
-        // Talk 1 s, 3 s of DTX (nothing sent), talk 1 s.
+        // Talk 1 s, 3 s of DTX (nothing sent, so nothing numbered), talk 1 s.
         let talking = (0..50).chain(200..250);
-        let out = simulate(&mut jb, talking, |_| 10_000, 260);
+        let seq = |k: u64| if k < 50 { k } else { k - 150 };
+        let out = simulate_sent(&mut jb, talking, seq, |_| 10_000, 260, |_| false);
         let empties_in_gap = out[60..200]
             .iter()
             .filter(|p| **p == Playout::Empty)
@@ -655,11 +727,33 @@ mod tests {
     }
 
     #[test]
+    fn a_gap_whose_packets_were_numbered_is_loss_not_silence() {
+        // Half a second of packets lost on the way (25 frames): the buffer cannot know at
+        // first, and plays the gap as concealment, then as silence. The first packet after it
+        // skips 25 sequence numbers: all 25 frames count as lost, those played as silence too.
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        let out = simulate(&mut jb, (0..50).chain(75..125), |_| 10_000, 140);
+        assert_eq!(played(&out), (0..50).chain(75..125).collect::<Vec<_>>());
+        let s = jb.stats();
+        let concealed = |out: &[Playout]| {
+            out.iter()
+                .filter(|p| matches!(p, Playout::Lost { .. }))
+                .count() as u64
+        };
+        let (in_gap, trailing) = (concealed(&out[50..80]), concealed(&out[125..]));
+        assert!(in_gap > 0 && in_gap < 25, "{in_gap}");
+        assert_eq!(s.lost, 25, "{s:?}");
+        assert_eq!(s.gap_lost, 25 - in_gap, "{s:?}");
+        // After the last packet nothing tells: that stays silence (the end of a stream).
+        assert_eq!(s.silence, trailing, "{s:?}");
+    }
+
+    #[test]
     fn sender_restart_is_not_late_forever() {
         let mut jb = AudioJitterBuffer::new(JitterConfig::default());
         simulate(&mut jb, 0..500, |_| 10_000, 500);
         let now = T0 + 10_020_000;
-        jb.push(now, 0, payload(7));
+        jb.push(now, 0, 0, payload(7));
         assert_eq!(jb.stats().late, 0);
         assert_eq!(jb.pop(now + 30_000), Playout::Packet(payload(7)));
     }

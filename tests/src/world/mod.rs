@@ -48,6 +48,8 @@ pub struct Received {
     pub at: Instant,
     pub mid: Mid,
     pub rtp_time: u64,
+    /// The extended RTP sequence number (of the first packet).
+    pub seq: u64,
     pub bytes: usize,
     pub data: Arc<[u8]>,
 }
@@ -554,12 +556,14 @@ impl Client {
                 Output::Media {
                     mid,
                     rtp_time,
+                    seq,
                     data,
                     ..
                 } => self.received.push(Received {
                     at: now,
                     mid,
                     rtp_time,
+                    seq,
                     bytes: data.len(),
                     data,
                 }),

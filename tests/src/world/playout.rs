@@ -51,7 +51,7 @@ impl Client {
         let mut next_snapshot = start + Duration::from_secs(1);
         while now < end {
             while let Some(p) = packets.next_if(|p| p.at <= now) {
-                playout.push_packet("remote", us(p.at), p.rtp_time, p.data.to_vec());
+                playout.push_packet("remote", us(p.at), p.rtp_time, p.seq, p.data.to_vec());
             }
             playout.pull(us(now), &mut out);
             played.extend_from_slice(&out);

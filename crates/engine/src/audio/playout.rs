@@ -80,8 +80,9 @@ impl Voice {
             }
             let jitter = self.jitter.stats();
             // What was concealed while the sender had gone quiet was silence, not loss: it
-            // is known only once the silence is, so it comes off afterwards.
-            st.concealed = self.concealed.saturating_sub(jitter.silence);
+            // is known only once the silence is, so it comes off afterwards. What played as
+            // silence in a gap that was loss after all goes on.
+            st.concealed = self.concealed.saturating_sub(jitter.silence) + jitter.gap_lost;
             st.jitter_delay_ms = jitter.current_delay_ms;
             st.jitter_target_ms = jitter.target_delay_ms;
             st.latencies
@@ -175,11 +176,19 @@ impl Playout {
         }
     }
 
-    /// A packet of `user`'s audio arrived (RTP timestamp unwrapped, 48 kHz).
-    pub fn push_packet(&mut self, user: &str, arrival_us: u64, rtp_ts: u64, payload: Vec<u8>) {
+    /// A packet of `user`'s audio arrived (RTP timestamp unwrapped, 48 kHz; extended RTP
+    /// sequence number).
+    pub fn push_packet(
+        &mut self,
+        user: &str,
+        arrival_us: u64,
+        rtp_ts: u64,
+        seq: u64,
+        payload: Vec<u8>,
+    ) {
         if let Some(v) = self.voices.get_mut(user) {
             lock(&v.stats).packets += 1;
-            v.jitter.push(arrival_us, rtp_ts, payload);
+            v.jitter.push(arrival_us, rtp_ts, seq, payload);
         }
     }
 

@@ -369,6 +369,7 @@ impl Session {
                 Output::Media {
                     mid,
                     rtp_time,
+                    seq,
                     data,
                     contiguous,
                 } => match self
@@ -378,7 +379,8 @@ impl Session {
                     .map(|(_, r)| r)
                 {
                     Some(Receiver::Audio(r)) => {
-                        lock(&r.playout).push_packet(&r.user, now_us(), rtp_time, data.to_vec());
+                        let data = data.to_vec();
+                        lock(&r.playout).push_packet(&r.user, now_us(), rtp_time, seq, data);
                     }
                     Some(Receiver::Video(r)) => {
                         let data = data.to_vec();

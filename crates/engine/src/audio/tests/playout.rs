@@ -77,8 +77,13 @@ fn run(rig: &mut Rig, feeds: &[(&str, Vec<Vec<u8>>)], ms: u64) -> Vec<f32> {
             let k = (step / 2) as usize;
             for (user, p) in feeds {
                 if let Some(payload) = p.get(k) {
-                    rig.playout
-                        .push_packet(user, now, (k * FRAME_SAMPLES) as u64, payload.clone());
+                    rig.playout.push_packet(
+                        user,
+                        now,
+                        (k * FRAME_SAMPLES) as u64,
+                        k as u64,
+                        payload.clone(),
+                    );
                 }
             }
         }

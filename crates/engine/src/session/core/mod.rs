@@ -119,6 +119,8 @@ pub enum Output {
     Media {
         mid: Mid,
         rtp_time: u64,
+        /// The (first) packet's extended RTP sequence number.
+        seq: u64,
         data: Arc<[u8]>,
         contiguous: bool,
     },
@@ -509,6 +511,7 @@ impl Core {
             Event::MediaData(data) => self.out.push_back(Output::Media {
                 mid: data.mid,
                 rtp_time: data.time.numer(),
+                seq: **data.seq_range.start(),
                 data: data.data,
                 contiguous: data.contiguous,
             }),
