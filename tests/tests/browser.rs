@@ -309,12 +309,15 @@ async fn through_a_lossy_link_the_browser_hears_what_red_brings_back() {
         from_browser["audio"]["decoded"].as_u64().unwrap_or(0) >= 100,
         "cli got little audio from the browser: {report:#}"
     );
-    // Runs: 2-4 % (unprotected, two lossy legs would leave a third of it gone).
+    // Unprotected, two lossy legs would leave a third of it gone. Runs: 3-9 %. Part of that
+    // is no loss at all: on a 2-core machine, a starved Chromium captures audio up to 4 %
+    // slower than real time (its video falls to 13 fps), and the frames it never made are
+    // concealed here.
     assert!(
         from_browser["audio"]["concealed_ratio"]
             .as_f64()
             .unwrap_or(1.0)
-            <= 0.1,
+            <= 0.15,
         "{report:#}"
     );
     assert!(
