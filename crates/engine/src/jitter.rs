@@ -529,6 +529,13 @@ mod tests {
             .collect()
     }
 
+    /// How many pops played a concealed frame.
+    fn concealed(out: &[Playout]) -> u64 {
+        out.iter()
+            .filter(|p| matches!(p, Playout::Lost { .. }))
+            .count() as u64
+    }
+
     #[test]
     fn in_order_plays_everything_with_minimum_delay() {
         let mut jb = AudioJitterBuffer::new(JitterConfig::default());
@@ -598,12 +605,7 @@ mod tests {
     fn loss_at_minimum_delay_is_confirmed_by_the_next_packet() {
         let mut jb = AudioJitterBuffer::new(JitterConfig::default());
         let out = simulate(&mut jb, (0..50).filter(|&k| k != 20), |_| 10_000, 50);
-        assert_eq!(
-            out.iter()
-                .filter(|p| matches!(p, Playout::Lost { .. }))
-                .count(),
-            1
-        );
+        assert_eq!(concealed(&out), 1);
         assert_eq!(jb.stats().lost, 1);
     }
 
@@ -737,10 +739,7 @@ mod tests {
         assert_eq!(jb.stats().lost, 0);
         // The frames concealed before the silence was known are counted as silence, so
         // statistics do not call a pause loss.
-        let waited = out[..200]
-            .iter()
-            .filter(|p| matches!(p, Playout::Lost { .. }))
-            .count() as u64;
+        let waited = concealed(&out[..200]);
         assert!(waited > 0);
         assert_eq!(jb.stats().silence, waited);
     }
@@ -754,11 +753,6 @@ mod tests {
         let out = simulate(&mut jb, (0..50).chain(75..125), |_| 10_000, 140);
         assert_eq!(played(&out), (0..50).chain(75..125).collect::<Vec<_>>());
         let s = jb.stats();
-        let concealed = |out: &[Playout]| {
-            out.iter()
-                .filter(|p| matches!(p, Playout::Lost { .. }))
-                .count() as u64
-        };
         let (in_gap, trailing) = (concealed(&out[50..80]), concealed(&out[125..]));
         assert!(in_gap > 0 && in_gap < 25, "{in_gap}");
         assert_eq!(s.lost, 25, "{s:?}");
@@ -790,10 +784,7 @@ mod tests {
             1000,
         );
         assert_eq!(played(&out), (0..961).collect::<Vec<_>>());
-        let concealed = out
-            .iter()
-            .filter(|p| matches!(p, Playout::Lost { .. }))
-            .count();
+        let concealed = concealed(&out);
         assert!(concealed <= 40, "{concealed} concealed: {:?}", jb.stats());
         let s = jb.stats();
         assert_eq!((s.lost, s.late), (0, 0), "{s:?}");
