@@ -142,10 +142,9 @@ pub struct AudioJitterBuffer {
     above_since: Option<u64>,
     /// The highest sequence number pushed.
     max_seq: Option<u64>,
-    /// Frames of the current gap counted as silence so far: concealed ones, then ones played
-    /// with nothing to play. The next new packet's sequence number settles them.
+    /// Concealed frames of the current gap taken for silence so far. The next new packet's
+    /// sequence number settles them.
     gap_silenced: u64,
-    gap_empty: u64,
     stats: JitterStats,
 }
 
@@ -178,7 +177,6 @@ impl AudioJitterBuffer {
             above_since: None,
             max_seq: None,
             gap_silenced: 0,
-            gap_empty: 0,
             stats: JitterStats {
                 target_delay_ms: f64::from(min),
                 ..JitterStats::default()
@@ -211,22 +209,31 @@ impl AudioJitterBuffer {
         if skipped.is_some() {
             self.max_seq = Some(seq);
         }
+        // Playout gave up waiting and starts afresh at this packet: it will not walk through
+        // the frames skipped before it. (A packet merely far ahead of a running playout is
+        // not enough: under jitter, the ones it overtook are still on the way.)
+        let afresh = self.next_ts.is_none();
         self.push_frame(now_us, rtp_ts, payload);
         if let Some(skipped) = skipped {
-            self.settle_gap(skipped);
+            self.settle_gap(skipped, afresh);
         }
     }
 
     /// What went silent in the gap before a new packet with `skipped` sequence numbers missing
-    /// before it: that many frames, from the gap's start, were lost.
-    fn settle_gap(&mut self, skipped: u64) {
+    /// before it: that many frames, from the gap's start, were lost. The concealed frames
+    /// taken for silence stood in for the first of them. When playout starts afresh at this
+    /// packet, the rest are lost too, whatever played in their time (silence, or the wait to
+    /// start again, which can be a frame longer or shorter than the gap); otherwise playout
+    /// walks through them and counts each as it comes.
+    fn settle_gap(&mut self, skipped: u64, afresh: bool) {
         let concealed = skipped.min(self.gap_silenced);
-        let empty = (skipped - concealed).min(self.gap_empty);
         self.stats.silence -= concealed;
-        self.stats.lost += concealed + empty;
-        self.stats.gap_lost += empty;
+        self.stats.lost += concealed;
+        if afresh {
+            self.stats.lost += skipped - concealed;
+            self.stats.gap_lost += skipped - concealed;
+        }
         self.gap_silenced = 0;
-        self.gap_empty = 0;
     }
 
     /// Frames concealed while nothing was buffered are taken for silence (for now).
@@ -299,10 +306,7 @@ impl AudioJitterBuffer {
     pub fn pop(&mut self, now_us: u64) -> Playout {
         let frame_ms = f64::from(self.cfg.frame_ms);
         let Some(mut next) = self.anchor(now_us) else {
-            if !self.recent_played.is_empty() {
-                // Played as silence: a pause, unless the next packet's number says otherwise.
-                self.gap_empty += 1;
-            }
+            // Played as silence: a pause, unless the next packet's number says otherwise.
             return Playout::Empty;
         };
         if self.held > 0 && !self.packets.contains_key(&next) && !self.packets.is_empty() {
@@ -752,21 +756,28 @@ mod tests {
         // Half a second of packets lost on the way (25 frames): the buffer cannot know at
         // first, and plays the gap as concealment, then as silence. The first packet after it
         // skips 25 sequence numbers: all 25 frames count as lost, those played as silence too.
-        // (At the 20 ms floor this accounting is exact; at 30 ms one frame of the gap is
-        // missed, see the note in DECISIONS.md.)
+        // Playout starts afresh at packet 75, which waits out the target delay first: those
+        // slots of silence are the gap's too, however many they are. (This once missed one
+        // frame at a 30 ms target, where the gap's last slot fell after packet 75 came.)
+        for min_delay_ms in [20, 30, 50] {
+            gap_at_target(min_delay_ms);
+        }
+    }
+
+    fn gap_at_target(min_delay_ms: u32) {
         let mut jb = AudioJitterBuffer::new(JitterConfig {
-            min_delay_ms: 20,
+            min_delay_ms,
             ..JitterConfig::default()
         });
         let out = simulate(&mut jb, (0..50).chain(75..125), |_| 10_000, 140);
         assert_eq!(played(&out), (0..50).chain(75..125).collect::<Vec<_>>());
         let s = jb.stats();
         let (in_gap, trailing) = (concealed(&out[50..80]), concealed(&out[125..]));
-        assert!(in_gap > 0 && in_gap < 25, "{in_gap}");
-        assert_eq!(s.lost, 25, "{s:?}");
-        assert_eq!(s.gap_lost, 25 - in_gap, "{s:?}");
+        assert!(in_gap > 0 && in_gap < 25, "{min_delay_ms} ms: {in_gap}");
+        assert_eq!(s.lost, 25, "{min_delay_ms} ms: {s:?}");
+        assert_eq!(s.gap_lost, 25 - in_gap, "{min_delay_ms} ms: {s:?}");
         // After the last packet nothing tells: that stays silence (the end of a stream).
-        assert_eq!(s.silence, trailing, "{s:?}");
+        assert_eq!(s.silence, trailing, "{min_delay_ms} ms: {s:?}");
     }
 
     #[test]
