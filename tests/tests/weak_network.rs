@@ -92,24 +92,42 @@ fn at_fifty_percent_loss_every_call_sets_up() {
 }
 
 #[test]
-fn at_seventy_percent_downlink_loss_most_calls_set_up_within_five_seconds() {
+fn at_seventy_percent_downlink_loss_calls_set_up_within_five_seconds() {
     // Bob's downlink loses 70 %: the answers to his connectivity checks and the server's
     // handshake flights. With checks resent every 500 ms: median 1.8 s, slowest 22.8 s (40
     // seeds); every 250 ms: 1.6 s, 90 % within 6.8 s, slowest 12 s (100 seeds); with the
     // server's final flight also sent again at once: 1.2–1.3 s, 3.2–3.7 s, 6.3–6.9 s.
-    let mut setups: Vec<Duration> = (1..=10)
-        .map(|seed| {
-            setup_time_on(seed, Duration::from_secs(25), |w, [_, bob]| {
-                let addr = w.clients[bob].addr;
-                w.net
-                    .set_link(addr, Impairment::default(), Impairment::loss(0.7));
-            })
-            .unwrap_or_else(|| panic!("seed {seed}: no audio in 25 s"))
+    // With checks, answers and handshake flights sent three times until connected, every
+    // seed sets up within 5 s.
+    ten_calls_set_up_within_five_seconds(|seed, limit| {
+        setup_time_on(seed, limit, |w, [_, bob]| {
+            let addr = w.clients[bob].addr;
+            w.net
+                .set_link(addr, Impairment::default(), Impairment::loss(0.7));
         })
+    });
+}
+
+/// Runs `setup` (seed, limit) for ten seeds: each call has audio within 5 s.
+fn ten_calls_set_up_within_five_seconds(setup: impl Fn(u64, Duration) -> Option<Duration>) {
+    let limit = Duration::from_secs(25);
+    let setups: Vec<Duration> = (1..=10)
+        .map(|seed| setup(seed, limit).unwrap_or_else(|| panic!("seed {seed}: no audio in 25 s")))
         .collect();
-    setups.sort();
     println!("setup times: {setups:?}");
-    assert!(setups[5] <= Duration::from_secs(5), "{setups:?}");
+    assert!(
+        setups.iter().all(|s| *s <= Duration::from_secs(5)),
+        "{setups:?}"
+    );
+}
+
+#[test]
+fn at_seventy_percent_loss_each_way_calls_set_up_within_five_seconds() {
+    // Both users' links lose 70 % each way, so 91 % of Alice's packets never reach Bob and
+    // each connection's round trips succeed 9 % of the time. With single checks and
+    // flights: median 11 s, 1 call in 10 without audio after 30 s; copies of each check,
+    // answer and flight until connected: median 1.2 s, slowest 3.2 s (40 seeds).
+    ten_calls_set_up_within_five_seconds(|seed, limit| setup_time(seed, 0.7, limit));
 }
 
 /// Alice and Bob talk; both publish audio.

@@ -501,8 +501,12 @@ impl Worker {
             }
             match peer.rtc.poll_output() {
                 Ok(Output::Transmit(t)) => {
-                    self.stats.datagrams_out.fetch_add(1, Ordering::Relaxed);
+                    let copies = roomcast_rtc::setup::extra_copies(&t, peer.connected);
+                    let copies: Vec<Transmit> = copies.collect();
+                    let sent = 1 + copies.len() as u64;
+                    self.stats.datagrams_out.fetch_add(sent, Ordering::Relaxed);
                     self.outbox.push(t);
+                    self.outbox.extend(copies);
                 }
                 Ok(Output::Timeout(t)) => {
                     peer.timeout = t;

@@ -333,7 +333,12 @@ impl Core {
                 return None;
             }
             match self.rtc.poll_output() {
-                Ok(str0m::Output::Transmit(t)) => return Some(Output::Transmit(t)),
+                Ok(str0m::Output::Transmit(t)) => {
+                    let up = self.connected && self.ice_lost.is_none();
+                    let copies = roomcast_rtc::setup::extra_copies(&t, up);
+                    self.out.extend(copies.map(Output::Transmit));
+                    return Some(Output::Transmit(t));
+                }
                 Ok(str0m::Output::Timeout(t)) => {
                     self.rtc_timeout = t;
                     // All of this round's receiver reports are in.
