@@ -176,7 +176,7 @@ fn video_run(loss: f64, jitter: Duration, seed: u64) -> (usize, f64, f64) {
     (freezes, longest, (times.len() - 2) as f64 / (40.0 * 15.0))
 }
 
-/// PESQ-WB of speech through the call on the links the issue names (two seeds each), and
+/// PESQ-WB of speech through the call on the links the issue names (four seeds each), and
 /// of Opus alone; rows of the table.
 fn speech_table() -> Vec<String> {
     let (Some(speech), Some(_)) = (speech(25.0), roomcast_tests::pesq::python()) else {
@@ -228,7 +228,7 @@ fn speech_table() -> Vec<String> {
         ),
     ];
     for (name, links, target) in cases {
-        let runs: Vec<SpeechRun> = (1..=2)
+        let runs: Vec<SpeechRun> = (1..=4)
             .map(|seed| speech_call(seed, &speech, |w, a, b| links(w, a, b)))
             .collect();
         let cells =
@@ -421,7 +421,7 @@ fn main() {
          | uplink | camera below it after s | video kbit/s | audio concealed | target |\n|---|---|---|---|---|\n{}\n\n\
          Speech: Alice reads 25 s of espeak-ng's speech (48 kHz) to Bob with the Opus bitrate \
          `roomcast join` uses ({} kbit/s); PESQ-WB (ITU-T P.862.2, PyPI `pesq`) of what Bob's \
-         speaker played from 5 s on, against what Alice said, aligned by their envelopes (two \
+         speaker played from 5 s on, against what Alice said, aligned by their envelopes (four \
          seeds); the share of frames concealed over the call; mouth-to-ear delay. Opus alone: \
          the same speech encoded and decoded with no network.\n\n\
          | link | PESQ-WB | concealed | delay ms | target |\n|---|---|---|---|---|\n{}\n",
