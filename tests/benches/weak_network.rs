@@ -142,10 +142,24 @@ fn jitter_run(jitter: Duration, seed: u64) -> (f64, f64) {
     (concealed / frames, last.jitter_target_ms)
 }
 
+/// Over Bob's last 40 s of a video call.
+struct VideoRun {
+    /// Gaps between frames shown longer than 500 ms, and the longest (ms).
+    freezes: usize,
+    longest_ms: f64,
+    /// The same for frames as str0m handed them over (shown as they came).
+    arrived_freezes: usize,
+    arrived_longest_ms: f64,
+    /// The share of Alice's frames shown.
+    share: f64,
+    /// How long frames waited to be shown, median (ms).
+    held_ms: f64,
+}
+
 /// Alice sends a 600 kbit/s camera through a link losing `loss` each way and delaying each
-/// datagram by up to `jitter`, for a minute. Returns, over Bob's last 40 s: the gaps between
-/// frames longer than 500 ms (freezes), the longest gap (ms), and the share of frames.
-fn video_run(loss: f64, jitter: Duration, seed: u64) -> (usize, f64, f64) {
+/// datagram by up to `jitter`, for a minute; Bob's frames go through the engine's video
+/// playout.
+fn video_run(loss: f64, jitter: Duration, seed: u64) -> VideoRun {
     let mut w = World::new(seed);
     let alice = w.join("alice");
     let bob = w.join("bob");
@@ -160,20 +174,46 @@ fn video_run(loss: f64, jitter: Duration, seed: u64) -> (usize, f64, f64) {
     w.run_for(Duration::from_secs(60));
     let since = w.now - Duration::from_secs(40);
     let b = &w.clients[bob];
-    let video = |r: &&roomcast_tests::world::Received| {
-        r.at >= since && b.kinds.get(&r.mid) == Some(&roomcast_proto::MediaKind::Video)
+    let arrived: Vec<std::time::Instant> = b
+        .received
+        .iter()
+        .filter(|r| b.kinds.get(&r.mid) == Some(&roomcast_proto::MediaKind::Video))
+        .map(|r| r.at)
+        .collect();
+    let shown = b.video_shown(w.start);
+    let gaps = |times: &[std::time::Instant]| {
+        let times: Vec<_> = std::iter::once(since)
+            .chain(times.iter().copied().filter(|t| *t >= since && *t <= w.now))
+            .chain(std::iter::once(w.now))
+            .collect();
+        let gaps: Vec<f64> = times
+            .windows(2)
+            .map(|p| (p[1] - p[0]).as_secs_f64() * 1000.0)
+            .collect();
+        let freezes = gaps.iter().filter(|&&g| g > 500.0).count();
+        (
+            freezes,
+            gaps.iter().copied().fold(0.0, f64::max),
+            times.len() - 2,
+        )
     };
-    let times: Vec<_> = std::iter::once(since)
-        .chain(b.received.iter().filter(video).map(|r| r.at))
-        .chain(std::iter::once(w.now))
+    let (freezes, longest_ms, count) = gaps(&shown);
+    let (arrived_freezes, arrived_longest_ms, _) = gaps(&arrived);
+    let mut held: Vec<f64> = arrived
+        .iter()
+        .zip(&shown)
+        .filter(|(a, _)| **a >= since)
+        .map(|(a, s)| (*s - *a).as_secs_f64() * 1000.0)
         .collect();
-    let gaps: Vec<f64> = times
-        .windows(2)
-        .map(|p| (p[1] - p[0]).as_secs_f64() * 1000.0)
-        .collect();
-    let freezes = gaps.iter().filter(|&&g| g > 500.0).count();
-    let longest = gaps.iter().copied().fold(0.0, f64::max);
-    (freezes, longest, (times.len() - 2) as f64 / (40.0 * 15.0))
+    held.sort_by(f64::total_cmp);
+    VideoRun {
+        freezes,
+        longest_ms,
+        arrived_freezes,
+        arrived_longest_ms,
+        share: count as f64 / (40.0 * 15.0),
+        held_ms: held.get(held.len() / 2).copied().unwrap_or(0.0),
+    }
 }
 
 /// PESQ-WB of speech through the call on the links the issue names (four seeds each), and
@@ -265,18 +305,20 @@ fn main() {
     }
     let mut videos = Vec::new();
     for (pct, target) in [(20, "no freeze > 500 ms"), (40, "")] {
-        let runs: Vec<(usize, f64, f64)> = (1..=3)
+        let runs: Vec<VideoRun> = (1..=3)
             .map(|seed| video_run(f64::from(pct) / 100.0, Duration::from_millis(700), seed))
             .collect();
-        let cells = |f: &dyn Fn(&(usize, f64, f64)) -> String| {
-            runs.iter().map(f).collect::<Vec<_>>().join(", ")
-        };
-        let freezes = cells(&|r| r.0.to_string());
-        let longest = cells(&|r| format!("{:.0}", r.1));
-        let share = cells(&|r| format!("{:.0} %", r.2 * 100.0));
-        eprintln!("video {pct} % + 700 ms: freezes {freezes}; longest {longest} ms; {share}");
+        let cells =
+            |f: &dyn Fn(&VideoRun) -> String| runs.iter().map(f).collect::<Vec<_>>().join(", ");
+        let freezes = cells(&|r| format!("{} ({})", r.freezes, r.arrived_freezes));
+        let longest = cells(&|r| format!("{:.0} ({:.0})", r.longest_ms, r.arrived_longest_ms));
+        let share = cells(&|r| format!("{:.0} %", r.share * 100.0));
+        let held = cells(&|r| format!("{:.0}", r.held_ms));
+        eprintln!(
+            "video {pct} % + 700 ms: freezes {freezes}; longest {longest} ms; {share}; held {held} ms"
+        );
         videos.push(format!(
-            "| {pct} % + 0–700 ms | {freezes} | {longest} | {share} | {target} |"
+            "| {pct} % + 0–700 ms | {freezes} | {longest} | {share} | {held} | {target} |"
         ));
     }
     let mut uplinks = Vec::new();
@@ -409,10 +451,12 @@ fn main() {
          | jitter | frames concealed | buffer aims at ms | target |\n|---|---|---|---|\n{}\n\n\
          Video: Alice's 600 kbit/s camera through a link losing the given share each way and \
          delaying each datagram by 0–700 ms (three seeds); over Bob's last 40 s of a minute, the \
-         gaps between frames longer than 500 ms, the longest gap, and the share of Alice's \
-         frames that arrived (NACK/RTX resends, keyframes after holes; frames are counted when \
-         str0m hands them over, not decoded).\n\n\
-         | loss + jitter | freezes > 500 ms | longest gap ms | frames | target |\n|---|---|---|---|---|\n{}\n\n\
+         gaps between frames shown longer than 500 ms, the longest gap, the share of Alice's \
+         frames shown (NACK/RTX resends, keyframes after holes) and how long the engine's \
+         video playout held a frame (median). Frames are shown when the playout releases them \
+         (`video_shown`: the engine's `VideoPlayout` on the virtual clock); in brackets, the \
+         same if each were shown as str0m handed it over, as before the playout.\n\n\
+         | loss + jitter | freezes > 500 ms (as they came) | longest gap ms (as they came) | frames | held ms | target |\n|---|---|---|---|---|---|\n{}\n\n\
          A narrow uplink: Alice talks and sends a 1.2 Mbit/s camera through an uplink that \
          carries the given rate with 300 ms of queue (three seeds, 30 s): when her camera first \
          sends below the link's rate, and over the last 10 s the video Bob receives and the \

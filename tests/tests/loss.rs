@@ -49,6 +49,10 @@ async fn video_and_audio_survive_five_percent_loss() {
     );
     assert!(au.frames >= 250, "audio stalled: {au:?}");
     let p50 = percentile(&v.latencies, 50.0).expect("latencies");
+    println!(
+        "video latency p50 {p50} ms; playout holds frames {} ms",
+        v.playout_delay_ms
+    );
     assert!(p50 < 200.0, "video latency under loss: {p50} ms");
     a.exit_room().await;
     b.exit_room().await;

@@ -2,7 +2,7 @@
 //! seeded loss, delay and outages, minutes of virtual time in seconds. How setup and delivery
 //! fare under loss is measured by `cargo bench -p roomcast-tests --bench weak_network`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use roomcast_engine::EngineEvent;
 use roomcast_engine::quality::Quality;
@@ -551,6 +551,51 @@ fn video_arrives_in_the_publishers_order_when_retransmissions_fill_holes() {
     println!("{} frames, {behind} behind a later one", frames.len());
     assert!(frames.len() >= 250, "{} of 300 frames", frames.len());
     assert_eq!(behind, 0, "frames sent out of the publisher's order");
+}
+
+#[test]
+fn under_heavy_jitter_the_video_playout_turns_stalls_into_delay() {
+    // Alice's link loses 20 % and delays each datagram 0–700 ms. The server forwards her
+    // frames in order, so a frame waiting for a resend holds back those behind it, which then
+    // come in a burst: shown as they came, the picture stopped for more than 500 ms about
+    // every 1.5 s. Bob's video playout holds frames long enough for most of these.
+    let mut w = World::new(3);
+    let alice = w.join("alice");
+    let bob = w.join("bob");
+    let bad = Impairment {
+        loss: 0.2,
+        jitter: Duration::from_millis(700),
+        ..Impairment::default()
+    };
+    let addr = w.clients[alice].addr;
+    w.net.set_link(addr, bad.clone(), bad);
+    w.publish_video(alice, 300_000);
+    w.run_for(Duration::from_secs(40));
+    let b = &w.clients[bob];
+    let since = w.now - Duration::from_secs(20);
+    let arrived: Vec<Instant> = b
+        .received
+        .iter()
+        .filter(|r| b.kinds.get(&r.mid) == Some(&MediaKind::Video))
+        .map(|r| r.at)
+        .collect();
+    let shown = b.video_shown(w.start);
+    assert_eq!(shown.len(), arrived.len(), "every frame is shown");
+    let freezes = |times: &[Instant]| {
+        let t: Vec<&Instant> = times.iter().filter(|t| **t >= since).collect();
+        t.windows(2)
+            .filter(|p| *p[1] - *p[0] > Duration::from_millis(500))
+            .count()
+    };
+    let held = arrived.iter().zip(&shown).map(|(a, s)| *s - *a).max();
+    let (came, seen) = (freezes(&arrived), freezes(&shown));
+    println!("freezes over 20 s: {came} as they came, {seen} shown; longest hold {held:?}");
+    assert!(came >= 5, "the link should stall the video: {came}");
+    assert!(
+        seen * 2 <= came,
+        "{seen} freezes shown, {came} as they came"
+    );
+    assert!(held <= Some(Duration::from_millis(2_501)), "{held:?}");
 }
 
 #[test]

@@ -415,6 +415,7 @@ fn video_report(v: &VideoStats) -> Value {
         "decode_errors": v.decode_errors,
         "freezes": v.freezes,
         "max_freeze_ms": round(Some(v.max_freeze_ms)),
+        "playout_delay_ms": round(Some(v.playout_delay_ms)),
         "latency_ms_p50": round(percentile(&v.latencies, 50.0)),
         "latency_ms_p95": round(percentile(&v.latencies, 95.0)),
     })

@@ -16,6 +16,7 @@ mod remote;
 mod session;
 pub mod stats;
 pub mod video;
+pub mod video_playout;
 
 pub use engine::{
     AudioSinkFactory, Engine, EngineConfig, EngineError, EngineEvent, EnterRoomParams,

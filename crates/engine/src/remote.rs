@@ -1,16 +1,18 @@
-//! Receiving one remote user's video: decoded on its own thread, reading the marks the
-//! test pattern puts in the picture, so latency is measured on what was actually decoded.
+//! Receiving one remote user's video: held until due (`video_playout`), then decoded on its
+//! own thread, reading the marks the test pattern puts in the picture, so latency is
+//! measured on what was actually shown.
 //! (Audio is pulled by the engine's playout: `audio::Playout`.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::codec::H264Decoder;
 use crate::media::{VideoSink, now_us, read_mark};
 use crate::stats::{Shared, VideoStats, lock};
+use crate::video_playout::VideoPlayout;
 
 /// Something a receiver wants the session to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub struct VideoPacket {
     pub data: Vec<u8>,
     /// False when str0m saw a sequence gap before this frame.
     pub contiguous: bool,
+    /// The frame's RTP timestamp (90 kHz, unwrapped).
+    pub rtp_time: u64,
 }
 
 /// A receiving thread; stops when dropped.
@@ -54,8 +58,13 @@ impl<T> Drop for Receiving<T> {
     }
 }
 
+/// How often the thread looks at `stop` while nothing comes.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Starts the thread that holds each frame until it is due ([`VideoPlayout`]), then decodes
+/// it and hands the picture to `sink`.
 pub fn start_video(
-    mut sink: Box<dyn VideoSink>,
+    sink: Box<dyn VideoSink>,
     stats: Shared<VideoStats>,
     feedback: impl Fn(Feedback) + Send + 'static,
 ) -> std::io::Result<Receiving<VideoPacket>> {
@@ -65,74 +74,46 @@ pub fn start_video(
     let thread = std::thread::Builder::new()
         .name("roomcast-video-decode".into())
         .spawn(move || {
-            let mut decoder = match H264Decoder::new() {
+            let decoder = match H264Decoder::new() {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!("cannot create the H.264 decoder: {e}");
                     return;
                 }
             };
-            let mut first = true;
-            let mut last_size = (0, 0);
-            let mut keyframes = KeyframeAsker::default();
+            let mut shown = Showing {
+                decoder,
+                sink,
+                first: true,
+                last_size: (0, 0),
+                keyframes: KeyframeAsker::default(),
+            };
+            let mut playout = VideoPlayout::default();
+            // The playout's clock: monotonic, unlike the wall clock of the marks.
+            let start = Instant::now();
+            let clock = || start.elapsed().as_micros() as u64;
             while !s.load(Ordering::Relaxed) {
-                let packet = match rx.recv_timeout(Duration::from_millis(50)) {
-                    Ok(p) => p,
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                let wait = playout.next_due_us().map_or(POLL, |due| {
+                    Duration::from_micros(due.saturating_sub(clock())).min(POLL)
+                });
+                match rx.recv_timeout(wait) {
+                    Ok(p) => {
+                        lock(&stats).received += 1;
+                        // Ask at once: the keyframe is on its way while the frame waits.
+                        if !p.contiguous {
+                            shown.keyframes.need(&stats, &feedback);
+                        }
+                        playout.push(clock(), p.rtp_time, p);
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                };
-                lock(&stats).received += 1;
-                if !packet.contiguous {
-                    keyframes.need(&stats, &feedback);
                 }
-                for data in crate::codec::sei::read_sei(&packet.data) {
-                    feedback(Feedback::Sei(data));
+                while let Some(p) = playout.pop(clock()) {
+                    shown.show(&p.data, &stats, &feedback);
                 }
-                match decoder.decode(&packet.data) {
-                    Ok(Some(mut frame)) => {
-                        keyframes.satisfied();
-                        let now = now_us();
-                        frame.capture_us = now;
-                        {
-                            let mut st = lock(&stats);
-                            st.decoded(now);
-                            st.width = frame.width;
-                            st.height = frame.height;
-                            if let Some(mark) = read_mark(&frame) {
-                                frame.capture_us = mark.capture_ms * 1000;
-                                let latency = (now as f64 / 1000.0) - mark.capture_ms as f64;
-                                st.mark(mark.counter, latency);
-                            }
-                        }
-                        let size = (frame.width, frame.height);
-                        if first {
-                            first = false;
-                            feedback(Feedback::FirstFrame {
-                                width: frame.width,
-                                height: frame.height,
-                            });
-                        } else if size != last_size {
-                            feedback(Feedback::SizeChanged {
-                                width: frame.width,
-                                height: frame.height,
-                            });
-                        }
-                        last_size = size;
-                        if let Err(e) = sink.write(&frame) {
-                            tracing::warn!("video sink failed: {e}");
-                        }
-                    }
-                    // Nothing decodable yet (no keyframe seen): keep asking.
-                    Ok(None) if first => keyframes.need(&stats, &feedback),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::debug!("video decode failed: {e}");
-                        lock(&stats).decode_errors += 1;
-                        keyframes.need(&stats, &feedback);
-                    }
-                }
+                lock(&stats).playout_delay_ms = playout.target_ms();
             }
-            if let Err(e) = sink.finish() {
+            if let Err(e) = shown.sink.finish() {
                 tracing::warn!("video sink failed to finish: {e}");
             }
         })?;
@@ -141,6 +122,66 @@ pub fn start_video(
         stop,
         thread: Some(thread),
     })
+}
+
+/// Decoding frames once due and handing the pictures on.
+struct Showing {
+    decoder: H264Decoder,
+    sink: Box<dyn VideoSink>,
+    first: bool,
+    last_size: (u32, u32),
+    keyframes: KeyframeAsker,
+}
+
+impl Showing {
+    fn show(&mut self, data: &[u8], stats: &Shared<VideoStats>, feedback: &impl Fn(Feedback)) {
+        for sei in crate::codec::sei::read_sei(data) {
+            feedback(Feedback::Sei(sei));
+        }
+        match self.decoder.decode(data) {
+            Ok(Some(mut frame)) => {
+                self.keyframes.satisfied();
+                let now = now_us();
+                frame.capture_us = now;
+                {
+                    let mut st = lock(stats);
+                    st.decoded(now);
+                    st.width = frame.width;
+                    st.height = frame.height;
+                    if let Some(mark) = read_mark(&frame) {
+                        frame.capture_us = mark.capture_ms * 1000;
+                        let latency = (now as f64 / 1000.0) - mark.capture_ms as f64;
+                        st.mark(mark.counter, latency);
+                    }
+                }
+                let size = (frame.width, frame.height);
+                if self.first {
+                    self.first = false;
+                    feedback(Feedback::FirstFrame {
+                        width: frame.width,
+                        height: frame.height,
+                    });
+                } else if size != self.last_size {
+                    feedback(Feedback::SizeChanged {
+                        width: frame.width,
+                        height: frame.height,
+                    });
+                }
+                self.last_size = size;
+                if let Err(e) = self.sink.write(&frame) {
+                    tracing::warn!("video sink failed: {e}");
+                }
+            }
+            // Nothing decodable yet (no keyframe seen): keep asking.
+            Ok(None) if self.first => self.keyframes.need(stats, feedback),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!("video decode failed: {e}");
+                lock(stats).decode_errors += 1;
+                self.keyframes.need(stats, feedback);
+            }
+        }
+    }
 }
 
 /// Asks for a keyframe when decoding cannot go on, and again every 500 ms while still

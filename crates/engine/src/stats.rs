@@ -45,6 +45,9 @@ pub struct VideoStats {
     pub freezes: u64,
     /// The longest gap between two decoded frames, ms (a freeze when over [`FREEZE_MS`]).
     pub max_freeze_ms: f64,
+    /// How long frames are held beyond the fastest recent transit before they are shown, ms
+    /// (see `video_playout`): what the link's jitter and resends cost in delay.
+    pub playout_delay_ms: f64,
     #[serde(skip)]
     pub last_decoded_us: Option<u64>,
     #[serde(skip)]

@@ -66,3 +66,34 @@ impl Client {
         (snapshots, played)
     }
 }
+
+impl Client {
+    /// When each video frame this client received would be shown: the frames go through the
+    /// engine's real video playout (`VideoPlayout`) when they arrived, as the decode thread
+    /// hands them over. In the order received.
+    pub fn video_shown(&self, start: Instant) -> Vec<Instant> {
+        let mut playout = roomcast_engine::video_playout::VideoPlayout::default();
+        let us = |t: Instant| (t - start).as_micros() as u64;
+        let mut arrivals = self
+            .received
+            .iter()
+            .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Video))
+            .peekable();
+        let mut shown = Vec::new();
+        loop {
+            let due = playout.next_due_us();
+            let next = arrivals.peek().map(|r| us(r.at));
+            let now = match (next, due) {
+                (None, None) => return shown,
+                (Some(n), Some(d)) => n.min(d),
+                (n, d) => n.or(d).expect("one of them"),
+            };
+            if let Some(r) = arrivals.next_if(|r| us(r.at) == now) {
+                playout.push(now, r.rtp_time, ());
+            }
+            while playout.pop(now).is_some() {
+                shown.push(start + Duration::from_micros(now));
+            }
+        }
+    }
+}

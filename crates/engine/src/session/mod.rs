@@ -384,7 +384,11 @@ impl Session {
                     }
                     Some(Receiver::Video(r)) => {
                         let data = data.to_vec();
-                        let _ = r.tx.send(VideoPacket { data, contiguous });
+                        let _ = r.tx.send(VideoPacket {
+                            data,
+                            contiguous,
+                            rtp_time,
+                        });
                     }
                     None => {}
                 },

@@ -1,0 +1,165 @@
+//! When a received video frame is decoded and shown, sans-IO: the caller passes the time to
+//! every call.
+//!
+//! Frames come from str0m in decode order, but not evenly. When a packet is lost, the frame
+//! waits (at the server, which forwards in the publisher's order, or here) for its resend,
+//! and the frames behind it then arrive together. Shown as they come, the wait is a freeze
+//! and the burst a blur of frames; on a link with 0–700 ms of jitter and 20 % loss that was
+//! a freeze of more than 500 ms about every 1.5 s. Here a frame is due at its send time (its
+//! RTP timestamp) plus the fastest transit seen over the last [`WINDOW_US`] plus a target
+//! delay covering [`PERCENTILE`] of recent frames' extra delay but for a short stall
+//! ([`STALL_US`]), so frames that come late but within the target are shown at their own
+//! pace. On a clean link, or one whose resends come within the stall, the target is 0 and
+//! frames show as they come.
+//!
+//! Frames leave in arrival order (the decoder needs them so), each once due. The target grows
+//! at once when frames come later (a frame shown late is a freeze anyway) and shrinks by at
+//! most [`SHRINK_PER_S`] per second, so the picture speeds up unnoticeably rather than jumps.
+//! A timestamp jump (a new stream, another simulcast layer) starts over, showing what was
+//! queued at once. The delay is capped at [`MAX_DELAY_US`]: video waits no longer than that.
+
+use std::collections::VecDeque;
+
+/// How far back arrivals are remembered for the fastest transit and the target.
+pub const WINDOW_US: u64 = 10_000_000;
+/// The share of recent frames the target covers.
+pub const PERCENTILE: f64 = 0.98;
+/// A stall this short is left to show: the target covers recent delays less this much. On
+/// a loopback losing 5 % each way, a frame waiting for a resend came 150–170 ms late, and
+/// holding every frame that long made video lag the audio for the sake of a 2-frame hitch
+/// now and then; a freeze (500 ms) is what the playout is for.
+pub const STALL_US: f64 = 150_000.0;
+/// The longest a frame is held.
+pub const MAX_DELAY_US: u64 = 2_500_000;
+/// How fast the target comes down, µs per second.
+pub const SHRINK_PER_S: f64 = 100_000.0;
+/// A timestamp this far from the last one is a new stream.
+const JUMP_US: f64 = 5_000_000.0;
+/// Video RTP timestamps run at 90 kHz.
+const RTP_RATE: f64 = 90_000.0;
+/// More queued than this (a stalled caller, a sender's clock far off) goes out at once.
+const MAX_QUEUED: usize = 256;
+
+/// Holds received frames (`T`) until they are due.
+pub struct VideoPlayout<T> {
+    /// Frames waiting, with their send time in µs (from the RTP timestamp).
+    queue: VecDeque<(f64, T)>,
+    /// Frames to hand out at once (queued before a timestamp jump).
+    flush: VecDeque<T>,
+    /// Recent arrivals: (arrival µs, transit µs = arrival − send time).
+    arrivals: VecDeque<(u64, f64)>,
+    /// The fastest transit in the window.
+    base_us: f64,
+    /// The extra delay over the fastest transit frames are shown at.
+    target_us: f64,
+    /// When the target was last moved, µs.
+    updated_us: Option<u64>,
+    last_send_us: Option<f64>,
+}
+
+impl<T> Default for VideoPlayout<T> {
+    fn default() -> Self {
+        Self {
+            queue: VecDeque::new(),
+            flush: VecDeque::new(),
+            arrivals: VecDeque::new(),
+            base_us: 0.0,
+            target_us: 0.0,
+            updated_us: None,
+            last_send_us: None,
+        }
+    }
+}
+
+impl<T> VideoPlayout<T> {
+    /// A frame with (unwrapped, 90 kHz) RTP timestamp `rtp_ts` arrived at `now_us`.
+    pub fn push(&mut self, now_us: u64, rtp_ts: u64, frame: T) {
+        let send_us = rtp_ts as f64 * 1_000_000.0 / RTP_RATE;
+        if self
+            .last_send_us
+            .is_some_and(|last| (send_us - last).abs() > JUMP_US)
+        {
+            self.flush.extend(self.queue.drain(..).map(|(_, f)| f));
+            self.arrivals.clear();
+            self.target_us = 0.0;
+        }
+        self.last_send_us = Some(send_us);
+        self.arrivals.push_back((now_us, now_us as f64 - send_us));
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|&(t, _)| t + WINDOW_US < now_us)
+        {
+            self.arrivals.pop_front();
+        }
+        self.update_target(now_us);
+        self.queue.push_back((send_us, frame));
+        if self.queue.len() > MAX_QUEUED
+            && let Some((_, f)) = self.queue.pop_front()
+        {
+            self.flush.push_back(f);
+        }
+    }
+
+    fn update_target(&mut self, now_us: u64) {
+        self.base_us = self
+            .arrivals
+            .iter()
+            .map(|&(_, t)| t)
+            .fold(f64::INFINITY, f64::min);
+        let mut extra: Vec<f64> = self
+            .arrivals
+            .iter()
+            .map(|&(_, t)| t - self.base_us)
+            .collect();
+        extra.sort_by(f64::total_cmp);
+        let i = ((extra.len() as f64 * PERCENTILE) as usize).min(extra.len() - 1);
+        let needed = (extra[i] - STALL_US).clamp(0.0, MAX_DELAY_US as f64);
+        let elapsed_s = self
+            .updated_us
+            .map_or(0.0, |u| now_us.saturating_sub(u) as f64 / 1e6);
+        self.updated_us = Some(now_us);
+        let lowest = self.target_us - SHRINK_PER_S * elapsed_s;
+        self.target_us = needed.max(lowest);
+    }
+
+    /// When the frame at `send_us` is due.
+    fn due_us(&self, send_us: f64) -> f64 {
+        send_us + self.base_us + self.target_us
+    }
+
+    /// The next frame to decode and show at `now_us`, if one is due.
+    pub fn pop(&mut self, now_us: u64) -> Option<T> {
+        if let Some(f) = self.flush.pop_front() {
+            return Some(f);
+        }
+        let &(send_us, _) = self.queue.front()?;
+        if self.due_us(send_us) <= now_us as f64 {
+            self.queue.pop_front().map(|(_, f)| f)
+        } else {
+            None
+        }
+    }
+
+    /// When the next frame is due (µs; at once if something is to be flushed), if any.
+    pub fn next_due_us(&self) -> Option<u64> {
+        if !self.flush.is_empty() {
+            return Some(0);
+        }
+        let &(send_us, _) = self.queue.front()?;
+        Some(self.due_us(send_us).max(0.0).ceil() as u64)
+    }
+
+    /// The delay frames are held for beyond the fastest transit, ms.
+    pub fn target_ms(&self) -> f64 {
+        self.target_us / 1000.0
+    }
+
+    pub fn queued(&self) -> usize {
+        self.queue.len() + self.flush.len()
+    }
+}
+
+#[cfg(test)]
+#[path = "video_playout_tests.rs"]
+mod tests;

@@ -1,0 +1,152 @@
+use super::*;
+
+const FRAME_US: u64 = 66_667;
+const TICKS_PER_FRAME: u64 = 6_000;
+
+/// A seeded xorshift: 0..1.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % 1_000_000) as f64 / 1_000_000.0
+    }
+}
+
+/// Frames `0..n` at 15 fps, frame `i` arriving at `arrive(i)` µs (made non-decreasing: the
+/// server forwards in order). Returns (arrival, shown) µs per frame, running the playout as
+/// the decode thread does: handing over each arrival, popping whenever something is due.
+fn run(n: u64, arrive: impl Fn(u64) -> u64) -> Vec<(u64, u64)> {
+    let mut arrivals: Vec<u64> = (0..n).map(arrive).collect();
+    for i in 1..arrivals.len() {
+        arrivals[i] = arrivals[i].max(arrivals[i - 1]);
+    }
+    let mut p = VideoPlayout::default();
+    let mut shown = Vec::new();
+    let mut next = 0;
+    while shown.len() < arrivals.len() {
+        let due = p.next_due_us().unwrap_or(u64::MAX);
+        let now = arrivals.get(next).copied().unwrap_or(u64::MAX).min(due);
+        if arrivals.get(next) == Some(&now) {
+            p.push(now, 1_000_000 + next as u64 * TICKS_PER_FRAME, next);
+            next += 1;
+        }
+        while let Some(i) = p.pop(now) {
+            assert_eq!(i, shown.len(), "frames leave in the order they came");
+            shown.push(now);
+        }
+    }
+    arrivals.into_iter().zip(shown).collect()
+}
+
+/// Gaps between consecutive times from frame `from` on, µs.
+fn gaps(times: impl Iterator<Item = u64>, from: usize) -> Vec<u64> {
+    let t: Vec<u64> = times.skip(from).collect();
+    t.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+#[test]
+fn on_a_clean_link_frames_show_as_they_come() {
+    let mut rng = Rng(7);
+    let jitter: Vec<u64> = (0..300).map(|_| (rng.next() * 3_000.0) as u64).collect();
+    let frames = run(300, |i| i * FRAME_US + 20_000 + jitter[i as usize]);
+    let held = frames.iter().map(|(a, s)| s - a).max().unwrap();
+    assert!(held <= 3_000, "held {held} µs");
+}
+
+#[test]
+fn frames_held_back_by_resends_are_shown_at_their_own_pace() {
+    // 0–700 ms of jitter on each frame, and one frame in ten waiting 1.2 s more for a
+    // resend; the server forwards in order, so the frames behind a late one come with it.
+    let mut rng = Rng(11);
+    let delay: Vec<u64> = (0..900)
+        .map(|_| {
+            let resend = if rng.next() < 0.1 { 1_200_000.0 } else { 0.0 };
+            (rng.next() * 700_000.0 + resend) as u64
+        })
+        .collect();
+    let frames = run(900, |i| i * FRAME_US + delay[i as usize]);
+    // After the first 20 s (the target has seen what this link does).
+    let arrived = gaps(frames.iter().map(|f| f.0), 300);
+    let shown = gaps(frames.iter().map(|f| f.1), 300);
+    let freezes = |g: &[u64]| g.iter().filter(|&&g| g > 500_000).count();
+    println!(
+        "freezes as they came {}, shown {}; longest shown gap {} µs",
+        freezes(&arrived),
+        freezes(&shown),
+        shown.iter().max().unwrap()
+    );
+    assert!(freezes(&arrived) >= 10, "the link should have stalled");
+    assert_eq!(freezes(&shown), 0);
+    // The 2 % the target leaves out come late, briefly.
+    let uneven = shown.iter().filter(|&&g| g > 100_000).count();
+    assert!(
+        uneven * 100 <= 3 * shown.len(),
+        "{uneven} uneven: {shown:?}"
+    );
+    let held = frames.iter().map(|(a, s)| s - a).max().unwrap();
+    assert!(held <= MAX_DELAY_US, "held {held} µs");
+}
+
+#[test]
+fn after_a_late_frame_the_delay_comes_back_down_slowly() {
+    let mut p = VideoPlayout::default();
+    let (mut now, mut ts) = (0u64, 0u64);
+    let mut frames = |p: &mut VideoPlayout<()>, n: usize, late: u64| {
+        for _ in 0..n {
+            now += FRAME_US;
+            ts += TICKS_PER_FRAME;
+            p.push(now + late, ts, ());
+            while p.pop(u64::MAX).is_some() {}
+        }
+    };
+    frames(&mut p, 30, 0);
+    frames(&mut p, 1, 800_000);
+    assert!(
+        (640.0..=660.0).contains(&p.target_ms()),
+        "{}",
+        p.target_ms()
+    );
+    // Once the late frame is fewer than 2 % of the window, the target falls 100 ms a second,
+    // not at once.
+    frames(&mut p, 30, 0);
+    let before = p.target_ms();
+    assert!(before > 450.0, "{before}");
+    frames(&mut p, 15, 0);
+    let fell = before - p.target_ms();
+    assert!((90.0..=110.0).contains(&fell), "fell {fell} ms in a second");
+    frames(&mut p, 120, 0);
+    assert!(p.target_ms() < 1.0, "{}", p.target_ms());
+}
+
+#[test]
+fn a_new_stream_shows_what_was_queued_at_once_and_starts_over() {
+    let mut p = VideoPlayout::default();
+    p.push(0, 90_000, 'a');
+    assert_eq!(p.pop(0), Some('a'));
+    // b comes 733 ms late: due already, and the target grows.
+    p.push(800_000, 96_000, 'b');
+    assert_eq!(p.pop(800_000), Some('b'));
+    assert!(p.target_ms() > 500.0, "{}", p.target_ms());
+    // c comes on time, so it waits.
+    p.push(1_000_000, 180_000, 'c');
+    assert_eq!(p.pop(1_000_000), None);
+    // Then the stream starts over with other timestamps.
+    p.push(1_010_000, 90_000_000, 'd');
+    assert_eq!(p.pop(1_010_000), Some('c'));
+    assert_eq!(p.pop(1_010_000), Some('d'));
+    assert_eq!(p.target_ms(), 0.0);
+    assert_eq!(p.queued(), 0);
+}
+
+#[test]
+fn nothing_is_held_longer_than_the_cap() {
+    // A frame 10 s late would make every frame after it wait 10 s.
+    let frames = run(400, |i| {
+        i * FRAME_US + if i == 100 { 10_000_000 } else { 0 }
+    });
+    let held = frames.iter().map(|(a, s)| s - a).max().unwrap();
+    assert!(held <= MAX_DELAY_US, "held {held} µs");
+}
