@@ -70,7 +70,8 @@ impl Client {
 impl Client {
     /// When each video frame this client received would be shown: the frames go through the
     /// engine's real video playout (`VideoPlayout`) when they arrived, as the decode thread
-    /// hands them over. In the order received.
+    /// hands them over. In the order received; one remote video stream (the world's calls
+    /// have one publisher), since the engine runs a playout per stream.
     pub fn video_shown(&self, start: Instant) -> Vec<Instant> {
         let mut playout = roomcast_engine::video_playout::VideoPlayout::default();
         let us = |t: Instant| (t - start).as_micros() as u64;
