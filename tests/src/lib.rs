@@ -10,6 +10,9 @@ pub use roomcast_engine::write_bench_section;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use roomcast_engine::codec::AudioProfile;
+use std::sync::Arc;
+
+use roomcast_engine::media::measure::Measured;
 use roomcast_engine::media::{PatternSource, ToneSource};
 use roomcast_engine::{Engine, EngineConfig, EngineError, EnterRoomParams};
 use roomcast_proto::{Role, RoomId, Scene, Stream};
@@ -161,12 +164,22 @@ pub fn sig(app: u32, key: &str, user: &str, expire: i64) -> String {
 /// An engine that receives everything. Its microphone processing is off: these tests
 /// measure the transport with the tone's bursts, which a noise suppressor would eat.
 pub fn receiving_engine() -> Engine {
-    Engine::new(EngineConfig {
+    measured_receiving_engine().0
+}
+
+/// [`receiving_engine`], and the marks (latency, frame counters) of what it plays.
+pub fn measured_receiving_engine() -> (Engine, Arc<Measured>) {
+    let measured = Measured::new();
+    let d = EngineConfig::default();
+    let e = Engine::new(EngineConfig {
         auto_subscribe_audio: true,
         auto_subscribe_video: true,
         audio_effects: roomcast_engine::audio::AudioEffects::off(),
-        ..EngineConfig::default()
-    })
+        audio_sink: measured.audio_sinks(d.audio_sink.clone()),
+        video_sink: measured.video_sinks(d.video_sink.clone()),
+        ..d
+    });
+    (e, measured)
 }
 
 /// Enters a video call and publishes the tone and the test pattern.
@@ -174,9 +187,19 @@ pub async fn participant(
     server: &TestServer,
     user: &str,
     room: u32,
-    (w, h, fps, kbps): (u32, u32, u32, u32),
+    size: (u32, u32, u32, u32),
 ) -> Result<Engine, EngineError> {
-    let mut e = receiving_engine();
+    Ok(measured_participant(server, user, room, size).await?.0)
+}
+
+/// [`participant`], and the marks of what it plays.
+pub async fn measured_participant(
+    server: &TestServer,
+    user: &str,
+    room: u32,
+    (w, h, fps, kbps): (u32, u32, u32, u32),
+) -> Result<(Engine, Arc<Measured>), EngineError> {
+    let (mut e, measured) = measured_receiving_engine();
     e.enter_room(server.params(user, room, Role::Anchor, Scene::VideoCall))
         .await?;
     e.start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
@@ -187,7 +210,7 @@ pub async fn participant(
         kbps * 1000,
     )
     .await?;
-    Ok(e)
+    Ok((e, measured))
 }
 
 /// (size, when decoded) of every remote video frame a [`frame_log_viewer`] got.

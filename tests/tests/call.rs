@@ -3,10 +3,14 @@
 
 use std::time::Duration;
 
-use roomcast_engine::{Engine, Statistics, percentile};
-use roomcast_tests::{TestServer, eventually, participant};
+use std::sync::Arc;
 
-fn check_received(name: &str, stats: &Statistics, from: &str, size: (u32, u32)) {
+use roomcast_engine::media::measure::Measured;
+use roomcast_engine::{Engine, Statistics, percentile};
+use roomcast_proto::Stream;
+use roomcast_tests::{TestServer, eventually, measured_participant, participant};
+
+fn check_received(name: &str, stats: &Statistics, marks: &Measured, from: &str, size: (u32, u32)) {
     let r = stats
         .remotes
         .get(from)
@@ -25,17 +29,18 @@ fn check_received(name: &str, stats: &Statistics, from: &str, size: (u32, u32)) 
         v.frames
     );
     assert_eq!((v.width, v.height), size, "{name}: {from}'s video size");
+    let m = marks.video(from, Stream::Main);
     assert!(
-        v.latencies.len() as u64 >= v.frames * 9 / 10,
+        m.latencies.len() as u64 >= v.frames * 9 / 10,
         "{name}: marks unreadable in {from}'s video"
     );
-    assert_eq!(v.out_of_order, 0, "{name}: {from}'s frames out of order");
+    assert_eq!(m.out_of_order, 0, "{name}: {from}'s frames out of order");
     assert!(
-        v.gaps <= 2,
+        m.gaps <= 2,
         "{name}: {} frames of {from} missing on loopback",
-        v.gaps
+        m.gaps
     );
-    let vp50 = percentile(&v.latencies, 50.0).expect("video latencies");
+    let vp50 = percentile(&m.latencies, 50.0).expect("video latencies");
     assert!(
         vp50 < 150.0,
         "{name}: video from {from} p50 latency {vp50} ms"
@@ -45,11 +50,12 @@ fn check_received(name: &str, stats: &Statistics, from: &str, size: (u32, u32)) 
         "{name} decoded only {} audio frames from {from}",
         a.decoded
     );
+    let bursts = marks.audio(from);
     assert!(
-        a.latencies.len() >= 3,
+        bursts.len() >= 3,
         "{name}: no tone bursts detected in {from}'s audio: {a:?}"
     );
-    let ap50 = percentile(&a.latencies, 50.0).expect("audio latencies");
+    let ap50 = percentile(&bursts, 50.0).expect("audio latencies");
     assert!(
         ap50 < 150.0,
         "{name}: audio from {from} p50 latency {ap50} ms"
@@ -59,13 +65,13 @@ fn check_received(name: &str, stats: &Statistics, from: &str, size: (u32, u32)) 
 async fn call(n: usize, size: (u32, u32, u32, u32), room: u32, seconds: u64) {
     let server = TestServer::start().await;
     let names: Vec<String> = (0..n).map(|i| format!("user{i}")).collect();
-    let mut engines: Vec<Engine> = Vec::new();
+    let (mut engines, mut marks): (Vec<Engine>, Vec<Arc<Measured>>) = (Vec::new(), Vec::new());
     for name in &names {
-        engines.push(
-            participant(&server, name, room, size)
-                .await
-                .expect("enters and publishes"),
-        );
+        let (e, m) = measured_participant(&server, name, room, size)
+            .await
+            .expect("enters and publishes");
+        engines.push(e);
+        marks.push(m);
     }
     // Everyone must see everyone's first frames before we start counting.
     let ready = eventually(Duration::from_secs(20), || {
@@ -88,7 +94,7 @@ async fn call(n: usize, size: (u32, u32, u32, u32), room: u32, seconds: u64) {
         let stats = e.statistics();
         for (j, other) in names.iter().enumerate() {
             if i != j {
-                check_received(&names[i], &stats, other, (size.0, size.1));
+                check_received(&names[i], &stats, &marks[i], other, (size.0, size.1));
             }
         }
     }

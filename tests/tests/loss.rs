@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use roomcast_engine::percentile;
-use roomcast_tests::{TestServer, eventually, participant};
+use roomcast_proto::Stream;
+use roomcast_tests::{TestServer, eventually, measured_participant, participant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_and_audio_survive_five_percent_loss() {
@@ -15,7 +16,9 @@ async fn video_and_audio_survive_five_percent_loss() {
     let mut a = participant(&server, "alice", 31, size)
         .await
         .expect("alice");
-    let mut b = participant(&server, "bob", 31, size).await.expect("bob");
+    let (mut b, marks) = measured_participant(&server, "bob", 31, size)
+        .await
+        .expect("bob");
     let started = eventually(Duration::from_secs(15), || {
         b.statistics()
             .remotes
@@ -30,6 +33,7 @@ async fn video_and_audio_survive_five_percent_loss() {
     let s = b.statistics();
     let v = s.remotes["alice"].video.clone().expect("video");
     let au = s.remotes["alice"].audio.clone().expect("audio");
+    let m = marks.video("alice", Stream::Main);
     let dropped = relay.dropped.load(std::sync::atomic::Ordering::Relaxed);
     assert!(
         dropped > 50,
@@ -41,14 +45,14 @@ async fn video_and_audio_survive_five_percent_loss() {
         "video decoded {} frames under 5 % loss: {v:?}",
         v.frames
     );
-    assert_eq!(v.out_of_order, 0);
+    assert_eq!(m.out_of_order, 0);
     assert!(
-        v.gaps <= 6,
+        m.gaps <= 6,
         "video lost {} frames under 5 % loss (NACK not working?): {v:?}",
-        v.gaps
+        m.gaps
     );
     assert!(au.frames >= 250, "audio stalled: {au:?}");
-    let p50 = percentile(&v.latencies, 50.0).expect("latencies");
+    let p50 = percentile(&m.latencies, 50.0).expect("latencies");
     println!(
         "video latency p50 {p50} ms; playout holds frames {} ms",
         v.playout_delay_ms

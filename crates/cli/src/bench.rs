@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use roomcast_engine::codec::{AudioProfile, EncoderConfig, H264Encoder};
+use roomcast_engine::media::measure::Measured;
 use roomcast_engine::media::{PatternSource, ToneSource, VideoSource, now_us};
 use roomcast_engine::{Engine, EngineConfig, EnterRoomParams, percentile};
 use roomcast_proto::{Role, RoomId, Scene, Stream};
@@ -298,9 +299,18 @@ async fn sfu_bench(
         audio_effects: roomcast_engine::audio::AudioEffects::off(),
         ..EngineConfig::default()
     };
-    let mut engines = Vec::new();
+    // Each engine reads the marks of what it plays through its own sinks.
+    let (mut engines, mut measures) = (Vec::new(), Vec::new());
+    let mut measured_engine = || {
+        let m = Measured::new();
+        let mut c = config.clone();
+        c.audio_sink = m.audio_sinks(c.audio_sink.clone());
+        c.video_sink = m.video_sinks(c.video_sink.clone());
+        measures.push(m);
+        Engine::new(c)
+    };
     for i in 0..publishers {
-        let mut e = Engine::new(config.clone());
+        let mut e = measured_engine();
         e.enter_room(server.params(&format!("pub{i}"), room))
             .await?;
         e.start_local_audio(Box::new(ToneSource::new(1)), AudioProfile::Default)
@@ -312,7 +322,7 @@ async fn sfu_bench(
         engines.push(e);
     }
     for i in 0..subscribers {
-        let mut e = Engine::new(config.clone());
+        let mut e = measured_engine();
         e.enter_room(server.params(&format!("sub{i}"), room))
             .await?;
         engines.push(e);
@@ -330,21 +340,14 @@ async fn sfu_bench(
     let cpu = (cpu1 - cpu0).max(0.01);
     let delay_us = d("forward_delay_us_total") / d("frames_forwarded").max(1.0);
     let (mut audio, mut video_lat, mut first) = (Vec::new(), Vec::new(), Vec::new());
-    let listeners = if subscribers > 0 {
-        &engines[publishers..]
-    } else {
-        &engines[..]
-    };
-    for e in listeners {
+    // With subscribers, only they listen; otherwise the publishers hear each other.
+    let skip = if subscribers > 0 { publishers } else { 0 };
+    for (e, m) in engines.iter().zip(&measures).skip(skip) {
         let s = e.statistics();
         first.extend(s.first_video_frame_ms);
-        for r in s.remotes.values() {
-            if let Some(a) = &r.audio {
-                audio.extend(&a.latencies);
-            }
-            if let Some(v) = &r.video {
-                video_lat.extend(&v.latencies);
-            }
+        for user in s.remotes.keys() {
+            audio.extend(m.audio(user));
+            video_lat.extend(m.video(user, Stream::Main).latencies);
         }
     }
     for mut e in engines {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use roomcast_engine::codec::AudioProfile;
+use roomcast_engine::media::measure::{Measured, VideoMarks};
 use roomcast_engine::media::{
     AudioFrame, AudioSink, AudioSource, MediaError, NullSink, PatternSource, ToneSource,
     VideoFrame, VideoSink, VideoSource, WavSink, WavSource, Y4mSink, Y4mSource,
@@ -206,7 +207,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.record {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let mut config = sink_config(args.record.clone());
+    let measured = Measured::new();
+    let mut config = sink_config(args.record.clone(), &measured);
     config.audio_effects = args.effects.effects();
     let mut engine = Engine::new(config);
     engine
@@ -299,7 +301,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     }
     let stats = engine.statistics();
     engine.exit_room().await;
-    let mut report = report(&stats);
+    let mut report = report(&stats, &measured);
     roster.add_to(&mut report);
     log.add_to(&mut report);
     report["removed"] = json!(removed);
@@ -344,14 +346,15 @@ fn video_source(args: &JoinArgs) -> anyhow::Result<Option<Box<dyn VideoSource>>>
     })
 }
 
-fn sink_config(record: Option<PathBuf>) -> EngineConfig {
+/// Records remote media under `record` if given; `measured` reads the marks of what plays.
+fn sink_config(record: Option<PathBuf>, measured: &Arc<Measured>) -> EngineConfig {
     let audio_dir = record.clone();
     let audio_files = Files::default();
     let video_files = Files::default();
     EngineConfig {
         auto_subscribe_audio: true,
         auto_subscribe_video: true,
-        audio_sink: std::sync::Arc::new(move |user: &str| -> Box<dyn AudioSink> {
+        audio_sink: measured.audio_sinks(Arc::new(move |user: &str| -> Box<dyn AudioSink> {
             let Some(dir) = &audio_dir else {
                 return Box::new(NullSink);
             };
@@ -362,21 +365,23 @@ fn sink_config(record: Option<PathBuf>) -> EngineConfig {
                 Some(s) => Box::new(s),
                 None => Box::new(NullSink),
             }
-        }),
-        video_sink: std::sync::Arc::new(move |user: &str, stream: Stream| -> Box<dyn VideoSink> {
-            let name = match stream {
-                Stream::Main => "main",
-                Stream::Sub => "sub",
-            };
-            let Some(dir) = &record else {
-                return Box::new(NullSink);
-            };
-            let path = dir.join(format!("{user}-{name}.y4m"));
-            match video_files.open(&path, || Y4mSink::create(&path).map(|s| Box::new(s) as _)) {
-                Some(s) => Box::new(s),
-                None => Box::new(NullSink),
-            }
-        }),
+        })),
+        video_sink: measured.video_sinks(Arc::new(
+            move |user: &str, stream: Stream| -> Box<dyn VideoSink> {
+                let name = match stream {
+                    Stream::Main => "main",
+                    Stream::Sub => "sub",
+                };
+                let Some(dir) = &record else {
+                    return Box::new(NullSink);
+                };
+                let path = dir.join(format!("{user}-{name}.y4m"));
+                match video_files.open(&path, || Y4mSink::create(&path).map(|s| Box::new(s) as _)) {
+                    Some(s) => Box::new(s),
+                    None => Box::new(NullSink),
+                }
+            },
+        )),
         audio_effects: roomcast_engine::audio::AudioEffects::off(),
         headless_playout: true,
     }
@@ -387,7 +392,7 @@ fn round(v: Option<f64>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn audio_report(a: &AudioStats) -> Value {
+fn audio_report(a: &AudioStats, latencies: &[f64]) -> Value {
     json!({
         "frames": a.frames,
         "decoded": a.decoded,
@@ -395,44 +400,46 @@ fn audio_report(a: &AudioStats) -> Value {
         "concealed": a.concealed,
         "concealed_ratio": (a.concealed_ratio() * 10_000.0).round() / 10_000.0,
         "packets": a.packets,
-        "bursts": a.latencies.len(),
+        "bursts": latencies.len(),
         "jitter_delay_ms": round(Some(a.jitter_delay_ms)),
         "jitter_target_ms": round(Some(a.jitter_target_ms)),
-        "latency_ms_p50": round(percentile(&a.latencies, 50.0)),
-        "latency_ms_p95": round(percentile(&a.latencies, 95.0)),
+        "latency_ms_p50": round(percentile(latencies, 50.0)),
+        "latency_ms_p95": round(percentile(latencies, 95.0)),
     })
 }
 
-fn video_report(v: &VideoStats) -> Value {
+fn video_report(v: &VideoStats, m: &VideoMarks) -> Value {
     json!({
         "frames": v.frames,
         "received": v.received,
         "width": v.width,
         "height": v.height,
-        "gaps": v.gaps,
-        "out_of_order": v.out_of_order,
-        "marks": v.latencies.len(),
+        "gaps": m.gaps,
+        "out_of_order": m.out_of_order,
+        "marks": m.latencies.len(),
         "decode_errors": v.decode_errors,
         "freezes": v.freezes,
         "max_freeze_ms": round(Some(v.max_freeze_ms)),
         "playout_delay_ms": round(Some(v.playout_delay_ms)),
-        "latency_ms_p50": round(percentile(&v.latencies, 50.0)),
-        "latency_ms_p95": round(percentile(&v.latencies, 95.0)),
+        "latency_ms_p50": round(percentile(&m.latencies, 50.0)),
+        "latency_ms_p95": round(percentile(&m.latencies, 95.0)),
     })
 }
 
-pub fn report(s: &Statistics) -> Value {
+pub fn report(s: &Statistics, measured: &Measured) -> Value {
     let mut remotes = BTreeMap::new();
     for (user, r) in &s.remotes {
         let mut o = serde_json::Map::new();
         if let Some(a) = &r.audio {
-            o.insert("audio".into(), audio_report(a));
+            o.insert("audio".into(), audio_report(a, &measured.audio(user)));
         }
         if let Some(v) = &r.video {
-            o.insert("video".into(), video_report(v));
+            let m = measured.video(user, Stream::Main);
+            o.insert("video".into(), video_report(v, &m));
         }
         if let Some(v) = &r.sub_video {
-            o.insert("sub_video".into(), video_report(v));
+            let m = measured.video(user, Stream::Sub);
+            o.insert("sub_video".into(), video_report(v, &m));
         }
         remotes.insert(user.clone(), Value::Object(o));
     }

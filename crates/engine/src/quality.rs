@@ -1,6 +1,6 @@
 //! Network quality, TRTC-style (excellent … down): per remote user from what the receivers
-//! saw in the last interval (concealed audio, video gaps and decode errors, silence), and for
-//! our own uplink from the loss the server reports.
+//! saw in the last interval (concealed audio, video holes and decode errors, silence), and
+//! for our own uplink from the loss the server reports.
 
 use std::collections::HashMap;
 
@@ -55,7 +55,12 @@ impl QualityMeter {
                     .map_or(0, |a| a.concealed + a.fec_recovered),
                 audio_packets: r.audio.as_ref().map_or(0, |a| a.packets),
                 video_received: r.video.as_ref().map_or(0, |v| v.received),
-                video_bad: r.video.as_ref().map_or(0, |v| v.gaps + v.decode_errors),
+                // Frame-counter gaps came from the test pattern's marks, which real cameras do not
+                // carry; a keyframe request is the hole any stream shows.
+                video_bad: r
+                    .video
+                    .as_ref()
+                    .map_or(0, |v| v.keyframe_requests + v.decode_errors),
             };
             let before = self.last.insert(user.clone(), now).unwrap_or_default();
             let frames = now.audio_frames - before.audio_frames.min(now.audio_frames);

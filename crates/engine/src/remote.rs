@@ -1,6 +1,6 @@
 //! Receiving one remote user's video: held until due (`video_playout`), then decoded on its
-//! own thread, reading the marks the test pattern puts in the picture, so latency is
-//! measured on what was actually shown.
+//! own thread and handed to the sink. (Latency marks are read by the measuring tools' sinks:
+//! `media::measure`.)
 //! (Audio is pulled by the engine's playout: `audio::Playout`.)
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::codec::H264Decoder;
-use crate::media::{VideoSink, now_us, read_mark};
+use crate::media::{VideoSink, now_us};
 use crate::stats::{Shared, VideoStats, lock};
 use crate::video_playout::VideoPlayout;
 
@@ -148,11 +148,6 @@ impl Showing {
                     st.decoded(now);
                     st.width = frame.width;
                     st.height = frame.height;
-                    if let Some(mark) = read_mark(&frame) {
-                        frame.capture_us = mark.capture_ms * 1000;
-                        let latency = (now as f64 / 1000.0) - mark.capture_ms as f64;
-                        st.mark(mark.counter, latency);
-                    }
                 }
                 let size = (frame.width, frame.height);
                 if self.first {

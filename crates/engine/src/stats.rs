@@ -1,5 +1,6 @@
-//! What the engine measured: per remote user and stream, frames, gaps, sizes and the
-//! end-to-end latency read from the media itself (video marks, audio bursts).
+//! What the engine measured: per remote user and stream, frames, freezes, concealment,
+//! sizes and buffer delays. (End-to-end latency read from the synthetic sources' marks is
+//! the measuring tools' business: `media::measure`.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,9 +22,6 @@ pub struct AudioStats {
     pub jitter_target_ms: f64,
     /// Loudness of the last frame played, 0..=100 (for volume indicators).
     pub level: u8,
-    /// Mouth-to-ear latencies from the tone bursts, ms.
-    #[serde(skip)]
-    pub latencies: Vec<f64>,
 }
 
 /// Received video of one remote user's stream.
@@ -35,10 +33,6 @@ pub struct VideoStats {
     pub received: u64,
     pub width: u32,
     pub height: u32,
-    /// Frame counters skipped between consecutive decoded frames.
-    pub gaps: u64,
-    /// Decoded frames whose counter went backwards.
-    pub out_of_order: u64,
     pub decode_errors: u64,
     pub keyframe_requests: u64,
     /// Gaps of more than [`FREEZE_MS`] between decoded frames: the picture stopped.
@@ -50,11 +44,6 @@ pub struct VideoStats {
     pub playout_delay_ms: f64,
     #[serde(skip)]
     pub last_decoded_us: Option<u64>,
-    #[serde(skip)]
-    pub last_counter: Option<u32>,
-    /// Capture-to-decoded latencies from the frame marks, ms.
-    #[serde(skip)]
-    pub latencies: Vec<f64>,
 }
 
 /// A gap between decoded frames longer than this is a freeze (TRTC counts 500 ms too).
@@ -82,19 +71,6 @@ impl VideoStats {
             self.max_freeze_ms = self.max_freeze_ms.max(gap_ms);
         }
         self.last_decoded_us = Some(now_us);
-    }
-
-    /// Accounts one decoded frame's mark.
-    pub fn mark(&mut self, counter: u32, latency_ms: f64) {
-        if let Some(last) = self.last_counter {
-            if counter > last {
-                self.gaps += u64::from(counter - last - 1);
-            } else {
-                self.out_of_order += 1;
-            }
-        }
-        self.last_counter = Some(counter);
-        self.latencies.push(latency_ms);
     }
 }
 
@@ -157,16 +133,6 @@ mod tests {
         assert_eq!(percentile(&v, 95.0), Some(95.0));
         assert_eq!(percentile(&[3.0], 95.0), Some(3.0));
         assert_eq!(percentile(&[], 50.0), None);
-    }
-
-    #[test]
-    fn gaps_and_reordering_are_counted() {
-        let mut s = VideoStats::default();
-        for c in [0, 1, 2, 5, 4, 6] {
-            s.mark(c, 10.0);
-        }
-        assert_eq!(s.gaps, 2 + 1);
-        assert_eq!(s.out_of_order, 1);
     }
 
     #[test]

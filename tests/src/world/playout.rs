@@ -57,8 +57,7 @@ impl Client {
             played.extend_from_slice(&out);
             now += PULL;
             if now >= next_snapshot {
-                let mut s = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                s.latencies.clear();
+                let s = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 snapshots.push(s);
                 next_snapshot += Duration::from_secs(1);
             }

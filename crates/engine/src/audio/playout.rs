@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::{FRAME_10MS, SampleQueue};
 use crate::codec::{CodecError, OpusDecoder};
 use crate::jitter::{AudioJitterBuffer, JitterConfig, Playout as Due};
-use crate::media::{AudioFrame, AudioSink, BurstDetector, FRAME_SAMPLES, SAMPLE_RATE};
+use crate::media::{AudioFrame, AudioSink, FRAME_SAMPLES, SAMPLE_RATE};
 use crate::stats::{AudioStats, Shared, lock};
 
 /// [`level`](crate::stats::level) of a quiet frame: below -45 dBFS.
@@ -32,7 +32,6 @@ struct Voice {
     decoded: VecDeque<f32>,
     sink: Box<dyn AudioSink>,
     stats: Shared<AudioStats>,
-    bursts: BurstDetector,
     started: bool,
     on_first: Option<OnFirstAudio>,
     /// Frames the decoder concealed, silence included (see `JitterStats::silence`).
@@ -85,8 +84,6 @@ impl Voice {
             st.concealed = self.concealed.saturating_sub(jitter.silence) + jitter.gap_lost;
             st.jitter_delay_ms = jitter.current_delay_ms;
             st.jitter_target_ms = jitter.target_delay_ms;
-            st.latencies
-                .extend(self.bursts.push(&samples, self.channels, now_us));
             st.level = level;
         }
         if how == How::Decoded
@@ -158,7 +155,6 @@ impl Playout {
             decoded: VecDeque::with_capacity(FRAME_SAMPLES),
             sink,
             stats,
-            bursts: BurstDetector::new(),
             started: false,
             on_first: Some(on_first),
             concealed: 0,

@@ -12,6 +12,7 @@
 
 mod files;
 mod mark;
+pub mod measure;
 mod push;
 mod sinks;
 mod synth;
