@@ -8,9 +8,9 @@ use std::time::Duration;
 use roomcast_engine::codec::AudioProfile;
 use roomcast_tests::pesq::{lag, opus_alone, pesq_wb, speech};
 use roomcast_tests::vnet::Impairment;
-use roomcast_tests::world::World;
 use roomcast_tests::world::speech::{SpeechRun, speech_call};
 use roomcast_tests::world::uplink::{CappedRun, capped_uplink};
+use roomcast_tests::world::{World, freezes};
 
 const MARK: &str = "<!-- written by cargo bench -p roomcast-tests --bench weak_network -->";
 const SEEDS: u64 = 10;
@@ -160,45 +160,19 @@ struct VideoRun {
 /// datagram by up to `jitter`, for a minute; Bob's frames go through the engine's video
 /// playout.
 fn video_run(loss: f64, jitter: Duration, seed: u64) -> VideoRun {
-    let mut w = World::new(seed);
-    let alice = w.join("alice");
-    let bob = w.join("bob");
     let bad = Impairment {
         loss,
         jitter,
         ..Impairment::default()
     };
-    let addr = w.clients[alice].addr;
-    w.net.set_link(addr, bad.clone(), bad);
-    w.publish_video(alice, 600_000);
-    w.run_for(Duration::from_secs(60));
+    let w = World::camera_through(seed, bad, 600_000, 60);
     let since = w.now - Duration::from_secs(40);
-    let b = &w.clients[bob];
-    let arrived: Vec<std::time::Instant> = b
-        .received
-        .iter()
-        .filter(|r| b.kinds.get(&r.mid) == Some(&roomcast_proto::MediaKind::Video))
-        .map(|r| r.at)
-        .collect();
+    let b = &w.clients[1];
+    let arrived: Vec<std::time::Instant> = b.video_received().map(|r| r.at).collect();
     let shown = b.video_shown(w.start);
-    let gaps = |times: &[std::time::Instant]| {
-        let times: Vec<_> = std::iter::once(since)
-            .chain(times.iter().copied().filter(|t| *t >= since && *t <= w.now))
-            .chain(std::iter::once(w.now))
-            .collect();
-        let gaps: Vec<f64> = times
-            .windows(2)
-            .map(|p| (p[1] - p[0]).as_secs_f64() * 1000.0)
-            .collect();
-        let freezes = gaps.iter().filter(|&&g| g > 500.0).count();
-        (
-            freezes,
-            gaps.iter().copied().fold(0.0, f64::max),
-            times.len() - 2,
-        )
-    };
-    let (freezes, longest_ms, count) = gaps(&shown);
-    let (arrived_freezes, arrived_longest_ms, _) = gaps(&arrived);
+    let (shown_freezes, longest) = freezes(&shown, since, w.now);
+    let (arrived_freezes, arrived_longest) = freezes(&arrived, since, w.now);
+    let count = shown.iter().filter(|t| **t >= since).count();
     let mut held: Vec<f64> = arrived
         .iter()
         .zip(&shown)
@@ -207,10 +181,10 @@ fn video_run(loss: f64, jitter: Duration, seed: u64) -> VideoRun {
         .collect();
     held.sort_by(f64::total_cmp);
     VideoRun {
-        freezes,
-        longest_ms,
+        freezes: shown_freezes,
+        longest_ms: longest.as_secs_f64() * 1000.0,
         arrived_freezes,
-        arrived_longest_ms,
+        arrived_longest_ms: arrived_longest.as_secs_f64() * 1000.0,
         share: count as f64 / (40.0 * 15.0),
         held_ms: held.get(held.len() / 2).copied().unwrap_or(0.0),
     }

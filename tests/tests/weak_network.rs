@@ -8,8 +8,8 @@ use roomcast_engine::EngineEvent;
 use roomcast_engine::quality::Quality;
 use roomcast_proto::MediaKind;
 use roomcast_tests::vnet::Impairment;
-use roomcast_tests::world::World;
 use roomcast_tests::world::uplink::capped_uplink;
+use roomcast_tests::world::{World, freezes};
 
 #[test]
 fn audio_flows_on_a_clean_network_at_fifty_packets_a_second() {
@@ -529,14 +529,8 @@ fn at_seventy_percent_downlink_loss_three_quarters_of_the_audio_arrives() {
 /// Alice publishes a camera at 120 kbit/s (one packet a frame) over a link losing `loss`
 /// each way; Bob receives it. Runs for `secs` of virtual time.
 fn lossy_camera(seed: u64, loss: f64, secs: u64) -> (World, usize, usize) {
-    let mut w = World::new(seed);
-    let alice = w.join("alice");
-    let bob = w.join("bob");
-    let (addr, l) = (w.clients[alice].addr, Impairment::loss(loss));
-    w.net.set_link(addr, l.clone(), l);
-    w.publish_video(alice, 120_000);
-    w.run_for(Duration::from_secs(secs));
-    (w, alice, bob)
+    let w = World::camera_through(seed, Impairment::loss(loss), 120_000, secs);
+    (w, 0, 1)
 }
 
 #[test]
@@ -559,36 +553,22 @@ fn under_heavy_jitter_the_video_playout_turns_stalls_into_delay() {
     // frames in order, so a frame waiting for a resend holds back those behind it, which then
     // come in a burst: shown as they came, the picture stopped for more than 500 ms about
     // every 1.5 s. Bob's video playout holds frames long enough for most of these.
-    let mut w = World::new(3);
-    let alice = w.join("alice");
-    let bob = w.join("bob");
     let bad = Impairment {
         loss: 0.2,
         jitter: Duration::from_millis(700),
         ..Impairment::default()
     };
-    let addr = w.clients[alice].addr;
-    w.net.set_link(addr, bad.clone(), bad);
-    w.publish_video(alice, 300_000);
-    w.run_for(Duration::from_secs(40));
-    let b = &w.clients[bob];
+    let w = World::camera_through(3, bad, 300_000, 40);
+    let b = &w.clients[1];
     let since = w.now - Duration::from_secs(20);
-    let arrived: Vec<Instant> = b
-        .received
-        .iter()
-        .filter(|r| b.kinds.get(&r.mid) == Some(&MediaKind::Video))
-        .map(|r| r.at)
-        .collect();
+    let arrived: Vec<Instant> = b.video_received().map(|r| r.at).collect();
     let shown = b.video_shown(w.start);
     assert_eq!(shown.len(), arrived.len(), "every frame is shown");
-    let freezes = |times: &[Instant]| {
-        let t: Vec<&Instant> = times.iter().filter(|t| **t >= since).collect();
-        t.windows(2)
-            .filter(|p| *p[1] - *p[0] > Duration::from_millis(500))
-            .count()
-    };
     let held = arrived.iter().zip(&shown).map(|(a, s)| *s - *a).max();
-    let (came, seen) = (freezes(&arrived), freezes(&shown));
+    let (came, seen) = (
+        freezes(&arrived, since, w.now).0,
+        freezes(&shown, since, w.now).0,
+    );
     println!("freezes over 20 s: {came} as they came, {seen} shown; longest hold {held:?}");
     assert!(came >= 5, "the link should stall the video: {came}");
     assert!(

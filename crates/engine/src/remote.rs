@@ -104,6 +104,7 @@ pub fn start_video(
                             shown.keyframes.need(&stats, &feedback);
                         }
                         playout.push(clock(), p.rtp_time, p);
+                        lock(&stats).playout_delay_ms = playout.target_ms();
                     }
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
@@ -111,7 +112,6 @@ pub fn start_video(
                 while let Some(p) = playout.pop(clock()) {
                     shown.show(&p.data, &stats, &feedback);
                 }
-                lock(&stats).playout_delay_ms = playout.target_ms();
             }
             if let Err(e) = shown.sink.finish() {
                 tracing::warn!("video sink failed to finish: {e}");

@@ -26,10 +26,11 @@ use roomcast_server::sfu::{self, Reply, Worker};
 use str0m::media::Mid;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::vnet::{Datagram, Network};
+use crate::vnet::{Datagram, Impairment, Network};
 
 mod camera;
 mod playout;
+pub use playout::freezes;
 pub mod speech;
 pub mod uplink;
 use camera::Camera;
@@ -131,6 +132,19 @@ pub struct World {
 }
 
 impl World {
+    /// Alice (0) sends a camera at `bitrate_bps` to Bob (1) for `secs`, her link impaired
+    /// both ways as `link` says.
+    pub fn camera_through(seed: u64, link: Impairment, bitrate_bps: u32, secs: u64) -> World {
+        let mut w = World::new(seed);
+        let alice = w.join("alice");
+        w.join("bob");
+        let addr = w.clients[alice].addr;
+        w.net.set_link(addr, link.clone(), link);
+        w.publish_video(alice, bitrate_bps);
+        w.run_for(Duration::from_secs(secs));
+        w
+    }
+
     pub fn new(seed: u64) -> Self {
         let start = Instant::now();
         let server_addr = SocketAddr::from(([10, 0, 0, 1], 5000));

@@ -10,7 +10,7 @@ use roomcast_engine::media::NullSink;
 use roomcast_engine::stats::AudioStats;
 use roomcast_proto::MediaKind;
 
-use super::{CAPTURE_BASE_US, Client};
+use super::{CAPTURE_BASE_US, Client, Received};
 
 /// How much sound a speaker pulls at a time.
 const PULL: Duration = Duration::from_millis(10);
@@ -74,11 +74,7 @@ impl Client {
     pub fn video_shown(&self, start: Instant) -> Vec<Instant> {
         let mut playout = roomcast_engine::video_playout::VideoPlayout::default();
         let us = |t: Instant| (t - start).as_micros() as u64;
-        let mut arrivals = self
-            .received
-            .iter()
-            .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Video))
-            .peekable();
+        let mut arrivals = self.video_received().peekable();
         let mut shown = Vec::new();
         loop {
             let due = playout.next_due_us();
@@ -96,4 +92,26 @@ impl Client {
             }
         }
     }
+
+    /// The video frames this client received, in the order they came.
+    pub fn video_received(&self) -> impl Iterator<Item = &Received> {
+        self.received
+            .iter()
+            .filter(|r| self.kinds.get(&r.mid) == Some(&MediaKind::Video))
+    }
+}
+
+/// The gaps longer than 500 ms between frames at `times` within `from..=to` (the ends count
+/// as frames), and the longest gap.
+pub fn freezes(times: &[Instant], from: Instant, to: Instant) -> (usize, Duration) {
+    let times: Vec<Instant> = std::iter::once(from)
+        .chain(times.iter().copied().filter(|t| *t >= from && *t <= to))
+        .chain(std::iter::once(to))
+        .collect();
+    let gaps = times.windows(2).map(|p| p[1] - p[0]);
+    let freezes = gaps
+        .clone()
+        .filter(|g| *g > Duration::from_millis(500))
+        .count();
+    (freezes, gaps.max().unwrap_or_default())
 }
