@@ -22,8 +22,10 @@ use std::collections::VecDeque;
 
 /// How far back arrivals are remembered for the fastest transit and the target.
 pub const WINDOW_US: u64 = 10_000_000;
-/// The share of recent frames the target covers.
-pub const PERCENTILE: f64 = 0.98;
+/// The share of recent frames the target covers. With 98 %, frames waiting for a second
+/// try at a resend still froze the picture now and then at 20 % loss and 0–700 ms of
+/// jitter (37–45 freezes in 20 calls of 40 s); with 99 %, 25–34, frames held about as long.
+pub const PERCENTILE: f64 = 0.99;
 /// A stall this short is left to show: the target covers recent delays less this much. On
 /// a loopback losing 5 % each way, a frame waiting for a resend came 150–170 ms late, and
 /// holding every frame that long made video lag the audio for the sake of a 2-frame hitch

@@ -26,27 +26,33 @@ pub fn extra_copies(t: &Transmit, connected: bool) -> impl Iterator<Item = Trans
     } else {
         0
     };
-    (0..n).map(|_| Transmit {
+    (0..n).map(|_| copy(t))
+}
+
+/// The same datagram again, to the same place.
+pub(crate) fn copy(t: &Transmit) -> Transmit {
+    Transmit {
         proto: t.proto,
         source: t.source,
         destination: t.destination,
         contents: t.contents.to_vec().into(),
-    })
+    }
+}
+
+/// A datagram of `contents` between two loopback ports, for tests.
+#[cfg(test)]
+pub(crate) fn transmit(contents: Vec<u8>) -> Transmit {
+    Transmit {
+        proto: str0m::net::Protocol::Udp,
+        source: ([127, 0, 0, 1], 1).into(),
+        destination: ([127, 0, 0, 1], 2).into(),
+        contents: contents.into(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use str0m::net::Protocol;
-
-    fn transmit(contents: Vec<u8>) -> Transmit {
-        Transmit {
-            proto: Protocol::Udp,
-            source: ([127, 0, 0, 1], 1).into(),
-            destination: ([127, 0, 0, 1], 2).into(),
-            contents: contents.into(),
-        }
-    }
 
     fn binding_request() -> Vec<u8> {
         let mut d = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];

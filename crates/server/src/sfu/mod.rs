@@ -460,6 +460,9 @@ impl Worker {
             }
             self.by_addr.insert(source, owner);
         }
+        if peer.repairs.is_copy(now, data, &peer.rtc) {
+            return;
+        }
         if let Err(e) = peer.rtc.handle_input(input) {
             tracing::debug!("dropping a peer after bad input: {e}");
             peer.rtc.disconnect();
@@ -475,7 +478,7 @@ impl Worker {
             dirty.sort_unstable();
             dirty.dedup();
             for id in dirty {
-                self.poll_peer(id, &mut forwards);
+                self.poll_peer(now, id, &mut forwards);
             }
             for f in forwards.drain(..) {
                 self.forward(now, f);
@@ -483,7 +486,7 @@ impl Worker {
         }
     }
 
-    fn poll_peer(&mut self, id: MemberId, out: &mut Vec<Forward>) {
+    fn poll_peer(&mut self, now: Instant, id: MemberId, out: &mut Vec<Forward>) {
         let Some(member) = self.members.get_mut(&id) else {
             return;
         };
@@ -502,7 +505,8 @@ impl Worker {
             match peer.rtc.poll_output() {
                 Ok(Output::Transmit(t)) => {
                     let copies = roomcast_rtc::setup::extra_copies(&t, peer.connected);
-                    let copies: Vec<Transmit> = copies.collect();
+                    let mut copies: Vec<Transmit> = copies.collect();
+                    copies.extend(peer.repairs.copy_of(now, &t, &peer.rtc));
                     let sent = 1 + copies.len() as u64;
                     self.stats.datagrams_out.fetch_add(sent, Ordering::Relaxed);
                     self.outbox.push(t);
@@ -529,6 +533,7 @@ impl Worker {
                     }),
                     Event::MediaEgressStats(s) => {
                         if let Some(loss) = s.loss {
+                            peer.repairs.report(s.timestamp, loss);
                             peer.loss_report(s.mid, loss);
                             if matches!(
                                 peer.uses.get(&s.mid),

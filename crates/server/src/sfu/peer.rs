@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use roomcast_proto::{MediaKind, Stream, Track, UserId};
 use roomcast_rtc::protect::{LossProtection, RED_DISTANCES, REPORT_EVERY};
+use roomcast_rtc::repair::Repairs;
 use roomcast_rtc::resend::allow_resends;
 use str0m::change::SdpOffer;
 use str0m::media::{Direction, Mid};
@@ -35,6 +36,18 @@ pub struct Peer {
     pub timeout: Instant,
     /// Per audio m-line we forward on: the loss this client reports, and its protection.
     loss: HashMap<Mid, LossProtection>,
+    /// Resends and RTCP go out twice while this client's link is lossy.
+    pub repairs: Repairs,
+}
+
+/// The server copies RTCP (its NACKs to a publisher on a lossy link) but not resends: a
+/// subscriber losing more than a tenth is treated as a narrow link and gets less video
+/// (`downlink`), and copies of resends there only crowded out its audio (1.2 % of frames
+/// concealed instead of 0–0.3 % on a 300 kbit/s downlink).
+fn server_repairs() -> Repairs {
+    let mut r = Repairs::default();
+    r.hold_resends(true);
+    r
 }
 
 impl Peer {
@@ -61,6 +74,7 @@ impl Peer {
             connected: false,
             timeout: now,
             loss: HashMap::new(),
+            repairs: server_repairs(),
         })
     }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use roomcast_proto::{
     ClientMessage, MediaKind, Request, Role, ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
+use roomcast_rtc::repair::Repairs;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaTime, Mid, Pt};
@@ -232,6 +233,8 @@ pub struct Core {
     loss_round: uplink::Round,
     /// What our uplink loses (all of it, congestion too), for its quality.
     uplink_loss: f32,
+    /// Resends and RTCP go out twice while the link to the server is lossy.
+    repairs: Repairs,
     /// Per video stream (and small layer or not): when we last made it send a keyframe, and
     /// a request held back until then.
     keyframes: HashMap<(Stream, bool), (Instant, Option<Instant>)>,
@@ -290,6 +293,7 @@ impl Core {
             video_rates: HashMap::new(),
             loss_round: Default::default(),
             uplink_loss: 0.0,
+            repairs: Repairs::default(),
             keyframes: HashMap::new(),
             users: HashMap::new(),
             locked: Vec::new(),
@@ -337,6 +341,9 @@ impl Core {
                     let up = self.connected && self.ice_lost.is_none();
                     let copies = roomcast_rtc::setup::extra_copies(&t, up);
                     self.out.extend(copies.map(Output::Transmit));
+                    if let Some(copy) = self.repairs.copy_of(self.now, &t, &self.rtc) {
+                        self.out.push_back(Output::Transmit(copy));
+                    }
                     return Some(Output::Transmit(t));
                 }
                 Ok(str0m::Output::Timeout(t)) => {
@@ -416,6 +423,9 @@ impl Core {
     /// A datagram from `source` arrived on our socket.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         self.tick(now);
+        if self.repairs.is_copy(now, data, &self.rtc) {
+            return;
+        }
         let Ok(contents) = data.try_into() else {
             return;
         };
@@ -510,6 +520,7 @@ impl Core {
             }
             Event::MediaEgressStats(s) => {
                 if let Some(loss) = s.loss {
+                    self.repairs.report(s.timestamp, loss);
                     self.loss_report(s.mid, s.rid, loss, s.rtt);
                 }
             }
@@ -632,6 +643,7 @@ impl Core {
             Command::RegisterAudio(controls) => self.audio_controls = Some(controls),
             Command::RegisterVideo(stream, controls) => {
                 self.video_controls.insert(stream, controls);
+                self.judge_repairs();
             }
             Command::Subscribe { user, kind, stream } => self.subscribe(user, kind, stream),
             Command::Unsubscribe { user, kind, stream } => {

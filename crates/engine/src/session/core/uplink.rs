@@ -73,6 +73,7 @@ impl Core {
         for (stream, loss, rtt) in video {
             self.video_loss_report(stream, loss.max(link_loss), rtt);
         }
+        self.judge_repairs();
         let Some((mid, loss)) = audio else {
             return;
         };
@@ -126,6 +127,15 @@ impl Core {
             };
             flag.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Our resends are not copied from registering a camera or screen share until the first
+    /// receiver report says what the loss is, nor while a rate cut for congestion takes
+    /// effect ([`Repairs::hold_resends`]).
+    pub(super) fn judge_repairs(&mut self) {
+        let unjudged = self.video_rates.is_empty();
+        let cut = self.video_rates.values().any(|r| r.congested());
+        self.repairs.hold_resends(unjudged || cut);
     }
 
     /// Our video on `stream` lost `loss`: its capture gets the rate the loss allows.

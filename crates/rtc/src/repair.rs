@@ -1,0 +1,416 @@
+//! Repairs go out twice on a lossy link. A video packet lost on the way comes back only if
+//! the receiver's NACK reaches the sender and the resend then reaches the receiver: at 20 %
+//! loss each way one try in three fails. str0m asks at most five times, one round trip
+//! apart, and gives up once 100 newer packets have come in; under 700 ms of jitter that
+//! leaves two or three tries, and every packet given up is a frame nobody can decode until
+//! the next keyframe (a freeze of a second or two).
+//!
+//! So while a link loses [`COPY_FROM`] or more, resends (when what we send is lost) and RTCP
+//! (when what we receive is: that is where our NACKs travel) go out twice, back to back. A
+//! try then fails about one time in twelve instead of one in three. A sender whose own video
+//! fills the link holds its resends back ([`Repairs::hold_resends`]). A receiver drops a
+//! copy it already had before str0m sees it ([`Repairs::is_copy`]), so str0m handles each
+//! NACK and report once, as it would without copies (it has no replay check for RTCP).
+//! Original media is never copied: the extra bytes are the resends' share (roughly the loss)
+//! plus RTCP, and only while the loss lasts.
+//!
+//! The loss is what the resends show: each second, resent packets per packet of video sent
+//! (or received), and for what we send, the receiver reports too. Those alone cannot tell:
+//! str0m counts a packet that came back by a resend as received, so at 20 % loss on a short
+//! round trip they said 2–7 %.
+
+use std::time::{Duration, Instant};
+
+use str0m::Rtc;
+use str0m::net::Transmit;
+
+/// From this estimated loss on, repairs go out twice…
+pub const COPY_FROM: f32 = 0.05;
+/// …until the estimate falls below this one.
+const COPY_UNTIL: f32 = 0.02;
+/// How much of the estimate a second without a higher measure keeps.
+const FADE_PER_SEC: f32 = 0.85;
+/// How long resends are counted for one measure…
+const ROUND: Duration = Duration::from_secs(1);
+/// …and how many video packets it needs to mean something.
+const MIN_PACKETS: u32 = 10;
+/// How many received repairs are remembered to tell a copy: copies come back to back, but
+/// jitter can put many packets between them.
+const REMEMBERED: usize = 64;
+
+/// What a datagram is, as far as repairs go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Video (a payload type that has retransmission).
+    Video,
+    /// A resend of video (RTP on an RTX payload type), not padding: bandwidth probes are
+    /// padding on the RTX stream, and copying them would mislead the estimate.
+    Resend,
+    Rtcp,
+    Other,
+}
+
+/// Video packets and resends counted one way in the current round.
+#[derive(Debug, Clone, Copy, Default)]
+struct Count {
+    video: u32,
+    resends: u32,
+}
+
+impl Count {
+    fn add(&mut self, kind: Kind) {
+        match kind {
+            Kind::Video => self.video += 1,
+            Kind::Resend => self.resends += 1,
+            _ => {}
+        }
+    }
+
+    fn share(&self) -> f32 {
+        if self.video < MIN_PACKETS {
+            return 0.0;
+        }
+        self.resends as f32 / self.video as f32
+    }
+}
+
+/// The loss of one direction: rises at once, fades slowly; copies on from [`COPY_FROM`]
+/// until below [`COPY_UNTIL`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Loss {
+    value: f32,
+    at: Option<Instant>,
+    lossy: bool,
+}
+
+impl Loss {
+    fn measure(&mut self, now: Instant, fraction: f32) {
+        let fraction = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let faded = self.at.map_or(0.0, |at| {
+            let secs = now.saturating_duration_since(at).as_secs_f32();
+            self.value * FADE_PER_SEC.powf(secs)
+        });
+        self.value = fraction.max(faded);
+        self.at = Some(now);
+        if self.value >= COPY_FROM {
+            self.lossy = true;
+        } else if self.value < COPY_UNTIL {
+            self.lossy = false;
+        }
+    }
+}
+
+/// One link's copying of repairs, on either end. Each direction decides its own copies:
+/// resends are copied while what we send is lost (receiver reports, our resends), RTCP while
+/// what we receive is (we are sending NACKs: the resends that come in). RTCP that carries
+/// no NACKs needs no copies, and a narrow downlink was hurt by them.
+#[derive(Debug, Clone)]
+pub struct Repairs {
+    outgoing: Loss,
+    incoming: Loss,
+    /// Whether resends may be copied at all (see [`Repairs::hold_resends`]).
+    resends_held: bool,
+    round_since: Option<Instant>,
+    sent: Count,
+    received: Count,
+    /// The tails (authentication tags) of the last repairs received, with their lengths.
+    seen: [u128; REMEMBERED],
+    next: usize,
+}
+
+impl Default for Repairs {
+    fn default() -> Self {
+        Self {
+            outgoing: Loss::default(),
+            incoming: Loss::default(),
+            resends_held: false,
+            round_since: None,
+            sent: Count::default(),
+            received: Count::default(),
+            seen: [0; REMEMBERED],
+            next: 0,
+        }
+    }
+}
+
+impl Repairs {
+    /// The loss fraction (0..=1) a receiver report gives for what we send, at `now`.
+    pub fn report(&mut self, now: Instant, fraction: f32) {
+        self.outgoing.measure(now, fraction);
+    }
+
+    /// For a sender that controls its own video rate: no copies of resends while that rate
+    /// is being cut because the link is full, or has had no verdict yet. Loss is then a
+    /// queue overflowing, and copies only add to what it drops.
+    pub fn hold_resends(&mut self, held: bool) {
+        self.resends_held = held;
+    }
+
+    /// Whether resends go out twice now.
+    pub fn copying_resends(&self) -> bool {
+        self.outgoing.lossy && !self.resends_held
+    }
+
+    /// Whether RTCP goes out twice now.
+    pub fn copying_rtcp(&self) -> bool {
+        self.incoming.lossy
+    }
+
+    /// `t` goes out at `now`: its copy to send right after it, if it is a repair and the link
+    /// is lossy.
+    pub fn copy_of(&mut self, now: Instant, t: &Transmit, rtc: &Rtc) -> Option<Transmit> {
+        let kind = kind(&t.contents, rtc);
+        self.count(now);
+        self.sent.add(kind);
+        let copy = match kind {
+            Kind::Resend => self.copying_resends(),
+            Kind::Rtcp => self.copying_rtcp(),
+            Kind::Video | Kind::Other => false,
+        };
+        copy.then(|| crate::setup::copy(t))
+    }
+
+    /// Whether a datagram received at `now` is the copy of a repair we already had (drop it).
+    pub fn is_copy(&mut self, now: Instant, datagram: &[u8], rtc: &Rtc) -> bool {
+        let kind = kind(datagram, rtc);
+        if matches!(kind, Kind::Resend | Kind::Rtcp) {
+            // SRTP and SRTCP end in an authentication tag: the same tail is the same packet.
+            let tail = &datagram[datagram.len() - 10..];
+            let mut key = datagram.len() as u128;
+            for b in tail {
+                key = (key << 8) | u128::from(*b);
+            }
+            if self.seen.contains(&key) {
+                return true;
+            }
+            self.seen[self.next] = key;
+            self.next = (self.next + 1) % REMEMBERED;
+        }
+        self.count(now);
+        self.received.add(kind);
+        false
+    }
+
+    /// Ends the round once it is [`ROUND`] old: the resend share each way is a measure of
+    /// that direction's loss.
+    fn count(&mut self, now: Instant) {
+        let since = *self.round_since.get_or_insert(now);
+        if now.saturating_duration_since(since) < ROUND {
+            return;
+        }
+        self.outgoing.measure(now, self.sent.share());
+        self.incoming.measure(now, self.received.share());
+        (self.sent, self.received) = (Count::default(), Count::default());
+        self.round_since = Some(now);
+    }
+}
+
+/// RFC 5761: RTCP packet types 192–223 sit where RTP has its marker bit and payload type.
+fn kind(d: &[u8], rtc: &Rtc) -> Kind {
+    if d.len() < 20 || d[0] >> 6 != 2 {
+        return Kind::Other;
+    }
+    if (192..=223).contains(&d[1]) {
+        return Kind::Rtcp;
+    }
+    let padding = d[0] & 0x20 != 0;
+    let pt = d[1] & 0x7F;
+    for p in rtc.codec_config().params() {
+        let Some(resend) = p.resend() else {
+            continue;
+        };
+        if *resend == pt {
+            return if padding { Kind::Other } else { Kind::Resend };
+        }
+        if *p.pt() == pt {
+            return Kind::Video;
+        }
+    }
+    Kind::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::transmit;
+
+    fn rtc() -> Rtc {
+        Rtc::builder().enable_h264(true).build(Instant::now())
+    }
+
+    /// An RTP packet of payload type `pt` whose tail is `tag`.
+    fn rtp(pt: u8, tag: u32) -> Vec<u8> {
+        let mut d = vec![0x80, pt];
+        d.extend([0; 30]);
+        d.extend(tag.to_be_bytes());
+        d
+    }
+
+    fn rtx_pt(rtc: &Rtc) -> u8 {
+        let params = rtc.codec_config().params();
+        *params
+            .iter()
+            .find_map(|p| p.resend())
+            .expect("H.264 has RTX")
+    }
+
+    fn video_pt(rtc: &Rtc) -> u8 {
+        let params = rtc.codec_config().params();
+        *params
+            .iter()
+            .find(|p| p.resend().is_some())
+            .expect("H.264")
+            .pt()
+    }
+
+    /// Both ways lossy: we are told we lose 20 %, and we get 20 resends a second.
+    fn lossy(now: Instant, rtc: &Rtc) -> Repairs {
+        let mut r = Repairs::default();
+        r.report(now, 0.2);
+        second(&mut r, rtc, now, 0, (100, 20), false);
+        second(&mut r, rtc, now, 1, (1, 0), false);
+        r
+    }
+
+    #[test]
+    fn on_a_lossy_link_resends_and_rtcp_go_out_twice_and_media_once() {
+        let (rtc, now) = (rtc(), Instant::now());
+        let mut r = lossy(now, &rtc);
+        let resend = transmit(rtp(rtx_pt(&rtc), 1));
+        let copy = r.copy_of(now, &resend, &rtc).expect("a resend is copied");
+        assert_eq!(*copy.contents, *resend.contents);
+        let rtcp = transmit(rtp(201, 2));
+        assert!(r.copy_of(now, &rtcp, &rtc).is_some(), "RTCP is copied");
+        let media = transmit(rtp(video_pt(&rtc), 3));
+        assert!(r.copy_of(now, &media, &rtc).is_none(), "media is not");
+        let mut probe = rtp(rtx_pt(&rtc), 4);
+        probe[0] |= 0x20;
+        assert!(
+            r.copy_of(now, &transmit(probe), &rtc).is_none(),
+            "padding is not"
+        );
+        let stun = transmit(vec![0; 40]);
+        assert!(r.copy_of(now, &stun, &rtc).is_none());
+    }
+
+    /// Second `n` (from `start`) of `video` packets and `resends`, sent or received.
+    fn second(r: &mut Repairs, rtc: &Rtc, start: Instant, n: u32, counts: (u32, u32), sent: bool) {
+        let (video, resends) = counts;
+        let at = start + ROUND * n;
+        let kinds = (0..video)
+            .map(|_| video_pt(rtc))
+            .chain((0..resends).map(|_| rtx_pt(rtc)));
+        for (i, pt) in kinds.enumerate() {
+            let when = at + ROUND * i as u32 / (video + resends);
+            let d = rtp(pt, i as u32 + 1000 * n);
+            if sent {
+                r.copy_of(when, &transmit(d), rtc);
+            } else {
+                assert!(!r.is_copy(when, &d, rtc));
+            }
+        }
+    }
+
+    #[test]
+    fn each_way_copies_what_its_loss_calls_for() {
+        let (rtc, now) = (rtc(), Instant::now());
+        let resend = transmit(rtp(rtx_pt(&rtc), 1));
+        let rtcp = transmit(rtp(201, 2));
+        // We resend 20 % of what we send: our resends are copied, our RTCP is not.
+        let mut r = Repairs::default();
+        second(&mut r, &rtc, now, 0, (100, 3), true);
+        second(&mut r, &rtc, now, 1, (100, 3), true);
+        assert!(!r.copying_resends(), "3 %");
+        second(&mut r, &rtc, now, 2, (100, 20), true);
+        second(&mut r, &rtc, now, 3, (100, 0), true);
+        assert!(r.copy_of(now, &resend, &rtc).is_some());
+        assert!(r.copy_of(now, &rtcp, &rtc).is_none());
+        // A fifth of what we receive comes by resend: we are sending NACKs, so RTCP is copied.
+        let mut r = Repairs::default();
+        second(&mut r, &rtc, now, 0, (100, 20), false);
+        second(&mut r, &rtc, now, 1, (100, 0), false);
+        assert!(r.copy_of(now, &resend, &rtc).is_none());
+        assert!(r.copy_of(now, &rtcp, &rtc).is_some());
+        // A receiver report alone is about what we send.
+        let mut r = Repairs::default();
+        r.report(now, 0.2);
+        assert!(r.copying_resends() && !r.copying_rtcp());
+        // Too few packets to measure: no verdict.
+        let mut quiet = Repairs::default();
+        second(&mut quiet, &rtc, now, 0, (5, 5), false);
+        second(&mut quiet, &rtc, now, 1, (5, 5), false);
+        assert!(!quiet.copying_rtcp());
+    }
+
+    #[test]
+    fn a_sender_whose_rate_is_being_cut_holds_its_resends() {
+        let (rtc, now) = (rtc(), Instant::now());
+        let mut r = lossy(now, &rtc);
+        let resend = transmit(rtp(rtx_pt(&rtc), 1));
+        let rtcp = transmit(rtp(201, 2));
+        r.hold_resends(true);
+        assert!(r.copy_of(now, &resend, &rtc).is_none());
+        assert!(
+            r.copy_of(now, &rtcp, &rtc).is_some(),
+            "NACKs still go twice"
+        );
+        r.hold_resends(false);
+        assert!(r.copy_of(now, &resend, &rtc).is_some());
+    }
+
+    #[test]
+    fn a_clean_link_copies_nothing() {
+        let (rtc, now) = (rtc(), Instant::now());
+        let mut r = Repairs::default();
+        r.report(now, 0.01);
+        second(&mut r, &rtc, now, 0, (100, 1), false);
+        second(&mut r, &rtc, now, 1, (100, 1), false);
+        assert!(
+            r.copy_of(now, &transmit(rtp(rtx_pt(&rtc), 1)), &rtc)
+                .is_none()
+        );
+        assert!(r.copy_of(now, &transmit(rtp(201, 2)), &rtc).is_none());
+    }
+
+    #[test]
+    fn copying_stops_once_the_loss_has_faded() {
+        let now = Instant::now();
+        let mut r = Repairs::default();
+        r.report(now, 0.2);
+        // A clean report a second later: the estimate fades, copying goes on.
+        r.report(now + Duration::from_secs(1), 0.0);
+        assert!(r.copying_resends());
+        // 0.2 × 0.85^10 ≈ 0.039: still above the 2 % where copying stops.
+        r.report(now + Duration::from_secs(10), 0.0);
+        assert!(r.copying_resends(), "hysteresis between 2 % and 5 %");
+        r.report(now + Duration::from_secs(15), 0.0);
+        assert!(!r.copying_resends());
+    }
+
+    #[test]
+    fn a_receiver_drops_copies_it_already_had() {
+        let (rtc, now) = (rtc(), Instant::now());
+        let mut r = Repairs::default();
+        let first = rtp(201, 1);
+        let other = rtp(201, 2);
+        assert!(!r.is_copy(now, &first, &rtc));
+        assert!(!r.is_copy(now, &other, &rtc));
+        assert!(r.is_copy(now, &first, &rtc), "the copy of a report");
+        let resend = rtp(rtx_pt(&rtc), 3);
+        assert!(!r.is_copy(now, &resend, &rtc));
+        assert!(r.is_copy(now, &resend, &rtc), "the copy of a resend");
+        // Media is never copied, so two equal media packets are left to str0m.
+        let media = rtp(video_pt(&rtc), 4);
+        assert!(!r.is_copy(now, &media, &rtc));
+        assert!(!r.is_copy(now, &media, &rtc));
+        // Memory is bounded: after enough other repairs the first is forgotten.
+        for i in 0..REMEMBERED as u32 {
+            assert!(!r.is_copy(now, &rtp(201, 100 + i), &rtc));
+        }
+        assert!(!r.is_copy(now, &first, &rtc));
+    }
+}
