@@ -17,8 +17,9 @@
 //! quiet frame (the caller says which frames were, see [`AudioJitterBuffer::set_quiet`]),
 //! where a splice is inaudible. Growing waits at most [`GROW_WAIT_US`] (not at all when a
 //! whole frame short, or when the frame due is missing anyway). Shrinking starts only once
-//! the delay has stayed above target for [`SHRINK_AFTER_US`], and skips a sounding frame
-//! only after [`SHRINK_WAIT_US`] without a quiet one, at most one every [`DROP_INTERVAL_US`].
+//! the delay has stayed above the highest target of the last [`SHRINK_MEMORY_US`] for
+//! [`SHRINK_AFTER_US`], and skips a sounding frame only after [`SHRINK_WAIT_US`] without a
+//! quiet one, at most one every [`DROP_INTERVAL_US`].
 //!
 //! Underrun: when the frame due is missing and nothing later is buffered, it may only be late
 //! (a sender whose clock runs slower than ours, a burst of jitter), so the buffer conceals in
@@ -52,6 +53,11 @@ pub const GROW_WAIT_US: u64 = 1_000_000;
 /// rare late packet (a frame RED brought back on both hops); shrinking at once would make
 /// the next such packet late, and growing again costs another splice.
 pub const SHRINK_AFTER_US: u64 = 10_000_000;
+/// Shrinking goes no lower than the highest target of this long: under heavy jitter the
+/// few late packets the target covers make its estimate swing as the window slides (RED
+/// brings most late frames back early, so the tail is thin: 830–970 ms at 0–1000 ms of
+/// jitter), and following every dip spliced speech down and then up again.
+pub const SHRINK_MEMORY_US: u64 = 20_000_000;
 /// Shrinking skips sounding frames only after this long above target without a quiet frame.
 pub const SHRINK_WAIT_US: u64 = 15_000_000;
 /// The share of recent packets the delay covers: a frame arriving after its turn is lost to
@@ -132,6 +138,9 @@ pub struct AudioJitterBuffer {
     held: u64,
     /// (arrival time, transit in µs) within [`WINDOW_US`].
     arrivals: VecDeque<(u64, f64)>,
+    /// (time, target ms) of the last [`SHRINK_MEMORY_US`], each lower than the one before:
+    /// the front is the highest.
+    recent_targets: VecDeque<(u64, f64)>,
     last_arrival_us: Option<u64>,
     last_transit_us: Option<f64>,
     last_drop_us: Option<u64>,
@@ -169,6 +178,7 @@ impl AudioJitterBuffer {
             recent_played: VecDeque::new(),
             held: 0,
             arrivals: VecDeque::new(),
+            recent_targets: VecDeque::new(),
             last_arrival_us: None,
             last_transit_us: None,
             last_drop_us: None,
@@ -197,6 +207,7 @@ impl AudioJitterBuffer {
             // The sender's timestamps went back by seconds: a new stream, start over.
             self.reset();
             self.arrivals.clear();
+            self.recent_targets.clear();
             self.last_transit_us = None;
             self.max_seq = None;
         }
@@ -280,7 +291,7 @@ impl AudioJitterBuffer {
             self.arrivals.pop_front();
         }
         self.last_arrival_us = Some(now_us);
-        self.update_target();
+        self.update_target(now_us);
     }
 
     fn silence_ts(&self) -> u64 {
@@ -331,7 +342,7 @@ impl AudioJitterBuffer {
             self.stats.current_delay_ms = current + frame_ms;
             return Playout::Lost { next: None };
         }
-        let above = current > target + frame_ms;
+        let above = current > self.shrink_floor_ms() + frame_ms;
         let may_drop = held_for(&mut self.above_since, above, now_us).is_some_and(|above_for| {
             if self.quiet {
                 above_for >= SHRINK_AFTER_US
@@ -429,7 +440,7 @@ impl AudioJitterBuffer {
         self.arrivals.iter().map(|&(_, t)| t).reduce(f64::min)
     }
 
-    fn update_target(&mut self) {
+    fn update_target(&mut self, now_us: u64) {
         let Some(min) = self.min_transit() else {
             return;
         };
@@ -437,10 +448,32 @@ impl AudioJitterBuffer {
         rel.sort_by(f64::total_cmp);
         let idx = ((rel.len() as f64 * PERCENTILE).ceil() as usize).saturating_sub(1);
         let covered_ms = rel.get(idx).copied().unwrap_or(0.0) / 1000.0;
-        self.stats.target_delay_ms = (covered_ms + MARGIN_MS).clamp(
+        let target = (covered_ms + MARGIN_MS).clamp(
             f64::from(self.cfg.min_delay_ms),
             f64::from(self.cfg.max_delay_ms),
         );
+        self.stats.target_delay_ms = target;
+        while self
+            .recent_targets
+            .back()
+            .is_some_and(|&(_, t)| t <= target)
+        {
+            self.recent_targets.pop_back();
+        }
+        self.recent_targets.push_back((now_us, target));
+        while self
+            .recent_targets
+            .front()
+            .is_some_and(|&(t, _)| t + SHRINK_MEMORY_US < now_us)
+        {
+            self.recent_targets.pop_front();
+        }
+    }
+
+    /// The delay shrinking may not go below: the highest target of [`SHRINK_MEMORY_US`].
+    fn shrink_floor_ms(&self) -> f64 {
+        let recent = self.recent_targets.front().map_or(0.0, |&(_, t)| t);
+        recent.max(self.stats.target_delay_ms)
     }
 
     fn remember_played(&mut self, ts: u64) {
@@ -650,12 +683,14 @@ mod tests {
         let tail = played(&out[250..]).len();
         assert!(tail >= 240, "{tail}");
 
+        // The calm lasts 50 s: the window forgets the jitter after 5 s, shrinking remembers
+        // the target 20 s longer and waits 10 s more.
         let mut jb2 = AudioJitterBuffer::new(JitterConfig::default());
-        let out = simulate(&mut jb2, 0..2000u64, jittery, 2000);
+        let out = simulate(&mut jb2, 0..3000u64, jittery, 3000);
         let s = jb2.stats();
         assert!(s.target_delay_ms <= 30.0, "{s:?}");
         assert!(s.current_delay_ms <= 50.0, "{s:?}");
-        assert!(played(&out[1500..]).len() == 500);
+        assert!(played(&out[2500..]).len() == 500);
     }
 
     #[test]
@@ -677,6 +712,27 @@ mod tests {
     }
 
     #[test]
+    fn rare_late_packets_keep_their_room_between_visits() {
+        // Every 17 s three packets within a second come 900 ms late, the rest within 20 ms;
+        // pauses come often. The 5 s window forgets the late ones long before the next: a
+        // buffer that shrank whenever its target dipped made room again for them by
+        // concealing, a splice down and a splice up every 17 s.
+        let mut jb = AudioJitterBuffer::new(JitterConfig::default());
+        let delay = |k: u64| {
+            if [100, 125, 150].contains(&(k % 850)) {
+                900_000
+            } else {
+                lcg(k) % 20_000
+            }
+        };
+        let out = simulate_quiet(&mut jb, 0..3000u64, delay, 3000, |p| (p / 25) % 2 == 1);
+        let heard = played(&out);
+        let missing: Vec<u64> = (200..2900).filter(|k| !heard.contains(k)).collect();
+        assert!(missing.is_empty(), "not played: {missing:?}");
+        assert!(jb.stats().current_delay_ms >= 850.0, "{:?}", jb.stats());
+    }
+
+    #[test]
     fn shrinking_waits_until_the_delay_stays_high_then_skips_quiet_frames() {
         let mut jb = AudioJitterBuffer::new(JitterConfig::default());
         // 10 s of 0–100 ms random delay, then a constant 10 ms; every other half second is
@@ -684,7 +740,7 @@ mod tests {
         let jittery = |k: u64| if k < 500 { lcg(k) % 100_000 } else { 10_000 };
         let mut skipped = Vec::new();
         let mut due = 0;
-        let out = simulate_quiet(&mut jb, 0..2000u64, jittery, 2000, |p| (p / 25) % 2 == 1);
+        let out = simulate_quiet(&mut jb, 0..3000u64, jittery, 3000, |p| (p / 25) % 2 == 1);
         for (p, o) in out.iter().enumerate() {
             if let Playout::Packet(b) = o {
                 let k = id(b);
@@ -692,15 +748,15 @@ mod tests {
                 due = k + 1;
             }
         }
-        // The window forgets the jitter 5 s into the calm (pop ~750); shrinking starts 10 s
-        // after that, not before.
+        // The window forgets the jitter 5 s into the calm (pop ~750), shrinking remembers its
+        // target 20 s longer (pop ~1750) and starts 10 s after that, not before.
         let early: Vec<_> = skipped
             .iter()
-            .filter(|&&(p, _)| (300..1200).contains(&p))
+            .filter(|&&(p, _)| (300..2200).contains(&p))
             .collect();
         assert!(early.is_empty(), "skipped early: {early:?}");
         // Every frame skipped to shrink was in a pause (the frame before it was quiet).
-        let late: Vec<_> = skipped.iter().filter(|&&(p, _)| p >= 1200).collect();
+        let late: Vec<_> = skipped.iter().filter(|&&(p, _)| p >= 2200).collect();
         assert!(!late.is_empty(), "never shrank");
         for &&(p, _) in &late {
             assert!(
