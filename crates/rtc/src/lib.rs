@@ -1,12 +1,16 @@
 //! What the engine (the client) and the server (each subscriber's peer) share about driving
 //! str0m on weak networks: a DTLS handshake that survives heavy loss ([`dtls`]), how a
 //! sender protects audio from the loss its receiver reports ([`protect`]), how fast it may
-//! send video ([`rate`]), how much of it it may resend ([`resend`]), how connectivity
-//! checks get through a lossy link ([`setup`]) and how repairs do ([`repair`]). Sans-IO: time is always a parameter.
+//! send video ([`rate`]) from loss that late packets do not inflate ([`late`]) and from what
+//! round trips say ([`rtt`]), how much of it it may resend ([`resend`]), how connectivity
+//! checks get through a lossy link ([`setup`]) and how repairs do ([`repair`]). Sans-IO:
+//! time is always a parameter.
 
 pub mod dtls;
+pub mod late;
 pub mod protect;
 pub mod rate;
 pub mod repair;
 pub mod resend;
+pub mod rtt;
 pub mod setup;

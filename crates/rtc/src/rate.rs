@@ -15,6 +15,8 @@
 
 use std::time::Duration;
 
+use crate::rtt::RoundTrips;
+
 /// Loss above which the rate is cut…
 const CUT_ABOVE: f32 = 0.03;
 /// …and below which it grows (between the two it holds).
@@ -60,10 +62,7 @@ pub struct LossRate {
     ceiling: Option<u64>,
     /// Reports since the last cut.
     since_cut: u8,
-    /// The least round trip seen: the link without a queue.
-    least_rtt: Option<Duration>,
-    /// The last few round trips, newest first.
-    recent_rtts: [Option<Duration>; 3],
+    round_trips: RoundTrips,
 }
 
 impl Default for LossRate {
@@ -74,8 +73,7 @@ impl Default for LossRate {
             own: None,
             ceiling: None,
             since_cut: u8::MAX,
-            least_rtt: None,
-            recent_rtts: [None; 3],
+            round_trips: RoundTrips::default(),
         }
     }
 }
@@ -87,23 +85,9 @@ impl LossRate {
     pub fn report(&mut self, loss: f32, rtt: Option<Duration>, wanted_bps: u64) -> Option<u64> {
         let rate = self.limit.unwrap_or(wanted_bps).min(wanted_bps);
         if let Some(r) = rtt {
-            self.least_rtt = Some(self.least_rtt.map_or(r, |l| l.min(r)));
-            self.recent_rtts.rotate_right(1);
-            self.recent_rtts[0] = Some(r);
+            self.round_trips.push(r);
         }
-        // A keyframe's burst lengthens one round trip; a standing queue all of them, by
-        // about as much. Round trips spread wider than half their rise are jitter.
-        let standing = self.recent_rtts.iter().copied().min().flatten();
-        let widest = self.recent_rtts.iter().copied().max().flatten();
-        let queued = standing
-            .zip(self.least_rtt)
-            .map_or(Duration::ZERO, |(r, l)| r.saturating_sub(l));
-        let spread = widest.zip(standing).map_or(Duration::ZERO, |(w, s)| w - s);
-        let queued = if spread * 2 > queued {
-            Duration::ZERO
-        } else {
-            queued
-        };
+        let queued = self.round_trips.queued();
         let settled = self.since_cut >= REPORTS_BETWEEN_CUTS || self.cut_at.is_none();
         self.since_cut = self.since_cut.saturating_add(1);
         if loss > CUT_ABOVE && !settled {

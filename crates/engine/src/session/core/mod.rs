@@ -229,6 +229,9 @@ pub struct Core {
     audio_loss: roomcast_rtc::protect::LossProtection,
     /// The rate each of our video streams may send at, from the loss reported on it.
     video_rates: HashMap<Stream, roomcast_rtc::rate::LossRate>,
+    /// The loss reported on each of our streams (and layers) beyond packets that are only
+    /// late, for the video rates.
+    late_loss: HashMap<(Mid, Option<str0m::media::Rid>), roomcast_rtc::late::LateLoss>,
     /// This round's receiver reports on our streams, judged together once all are in.
     loss_round: uplink::Round,
     /// What our uplink loses (all of it, congestion too), for its quality.
@@ -291,6 +294,7 @@ impl Core {
             available: Vec::new(),
             audio_loss: roomcast_rtc::protect::LossProtection::provisional(),
             video_rates: HashMap::new(),
+            late_loss: HashMap::new(),
             loss_round: Default::default(),
             uplink_loss: 0.0,
             repairs: Repairs::default(),
@@ -521,7 +525,7 @@ impl Core {
             Event::MediaEgressStats(s) => {
                 if let Some(loss) = s.loss {
                     self.repairs.report(s.timestamp, loss);
-                    self.loss_report(s.mid, s.rid, loss, s.rtt);
+                    self.loss_report(s.mid, s.rid, loss, s.remote.as_ref(), s.rtt);
                 }
             }
             Event::MediaData(data) => self.out.push_back(Output::Media {

@@ -1,6 +1,9 @@
 //! What our uplink loses and how our streams answer it. str0m hands out the loss the
 //! server's receiver reports give for each of our streams together, about once a second;
 //! they are judged as one round:
+//! - Packets that are only late (a jittery link lets them overtake one another) are counted
+//!   lost by the report in which they are missing; the video rates judge only the loss
+//!   beyond them (`roomcast_rtc::late::LateLoss`, one per stream).
 //! - The link's loss is best read on our audio: video's reports count the packets resends
 //!   brought back, so they show congestion late and little.
 //! - Video follows that loss with its send rate (`roomcast_rtc::rate::LossRate`, one per
@@ -14,6 +17,7 @@
 //!   keep the link overloaded.
 
 use str0m::media::Rid;
+use str0m::stats::RemoteIngressStats;
 
 use super::*;
 
@@ -23,20 +27,23 @@ const CONGESTED_KEYFRAME_GAP: Duration = Duration::from_secs(1);
 /// How much of the uplink's loss estimate a round without more loss keeps.
 const UPLINK_LOSS_FADE: f32 = 0.85;
 
-/// One round of receiver reports on our streams.
+/// One round of receiver reports on our streams: each stream's loss as reported, and (for
+/// the video rates) as far as late packets do not explain it.
 #[derive(Debug, Default)]
 pub(super) struct Round {
-    audio: Option<(Mid, f32)>,
-    video: Vec<(Stream, f32, Option<Duration>)>,
+    audio: Option<(Mid, f32, f32)>,
+    video: Vec<(Stream, f32, f32, Option<Duration>)>,
 }
 
 impl Core {
-    /// A receiver report on our `mid` (`rid`) says `loss` (0..1).
+    /// A receiver report on our `mid` (`rid`) says `loss` (0..1), and (`remote`) its
+    /// running totals.
     pub(super) fn loss_report(
         &mut self,
         mid: Mid,
         rid: Option<Rid>,
         loss: f32,
+        remote: Option<&RemoteIngressStats>,
         rtt: Option<Duration>,
     ) {
         let Some(track) = self.lines.get(&mid).map(|l| &l.track) else {
@@ -52,9 +59,21 @@ impl Core {
         } else {
             0.0
         };
-        match track.kind {
-            MediaKind::Audio => self.loss_round.audio = Some((mid, loss)),
-            MediaKind::Video if !small => self.loss_round.video.push((track.stream, loss, rtt)),
+        let (kind, stream) = (track.kind, track.stream);
+        let totals = remote.map(roomcast_rtc::late::totals);
+        let late = self.late_loss.entry((mid, rid)).or_default();
+        let mut beyond_late = late.report(loss, totals, rtt);
+        if kind == MediaKind::Audio && late.jittery() && self.audio_loss.protection().red {
+            // A packet RED rebuilt before its original arrived stays counted lost (the
+            // receiver takes the original for a duplicate): on a jittery link that loses
+            // nothing, audio's reports then say 50–70 %. The video's own reports decide.
+            beyond_late = 0.0;
+        }
+        match kind {
+            MediaKind::Audio => self.loss_round.audio = Some((mid, loss, beyond_late)),
+            MediaKind::Video if !small => {
+                self.loss_round.video.push((stream, loss, beyond_late, rtt))
+            }
             MediaKind::Video => {}
         }
     }
@@ -65,16 +84,17 @@ impl Core {
         if audio.is_none() && video.is_empty() {
             return;
         }
-        let link_loss = audio.map_or(0.0, |(_, l)| l);
+        let link_loss = audio.map_or(0.0, |a| a.1);
         // What the uplink loses, congestion included, for its quality: at once when it rises,
         // fading when it falls.
         let seen = video.iter().map(|v| v.1).fold(link_loss, f32::max);
         self.uplink_loss = seen.max(UPLINK_LOSS_FADE * self.uplink_loss);
-        for (stream, loss, rtt) in video {
-            self.video_loss_report(stream, loss.max(link_loss), rtt);
+        let link_beyond_late = audio.map_or(0.0, |a| a.2);
+        for (stream, _, beyond_late, rtt) in video {
+            self.video_loss_report(stream, beyond_late.max(link_beyond_late), rtt);
         }
         self.judge_repairs();
-        let Some((mid, loss)) = audio else {
+        let Some((mid, loss, _)) = audio else {
             return;
         };
         let was = self.audio_loss.protection();
