@@ -12,6 +12,9 @@
 //!   the audio that shares it.
 //! - It stays a little under the rate that last went wrong, and only now and then probes
 //!   past it.
+//! - While the link loses packets, it leaves room for repairs: str0m gives a missing packet
+//!   up once 100 newer ones are in, so those 100 must span two of the longest recent round
+//!   trips.
 
 use std::time::Duration;
 
@@ -47,6 +50,16 @@ const QUEUE_DRAINS: Duration = Duration::from_millis(60);
 const DRAIN: f64 = 0.92;
 /// Below this a picture is not worth sending.
 pub const FLOOR_BPS: u64 = 50_000;
+/// str0m's receiver asks for a missing packet again only until 100 newer ones have come in
+/// (fixed in str0m); after that the packet is lost for good and the picture stops until a
+/// keyframe. While the link loses packets, the rate leaves room for this many of the
+/// longest recent round trips within those 100 packets…
+const NACK_WINDOW_PACKETS: u64 = 100;
+const REPAIR_TRIES: f64 = 2.0;
+/// …for this many reports after the last one that said so.
+const LOSSY_FOR: u8 = 10;
+/// Until the stream's own packets say otherwise (str0m's usual video packet).
+const PACKET_BYTES: u64 = 1_100;
 
 /// The send rate of one video stream, from its receiver reports.
 #[derive(Debug, Clone)]
@@ -63,6 +76,12 @@ pub struct LossRate {
     /// Reports since the last cut.
     since_cut: u8,
     round_trips: RoundTrips,
+    /// Reports since one said the link loses packets ([`observe`](Self::observe)).
+    since_loss: u8,
+    /// The mean size of the stream's packets.
+    packet_bytes: u64,
+    /// The most the repair window allows, while it is below what the encoder wants.
+    window: Option<u64>,
 }
 
 impl Default for LossRate {
@@ -74,6 +93,9 @@ impl Default for LossRate {
             ceiling: None,
             since_cut: u8::MAX,
             round_trips: RoundTrips::default(),
+            since_loss: u8::MAX,
+            packet_bytes: PACKET_BYTES,
+            window: None,
         }
     }
 }
@@ -83,10 +105,14 @@ impl LossRate {
     /// trip time it measured, while the encoder wants `wanted_bps`. Returns the limit now
     /// (None: send what it wants).
     pub fn report(&mut self, loss: f32, rtt: Option<Duration>, wanted_bps: u64) -> Option<u64> {
-        let rate = self.limit.unwrap_or(wanted_bps).min(wanted_bps);
         if let Some(r) = rtt {
             self.round_trips.push(r);
         }
+        self.window = self
+            .repair_window()
+            .filter(|w| *w < wanted_bps && self.since_loss < LOSSY_FOR);
+        let wanted_bps = self.window.unwrap_or(wanted_bps);
+        let rate = self.limit.unwrap_or(wanted_bps).min(wanted_bps);
         let queued = self.round_trips.queued();
         let settled = self.since_cut >= REPORTS_BETWEEN_CUTS || self.cut_at.is_none();
         self.since_cut = self.since_cut.saturating_add(1);
@@ -151,11 +177,37 @@ impl LossRate {
                 self.limit = (grown < wanted_bps).then_some(grown);
             }
         }
-        self.limit
+        self.limit()
     }
 
+    /// What the stream may send now (None: what it wants).
     pub fn limit(&self) -> Option<u64> {
-        self.limit
+        match (self.limit, self.window) {
+            (Some(l), Some(w)) => Some(l.min(w)),
+            (l, w) => l.or(w),
+        }
+    }
+
+    /// What a report says besides the loss [`report`](Self::report) judges: the loss as
+    /// reported (late packets included: they too are lost once 100 newer ones are in), and
+    /// how long the stream's packets are on average.
+    pub fn observe(&mut self, reported_loss: f32, packet_bytes: Option<u64>) {
+        self.since_loss = if reported_loss > GROW_BELOW {
+            0
+        } else {
+            self.since_loss.saturating_add(1)
+        };
+        if let Some(b) = packet_bytes {
+            self.packet_bytes = b.max(1);
+        }
+    }
+
+    /// The most that leaves two of the longest recent round trips within str0m's window of
+    /// 100 packets (None: no round trip measured yet).
+    fn repair_window(&self) -> Option<u64> {
+        let longest = self.round_trips.longest()?.as_secs_f64().max(0.001);
+        let bps = (NACK_WINDOW_PACKETS * self.packet_bytes * 8) as f64 / (REPAIR_TRIES * longest);
+        Some((bps as u64).max(FLOOR_BPS))
     }
 
     /// Whether the rate was just cut for congestion (this report or the two after it, which
@@ -301,6 +353,35 @@ mod tests {
         }
         let last = limits.last().copied().flatten();
         assert!(last.is_none_or(|l| l > cut), "{cut} -> {limits:?}");
+    }
+
+    #[test]
+    fn a_lossy_link_with_long_round_trips_leaves_room_for_repairs() {
+        let mut r = LossRate::default();
+        let report = |r: &mut LossRate, reported: f32, rtt: u64| {
+            r.observe(reported, Some(1_000));
+            r.report(0.0, Some(Duration::from_millis(rtt)), 1_200_000)
+        };
+        // Clean, however long the round trips: no limit.
+        for _ in 0..5 {
+            assert_eq!(report(&mut r, 0.0, 1_250), None);
+        }
+        // Lossy with round trips up to 1.25 s: 100 packets of 1,000 bytes take at least
+        // two of them, 320 kbit/s.
+        let limit = report(&mut r, 0.1, 400).expect("limited");
+        assert_eq!(limit, 320_000);
+        // Short round trips leave room for all the camera wants, once the long ones are
+        // out of the recent ten.
+        for _ in 0..10 {
+            report(&mut r, 0.1, 40);
+        }
+        assert_eq!(report(&mut r, 0.1, 40), None);
+        // And the loss gone for ten reports, long round trips limit nothing either.
+        report(&mut r, 0.1, 1_250);
+        for _ in 0..9 {
+            assert!(report(&mut r, 0.0, 1_250).is_some());
+        }
+        assert_eq!(report(&mut r, 0.0, 1_250), None);
     }
 
     #[test]

@@ -43,6 +43,11 @@ impl RoundTrips {
         }
     }
 
+    /// The longest of the latest round trips.
+    pub fn longest(&self) -> Option<Duration> {
+        self.recent.iter().flatten().max().copied()
+    }
+
     /// How much the link's delay swings from one report to the next: the median step
     /// between recent round trips, or between every other one if that is less. (str0m's
     /// round trips on a clean virtual link alternate between two values, 40 and 120 ms, for

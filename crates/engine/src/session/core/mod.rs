@@ -525,7 +525,8 @@ impl Core {
             Event::MediaEgressStats(s) => {
                 if let Some(loss) = s.loss {
                     self.repairs.report(s.timestamp, loss);
-                    self.loss_report(s.mid, s.rid, loss, s.remote.as_ref(), s.rtt);
+                    let sent = (s.packets > 0).then(|| s.bytes / s.packets);
+                    self.loss_report(s.mid, s.rid, loss, s.remote.as_ref(), sent, s.rtt);
                 }
             }
             Event::MediaData(data) => self.out.push_back(Output::Media {
