@@ -158,8 +158,7 @@ impl Core {
     pub(super) fn judge_repairs(&mut self) {
         let unjudged = self.video_rates.is_empty();
         let cut = self.video_rates.values().any(|r| r.congested());
-        self.repairs
-            .hold_resends((unjudged || cut) && std::env::var("NOHOLD").is_err());
+        self.repairs.hold_resends(unjudged || cut);
     }
 
     /// Our video on `stream` lost `loss`: its capture gets the rate the loss allows.
