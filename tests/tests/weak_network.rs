@@ -507,9 +507,10 @@ fn a_publisher_on_a_lossy_uplink_is_protected_from_its_first_packet() {
 }
 
 #[test]
-fn at_seventy_percent_downlink_loss_three_quarters_of_the_audio_arrives() {
-    // Four earlier frames ride in every packet while the loss lasts: a frame is gone only
-    // when five packets in a row are (17 % at 70 % random loss).
+fn at_seventy_percent_downlink_loss_nearly_all_the_audio_arrives() {
+    // Four earlier frames ride in every packet while the loss lasts, and at this loss each
+    // packet goes out three times: a frame is gone only when fifteen packets in a row are.
+    // With RED alone (five) 17 % of frames were lost, and 76-83 % arrived; now 98.7-99.6 %.
     // Setup at 70 % loss still fails now and then (str0m's own randomness varies runs): five
     // seeds, at least three must set up.
     let shares: Vec<Option<f64>> = (1..=5)
@@ -522,7 +523,7 @@ fn at_seventy_percent_downlink_loss_three_quarters_of_the_audio_arrives() {
         "calls set up in fewer than three of five runs: {shares:?}"
     );
     for s in got {
-        assert!(s >= 0.65, "{shares:?}");
+        assert!(s >= 0.95, "{shares:?}");
     }
 }
 
@@ -922,21 +923,26 @@ fn on_a_clean_network_speech_arrives_as_the_codec_left_it() {
     assert!(call >= 4.2, "PESQ-WB {call:.2} on a clean call");
 }
 
+/// Alice reads speech to Bob through the links `links` sets: PESQ-WB of what Bob heard
+/// (None without espeak-ng or the `pesq` package, which the test setup installs).
+fn speech_through(
+    seed: u64,
+    links: impl FnOnce(&mut World, usize, usize),
+) -> Option<(f64, roomcast_tests::world::speech::SpeechRun)> {
+    let speech = roomcast_tests::pesq::speech(25.0)?;
+    let run = roomcast_tests::world::speech::speech_call(seed, &speech, links);
+    Some((run.pesq?, run))
+}
+
 #[test]
 fn at_thirty_percent_loss_each_way_speech_stays_clear() {
-    use roomcast_tests::pesq::speech;
-    use roomcast_tests::world::speech::speech_call;
-    let Some(speech) = speech(25.0) else {
-        return;
-    };
-    let run = speech_call(4, &speech, |w, alice, bob| {
+    let Some((pesq, run)) = speech_through(4, |w, alice, bob| {
         for i in [alice, bob] {
             let addr = w.clients[i].addr;
             w.net
                 .set_link(addr, Impairment::loss(0.3), Impairment::loss(0.3));
         }
-    });
-    let Some(pesq) = run.pesq else {
+    }) else {
         return;
     };
     println!("PESQ-WB at 30 % loss each way {pesq:.2}; {run:?}");
@@ -945,4 +951,18 @@ fn at_thirty_percent_loss_each_way_speech_stays_clear() {
     // each time its target moved.
     assert!(pesq >= 3.2, "PESQ-WB {pesq:.2}: {run:?}");
     assert!(run.delay_ms < 250.0, "mouth to ear {:.0} ms", run.delay_ms);
+}
+
+#[test]
+fn at_seventy_percent_downlink_loss_speech_stays_clear() {
+    let Some((pesq, run)) = speech_through(2, |w, _, bob| {
+        let addr = w.clients[bob].addr;
+        w.net
+            .set_link(addr, Impairment::default(), Impairment::loss(0.7));
+    }) else {
+        return;
+    };
+    println!("PESQ-WB at 70 % downlink loss {pesq:.2}; {run:?}");
+    // With RED alone: 1.24-1.35 (a fifth of the frames concealed).
+    assert!(pesq >= 3.0, "PESQ-WB {pesq:.2}: {run:?}");
 }

@@ -23,15 +23,13 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::rtt::RoundTrips;
+use crate::rtt::{JITTERY, RoundTrips};
 
 /// How many recent reports say how many packets are on their way at a time.
 const REMEMBER: usize = 20;
 /// At most this share of an interval (about a second) per second of the round trips' swing
-/// is taken for packets on their way…
+/// is taken for packets on their way, once the link is [`JITTERY`].
 const LATE_PER_SWING: f32 = 1.5;
-/// …once they swing by more than this (behind a full cap they swing by a few ms).
-const JITTERY: Duration = Duration::from_millis(50);
 
 /// The loss of one sent stream, from its receiver reports.
 #[derive(Debug, Clone, Default)]

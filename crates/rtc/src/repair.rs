@@ -11,8 +11,13 @@
 //! fills the link holds its resends back ([`Repairs::hold_resends`]). A receiver drops a
 //! copy it already had before str0m sees it ([`Repairs::is_copy`]), so str0m handles each
 //! NACK and report once, as it would without copies (it has no replay check for RTCP).
-//! Original media is never copied: the extra bytes are the resends' share (roughly the loss)
-//! plus RTCP, and only while the loss lasts.
+//! Video is never copied: the extra bytes are the resends' share (roughly the loss) plus
+//! RTCP, and only while the loss lasts.
+//!
+//! Audio is, where RED's four earlier frames are not enough: from 50 % loss of the link it
+//! goes out twice, from 60 % three times (at 70 % a frame is then lost only if fifteen
+//! packets are, instead of five: 17 % of frames). That is two or three times RED's bytes,
+//! paid only on such a link, and not on a jittery one (`AudioCopies`).
 //!
 //! The loss is what the resends show: each second, resent packets per packet of video sent
 //! (or received), and for what we send, the receiver reports too. Those alone cannot tell:
@@ -24,6 +29,8 @@ use std::time::{Duration, Instant};
 use str0m::Rtc;
 use str0m::net::Transmit;
 
+use crate::rtt::{JITTERY, RoundTrips};
+
 /// From this estimated loss on, repairs go out twice…
 pub const COPY_FROM: f32 = 0.05;
 /// …until the estimate falls below this one.
@@ -34,9 +41,15 @@ const FADE_PER_SEC: f32 = 0.85;
 const ROUND: Duration = Duration::from_secs(1);
 /// …and how many video packets it needs to mean something.
 const MIN_PACKETS: u32 = 10;
-/// How many received repairs are remembered to tell a copy: copies come back to back, but
-/// jitter can put many packets between them.
-const REMEMBERED: usize = 64;
+/// From this loss of the link on, audio goes out twice as well…
+const AUDIO_TWICE_FROM: f32 = 0.5;
+/// …from this one on three times…
+const AUDIO_THRICE_FROM: f32 = 0.6;
+/// …and once again below this one.
+const AUDIO_ONCE_BELOW: f32 = 0.35;
+/// How many received repairs and audio packets are remembered to tell a copy: copies come
+/// back to back, but jitter can put many packets between them (some 4 s of audio).
+const REMEMBERED: usize = 256;
 
 /// What a datagram is, as far as repairs go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +60,8 @@ enum Kind {
     /// padding on the RTX stream, and copying them would mislead the estimate.
     Resend,
     Rtcp,
+    /// Audio (Opus, plain or in RED).
+    Audio,
     Other,
 }
 
@@ -104,6 +119,64 @@ impl Loss {
     }
 }
 
+/// How many times audio goes out. The reports on audio count a packet as received if any
+/// of its transmissions arrived, so they show the link's loss raised to the number of
+/// transmissions: at 70 % loss and two, 49 %. The link's loss is read back from that (else
+/// sending more would look like a better link, and copying would stop).
+///
+/// On a jittery link the reports cannot be trusted: a packet RED rebuilt before its original
+/// arrived stays counted lost, and 0–1000 ms of jitter read as 57–69 % loss. While the round
+/// trips swing, audio goes out once (nothing is lost there that copies would bring back;
+/// on a link both jittery and very lossy, RED alone has to do).
+#[derive(Debug, Clone)]
+struct AudioCopies {
+    link: Loss,
+    transmissions: u8,
+    round_trips: RoundTrips,
+}
+
+impl Default for AudioCopies {
+    fn default() -> Self {
+        Self {
+            link: Loss::default(),
+            transmissions: 1,
+            round_trips: RoundTrips::default(),
+        }
+    }
+}
+
+impl AudioCopies {
+    fn report(&mut self, now: Instant, fraction: f32, rtt: Option<Duration>) {
+        if let Some(r) = rtt {
+            self.round_trips.push(r);
+        }
+        let fraction = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self.link
+            .measure(now, fraction.powf(1.0 / f32::from(self.transmissions)));
+        let loss = self.link.value;
+        // Until three round trips say whether the link is jittery, copying does not start.
+        // Without any (our sender reports do not get through: that is loss) it may.
+        let known = self.round_trips.known();
+        let jittery = known >= 3 && self.round_trips.swing() > JITTERY;
+        let unsure = (1..3).contains(&known) && self.transmissions == 1;
+        self.transmissions = if jittery || unsure {
+            1
+        } else if loss >= AUDIO_THRICE_FROM {
+            3
+        } else if loss >= AUDIO_TWICE_FROM {
+            self.transmissions.max(2)
+        } else if loss < AUDIO_ONCE_BELOW {
+            1
+        } else {
+            self.transmissions.min(2)
+        };
+    }
+}
+
 /// One link's copying of repairs, on either end. Each direction decides its own copies:
 /// resends are copied while what we send is lost (receiver reports, our resends), RTCP while
 /// what we receive is (we are sending NACKs: the resends that come in). RTCP that carries
@@ -112,8 +185,11 @@ impl Loss {
 pub struct Repairs {
     outgoing: Loss,
     incoming: Loss,
+    audio: AudioCopies,
     /// Whether resends may be copied at all (see [`Repairs::hold_resends`]).
     resends_held: bool,
+    /// Whether audio may be copied at all (see [`Repairs::hold_audio`]).
+    audio_held: bool,
     round_since: Option<Instant>,
     sent: Count,
     received: Count,
@@ -127,7 +203,9 @@ impl Default for Repairs {
         Self {
             outgoing: Loss::default(),
             incoming: Loss::default(),
+            audio: AudioCopies::default(),
             resends_held: false,
+            audio_held: false,
             round_since: None,
             sent: Count::default(),
             received: Count::default(),
@@ -143,11 +221,32 @@ impl Repairs {
         self.outgoing.measure(now, fraction);
     }
 
+    /// The same for a report on audio, with the round trip it measured.
+    pub fn report_audio(&mut self, now: Instant, fraction: f32, rtt: Option<Duration>) {
+        self.report(now, fraction);
+        self.audio.report(now, fraction, rtt);
+    }
+
     /// For a sender that controls its own video rate: no copies of resends while that rate
     /// is being cut because the link is full, or has had no verdict yet. Loss is then a
     /// queue overflowing, and copies only add to what it drops.
     pub fn hold_resends(&mut self, held: bool) {
         self.resends_held = held;
+    }
+
+    /// For a sender that controls its own video rate: no copies of audio while that rate is
+    /// being cut because the link is full (a full link loses as much, and copies add to it).
+    pub fn hold_audio(&mut self, held: bool) {
+        self.audio_held = held;
+    }
+
+    /// How many copies of each audio packet go out now, besides the packet.
+    pub fn audio_copies(&self) -> usize {
+        if self.audio_held {
+            0
+        } else {
+            usize::from(self.audio.transmissions - 1)
+        }
     }
 
     /// Whether resends go out twice now.
@@ -160,24 +259,25 @@ impl Repairs {
         self.incoming.lossy
     }
 
-    /// `t` goes out at `now`: its copy to send right after it, if it is a repair and the link
-    /// is lossy.
-    pub fn copy_of(&mut self, now: Instant, t: &Transmit, rtc: &Rtc) -> Option<Transmit> {
+    /// `t` goes out at `now`: the copies to send right after it, if it is a repair or audio
+    /// and the link is lossy.
+    pub fn copies_of(&mut self, now: Instant, t: &Transmit, rtc: &Rtc) -> Vec<Transmit> {
         let kind = kind(&t.contents, rtc);
         self.count(now);
         self.sent.add(kind);
-        let copy = match kind {
-            Kind::Resend => self.copying_resends(),
-            Kind::Rtcp => self.copying_rtcp(),
-            Kind::Video | Kind::Other => false,
+        let copies = match kind {
+            Kind::Resend => usize::from(self.copying_resends()),
+            Kind::Rtcp => usize::from(self.copying_rtcp()),
+            Kind::Audio => self.audio_copies(),
+            Kind::Video | Kind::Other => 0,
         };
-        copy.then(|| crate::setup::copy(t))
+        (0..copies).map(|_| crate::setup::copy(t)).collect()
     }
 
     /// Whether a datagram received at `now` is the copy of a repair we already had (drop it).
     pub fn is_copy(&mut self, now: Instant, datagram: &[u8], rtc: &Rtc) -> bool {
         let kind = kind(datagram, rtc);
-        if matches!(kind, Kind::Resend | Kind::Rtcp) {
+        if matches!(kind, Kind::Resend | Kind::Rtcp | Kind::Audio) {
             // SRTP and SRTCP end in an authentication tag: the same tail is the same packet.
             let tail = &datagram[datagram.len() - 10..];
             let mut key = datagram.len() as u128;
@@ -220,6 +320,9 @@ fn kind(d: &[u8], rtc: &Rtc) -> Kind {
     let padding = d[0] & 0x20 != 0;
     let pt = d[1] & 0x7F;
     for p in rtc.codec_config().params() {
+        if p.spec().codec.is_audio() && (*p.pt() == pt || p.red().is_some_and(|r| *r == pt)) {
+            return Kind::Audio;
+        }
         let Some(resend) = p.resend() else {
             continue;
         };
@@ -281,20 +384,21 @@ mod tests {
         let (rtc, now) = (rtc(), Instant::now());
         let mut r = lossy(now, &rtc);
         let resend = transmit(rtp(rtx_pt(&rtc), 1));
-        let copy = r.copy_of(now, &resend, &rtc).expect("a resend is copied");
-        assert_eq!(*copy.contents, *resend.contents);
+        let copies = r.copies_of(now, &resend, &rtc);
+        assert_eq!(copies.len(), 1, "a resend is copied");
+        assert_eq!(*copies[0].contents, *resend.contents);
         let rtcp = transmit(rtp(201, 2));
-        assert!(r.copy_of(now, &rtcp, &rtc).is_some(), "RTCP is copied");
+        assert!(r.copies_of(now, &rtcp, &rtc).len() == 1, "RTCP is copied");
         let media = transmit(rtp(video_pt(&rtc), 3));
-        assert!(r.copy_of(now, &media, &rtc).is_none(), "media is not");
+        assert!(r.copies_of(now, &media, &rtc).is_empty(), "media is not");
         let mut probe = rtp(rtx_pt(&rtc), 4);
         probe[0] |= 0x20;
         assert!(
-            r.copy_of(now, &transmit(probe), &rtc).is_none(),
+            r.copies_of(now, &transmit(probe), &rtc).is_empty(),
             "padding is not"
         );
         let stun = transmit(vec![0; 40]);
-        assert!(r.copy_of(now, &stun, &rtc).is_none());
+        assert!(r.copies_of(now, &stun, &rtc).is_empty());
     }
 
     /// Second `n` (from `start`) of `video` packets and `resends`, sent or received.
@@ -308,7 +412,7 @@ mod tests {
             let when = at + ROUND * i as u32 / (video + resends);
             let d = rtp(pt, i as u32 + 1000 * n);
             if sent {
-                r.copy_of(when, &transmit(d), rtc);
+                r.copies_of(when, &transmit(d), rtc);
             } else {
                 assert!(!r.is_copy(when, &d, rtc));
             }
@@ -327,14 +431,14 @@ mod tests {
         assert!(!r.copying_resends(), "3 %");
         second(&mut r, &rtc, now, 2, (100, 20), true);
         second(&mut r, &rtc, now, 3, (100, 0), true);
-        assert!(r.copy_of(now, &resend, &rtc).is_some());
-        assert!(r.copy_of(now, &rtcp, &rtc).is_none());
+        assert!(r.copies_of(now, &resend, &rtc).len() == 1);
+        assert!(r.copies_of(now, &rtcp, &rtc).is_empty());
         // A fifth of what we receive comes by resend: we are sending NACKs, so RTCP is copied.
         let mut r = Repairs::default();
         second(&mut r, &rtc, now, 0, (100, 20), false);
         second(&mut r, &rtc, now, 1, (100, 0), false);
-        assert!(r.copy_of(now, &resend, &rtc).is_none());
-        assert!(r.copy_of(now, &rtcp, &rtc).is_some());
+        assert!(r.copies_of(now, &resend, &rtc).is_empty());
+        assert!(r.copies_of(now, &rtcp, &rtc).len() == 1);
         // A receiver report alone is about what we send.
         let mut r = Repairs::default();
         r.report(now, 0.2);
@@ -353,13 +457,13 @@ mod tests {
         let resend = transmit(rtp(rtx_pt(&rtc), 1));
         let rtcp = transmit(rtp(201, 2));
         r.hold_resends(true);
-        assert!(r.copy_of(now, &resend, &rtc).is_none());
+        assert!(r.copies_of(now, &resend, &rtc).is_empty());
         assert!(
-            r.copy_of(now, &rtcp, &rtc).is_some(),
+            r.copies_of(now, &rtcp, &rtc).len() == 1,
             "NACKs still go twice"
         );
         r.hold_resends(false);
-        assert!(r.copy_of(now, &resend, &rtc).is_some());
+        assert!(r.copies_of(now, &resend, &rtc).len() == 1);
     }
 
     #[test]
@@ -370,10 +474,10 @@ mod tests {
         second(&mut r, &rtc, now, 0, (100, 1), false);
         second(&mut r, &rtc, now, 1, (100, 1), false);
         assert!(
-            r.copy_of(now, &transmit(rtp(rtx_pt(&rtc), 1)), &rtc)
-                .is_none()
+            r.copies_of(now, &transmit(rtp(rtx_pt(&rtc), 1)), &rtc)
+                .is_empty()
         );
-        assert!(r.copy_of(now, &transmit(rtp(201, 2)), &rtc).is_none());
+        assert!(r.copies_of(now, &transmit(rtp(201, 2)), &rtc).is_empty());
     }
 
     #[test]
@@ -389,6 +493,82 @@ mod tests {
         assert!(r.copying_resends(), "hysteresis between 2 % and 5 %");
         r.report(now + Duration::from_secs(15), 0.0);
         assert!(!r.copying_resends());
+    }
+
+    /// `n` reports on audio, a second apart from `start`, from a link losing `link` (a packet
+    /// is reported lost if all its transmissions were), with round trips from `rtt` (report
+    /// index -> round trip).
+    fn audio_reports(
+        r: &mut Repairs,
+        start: Instant,
+        n: u32,
+        link: f32,
+        rtt: impl Fn(u32) -> Option<Duration>,
+    ) {
+        for i in 0..n {
+            let reported = link.powi(r.audio_copies() as i32 + 1);
+            r.report_audio(start + Duration::from_secs(u64::from(i)), reported, rtt(i));
+        }
+    }
+
+    #[test]
+    fn audio_goes_out_two_or_three_times_on_a_very_lossy_steady_link() {
+        let (rtc, now) = (rtc(), Instant::now());
+        let opus = rtc
+            .codec_config()
+            .params()
+            .iter()
+            .find(|p| p.spec().codec.is_audio())
+            .map(|p| *p.pt())
+            .expect("Opus");
+        let audio = transmit(rtp(opus, 1));
+        let steady = |_| Some(Duration::from_millis(40));
+        // 30 %: RED is enough.
+        let mut r = Repairs::default();
+        audio_reports(&mut r, now, 5, 0.3, steady);
+        assert!(r.copies_of(now, &audio, &rtc).is_empty());
+        // 70 %: three times. The reports then say 34 % (a packet is lost only if all three
+        // are), which is still the same link: three times it stays.
+        let mut r = Repairs::default();
+        audio_reports(&mut r, now, 15, 0.7, steady);
+        assert_eq!(r.copies_of(now, &audio, &rtc).len(), 2);
+        // 55 %: twice.
+        let mut r = Repairs::default();
+        audio_reports(&mut r, now, 5, 0.55, steady);
+        assert_eq!(r.audio_copies(), 1);
+        // The link recovers: once again.
+        audio_reports(&mut r, now + Duration::from_secs(5), 20, 0.0, steady);
+        assert_eq!(r.audio_copies(), 0);
+        // Held while our own video overfills the link.
+        let mut r = Repairs::default();
+        audio_reports(&mut r, now, 5, 0.7, steady);
+        r.hold_audio(true);
+        assert!(r.copies_of(now, &audio, &rtc).is_empty());
+        // Without any round trip (our reports do not get through either): copies. With
+        // one or two, not yet.
+        let mut r = Repairs::default();
+        audio_reports(&mut r, now, 3, 0.7, |_| None);
+        assert_eq!(r.audio_copies(), 2);
+        let mut r = Repairs::default();
+        audio_reports(&mut r, now, 2, 0.7, steady);
+        assert_eq!(r.audio_copies(), 0);
+    }
+
+    #[test]
+    fn on_a_jittery_link_audio_goes_out_once_whatever_the_reports_say() {
+        // 0–1000 ms of jitter: a packet RED rebuilt before its original arrived counts as
+        // lost, and reports say 60 % on a link that loses nothing.
+        let now = Instant::now();
+        let jittery = |i: u32| {
+            Some(Duration::from_millis(
+                [100, 900, 400, 1200, 250][i as usize % 5],
+            ))
+        };
+        let mut r = Repairs::default();
+        for i in 0..10 {
+            r.report_audio(now + Duration::from_secs(i), 0.6, jittery(i as u32));
+            assert_eq!(r.audio_copies(), 0, "after {} reports", i + 1);
+        }
     }
 
     #[test]

@@ -12,6 +12,10 @@ const STANDING: usize = 3;
 /// queue.
 const JITTER_STEPS: u32 = 3;
 
+/// Round trips that swing by more than this from one report to the next mean a jittery
+/// link (behind a full cap they swing by a few ms).
+pub const JITTERY: Duration = Duration::from_millis(50);
+
 /// The round trips one stream's receiver reports measured.
 #[derive(Debug, Clone, Default)]
 pub struct RoundTrips {
@@ -41,6 +45,11 @@ impl RoundTrips {
         } else {
             Duration::ZERO
         }
+    }
+
+    /// How many of the latest round trips there are (at most ten).
+    pub fn known(&self) -> usize {
+        self.recent.iter().flatten().count()
     }
 
     /// The longest of the latest round trips.

@@ -506,7 +506,7 @@ impl Worker {
                 Ok(Output::Transmit(t)) => {
                     let copies = roomcast_rtc::setup::extra_copies(&t, peer.connected);
                     let mut copies: Vec<Transmit> = copies.collect();
-                    copies.extend(peer.repairs.copy_of(now, &t, &peer.rtc));
+                    copies.extend(peer.repairs.copies_of(now, &t, &peer.rtc));
                     let sent = 1 + copies.len() as u64;
                     self.stats.datagrams_out.fetch_add(sent, Ordering::Relaxed);
                     self.outbox.push(t);
@@ -533,7 +533,23 @@ impl Worker {
                     }),
                     Event::MediaEgressStats(s) => {
                         if let Some(loss) = s.loss {
-                            peer.repairs.report(s.timestamp, loss);
+                            let audio = matches!(
+                                peer.uses.get(&s.mid),
+                                Some(
+                                    Use::Subscribe {
+                                        kind: MediaKind::Audio,
+                                        ..
+                                    } | Use::Publish {
+                                        kind: MediaKind::Audio,
+                                        ..
+                                    }
+                                )
+                            );
+                            if audio {
+                                peer.repairs.report_audio(s.timestamp, loss, s.rtt);
+                            } else {
+                                peer.repairs.report(s.timestamp, loss);
+                            }
                             peer.loss_report(s.mid, loss);
                             if matches!(
                                 peer.uses.get(&s.mid),

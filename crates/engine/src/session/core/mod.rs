@@ -345,9 +345,8 @@ impl Core {
                     let up = self.connected && self.ice_lost.is_none();
                     let copies = roomcast_rtc::setup::extra_copies(&t, up);
                     self.out.extend(copies.map(Output::Transmit));
-                    if let Some(copy) = self.repairs.copy_of(self.now, &t, &self.rtc) {
-                        self.out.push_back(Output::Transmit(copy));
-                    }
+                    let copies = self.repairs.copies_of(self.now, &t, &self.rtc);
+                    self.out.extend(copies.into_iter().map(Output::Transmit));
                     return Some(Output::Transmit(t));
                 }
                 Ok(str0m::Output::Timeout(t)) => {
@@ -524,7 +523,15 @@ impl Core {
             }
             Event::MediaEgressStats(s) => {
                 if let Some(loss) = s.loss {
-                    self.repairs.report(s.timestamp, loss);
+                    let audio = self
+                        .lines
+                        .get(&s.mid)
+                        .is_some_and(|l| l.track.kind == MediaKind::Audio);
+                    if audio {
+                        self.repairs.report_audio(s.timestamp, loss, s.rtt);
+                    } else {
+                        self.repairs.report(s.timestamp, loss);
+                    }
                     let sent = (s.packets > 0).then(|| s.bytes / s.packets);
                     self.loss_report(s.mid, s.rid, loss, s.remote.as_ref(), sent, s.rtt);
                 }

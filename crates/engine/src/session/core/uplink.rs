@@ -159,6 +159,7 @@ impl Core {
         let unjudged = self.video_rates.is_empty();
         let cut = self.video_rates.values().any(|r| r.congested());
         self.repairs.hold_resends(unjudged || cut);
+        self.repairs.hold_audio(cut);
     }
 
     /// Our video on `stream` lost `loss`: its capture gets the rate the loss allows.
