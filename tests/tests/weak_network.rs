@@ -820,13 +820,13 @@ fn packets_that_are_only_late_do_not_sink_the_camera() {
     // 3–30 % per report here, where nothing is lost, and the camera ended at its 50 kbit/s
     // floor in every call. With a microphone, RED made it worse: a packet RED rebuilt before
     // its original arrived stays counted lost, and audio's reports said 50–70 %. Over 20 calls
-    // each the camera now ends at 160–600 kbit/s, and 142–600 with a microphone.
+    // each the camera now ends at 214–389 kbit/s, and 196–328 with a microphone (the room
+    // left for repairs holds it there: packets this late are lost to str0m as well).
     let alone: Vec<u32> = (1..=4).map(|s| camera_through_jitter(s, false)).collect();
     let talking: Vec<u32> = (5..=8).map(|s| camera_through_jitter(s, true)).collect();
     println!("camera alone: {alone:?} bit/s; with a microphone: {talking:?}");
-    assert!(alone.iter().all(|b| *b >= 120_000), "{alone:?}");
-    let mean = talking.iter().sum::<u32>() / 4;
-    assert!(mean >= 200_000, "{talking:?}");
+    assert!(alone.iter().all(|b| *b >= 150_000), "{alone:?}");
+    assert!(talking.iter().all(|b| *b >= 150_000), "{talking:?}");
 }
 
 #[test]
@@ -834,9 +834,10 @@ fn on_a_lossy_jittery_link_the_camera_leaves_room_for_repairs() {
     // str0m's receiver gives a missing packet up once 100 newer ones are in: at 600 kbit/s
     // that is 1.3 s, about one resend round trip through 0-700 ms of jitter each way, and
     // most packets lost for good had been asked for only twice or three times; each stops
-    // the picture until a keyframe. The camera now stays where 100 packets span two of the
-    // longest recent round trips. Freezes vary a lot from call to call (0-14 in 40 s), so
-    // this counts 40 calls: 173-202 now, 256-260 without the room (three runs each).
+    // the picture until a keyframe. The camera now stays where 100 packets span three of
+    // the longest recent round trips. Freezes vary a lot from call to call (0-14 in 40 s),
+    // so this counts 40 calls: 108-121 now, 173-202 with room for two round trips, 256-260
+    // without (three runs each).
     let mut stops = 0;
     for seed in 1..=40 {
         let bad = Impairment {
@@ -849,7 +850,7 @@ fn on_a_lossy_jittery_link_the_camera_leaves_room_for_repairs() {
         stops += freezes(&shown, w.now - Duration::from_secs(40), w.now).0;
     }
     println!("40 calls: {stops} freezes over 500 ms in their last 40 s");
-    assert!(stops <= 230, "{stops} freezes");
+    assert!(stops <= 150, "{stops} freezes");
 }
 
 #[test]
