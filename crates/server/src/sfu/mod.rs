@@ -533,31 +533,18 @@ impl Worker {
                     }),
                     Event::MediaEgressStats(s) => {
                         if let Some(loss) = s.loss {
-                            let audio = matches!(
-                                peer.uses.get(&s.mid),
-                                Some(
-                                    Use::Subscribe {
-                                        kind: MediaKind::Audio,
-                                        ..
-                                    } | Use::Publish {
-                                        kind: MediaKind::Audio,
-                                        ..
-                                    }
-                                )
-                            );
-                            if audio {
+                            // What we forward there (the server sends on no other m-line).
+                            let kind = match peer.uses.get(&s.mid) {
+                                Some(Use::Subscribe { kind, .. }) => Some(*kind),
+                                _ => None,
+                            };
+                            if kind == Some(MediaKind::Audio) {
                                 peer.repairs.report_audio(s.timestamp, loss, s.rtt);
                             } else {
                                 peer.repairs.report(s.timestamp, loss);
                             }
                             peer.loss_report(s.mid, loss);
-                            if matches!(
-                                peer.uses.get(&s.mid),
-                                Some(Use::Subscribe {
-                                    kind: MediaKind::Video,
-                                    ..
-                                })
-                            ) {
+                            if kind == Some(MediaKind::Video) {
                                 out.push(Forward::VideoLoss { member: id, loss });
                             }
                         }
