@@ -23,12 +23,12 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::rtt::{JITTERY, RoundTrips};
+use crate::rtt::RoundTrips;
 
 /// How many recent reports say how many packets are on their way at a time.
 const REMEMBER: usize = 20;
 /// At most this share of an interval (about a second) per second of the round trips' swing
-/// is taken for packets on their way, once the link is [`JITTERY`].
+/// is taken for packets on their way, once the link is jittery ([`RoundTrips::jittery`]).
 const LATE_PER_SWING: f32 = 1.5;
 
 /// The loss of one sent stream, from its receiver reports.
@@ -84,7 +84,7 @@ impl LateLoss {
 
     /// Whether the round trips show the link's delay swinging (packets overtake one another).
     pub fn jittery(&self) -> bool {
-        self.round_trips.swing() > JITTERY
+        self.round_trips.jittery()
     }
 
     /// The most of an interval's packets that the link's jitter could hold back.

@@ -14,3 +14,13 @@ pub mod repair;
 pub mod resend;
 pub mod rtt;
 pub mod setup;
+
+/// A loss fraction as a report gives it, made safe to compute with: within 0..=1, and 0 if
+/// it is not a number.
+pub fn loss_fraction(f: f32) -> f32 {
+    if f.is_finite() {
+        f.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}

@@ -85,11 +85,7 @@ impl LossProtection {
 
     /// A receiver report's fraction lost (0..=1) since the last one.
     pub fn report(&mut self, fraction: f32) -> Protection {
-        let fraction = if fraction.is_finite() {
-            fraction.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let fraction = crate::loss_fraction(fraction);
         self.loss = if fraction >= self.loss {
             fraction
         } else {

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use str0m::Rtc;
 use str0m::net::Transmit;
 
-use crate::rtt::{JITTERY, RoundTrips};
+use crate::rtt::RoundTrips;
 
 /// From this estimated loss on, repairs go out twice…
 pub const COPY_FROM: f32 = 0.05;
@@ -100,11 +100,7 @@ struct Loss {
 
 impl Loss {
     fn measure(&mut self, now: Instant, fraction: f32) {
-        let fraction = if fraction.is_finite() {
-            fraction.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let fraction = crate::loss_fraction(fraction);
         let faded = self.at.map_or(0.0, |at| {
             let secs = now.saturating_duration_since(at).as_secs_f32();
             self.value * FADE_PER_SEC.powf(secs)
@@ -150,18 +146,14 @@ impl AudioCopies {
         if let Some(r) = rtt {
             self.round_trips.push(r);
         }
-        let fraction = if fraction.is_finite() {
-            fraction.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let fraction = crate::loss_fraction(fraction);
         self.link
             .measure(now, fraction.powf(1.0 / f32::from(self.transmissions)));
         let loss = self.link.value;
         // Until three round trips say whether the link is jittery, copying does not start.
         // Without any (our sender reports do not get through: that is loss) it may.
         let known = self.round_trips.known();
-        let jittery = known >= 3 && self.round_trips.swing() > JITTERY;
+        let jittery = known >= 3 && self.round_trips.jittery();
         let unsure = (1..3).contains(&known) && self.transmissions == 1;
         self.transmissions = if jittery || unsure {
             1

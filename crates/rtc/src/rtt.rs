@@ -55,6 +55,11 @@ impl RoundTrips {
         }
     }
 
+    /// Whether the round trips swing by more than [`JITTERY`]: packets overtake one another.
+    pub fn jittery(&self) -> bool {
+        self.swing() > JITTERY
+    }
+
     /// How many of the latest round trips there are.
     pub fn known(&self) -> usize {
         self.recent.len()

@@ -55,11 +55,7 @@ impl Core {
         }
         // With simulcast, the big layer's reports speak for the stream.
         let small = rid.and_then(|r| VideoStreamType::from_rid(&r)) == Some(VideoStreamType::Small);
-        let loss = if loss.is_finite() {
-            loss.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let loss = roomcast_rtc::loss_fraction(loss);
         let (kind, stream) = (track.kind, track.stream);
         let totals = remote.map(roomcast_rtc::late::totals);
         let late = self.late_loss.entry((mid, rid)).or_default();
