@@ -426,9 +426,10 @@ fn main() {
          Video: Alice's 600 kbit/s camera through a link losing the given share each way and \
          delaying each datagram by 0–700 ms (three seeds); over Bob's last 40 s of a minute, the \
          gaps between frames shown longer than 500 ms, the longest gap, the share of Alice's \
-         frames shown (NACK/RTX resends, sent twice while the link is lossy; keyframes after \
-         holes) and how long the engine's \
-         video playout held a frame (median). Frames are shown when the playout releases them \
+         frames shown (the camera's packets sent twice while the server sees a tenth or more \
+         lost at random; NACK/RTX resends, sent twice while the link is lossy; keyframes after \
+         holes; above 100 % when the playout's hold shrinks within the 40 s) and how long the \
+         engine's video playout held a frame (median). Frames are shown when the playout releases them \
          (`video_shown`: the engine's `VideoPlayout` on the virtual clock); in brackets, the \
          same if each were shown as str0m handed it over, as before the playout.\n\n\
          | loss + jitter | freezes > 500 ms (as they came) | longest gap ms (as they came) | frames | held ms | target |\n|---|---|---|---|---|---|\n{}\n\n\

@@ -834,10 +834,11 @@ fn on_a_lossy_jittery_link_the_camera_leaves_room_for_repairs() {
     // str0m's receiver gives a missing packet up once 100 newer ones are in: at 600 kbit/s
     // that is 1.3 s, about one resend round trip through 0-700 ms of jitter each way, and
     // most packets lost for good had been asked for only twice or three times; each stops
-    // the picture until a keyframe. The camera now stays where 100 packets span three of
-    // the longest recent round trips. Freezes vary a lot from call to call (0-14 in 40 s),
-    // so this counts 40 calls: 108-121 now, 173-202 with room for two round trips, 256-260
-    // without (three runs each).
+    // the picture until a keyframe. The camera stays where 100 packets span three of the
+    // longest recent round trips, and its video goes out twice (a packet is then lost only
+    // if both copies are). Freezes vary a lot from call to call (0-14 in 40 s), so this
+    // counts 40 calls: 71-84 now, 108-121 with resends alone, 173-202 with room for two
+    // round trips, 256-260 without.
     let mut stops = 0;
     for seed in 1..=40 {
         let bad = Impairment {
@@ -850,7 +851,31 @@ fn on_a_lossy_jittery_link_the_camera_leaves_room_for_repairs() {
         stops += freezes(&shown, w.now - Duration::from_secs(40), w.now).0;
     }
     println!("40 calls: {stops} freezes over 500 ms in their last 40 s");
-    assert!(stops <= 150, "{stops} freezes");
+    assert!(stops <= 105, "{stops} freezes");
+}
+
+#[test]
+fn at_twenty_percent_random_loss_the_camera_neither_freezes_nor_sinks() {
+    // Resends alone: 4 freezes over 500 ms in 20 calls, and the camera ended at 91-328
+    // kbit/s (every report that showed the loss cut it again). With its packets going out
+    // twice once the server has seen three seconds of scattered loss, a packet is lost only
+    // if both copies are (4 %), resends bring back the rest and the rate grows: 0-2 freezes
+    // in 20 calls, and most cameras end at the 600 kbit/s they want.
+    let (mut stops, mut rates) = (0, Vec::new());
+    for seed in 1..=10 {
+        let lossy = Impairment {
+            loss: 0.2,
+            ..Impairment::default()
+        };
+        let w = World::camera_through(seed, lossy, 600_000, 60);
+        let shown = w.clients[1].video_shown(w.start);
+        stops += freezes(&shown, w.now - Duration::from_secs(40), w.now).0;
+        rates.push(w.video_bitrate(0).unwrap_or(0));
+    }
+    rates.sort_unstable();
+    println!("10 calls: {stops} freezes; camera at {rates:?} bit/s");
+    assert!(stops <= 1, "{stops} freezes");
+    assert!(rates[5] >= 400_000, "{rates:?}");
 }
 
 #[test]

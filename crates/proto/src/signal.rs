@@ -459,6 +459,11 @@ pub enum ServerMessage {
     /// To a publisher of a simulcast camera: which layers someone receives now. A layer
     /// nobody wants need not be encoded; both are wanted until this says otherwise.
     LayerDemand { big: bool, small: bool },
+    /// To a publisher of video, about once a second: the share of its video packets (first
+    /// transmissions) that never reached the server, however late (`video`), and of those
+    /// lost where the packet before had come (`scattered`: random loss, not runs). Its own
+    /// reports cannot tell: they count late packets lost and resent ones received.
+    UplinkLoss { video: f32, scattered: f32 },
 }
 
 impl ServerMessage {

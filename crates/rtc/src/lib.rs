@@ -3,9 +3,10 @@
 //! sender protects audio from the loss its receiver reports ([`protect`]), how fast it may
 //! send video ([`rate`]) from loss that late packets do not inflate ([`late`]) and from what
 //! round trips say ([`rtt`]), how much of it it may resend ([`resend`]), how connectivity
-//! checks get through a lossy link ([`setup`]) and how repairs do ([`repair`]). Sans-IO:
-//! time is always a parameter.
+//! checks get through a lossy link ([`setup`]) and how repairs do ([`repair`]), and what a
+//! receiver sees of its sender's loss ([`arrivals`]). Sans-IO: time is always a parameter.
 
+pub mod arrivals;
 pub mod dtls;
 pub mod late;
 pub mod protect;

@@ -213,6 +213,17 @@ impl LossRate {
         Some((bps as u64).max(FLOOR_BPS))
     }
 
+    /// Whether the latest round trip says packets wait in a queue (more than a busy
+    /// machine's scheduling adds): the link may be full even where no cut says so yet.
+    pub fn queueing(&self) -> bool {
+        !self.round_trips.jittery() && self.round_trips.queueing(QUEUE_DRAINS)
+    }
+
+    /// Whether the round trips swing as on a jittery link (a full cap holds them steady).
+    pub fn jittery(&self) -> bool {
+        self.round_trips.jittery()
+    }
+
     /// Whether the rate was just cut for congestion (this report or the two after it, which
     /// still cover time before the cut took effect): loss other streams on the link see
     /// meanwhile is ours, and the cut deals with it.

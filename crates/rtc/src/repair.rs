@@ -11,8 +11,23 @@
 //! fills the link holds its resends back ([`Repairs::hold_resends`]). A receiver drops a
 //! copy it already had before str0m sees it ([`Repairs::is_copy`]), so str0m handles each
 //! NACK and report once, as it would without copies (it has no replay check for RTCP).
-//! Video is never copied: the extra bytes are the resends' share (roughly the loss) plus
-//! RTCP, and only while the loss lasts.
+//! The extra bytes are the resends' share (roughly the loss) plus RTCP, and only while the
+//! loss lasts.
+//!
+//! Video itself goes out twice too while the link loses a tenth of it or more at random
+//! ([`Repairs::judge_video`]). Resends alone still froze the picture: at 20 % loss and
+//! 0–700 ms of jitter a packet lost twice waits two round trips of up to 1.4 s, longer than
+//! the playout holds frames, and one lost for good stops the picture until the next
+//! keyframe. Twice, a packet is lost only if both are (4 %). That doubles the video's bytes,
+//! so it is only for loss that is the link's own, not a queue overflowing:
+//! - The measure is the server's (`uplink_loss`, from [`crate::arrivals`]): the share of
+//!   packets lost while the one before came. A sender's own reports cannot tell: they count
+//!   late packets lost and resent ones received. A full queue loses runs, which copies sent
+//!   back to back would not survive either.
+//! - Three measures in a row must say so, and none counts while the sender's rate control
+//!   has no verdict, is cutting for congestion on a steady link, or its latest round trip
+//!   says packets queue ([`Repairs::hold_video`]). On a jittery link a cut is more often
+//!   the jitter's doing and does not stop copies (a full cap holds round trips steady).
 //!
 //! Audio is, where RED's four earlier frames are not enough: from 50 % loss of the link it
 //! goes out twice, from 60 % three times (at 70 % a frame is then lost only if fifteen
@@ -24,6 +39,7 @@
 //! str0m counts a packet that came back by a resend as received, so at 20 % loss on a short
 //! round trip they said 2–7 %.
 
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use str0m::Rtc;
@@ -47,9 +63,18 @@ const AUDIO_TWICE_FROM: f32 = 0.5;
 const AUDIO_THRICE_FROM: f32 = 0.6;
 /// …and once again below this one.
 const AUDIO_ONCE_BELOW: f32 = 0.35;
-/// How many received repairs and audio packets are remembered to tell a copy: copies come
-/// back to back, but jitter can put many packets between them (some 4 s of audio).
-const REMEMBERED: usize = 256;
+/// From this loss of the link on, video goes out twice…
+pub const VIDEO_TWICE_FROM: f32 = 0.1;
+/// …until it falls below this one.
+const VIDEO_ONCE_BELOW: f32 = 0.05;
+/// …once this many measures in a row said so.
+const VIDEO_TWICE_AFTER: u8 = 3;
+/// How much of that loss a second without a higher measure keeps.
+const VIDEO_FADE_PER_SEC: f32 = 0.5;
+/// How many received packets are remembered to tell a copy: copies come back to back, but
+/// jitter can put many packets between them (some 2 s of video and audio at 2 Mbit/s; a
+/// copy that comes later is left to str0m, like any duplicate the network makes).
+const REMEMBERED: usize = 1024;
 
 /// What a datagram is, as far as repairs go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,27 +114,54 @@ impl Count {
     }
 }
 
-/// The loss of one direction: rises at once, fades slowly; copies on from [`COPY_FROM`]
-/// until below [`COPY_UNTIL`].
-#[derive(Debug, Clone, Copy, Default)]
+/// The loss of one direction: rises at once, fades by `fade` a second; `lossy` from `from`
+/// until below `until` (for repairs: [`COPY_FROM`], [`COPY_UNTIL`]).
+#[derive(Debug, Clone, Copy)]
 struct Loss {
     value: f32,
     at: Option<Instant>,
     lossy: bool,
+    fade: f32,
+    from: f32,
+    until: f32,
+}
+
+impl Default for Loss {
+    fn default() -> Self {
+        Self {
+            value: 0.0,
+            at: None,
+            lossy: false,
+            fade: FADE_PER_SEC,
+            from: COPY_FROM,
+            until: COPY_UNTIL,
+        }
+    }
 }
 
 impl Loss {
+    /// The loss that decides whether video goes out twice: it has to be there now (a queue
+    /// overflowing stops losing soon after a cut), so it fades fast.
+    fn for_video() -> Self {
+        Self {
+            fade: VIDEO_FADE_PER_SEC,
+            from: VIDEO_TWICE_FROM,
+            until: VIDEO_ONCE_BELOW,
+            ..Self::default()
+        }
+    }
+
     fn measure(&mut self, now: Instant, fraction: f32) {
         let fraction = crate::loss_fraction(fraction);
         let faded = self.at.map_or(0.0, |at| {
             let secs = now.saturating_duration_since(at).as_secs_f32();
-            self.value * FADE_PER_SEC.powf(secs)
+            self.value * self.fade.powf(secs)
         });
         self.value = fraction.max(faded);
         self.at = Some(now);
-        if self.value >= COPY_FROM {
+        if self.value >= self.from {
             self.lossy = true;
-        } else if self.value < COPY_UNTIL {
+        } else if self.value < self.until {
             self.lossy = false;
         }
     }
@@ -182,12 +234,21 @@ pub struct Repairs {
     resends_held: bool,
     /// Whether audio may be copied at all (see [`Repairs::hold_audio`]).
     audio_held: bool,
+    /// The loss of what we send that decides whether our video goes out twice…
+    video: Loss,
+    /// …whether it may at all (see [`Repairs::hold_video`])…
+    video_held: bool,
+    /// …how many of its measures in a row were high…
+    video_lossy_for: u8,
+    /// …and whether it does.
+    video_twice: bool,
     round_since: Option<Instant>,
     sent: Count,
     received: Count,
     /// The tails (authentication tags) of the last repairs received, with their lengths.
-    seen: [u128; REMEMBERED],
-    next: usize,
+    seen: HashSet<u128>,
+    /// The same, oldest first, to forget them in order.
+    order: VecDeque<u128>,
 }
 
 impl Default for Repairs {
@@ -198,25 +259,61 @@ impl Default for Repairs {
             audio: AudioCopies::default(),
             resends_held: false,
             audio_held: false,
+            video: Loss::for_video(),
+            video_held: false,
+            video_lossy_for: 0,
+            video_twice: false,
             round_since: None,
             sent: Count::default(),
             received: Count::default(),
-            seen: [0; REMEMBERED],
-            next: 0,
+            seen: HashSet::new(),
+            order: VecDeque::new(),
         }
     }
 }
 
 impl Repairs {
     /// The loss fraction (0..=1) a receiver report gives for what we send, at `now`.
+    /// While video goes out twice, a packet is reported lost (or resent) only if both were:
+    /// the link's loss is read back from that.
     pub fn report(&mut self, now: Instant, fraction: f32) {
+        let fraction = crate::loss_fraction(fraction).powf(self.video_root());
         self.outgoing.measure(now, fraction);
     }
 
     /// The same for a report on audio, with the round trip it measured.
     pub fn report_audio(&mut self, now: Instant, fraction: f32, rtt: Option<Duration>) {
-        self.report(now, fraction);
+        self.outgoing.measure(now, fraction);
         self.audio.report(now, fraction, rtt);
+    }
+
+    /// For a sender that controls its own video rate: the share of its video its receiver
+    /// never got, however late, where the packet before had come (with video going out
+    /// twice, read back from what was lost both times). Loss measured while video is held
+    /// is the queue's: it does not count.
+    ///
+    /// Video starts going out twice after [`VIDEO_TWICE_AFTER`] measures in a row at
+    /// [`VIDEO_TWICE_FROM`] or more: a rate probing past a cap loses as much for a moment,
+    /// until its cut (which holds video) takes effect.
+    pub fn judge_video(&mut self, now: Instant, link_loss: f32) {
+        if self.video_held {
+            return;
+        }
+        self.video.measure(now, link_loss);
+        self.video_lossy_for = if link_loss >= VIDEO_TWICE_FROM {
+            self.video_lossy_for.saturating_add(1)
+        } else {
+            0
+        };
+        if self.video_lossy_for >= VIDEO_TWICE_AFTER {
+            self.video_twice = true;
+        } else if !self.video.lossy {
+            self.video_twice = false;
+        }
+    }
+
+    fn video_root(&self) -> f32 {
+        1.0 / f32::from(self.video_transmissions())
     }
 
     /// For a sender that controls its own video rate: no copies of resends while that rate
@@ -226,10 +323,35 @@ impl Repairs {
         self.resends_held = held;
     }
 
+    /// For a sender that controls its own video rate: no copies of video while its link may
+    /// be full (a cut for congestion, round trips that say packets queue) or its loss is not
+    /// judged yet. What was lost before is the queue's too: video goes out twice only for
+    /// loss measured after the hold.
+    pub fn hold_video(&mut self, held: bool) {
+        self.video_held = held;
+        if self.video_held {
+            self.video = Loss::for_video();
+            self.video_lossy_for = 0;
+            self.video_twice = false;
+        }
+    }
+
     /// For a sender that controls its own video rate: no copies of audio while that rate is
     /// being cut because the link is full (a full link loses as much, and copies add to it).
     pub fn hold_audio(&mut self, held: bool) {
         self.audio_held = held;
+    }
+
+    /// Whether our video goes out twice now: from [`VIDEO_TWICE_FROM`] of loss until below
+    /// [`VIDEO_ONCE_BELOW`], never while held ([`Repairs::hold_video`]).
+    pub fn copying_video(&self) -> bool {
+        self.video_twice && !self.video_held
+    }
+
+    /// How many times each video packet goes out now (reports on it then count a packet
+    /// lost only if all were: the link's loss is theirs to the power of one over this).
+    pub fn video_transmissions(&self) -> u8 {
+        1 + u8::from(self.copying_video())
     }
 
     /// How many copies of each audio packet go out now, besides the packet.
@@ -261,26 +383,31 @@ impl Repairs {
             Kind::Resend => usize::from(self.copying_resends()),
             Kind::Rtcp => usize::from(self.copying_rtcp()),
             Kind::Audio => self.audio_copies(),
-            Kind::Video | Kind::Other => 0,
+            Kind::Video => usize::from(self.copying_video()),
+            Kind::Other => 0,
         };
         (0..copies).map(|_| crate::setup::copy(t)).collect()
     }
 
-    /// Whether a datagram received at `now` is the copy of a repair we already had (drop it).
+    /// Whether a datagram received at `now` is the copy of one we already had (drop it).
     pub fn is_copy(&mut self, now: Instant, datagram: &[u8], rtc: &Rtc) -> bool {
         let kind = kind(datagram, rtc);
-        if matches!(kind, Kind::Resend | Kind::Rtcp | Kind::Audio) {
+        if kind != Kind::Other {
             // SRTP and SRTCP end in an authentication tag: the same tail is the same packet.
             let tail = &datagram[datagram.len() - 10..];
             let mut key = datagram.len() as u128;
             for b in tail {
                 key = (key << 8) | u128::from(*b);
             }
-            if self.seen.contains(&key) {
+            if !self.seen.insert(key) {
                 return true;
             }
-            self.seen[self.next] = key;
-            self.next = (self.next + 1) % REMEMBERED;
+            self.order.push_back(key);
+            if self.order.len() > REMEMBERED
+                && let Some(old) = self.order.pop_front()
+            {
+                self.seen.remove(&old);
+            }
         }
         self.count(now);
         self.received.add(kind);
@@ -294,11 +421,17 @@ impl Repairs {
         if now.saturating_duration_since(since) < ROUND {
             return;
         }
-        self.outgoing.measure(now, self.sent.share());
+        let sent = self.sent.share().powf(self.video_root());
+        self.outgoing.measure(now, sent);
         self.incoming.measure(now, self.received.share());
         (self.sent, self.received) = (Count::default(), Count::default());
         self.round_since = Some(now);
     }
+}
+
+/// Whether a datagram is RTP of video, a first transmission (not a resend or padding).
+pub fn is_video(d: &[u8], rtc: &Rtc) -> bool {
+    kind(d, rtc) == Kind::Video
 }
 
 /// RFC 5761: RTCP packet types 192–223 sit where RTP has its marker bit and payload type.
@@ -563,6 +696,74 @@ mod tests {
         }
     }
 
+    /// `n` seconds of `uplink_loss` measures of `scattered` loss from `start`, read the way
+    /// the engine reads them (the root of what both copies lost).
+    fn video_measures(r: &mut Repairs, start: Instant, n: u32, scattered: f32) {
+        for i in 0..n {
+            let root = 1.0 / f32::from(r.video_transmissions());
+            r.judge_video(start + ROUND * i, scattered.powf(root));
+        }
+    }
+
+    #[test]
+    fn video_goes_out_twice_after_three_seconds_of_random_loss() {
+        let (rtc, now) = (rtc(), Instant::now());
+        let media = transmit(rtp(video_pt(&rtc), 1));
+        let mut r = Repairs::default();
+        video_measures(&mut r, now, 2, 0.16);
+        assert!(
+            r.copies_of(now, &media, &rtc).is_empty(),
+            "two seconds say little"
+        );
+        video_measures(&mut r, now + ROUND * 2, 1, 0.16);
+        assert_eq!(r.copies_of(now, &media, &rtc).len(), 1);
+        assert_eq!(r.video_transmissions(), 2);
+        // Twice, the server sees 0.16² lost: still the same link, copying goes on.
+        video_measures(&mut r, now + ROUND * 3, 20, 0.16 * 0.16);
+        assert!(r.copying_video());
+        // Reports on video are read back the same way: 4 % is a link losing 20 %.
+        r.report(now, 0.04);
+        assert!(
+            (r.outgoing.value - 0.2).abs() < 0.01,
+            "{}",
+            r.outgoing.value
+        );
+        // The link recovers: the estimate fades below 5 % and copying stops.
+        video_measures(&mut r, now + ROUND * 23, 5, 0.0);
+        assert!(!r.copying_video());
+        // 5 % is not enough to start.
+        let mut r = Repairs::default();
+        video_measures(&mut r, now, 10, 0.05);
+        assert!(!r.copying_video());
+    }
+
+    #[test]
+    fn video_is_not_copied_while_its_link_may_be_full() {
+        let (rtc, now) = (rtc(), Instant::now());
+        let media = transmit(rtp(video_pt(&rtc), 1));
+        let mut r = Repairs::default();
+        video_measures(&mut r, now, 5, 0.3);
+        assert!(r.copying_video());
+        // A cut for congestion (or a queue): copies stop at once, and what was measured
+        // before does not count afterwards.
+        r.hold_video(true);
+        assert!(r.copies_of(now, &media, &rtc).is_empty());
+        video_measures(&mut r, now + ROUND * 5, 5, 0.3);
+        assert!(!r.copying_video(), "held: measures do not count");
+        r.hold_video(false);
+        video_measures(&mut r, now + ROUND * 10, 2, 0.3);
+        assert!(!r.copying_video(), "three new measures are needed");
+        video_measures(&mut r, now + ROUND * 12, 1, 0.3);
+        assert!(r.copying_video());
+        // Loss that comes and goes (a rate probing past a cap now and then) never starts it.
+        let mut r = Repairs::default();
+        for i in 0..30 {
+            let loss = if i % 3 == 2 { 0.0 } else { 0.4 };
+            r.judge_video(now + ROUND * i, loss);
+        }
+        assert!(!r.copying_video());
+    }
+
     #[test]
     fn a_receiver_drops_copies_it_already_had() {
         let (rtc, now) = (rtc(), Instant::now());
@@ -575,10 +776,12 @@ mod tests {
         let resend = rtp(rtx_pt(&rtc), 3);
         assert!(!r.is_copy(now, &resend, &rtc));
         assert!(r.is_copy(now, &resend, &rtc), "the copy of a resend");
-        // Media is never copied, so two equal media packets are left to str0m.
         let media = rtp(video_pt(&rtc), 4);
         assert!(!r.is_copy(now, &media, &rtc));
-        assert!(!r.is_copy(now, &media, &rtc));
+        assert!(r.is_copy(now, &media, &rtc), "the copy of a video packet");
+        // Anything else (STUN, DTLS) is left to str0m.
+        assert!(!r.is_copy(now, &[0; 40], &rtc));
+        assert!(!r.is_copy(now, &[0; 40], &rtc));
         // Memory is bounded: after enough other repairs the first is forgotten.
         for i in 0..REMEMBERED as u32 {
             assert!(!r.is_copy(now, &rtp(201, 100 + i), &rtc));

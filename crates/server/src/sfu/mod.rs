@@ -463,6 +463,9 @@ impl Worker {
         if peer.repairs.is_copy(now, data, &peer.rtc) {
             return;
         }
+        if let Some(m) = peer.arrived(now, data) {
+            let _ = member.events.send(m);
+        }
         if let Err(e) = peer.rtc.handle_input(input) {
             tracing::debug!("dropping a peer after bad input: {e}");
             peer.rtc.disconnect();

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use roomcast_proto::{MediaKind, Stream, Track, UserId};
+use roomcast_proto::{MediaKind, ServerMessage, Stream, Track, UserId};
+use roomcast_rtc::arrivals::Arrivals;
 use roomcast_rtc::protect::{LossProtection, RED_DISTANCES, REPORT_EVERY};
 use roomcast_rtc::repair::Repairs;
 use roomcast_rtc::resend::allow_resends;
@@ -38,7 +39,15 @@ pub struct Peer {
     loss: HashMap<Mid, LossProtection>,
     /// Resends and RTCP go out twice while this client's link is lossy.
     pub repairs: Repairs,
+    /// The client's video as it arrives, for `uplink_loss`, and when that was last sent.
+    arrivals: Arrivals,
+    arrivals_told: Instant,
 }
+
+/// How often a publisher hears what its uplink loses…
+const TELL_LOSS_EVERY: Duration = Duration::from_secs(1);
+/// …once this many of its video packets are settled (arrived or lost for good).
+const TELL_LOSS_AFTER: u64 = 20;
 
 /// The server copies RTCP (its NACKs to a publisher on a lossy link) but not resends: a
 /// subscriber losing more than a tenth is treated as a narrow link and gets less video
@@ -75,6 +84,25 @@ impl Peer {
             timeout: now,
             loss: HashMap::new(),
             repairs: server_repairs(),
+            arrivals: Arrivals::default(),
+            arrivals_told: now,
+        })
+    }
+
+    /// A datagram from the client (not a copy) came in at `now`: counted if it is video. At
+    /// most once a second, what its uplink loses, to tell it.
+    pub fn arrived(&mut self, now: Instant, datagram: &[u8]) -> Option<ServerMessage> {
+        if roomcast_rtc::repair::is_video(datagram, &self.rtc) {
+            self.arrivals.arrive_datagram(datagram);
+        }
+        if now < self.arrivals_told + TELL_LOSS_EVERY {
+            return None;
+        }
+        let loss = self.arrivals.take_loss(TELL_LOSS_AFTER)?;
+        self.arrivals_told = now;
+        Some(ServerMessage::UplinkLoss {
+            video: loss.lost,
+            scattered: loss.scattered,
         })
     }
 

@@ -53,6 +53,8 @@ describe('server events become the UI events', () => {
     expect(toRoomEvents({ type: 'removed', code: 3004, message: 'replaced' }, NOW)).toEqual([]);
     // Which layers of my camera anyone receives: the session's to apply, nothing for the UI.
     expect(toRoomEvents({ type: 'layer_demand', big: false, small: true }, NOW)).toEqual([]);
+    // What my video loses on the way: the engine's to act on, nothing for the page.
+    expect(toRoomEvents({ type: 'uplink_loss', video: 0.2, scattered: 0.16 }, NOW)).toEqual([]);
   });
 });
 

@@ -130,7 +130,9 @@ export type ServerEvent =
   | { type: 'lobby_joined'; user_id: string; name: string }
   | { type: 'lobby_left'; user_id: string }
   /** To me as a publisher of a simulcast camera: which of its layers anyone receives now. */
-  | { type: 'layer_demand'; big: boolean; small: boolean };
+  | { type: 'layer_demand'; big: boolean; small: boolean }
+  /** To me as a publisher of video: what of it never reached the server (the engine's). */
+  | { type: 'uplink_loss'; video: number; scattered: number };
 
 export type ServerMessage = Reply | ServerEvent;
 
@@ -282,6 +284,7 @@ export function toRoomEvents(m: ServerEvent, nowMs: number): RoomEvent[] {
     case 'removed':
     case 'admitted':
     case 'layer_demand': // for the session's encoder (which layers of my camera to send)
+    case 'uplink_loss': // the browser's own WebRTC stack paces and protects its video
       return [];
   }
 }

@@ -92,6 +92,12 @@ impl Core {
                     c.skip_small.store(!small, Ordering::Relaxed);
                 }
             }
+            ServerMessage::UplinkLoss { scattered, .. } => {
+                // Sent twice, a packet is lost only if both were.
+                let root = 1.0 / f32::from(self.repairs.video_transmissions());
+                let link = roomcast_rtc::loss_fraction(scattered).powf(root);
+                self.repairs.judge_video(self.now, link);
+            }
             ServerMessage::UserLeave { user_id, reason } => {
                 self.users.remove(&user_id);
                 let mids: Vec<Mid> = self

@@ -150,12 +150,19 @@ impl Core {
 
     /// Our resends are not copied from registering a camera or screen share until the first
     /// receiver report says what the loss is, nor while a rate cut for congestion takes
-    /// effect ([`Repairs::hold_resends`]).
+    /// effect ([`Repairs::hold_resends`]). Our video is not copied then either, nor while
+    /// round trips say packets queue ([`Repairs::hold_video`]).
     pub(super) fn judge_repairs(&mut self) {
         let unjudged = self.video_rates.is_empty();
         let cut = self.video_rates.values().any(|r| r.congested());
         self.repairs.hold_resends(unjudged || cut);
         self.repairs.hold_audio(cut);
+        // A cut on a jittery link is more often the jitter's doing than a full one: copies
+        // of video go on (their measure stays on what the server saw lost).
+        let queueing = self.video_rates.values().any(|r| r.queueing());
+        let jittery = self.video_rates.values().any(|r| r.jittery());
+        self.repairs
+            .hold_video(unjudged || queueing || (cut && !jittery));
     }
 
     /// Our video on `stream` lost `loss`: its capture gets the rate the loss allows.
