@@ -12,6 +12,9 @@ use std::collections::HashMap;
 /// 500 kbit/s, over a second at 2 Mbit/s: longer than a jittery link holds one back).
 const WINDOW: u64 = 512;
 
+/// The most SSRCs counted (a camera's two layers and a screen share, with room to spare).
+const MAX_STREAMS: usize = 8;
+
 /// One SSRC's packets within the window.
 #[derive(Debug, Clone)]
 struct Stream {
@@ -131,6 +134,7 @@ pub struct Loss {
 impl Arrivals {
     /// An RTP packet of video (not a resend) with this SSRC and sequence number arrived.
     pub fn arrive(&mut self, ssrc: u32, seq: u16) {
+        let full = self.streams.len() >= MAX_STREAMS;
         match self.streams.get_mut(&ssrc) {
             Some(s) => {
                 let n = s.arrive(seq);
@@ -138,6 +142,8 @@ impl Arrivals {
                 self.settled.lost += n.lost;
                 self.settled.scattered += n.scattered;
             }
+            // Packets are counted before SRTP checks them: forged ones must not grow this.
+            None if full => {}
             None => {
                 // Numbered from one cycle up, so that earlier ones (late) still extend.
                 self.streams
@@ -233,6 +239,15 @@ mod tests {
             a.arrive(5, i);
         }
         assert_eq!(a.take_loss(1).map(|l| l.lost), Some(0.0));
+    }
+
+    #[test]
+    fn forged_ssrcs_do_not_grow_the_count() {
+        let mut a = Arrivals::default();
+        for ssrc in 0..10_000 {
+            a.arrive(ssrc, 1);
+        }
+        assert_eq!(a.streams.len(), MAX_STREAMS);
     }
 
     #[test]
