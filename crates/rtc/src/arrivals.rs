@@ -152,7 +152,8 @@ impl Arrivals {
         }
     }
 
-    /// An RTP datagram of video (not a resend: see [`crate::repair::is_video`]) arrived.
+    /// An RTP datagram of video (not a resend: see [`crate::repair::Received::Video`])
+    /// arrived.
     pub fn arrive_datagram(&mut self, d: &[u8]) {
         if d.len() >= 12 {
             let seq = u16::from_be_bytes([d[2], d[3]]);

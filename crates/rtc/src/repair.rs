@@ -76,6 +76,17 @@ const VIDEO_FADE_PER_SEC: f32 = 0.5;
 /// copy that comes later is left to str0m, like any duplicate the network makes).
 const REMEMBERED: usize = 1024;
 
+/// What [`Repairs::receive`] makes of a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// The copy of one already had: drop it.
+    Copy,
+    /// A first transmission of video (RTP, not a resend or padding).
+    Video,
+    /// Anything else, to hand on.
+    Other,
+}
+
 /// What a datagram is, as far as repairs go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -391,6 +402,12 @@ impl Repairs {
 
     /// Whether a datagram received at `now` is the copy of one we already had (drop it).
     pub fn is_copy(&mut self, now: Instant, datagram: &[u8], rtc: &Rtc) -> bool {
+        self.receive(now, datagram, rtc) == Received::Copy
+    }
+
+    /// The same, telling also whether what is not a copy is a first transmission of video
+    /// (for [`crate::arrivals`]), from the one look at the datagram.
+    pub fn receive(&mut self, now: Instant, datagram: &[u8], rtc: &Rtc) -> Received {
         let kind = kind(datagram, rtc);
         if kind != Kind::Other {
             // SRTP and SRTCP end in an authentication tag: the same tail is the same packet.
@@ -400,7 +417,7 @@ impl Repairs {
                 key = (key << 8) | u128::from(*b);
             }
             if !self.seen.insert(key) {
-                return true;
+                return Received::Copy;
             }
             self.order.push_back(key);
             if self.order.len() > REMEMBERED
@@ -411,7 +428,11 @@ impl Repairs {
         }
         self.count(now);
         self.received.add(kind);
-        false
+        if kind == Kind::Video {
+            Received::Video
+        } else {
+            Received::Other
+        }
     }
 
     /// Ends the round once it is [`ROUND`] old: the resend share each way is a measure of
@@ -427,11 +448,6 @@ impl Repairs {
         (self.sent, self.received) = (Count::default(), Count::default());
         self.round_since = Some(now);
     }
-}
-
-/// Whether a datagram is RTP of video, a first transmission (not a resend or padding).
-pub fn is_video(d: &[u8], rtc: &Rtc) -> bool {
-    kind(d, rtc) == Kind::Video
 }
 
 /// RFC 5761: RTCP packet types 192–223 sit where RTP has its marker bit and payload type.
@@ -777,7 +793,7 @@ mod tests {
         assert!(!r.is_copy(now, &resend, &rtc));
         assert!(r.is_copy(now, &resend, &rtc), "the copy of a resend");
         let media = rtp(video_pt(&rtc), 4);
-        assert!(!r.is_copy(now, &media, &rtc));
+        assert_eq!(r.receive(now, &media, &rtc), Received::Video);
         assert!(r.is_copy(now, &media, &rtc), "the copy of a video packet");
         // Anything else (STUN, DTLS) is left to str0m.
         assert!(!r.is_copy(now, &[0; 40], &rtc));

@@ -21,6 +21,7 @@ use roomcast_proto::{
     ErrorCode, MediaKind, RemoteUser, Role, RoomId, RoomOptions, RoomView, Scene, SdkAppId,
     ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
+use roomcast_rtc::repair::Received;
 use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Event, IceConnectionState, Input, Output};
@@ -460,10 +461,11 @@ impl Worker {
             }
             self.by_addr.insert(source, owner);
         }
-        if peer.repairs.is_copy(now, data, &peer.rtc) {
+        let received = peer.repairs.receive(now, data, &peer.rtc);
+        if received == Received::Copy {
             return;
         }
-        if let Some(m) = peer.arrived(now, data) {
+        if let Some(m) = peer.arrived(now, data, received == Received::Video) {
             let _ = member.events.send(m);
         }
         if let Err(e) = peer.rtc.handle_input(input) {

@@ -89,10 +89,10 @@ impl Peer {
         })
     }
 
-    /// A datagram from the client (not a copy) came in at `now`: counted if it is video. At
-    /// most once a second, what its uplink loses, to tell it.
-    pub fn arrived(&mut self, now: Instant, datagram: &[u8]) -> Option<ServerMessage> {
-        if roomcast_rtc::repair::is_video(datagram, &self.rtc) {
+    /// A datagram from the client (not a copy) came in at `now`: counted if it is `video`
+    /// (a first transmission). At most once a second, what its uplink loses, to tell it.
+    pub fn arrived(&mut self, now: Instant, datagram: &[u8], video: bool) -> Option<ServerMessage> {
+        if video {
             self.arrivals.arrive_datagram(datagram);
         }
         if now < self.arrivals_told + TELL_LOSS_EVERY {
