@@ -159,13 +159,13 @@ struct VideoRun {
 /// Alice sends a 600 kbit/s camera through a link losing `loss` each way and delaying each
 /// datagram by up to `jitter`, for a minute; Bob's frames go through the engine's video
 /// playout.
-fn video_run(loss: f64, jitter: Duration, seed: u64) -> VideoRun {
+fn video_run(whose: usize, loss: f64, jitter: Duration, seed: u64) -> VideoRun {
     let bad = Impairment {
         loss,
         jitter,
         ..Impairment::default()
     };
-    let w = World::camera_through(seed, bad, 600_000, 60);
+    let w = World::camera_over(seed, whose, bad, 600_000, 60);
     let since = w.now - Duration::from_secs(40);
     let b = &w.clients[1];
     let arrived: Vec<std::time::Instant> = b.video_received().map(|r| r.at).collect();
@@ -213,6 +213,17 @@ fn speech_table() -> Vec<String> {
             }
         }
     };
+    let bursty_each_way = |w: &mut World, a: usize, b: usize| {
+        // Bursts start at 5 % of datagrams and end at 25 %: 17 % lost, 4 in a row on average.
+        let bad = Impairment {
+            burst: Some((0.05, 0.25)),
+            ..Impairment::default()
+        };
+        for i in [a, b] {
+            let addr = w.clients[i].addr;
+            w.net.set_link(addr, bad.clone(), bad.clone());
+        }
+    };
     let bob_down = |bad: Impairment| {
         move |w: &mut World, _: usize, b: usize| {
             let addr = w.clients[b].addr;
@@ -224,6 +235,12 @@ fn speech_table() -> Vec<String> {
         ("clean", Box::new(each_way(0.0)), "≥ 4.2"),
         ("10 % loss each way", Box::new(each_way(0.1)), ""),
         ("30 % loss each way", Box::new(each_way(0.3)), "≥ 3.5"),
+        ("50 % loss each way", Box::new(each_way(0.5)), ""),
+        (
+            "bursty loss each way (17 %, runs of 4)",
+            Box::new(bursty_each_way),
+            "",
+        ),
         (
             "70 % loss, Bob's downlink",
             Box::new(bob_down(Impairment {
@@ -231,6 +248,14 @@ fn speech_table() -> Vec<String> {
                 ..Impairment::default()
             })),
             "≥ 3.0",
+        ),
+        (
+            "0–200 ms jitter, Bob's downlink",
+            Box::new(bob_down(Impairment {
+                jitter: Duration::from_millis(200),
+                ..Impairment::default()
+            })),
+            "",
         ),
         (
             "0–1000 ms jitter, Bob's downlink",
@@ -278,9 +303,16 @@ fn main() {
         jitters.push(format!("| 0–{ms} ms | {concealed} | {aims} | {target} |"));
     }
     let mut videos = Vec::new();
-    for (pct, target) in [(20, "no freeze > 500 ms"), (40, "")] {
+    let rows = [
+        (0, "Alice's", 20, "no freeze > 500 ms"),
+        (0, "Alice's", 40, ""),
+        (1, "Bob's", 20, "no freeze > 500 ms"),
+        (1, "Bob's", 40, ""),
+    ];
+    for (whose, name, pct, target) in rows {
+        let loss = f64::from(pct) / 100.0;
         let runs: Vec<VideoRun> = (1..=3)
-            .map(|seed| video_run(f64::from(pct) / 100.0, Duration::from_millis(700), seed))
+            .map(|seed| video_run(whose, loss, Duration::from_millis(700), seed))
             .collect();
         let cells =
             |f: &dyn Fn(&VideoRun) -> String| runs.iter().map(f).collect::<Vec<_>>().join(", ");
@@ -289,10 +321,10 @@ fn main() {
         let share = cells(&|r| format!("{:.0} %", r.share * 100.0));
         let held = cells(&|r| format!("{:.0}", r.held_ms));
         eprintln!(
-            "video {pct} % + 700 ms: freezes {freezes}; longest {longest} ms; {share}; held {held} ms"
+            "video, {name} link {pct} % + 700 ms: freezes {freezes}; longest {longest} ms; {share}; held {held} ms"
         );
         videos.push(format!(
-            "| {pct} % + 0–700 ms | {freezes} | {longest} | {share} | {held} | {target} |"
+            "| {name}, {pct} % + 0–700 ms | {freezes} | {longest} | {share} | {held} | {target} |"
         ));
     }
     let mut uplinks = Vec::new();
@@ -423,16 +455,16 @@ fn main() {
          and the delay the jitter buffer aims at in the end. It covers 99.5 % of recent delays, \
          so about 0.5 % conceal by design.\n\n\
          | jitter | frames concealed | buffer aims at ms | target |\n|---|---|---|---|\n{}\n\n\
-         Video: Alice's 600 kbit/s camera through a link losing the given share each way and \
-         delaying each datagram by 0–700 ms (three seeds); over Bob's last 40 s of a minute, the \
-         gaps between frames shown longer than 500 ms, the longest gap, the share of Alice's \
-         frames shown (the camera's packets sent twice while the server sees a tenth or more \
-         lost at random; NACK/RTX resends, sent twice while the link is lossy; keyframes after \
-         holes; above 100 % when the playout's hold shrinks within the 40 s) and how long the \
+         Video: Alice's 600 kbit/s camera to Bob, her link or his losing the given share each \
+         way and delaying each datagram by 0–700 ms (three seeds); over Bob's last 40 s of a \
+         minute, the gaps between frames shown longer than 500 ms, the longest gap, the share of \
+         Alice's frames shown (video packets sent twice while the receiving end sees a tenth or \
+         more lost at random; NACK/RTX resends, sent twice while the link is lossy; keyframes \
+         after holes; above 100 % when the playout's hold shrinks within the 40 s) and how long the \
          engine's video playout held a frame (median). Frames are shown when the playout releases them \
          (`video_shown`: the engine's `VideoPlayout` on the virtual clock); in brackets, the \
          same if each were shown as str0m handed it over, as before the playout.\n\n\
-         | loss + jitter | freezes > 500 ms (as they came) | longest gap ms (as they came) | frames | held ms | target |\n|---|---|---|---|---|---|\n{}\n\n\
+         | link, loss + jitter | freezes > 500 ms (as they came) | longest gap ms (as they came) | frames | held ms | target |\n|---|---|---|---|---|---|\n{}\n\n\
          A narrow uplink: Alice talks and sends a 1.2 Mbit/s camera through an uplink that \
          carries the given rate with 300 ms of queue (three seeds, 30 s): when her camera first \
          sends below the link's rate, and over the last 10 s the video Bob receives and the \

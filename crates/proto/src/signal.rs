@@ -213,6 +213,11 @@ pub enum Request {
         user_id: UserId,
         stream_type: VideoStreamType,
     },
+    /// About once a second while video comes in: the share of its packets (first
+    /// transmissions) that never reached this client, however late (`video`), and of those
+    /// lost where the packet before had come (`scattered`). The server's receiver reports
+    /// cannot tell random loss from a link too narrow for the video. Answered by `ok`.
+    DownlinkLoss { video: f32, scattered: f32 },
 }
 
 fn yes() -> bool {

@@ -7,6 +7,7 @@
 //! (resends travel on their own SSRC), so this is the link's loss.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// A packet not in by the time this many newer ones are is lost (some 4 s of video at
 /// 500 kbit/s, over a second at 2 Mbit/s: longer than a jittery link holds one back).
@@ -131,6 +132,18 @@ pub struct Loss {
     pub scattered: f32,
 }
 
+impl Loss {
+    /// A loss as the other end reports it, made safe to compute with (see
+    /// [`crate::loss_fraction`]; `scattered` is part of `lost`).
+    pub fn reported(lost: f32, scattered: f32) -> Self {
+        let lost = crate::loss_fraction(lost);
+        Loss {
+            lost,
+            scattered: crate::loss_fraction(scattered).min(lost),
+        }
+    }
+}
+
 impl Arrivals {
     /// An RTP packet of video (not a resend) with this SSRC and sequence number arrived.
     pub fn arrive(&mut self, ssrc: u32, seq: u16) {
@@ -178,6 +191,37 @@ impl Arrivals {
             lost: lost as f32 / all as f32,
             scattered: scattered as f32 / all as f32,
         })
+    }
+}
+
+/// How often the receiving end tells what the link lost…
+const TELL_EVERY: Duration = Duration::from_secs(1);
+/// …once this many packets are settled (arrived or lost for good).
+const TELL_AFTER: u64 = 20;
+
+/// [`Arrivals`] on one end of a link, told about once a second to the other end (the server
+/// tells a publisher its `uplink_loss`, a client tells the server its `downlink_loss`).
+#[derive(Debug, Clone, Default)]
+pub struct LossTeller {
+    arrivals: Arrivals,
+    told: Option<Instant>,
+}
+
+impl LossTeller {
+    /// A datagram (not a copy) came in at `now`: counted if it is `video` (a first
+    /// transmission, [`crate::repair::Received::Video`]). What the link lost, when it is
+    /// time to tell.
+    pub fn arrived(&mut self, now: Instant, datagram: &[u8], video: bool) -> Option<Loss> {
+        if video {
+            self.arrivals.arrive_datagram(datagram);
+        }
+        let told = *self.told.get_or_insert(now);
+        if now < told + TELL_EVERY {
+            return None;
+        }
+        let loss = self.arrivals.take_loss(TELL_AFTER)?;
+        self.told = Some(now);
+        Some(loss)
     }
 }
 
@@ -261,5 +305,49 @@ mod tests {
         let loss = a.take_loss(100).expect("enough packets");
         assert!((loss.lost - 0.5).abs() < 0.01, "{loss:?}");
         assert!((loss.scattered - 0.05).abs() < 0.01, "{loss:?}");
+    }
+
+    /// An RTP header with this SSRC and sequence number, and some payload.
+    fn datagram(ssrc: u32, seq: u16) -> Vec<u8> {
+        let mut d = vec![0x80, 96];
+        d.extend(seq.to_be_bytes());
+        d.extend([0; 4]);
+        d.extend(ssrc.to_be_bytes());
+        d.extend([0; 20]);
+        d
+    }
+
+    #[test]
+    fn a_reported_loss_is_made_safe() {
+        let l = Loss::reported(2.0, 3.0);
+        assert_eq!((l.lost, l.scattered), (1.0, 1.0));
+        let l = Loss::reported(-1.0, 0.5);
+        assert_eq!((l.lost, l.scattered), (0.0, 0.0));
+        let l = Loss::reported(0.2, f32::NAN);
+        assert_eq!((l.lost, l.scattered), (0.2, 0.0));
+    }
+
+    #[test]
+    fn the_loss_is_told_once_a_second_and_only_for_video() {
+        let mut t = LossTeller::default();
+        let start = Instant::now();
+        let mut told = Vec::new();
+        // 100 packets a second for 10 s, every tenth lost; audio and resends in between.
+        for i in 0..1000u16 {
+            let now = start + Duration::from_millis(u64::from(i) * 10);
+            if i % 10 != 3 {
+                told.extend(t.arrived(now, &datagram(7, i), true).map(|l| (now, l)));
+            }
+            assert_eq!(t.arrived(now, &datagram(8, i % 5), false), None);
+        }
+        // Nothing until 20 packets have 512 newer ones (5.3 s), then once a second.
+        let at: Vec<u128> = told.iter().map(|(n, _)| (*n - start).as_millis()).collect();
+        assert_eq!(at, [5_310, 6_310, 7_310, 8_310, 9_310]);
+        for (_, l) in told {
+            assert!(
+                (l.lost - 0.1).abs() < 0.02 && l.scattered == l.lost,
+                "{l:?}"
+            );
+        }
     }
 }

@@ -29,6 +29,9 @@
 //!   says packets queue ([`Repairs::hold_video`]). On a jittery link a cut is more often
 //!   the jitter's doing and does not stop copies (a full cap holds round trips steady).
 //!
+//! The server sends video twice the same way towards a subscriber whose downlink loses at
+//! random (measured by the subscriber: `downlink_loss`; see the server's `sfu::copies`).
+//!
 //! Audio is, where RED's four earlier frames are not enough: from 50 % loss of the link it
 //! goes out twice, from 60 % three times (at 70 % a frame is then lost only if fifteen
 //! packets are, instead of five: 17 % of frames). That is two or three times RED's bytes,

@@ -153,6 +153,15 @@ async fn handle(
         })
         .await
         .map(|_| ServerMessage::Ok { id }),
+        Request::DownlinkLoss { video, scattered } => {
+            let loss = Command::DownlinkLoss {
+                member,
+                video,
+                scattered,
+            };
+            let _ = state.worker.send(loss);
+            Ok(ServerMessage::Ok { id })
+        }
         Request::Unsubscribe { mid } => {
             ask(state, |reply| Command::Unsubscribe { member, mid, reply })
                 .await

@@ -135,10 +135,21 @@ impl World {
     /// Alice (0) sends a camera at `bitrate_bps` to Bob (1) for `secs`, her link impaired
     /// both ways as `link` says.
     pub fn camera_through(seed: u64, link: Impairment, bitrate_bps: u32, secs: u64) -> World {
+        Self::camera_over(seed, 0, link, bitrate_bps, secs)
+    }
+
+    /// The same with the link of `whose` (Alice 0, Bob 1) impaired.
+    pub fn camera_over(
+        seed: u64,
+        whose: usize,
+        link: Impairment,
+        bitrate_bps: u32,
+        secs: u64,
+    ) -> World {
         let mut w = World::new(seed);
         let alice = w.join("alice");
         w.join("bob");
-        let addr = w.clients[alice].addr;
+        let addr = w.clients[whose].addr;
         w.net.set_link(addr, link.clone(), link);
         w.publish_video(alice, bitrate_bps);
         w.run_for(Duration::from_secs(secs));
@@ -637,6 +648,17 @@ impl Client {
                 (sfu::Command::Unsubscribe { member, mid, reply }, false)
             }
             Request::ExitRoom => (sfu::Command::Exit { member, reply }, false),
+            Request::DownlinkLoss { video, scattered } => {
+                let c = sfu::Command::DownlinkLoss {
+                    member,
+                    video,
+                    scattered,
+                };
+                worker.handle_command(now, c);
+                self.core
+                    .handle_server(now, ServerMessage::Ok { id: msg.id });
+                return;
+            }
             Request::Ping => {
                 self.core
                     .handle_server(now, ServerMessage::Ok { id: msg.id });

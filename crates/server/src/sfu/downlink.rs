@@ -73,8 +73,8 @@ impl Downlinks {
         true
     }
 
-    #[cfg(test)]
-    fn is_reduced(&self, sub: MemberId) -> bool {
+    /// Whether `sub` gets less video now.
+    pub fn is_reduced(&self, sub: MemberId) -> bool {
         self.links.get(&sub).is_some_and(|l| l.reduced.is_some())
     }
 

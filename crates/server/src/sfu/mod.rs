@@ -4,6 +4,7 @@
 //! It runs on its own thread with a single-threaded tokio runtime, so forwarding a packet
 //! takes no lock. Signaling talks to it through [`Command`]s and gets one reply each.
 
+mod copies;
 mod downlink;
 mod holes;
 mod keyframes_only;
@@ -98,6 +99,12 @@ pub enum Command {
         user: UserId,
         layer: VideoStreamType,
         reply: ReplyTx,
+    },
+    /// What this member's video downlink loses, as it measured (`downlink_loss`).
+    DownlinkLoss {
+        member: MemberId,
+        video: f32,
+        scattered: f32,
     },
     Shutdown,
 }
@@ -589,7 +596,9 @@ impl Worker {
             }
             Forward::Connected { member } => self.request_keyframes_for(now, member),
             Forward::VideoLoss { member, loss } => {
-                if self.downlinks.report(now, member, loss) {
+                if self.narrow_downlink(now, member, loss)
+                    && self.downlinks.report(now, member, loss)
+                {
                     self.set_reduced(now, member, true);
                 }
             }
@@ -919,6 +928,14 @@ impl Worker {
             } => {
                 let r = self.set_stream_type(now, member, &user, layer);
                 let _ = reply.send(r.map(|()| Reply::Done));
+            }
+            Command::DownlinkLoss {
+                member,
+                video,
+                scattered,
+            } => {
+                let loss = roomcast_rtc::arrivals::Loss::reported(video, scattered);
+                self.downlink_loss(now, member, loss);
             }
             Command::Shutdown => {}
         }

@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use roomcast_proto::{MediaKind, ServerMessage, Stream, Track, UserId};
-use roomcast_rtc::arrivals::Arrivals;
+use roomcast_rtc::arrivals::LossTeller;
 use roomcast_rtc::protect::{LossProtection, RED_DISTANCES, REPORT_EVERY};
 use roomcast_rtc::repair::Repairs;
 use roomcast_rtc::resend::allow_resends;
 use str0m::change::SdpOffer;
+
+use super::copies::DownlinkCopies;
 use str0m::media::{Direction, Mid};
 use str0m::{Candidate, Rtc};
 
@@ -39,19 +41,15 @@ pub struct Peer {
     loss: HashMap<Mid, LossProtection>,
     /// Resends and RTCP go out twice while this client's link is lossy.
     pub repairs: Repairs,
-    /// The client's video as it arrives, for `uplink_loss`, and when that was last sent.
-    arrivals: Arrivals,
-    arrivals_told: Instant,
+    /// The client's video as it arrives, for `uplink_loss`.
+    arrivals: LossTeller,
+    /// Whether video goes out twice towards the client (from its `downlink_loss`).
+    pub copies: DownlinkCopies,
 }
 
-/// How often a publisher hears what its uplink loses…
-const TELL_LOSS_EVERY: Duration = Duration::from_secs(1);
-/// …once this many of its video packets are settled (arrived or lost for good).
-const TELL_LOSS_AFTER: u64 = 20;
-
-/// The server copies RTCP (its NACKs to a publisher on a lossy link) but not resends: a
-/// subscriber losing more than a tenth is treated as a narrow link and gets less video
-/// (`downlink`), and copies of resends there only crowded out its audio (1.2 % of frames
+/// The server copies RTCP (its NACKs to a publisher on a lossy link), and resends only
+/// towards a subscriber that measured its downlink losing at random (`copies`): on a link too
+/// narrow for the video, copies of resends only crowded out its audio (1.2 % of frames
 /// concealed instead of 0–0.3 % on a 300 kbit/s downlink).
 fn server_repairs() -> Repairs {
     let mut r = Repairs::default();
@@ -84,22 +82,15 @@ impl Peer {
             timeout: now,
             loss: HashMap::new(),
             repairs: server_repairs(),
-            arrivals: Arrivals::default(),
-            arrivals_told: now,
+            arrivals: LossTeller::default(),
+            copies: DownlinkCopies::default(),
         })
     }
 
     /// A datagram from the client (not a copy) came in at `now`: counted if it is `video`
     /// (a first transmission). At most once a second, what its uplink loses, to tell it.
     pub fn arrived(&mut self, now: Instant, datagram: &[u8], video: bool) -> Option<ServerMessage> {
-        if video {
-            self.arrivals.arrive_datagram(datagram);
-        }
-        if now < self.arrivals_told + TELL_LOSS_EVERY {
-            return None;
-        }
-        let loss = self.arrivals.take_loss(TELL_LOSS_AFTER)?;
-        self.arrivals_told = now;
+        let loss = self.arrivals.arrived(now, datagram, video)?;
         Some(ServerMessage::UplinkLoss {
             video: loss.lost,
             scattered: loss.scattered,

@@ -58,20 +58,24 @@ impl Worker {
         Ok(())
     }
 
-    /// Tells each simulcast publisher in `room` which layers are received now, when that
-    /// changed.
     /// Holds subscriber `sub` to small layers (`on`, its link does not carry more) or lets it
-    /// back to what it asked for.
+    /// back to what it asked for. Video goes out once to a link too narrow for it.
     pub(super) fn set_reduced(&mut self, now: Instant, sub: MemberId, on: bool) {
-        let Some(room) = self.members.get(&sub).map(|m| m.room) else {
+        let Some(member) = self.members.get_mut(&sub) else {
             return;
         };
+        let room = member.room;
+        if let Some(peer) = member.peer.as_mut() {
+            peer.repairs.hold_video(on);
+        }
         for (user, layer) in self.layers.reduce(sub, on) {
             self.request_keyframe(now, room, &user, MediaKind::Video, Stream::Main, layer);
         }
         self.update_demand(room);
     }
 
+    /// Tells each simulcast publisher in `room` which layers are received now, when that
+    /// changed.
     pub(super) fn update_demand(&mut self, room: RoomKey) {
         let Some(entry) = self.rooms.get(&room) else {
             return;

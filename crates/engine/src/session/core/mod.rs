@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use roomcast_proto::{
     ClientMessage, MediaKind, Request, Role, ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
-use roomcast_rtc::repair::Repairs;
+use roomcast_rtc::arrivals::LossTeller;
+use roomcast_rtc::repair::{Received, Repairs};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaTime, Mid, Pt};
@@ -238,6 +239,8 @@ pub struct Core {
     uplink_loss: f32,
     /// Resends and RTCP go out twice while the link to the server is lossy.
     repairs: Repairs,
+    /// The video we receive as it arrives, for `downlink_loss`.
+    downlink: LossTeller,
     /// Per video stream (and small layer or not): when we last made it send a keyframe, and
     /// a request held back until then.
     keyframes: HashMap<(Stream, bool), (Instant, Option<Instant>)>,
@@ -298,6 +301,7 @@ impl Core {
             loss_round: Default::default(),
             uplink_loss: 0.0,
             repairs: Repairs::default(),
+            downlink: LossTeller::default(),
             keyframes: HashMap::new(),
             users: HashMap::new(),
             locked: Vec::new(),
@@ -426,8 +430,24 @@ impl Core {
     /// A datagram from `source` arrived on our socket.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         self.tick(now);
-        if self.repairs.is_copy(now, data, &self.rtc) {
+        let received = self.repairs.receive(now, data, &self.rtc);
+        if received == Received::Copy {
             return;
+        }
+        if let Some(loss) = self
+            .downlink
+            .arrived(now, data, received == Received::Video)
+        {
+            // A measure: if the server cannot take it (we are entering again), no matter.
+            let request = Request::DownlinkLoss {
+                video: loss.lost,
+                scattered: loss.scattered,
+            };
+            let quiet = Pending::Reply {
+                token: None,
+                then: Then::Nothing,
+            };
+            self.signal(request, quiet);
         }
         let Ok(contents) = data.try_into() else {
             return;
