@@ -2,6 +2,7 @@
 //! helpers to make UserSigs and headless participants.
 
 pub mod pesq;
+pub mod relay;
 pub mod vnet;
 pub mod world;
 
@@ -44,9 +45,16 @@ impl TestServer {
         Self { server, app, key }
     }
 
-    /// A server whose clients reach it through a [`LossyRelay`] losing `loss` each way: it
-    /// binds 127.0.0.1:P and advertises 127.0.0.2:P, where the relay listens.
-    pub async fn behind_relay(loss: f64, seed: u64) -> (Self, LossyRelay) {
+    /// A server whose clients reach it through a [`Relay`](relay::Relay) losing `loss` each
+    /// way.
+    pub async fn behind_relay(loss: f64, seed: u64) -> (Self, relay::Relay) {
+        Self::behind_impaired_relay(seed, vnet::Impairment::loss(loss)).await
+    }
+
+    /// A server whose clients reach it through a [`Relay`](relay::Relay) that does `link` to
+    /// each client's datagrams both ways unless told otherwise: it binds 127.0.0.1:P and
+    /// advertises 127.0.0.2:P, where the relay listens.
+    pub async fn behind_impaired_relay(seed: u64, link: vnet::Impairment) -> (Self, relay::Relay) {
         use std::net::{IpAddr, Ipv4Addr, SocketAddr};
         let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("probe");
         let port = probe.local_addr().expect("addr").port();
@@ -60,7 +68,8 @@ impl TestServer {
         };
         let server = RunningServer::start(config).await.expect("server");
         let backend = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
-        let relay = LossyRelay::start(SocketAddr::new(relay_ip, port), backend, loss, seed).await;
+        let listen = SocketAddr::new(relay_ip, port);
+        let relay = relay::Relay::start(listen, backend, seed, link).await;
         let app = server.dev_app.id.get();
         let key = server.dev_app.secret_key.clone();
         (Self { server, app, key }, relay)
@@ -245,86 +254,4 @@ pub async fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bo
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     cond()
-}
-
-/// A user-space UDP relay that drops a seeded fraction of datagrams in both directions
-/// (the kernel here has no netem). Clients reach the server through it: the server
-/// advertises the relay's address, and the relay forwards each client from its own socket,
-/// like a NAT.
-pub struct LossyRelay {
-    pub addr: std::net::SocketAddr,
-    pub dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for LossyRelay {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl LossyRelay {
-    /// Listens on `listen` and forwards to `server`, dropping `loss` (0..1) of datagrams.
-    pub async fn start(
-        listen: std::net::SocketAddr,
-        server: std::net::SocketAddr,
-        loss: f64,
-        seed: u64,
-    ) -> Self {
-        use std::collections::HashMap;
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicU64, Ordering};
-        use tokio::net::UdpSocket;
-
-        let front = Arc::new(UdpSocket::bind(listen).await.expect("relay binds"));
-        let addr = front.local_addr().expect("relay addr");
-        let dropped = Arc::new(AtomicU64::new(0));
-        let d = dropped.clone();
-        let task = tokio::spawn(async move {
-            let mut rng = seed | 1;
-            let mut lose = move || {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                (rng % 10_000) as f64 / 10_000.0 < loss
-            };
-            let (back_tx, mut back_rx) =
-                tokio::sync::mpsc::unbounded_channel::<(std::net::SocketAddr, Vec<u8>)>();
-            let mut clients: HashMap<std::net::SocketAddr, Arc<UdpSocket>> = HashMap::new();
-            let mut buf = vec![0u8; 2048];
-            loop {
-                tokio::select! {
-                    r = front.recv_from(&mut buf) => {
-                        let Ok((n, client)) = r else { continue };
-                        let sock = match clients.get(&client) {
-                            Some(s) => s.clone(),
-                            None => {
-                                let s = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("relay leg"));
-                                let (leg, tx) = (s.clone(), back_tx.clone());
-                                tokio::spawn(async move {
-                                    let mut b = vec![0u8; 2048];
-                                    while let Ok((n, _)) = leg.recv_from(&mut b).await {
-                                        if tx.send((client, b[..n].to_vec())).is_err() { break; }
-                                    }
-                                });
-                                clients.insert(client, s.clone());
-                                s
-                            }
-                        };
-                        if lose() { d.fetch_add(1, Ordering::Relaxed); continue; }
-                        let _ = sock.send_to(&buf[..n], server).await;
-                    }
-                    Some((client, data)) = back_rx.recv() => {
-                        if lose() { d.fetch_add(1, Ordering::Relaxed); continue; }
-                        let _ = front.send_to(&data, client).await;
-                    }
-                }
-            }
-        });
-        Self {
-            addr,
-            dropped,
-            task,
-        }
-    }
 }

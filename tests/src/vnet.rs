@@ -166,6 +166,15 @@ impl Network {
             .unwrap_or_default()
     }
 
+    /// Datagrams lost or dropped by a cap, on every link.
+    pub fn lost(&self) -> u64 {
+        self.links
+            .values()
+            .flat_map(|l| [&l.up.stats, &l.down.stats])
+            .map(|s| s.lost + s.dropped_by_cap)
+            .sum()
+    }
+
     /// Whether `addr`'s link is in an outage (either way) at `now`.
     pub fn is_out(&self, addr: SocketAddr, now: Instant) -> bool {
         let t = now.saturating_duration_since(self.start);

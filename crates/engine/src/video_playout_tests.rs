@@ -150,3 +150,32 @@ fn nothing_is_held_longer_than_the_cap() {
     let held = frames.iter().map(|(a, s)| s - a).max().unwrap();
     assert!(held <= MAX_DELAY_US, "held {held} µs");
 }
+
+#[test]
+fn after_an_outage_the_burst_is_shown_at_once_and_the_delay_stays_short() {
+    // 10 s without frames; then the 2 s of frames the sender had queued come at once, and
+    // live frames after them at their pace.
+    let frames = run(600, |i| match i {
+        0..150 => i * FRAME_US,
+        150..300 => 20_000_000,
+        _ => 20_000_000 + (i - 300) * FRAME_US,
+    });
+    // The burst is not held to be played at its pace (it would hold every frame after it
+    // by 2 s), and live frames show as they come.
+    let held: Vec<u64> = frames[150..].iter().map(|(a, s)| s - a).collect();
+    assert!(held.iter().all(|h| *h == 0), "held {:?}", &held[..20]);
+}
+
+#[test]
+fn a_stall_shorter_than_an_outage_is_still_smoothed() {
+    // One frame 3.5 s late, the ones behind it with it: those are held to their pace.
+    let frames = run(300, |i| {
+        if (100..153).contains(&i) {
+            100 * FRAME_US + 3_500_000
+        } else {
+            i * FRAME_US
+        }
+    });
+    let shown = gaps(frames.iter().map(|(_, s)| *s), 153);
+    assert!(shown.iter().all(|g| *g <= 2 * FRAME_US), "{shown:?}");
+}
