@@ -291,8 +291,7 @@ impl Repairs {
     /// While video goes out twice, a packet is reported lost (or resent) only if both were:
     /// the link's loss is read back from that.
     pub fn report(&mut self, now: Instant, fraction: f32) {
-        let fraction = crate::loss_fraction(fraction).powf(self.video_root());
-        self.outgoing.measure(now, fraction);
+        self.outgoing.measure(now, self.video_link_loss(fraction));
     }
 
     /// The same for a report on audio, with the round trip it measured.
@@ -326,8 +325,10 @@ impl Repairs {
         }
     }
 
-    fn video_root(&self) -> f32 {
-        1.0 / f32::from(self.video_transmissions())
+    /// The loss of the link under our video, read back from a measure of what was lost
+    /// (while video goes out twice, a packet is lost only if both were).
+    pub fn video_link_loss(&self, measured: f32) -> f32 {
+        crate::loss_fraction(measured).powf(1.0 / f32::from(self.video_transmissions()))
     }
 
     /// For a sender that controls its own video rate: no copies of resends while that rate
@@ -445,7 +446,7 @@ impl Repairs {
         if now.saturating_duration_since(since) < ROUND {
             return;
         }
-        let sent = self.sent.share().powf(self.video_root());
+        let sent = self.video_link_loss(self.sent.share());
         self.outgoing.measure(now, sent);
         self.incoming.measure(now, self.received.share());
         (self.sent, self.received) = (Count::default(), Count::default());
@@ -719,8 +720,7 @@ mod tests {
     /// the engine reads them (the root of what both copies lost).
     fn video_measures(r: &mut Repairs, start: Instant, n: u32, scattered: f32) {
         for i in 0..n {
-            let root = 1.0 / f32::from(r.video_transmissions());
-            r.judge_video(start + ROUND * i, scattered.powf(root));
+            r.judge_video(start + ROUND * i, r.video_link_loss(scattered));
         }
     }
 

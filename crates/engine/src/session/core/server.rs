@@ -93,9 +93,7 @@ impl Core {
                 }
             }
             ServerMessage::UplinkLoss { scattered, .. } => {
-                // Sent twice, a packet is lost only if both were.
-                let root = 1.0 / f32::from(self.repairs.video_transmissions());
-                let link = roomcast_rtc::loss_fraction(scattered).powf(root);
+                let link = self.repairs.video_link_loss(scattered);
                 self.repairs.judge_video(self.now, link);
             }
             ServerMessage::UserLeave { user_id, reason } => {
