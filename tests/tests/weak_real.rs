@@ -179,14 +179,12 @@ async fn on_a_500_kbit_uplink_the_camera_follows_and_audio_is_unhurt() {
         r[0]["sent"]
     );
     assert!(video["frames"].as_u64().unwrap_or(0) >= 150, "{video}");
-    // The issue asks for audio unhurt, and the virtual call (a camera that hits its rate
-    // exactly) conceals 0-0.6 %. Here 4-6 % is concealed: counted at the relay, Alice's
-    // uplink carries 300-440 kbit/s most of the time but 750-1250 kbit/s for 2-4 s now and
-    // then (the real encoder over its rate, 550-670, with resends and probes on RTX,
-    // 130-440), and each time the queue fills (audio 320 ms late) and drops. Not met yet;
-    // this bound only guards against worse.
+    // The issue asks for audio unhurt: 0.1–0.3 % concealed in five runs (the virtual call:
+    // 0 %). It was 2–6 % while stale loss measures copied the video and the camera grew
+    // back over the link after its first cut (docs/DECISIONS.md); the bound leaves room for
+    // a loaded machine.
     let concealed = audio["concealed_ratio"].as_f64().expect("concealed_ratio");
-    assert!(concealed <= 0.1, "{audio}");
+    assert!(concealed <= 0.02, "{audio}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

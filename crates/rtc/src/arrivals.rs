@@ -3,15 +3,25 @@
 //! late, and count it received once a resend brings it back (at 20 % loss they read 1–2 %);
 //! the NACKs for late packets make it resend 39 % of its video on a link that loses nothing.
 //! The receiver sees every packet that arrives, however late: a sequence number that has
-//! not come by the time [`WINDOW`] newer ones have is lost. Only first transmissions count
-//! (resends travel on their own SSRC), so this is the link's loss.
+//! not come [`SETTLE_AFTER`] after a newer one did, or by the time [`WINDOW`] newer ones
+//! have, is lost. Only first transmissions count (resends travel on their own SSRC), so this
+//! is the link's loss.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-/// A packet not in by the time this many newer ones are is lost (some 4 s of video at
-/// 500 kbit/s, over a second at 2 Mbit/s: longer than a jittery link holds one back).
+/// A packet not in by the time this many newer ones are is lost (the bound on what is
+/// remembered: half a second of video at 10 Mbit/s).
 const WINDOW: u64 = 512;
+
+/// A packet not in this long after a newer one is lost: longer than a jittery link holds
+/// one back (0–700 ms of jitter puts a packet at most 0.7 s behind a newer one). Counting
+/// by packets alone settled a packet only some 20 s later at 250 kbit/s, so the measure told
+/// of loss long gone.
+const SETTLE_AFTER: Duration = Duration::from_millis(1500);
+
+/// The highest sequence number is noted at most this often, for [`SETTLE_AFTER`].
+const NOTE_EVERY: Duration = Duration::from_millis(50);
 
 /// The most SSRCs counted (a camera's two layers and a screen share, with room to spare).
 const MAX_STREAMS: usize = 8;
@@ -19,14 +29,17 @@ const MAX_STREAMS: usize = 8;
 /// One SSRC's packets within the window.
 #[derive(Debug, Clone)]
 struct Stream {
-    /// The first extended sequence number seen (none before it was sent).
-    first: u64,
     /// The highest extended sequence number seen.
     highest: u64,
     /// Which of the last [`WINDOW`] sequence numbers came (bit `seq % WINDOW`).
     seen: [u64; (WINDOW / 64) as usize],
-    /// Whether the last number to leave the window had come.
+    /// Every number below this is settled (counted as arrived or lost); it starts at the
+    /// first number seen (none before it was sent).
+    settled_to: u64,
+    /// Whether the last number settled had come.
     last_came: bool,
+    /// The highest number at a time, oldest first, for settling by time.
+    notes: VecDeque<(Instant, u64)>,
 }
 
 /// What happened to the packets that left the window.
@@ -39,15 +52,31 @@ struct Settled {
 }
 
 impl Stream {
-    fn new(seq: u64) -> Self {
+    fn new(now: Instant, seq: u64) -> Self {
         let mut s = Stream {
-            first: seq,
             highest: seq,
             seen: [0; (WINDOW / 64) as usize],
+            settled_to: seq,
             last_came: true,
+            notes: VecDeque::from([(now, seq)]),
         };
         s.mark(seq);
         s
+    }
+
+    /// Counts the numbers from `settled_to` up to `to` (not included).
+    fn settle(&mut self, to: u64, settled: &mut Settled) {
+        for s in self.settled_to..to {
+            let came = self.has(s);
+            if came {
+                settled.arrived += 1;
+            } else {
+                settled.lost += 1;
+                settled.scattered += u64::from(self.last_came);
+            }
+            self.last_came = came;
+        }
+        self.settled_to = self.settled_to.max(to);
     }
 
     fn bit(seq: u64) -> (usize, u64) {
@@ -76,39 +105,42 @@ impl Stream {
             .unwrap_or(u64::from(seq))
     }
 
-    /// `seq` arrived; returns what happened to the packets that left the window.
-    fn arrive(&mut self, seq: u16) -> Settled {
+    /// `seq` arrived at `now`; returns what happened to the packets settled meanwhile.
+    fn arrive(&mut self, now: Instant, seq: u16) -> Settled {
         let seq = self.extend(seq);
         let mut settled = Settled::default();
-        if seq + WINDOW <= self.highest || seq < self.first {
-            // Later than the window: already counted lost.
-            return settled;
-        }
         if seq > self.highest {
             if seq - self.highest >= WINDOW {
                 // A new stream, or so long a gap that it says nothing about loss.
-                *self = Stream::new(seq);
+                *self = Stream::new(now, seq);
                 return settled;
             }
-            // Every number that leaves the window is settled: it came or it is lost.
+            // Numbers leaving the window are settled: they came or they are lost.
+            self.settle((seq + 1).saturating_sub(WINDOW), &mut settled);
             for s in self.highest + 1..=seq {
-                let leaving = s - WINDOW;
-                if leaving >= self.first {
-                    let came = self.has(leaving);
-                    if came {
-                        settled.arrived += 1;
-                    } else {
-                        settled.lost += 1;
-                        settled.scattered += u64::from(self.last_came);
-                    }
-                    self.last_came = came;
-                }
                 let (word, bit) = Self::bit(s);
                 self.seen[word] &= !bit;
             }
             self.highest = seq;
+            match self.notes.back_mut() {
+                Some((at, high)) if now < *at + NOTE_EVERY => *high = seq,
+                _ => self.notes.push_back((now, seq)),
+            }
         }
-        self.mark(seq);
+        if seq >= self.settled_to {
+            self.mark(seq);
+        }
+        // Numbers below one that came `SETTLE_AFTER` ago are settled too.
+        let mut to = None;
+        while let Some(&(at, high)) = self.notes.front()
+            && now >= at + SETTLE_AFTER
+        {
+            to = Some(high);
+            self.notes.pop_front();
+        }
+        if let Some(high) = to {
+            self.settle(high, &mut settled);
+        }
         settled
     }
 }
@@ -145,12 +177,13 @@ impl Loss {
 }
 
 impl Arrivals {
-    /// An RTP packet of video (not a resend) with this SSRC and sequence number arrived.
-    pub fn arrive(&mut self, ssrc: u32, seq: u16) {
+    /// An RTP packet of video (not a resend) with this SSRC and sequence number arrived at
+    /// `now`.
+    pub fn arrive(&mut self, now: Instant, ssrc: u32, seq: u16) {
         let full = self.streams.len() >= MAX_STREAMS;
         match self.streams.get_mut(&ssrc) {
             Some(s) => {
-                let n = s.arrive(seq);
+                let n = s.arrive(now, seq);
                 self.settled.arrived += n.arrived;
                 self.settled.lost += n.lost;
                 self.settled.scattered += n.scattered;
@@ -160,18 +193,18 @@ impl Arrivals {
             None => {
                 // Numbered from one cycle up, so that earlier ones (late) still extend.
                 self.streams
-                    .insert(ssrc, Stream::new(u64::from(seq) + 0x1_0000));
+                    .insert(ssrc, Stream::new(now, u64::from(seq) + 0x1_0000));
             }
         }
     }
 
     /// An RTP datagram of video (not a resend: see [`crate::repair::Received::Video`])
-    /// arrived.
-    pub fn arrive_datagram(&mut self, d: &[u8]) {
+    /// arrived at `now`.
+    pub fn arrive_datagram(&mut self, now: Instant, d: &[u8]) {
         if d.len() >= 12 {
             let seq = u16::from_be_bytes([d[2], d[3]]);
             let ssrc = u32::from_be_bytes([d[8], d[9], d[10], d[11]]);
-            self.arrive(ssrc, seq);
+            self.arrive(now, ssrc, seq);
         }
     }
 
@@ -213,7 +246,7 @@ impl LossTeller {
     /// time to tell.
     pub fn arrived(&mut self, now: Instant, datagram: &[u8], video: bool) -> Option<Loss> {
         if video {
-            self.arrivals.arrive_datagram(datagram);
+            self.arrivals.arrive_datagram(now, datagram);
         }
         let told = *self.told.get_or_insert(now);
         if now < told + TELL_EVERY {
@@ -250,8 +283,9 @@ mod tests {
             .collect();
         arrivals.sort();
         let mut a = Arrivals::default();
-        for (_, seq) in arrivals {
-            a.arrive(42, seq);
+        let start = Instant::now();
+        for (at, seq) in arrivals {
+            a.arrive(start + Duration::from_micros(at), 42, seq);
         }
         let loss = a.take_loss(100).expect("enough packets");
         assert!((loss.lost - 0.1).abs() < 0.01, "{loss:?}");
@@ -261,36 +295,36 @@ mod tests {
 
     #[test]
     fn a_clean_stream_across_the_wrap_loses_nothing() {
-        let mut a = Arrivals::default();
+        let (mut a, now) = (Arrivals::default(), Instant::now());
         for i in 0..3000u32 {
-            a.arrive(1, (i + 64000) as u16);
+            a.arrive(now, 1, (i + 64000) as u16);
         }
         let loss = a.take_loss(100).expect("enough packets");
         assert_eq!(loss.lost, 0.0);
         // Too few settled since: no verdict.
-        a.arrive(1, 3000u16.wrapping_add(64000));
+        a.arrive(now, 1, 3000u16.wrapping_add(64000));
         assert_eq!(a.take_loss(100), None);
     }
 
     #[test]
     fn a_jump_starts_over_rather_than_counting_a_gap() {
-        let mut a = Arrivals::default();
+        let (mut a, now) = (Arrivals::default(), Instant::now());
         for i in 0..1000u16 {
-            a.arrive(5, i);
+            a.arrive(now, 5, i);
         }
         a.take_loss(1);
         // The sender restarted (a new stream on the same SSRC) far ahead.
         for i in 30000..31000u16 {
-            a.arrive(5, i);
+            a.arrive(now, 5, i);
         }
         assert_eq!(a.take_loss(1).map(|l| l.lost), Some(0.0));
     }
 
     #[test]
     fn forged_ssrcs_do_not_grow_the_count() {
-        let mut a = Arrivals::default();
+        let (mut a, now) = (Arrivals::default(), Instant::now());
         for ssrc in 0..10_000 {
-            a.arrive(ssrc, 1);
+            a.arrive(now, ssrc, 1);
         }
         assert_eq!(a.streams.len(), MAX_STREAMS);
     }
@@ -298,9 +332,9 @@ mod tests {
     #[test]
     fn runs_of_loss_are_not_scattered() {
         // A queue overflowing: runs of 10 lost after every 10 that came.
-        let mut a = Arrivals::default();
+        let (mut a, now) = (Arrivals::default(), Instant::now());
         for i in (0..4000u16).filter(|i| i % 20 < 10) {
-            a.arrive(9, i);
+            a.arrive(now, 9, i);
         }
         let loss = a.take_loss(100).expect("enough packets");
         assert!((loss.lost - 0.5).abs() < 0.01, "{loss:?}");
@@ -340,14 +374,68 @@ mod tests {
             }
             assert_eq!(t.arrived(now, &datagram(8, i % 5), false), None);
         }
-        // Nothing until 20 packets have 512 newer ones (5.3 s), then once a second.
+        // Nothing until 20 packets are 1.5 s behind a newer one (1.7 s), then once a second.
         let at: Vec<u128> = told.iter().map(|(n, _)| (*n - start).as_millis()).collect();
-        assert_eq!(at, [5_310, 6_310, 7_310, 8_310, 9_310]);
+        assert_eq!(
+            at,
+            [
+                1_700, 2_700, 3_700, 4_700, 5_700, 6_700, 7_700, 8_700, 9_700
+            ]
+        );
         for (_, l) in told {
             assert!(
-                (l.lost - 0.1).abs() < 0.02 && l.scattered == l.lost,
+                (l.lost - 0.1).abs() < 0.03 && l.scattered == l.lost,
                 "{l:?}"
             );
         }
+    }
+
+    #[test]
+    fn on_a_slow_stream_the_loss_is_told_while_it_lasts() {
+        // 25 packets a second (250 kbit/s of video): 10 s clean, 10 s losing one in four,
+        // 10 s clean; told once a second what was lost in the last.
+        let mut t = LossTeller::default();
+        let start = Instant::now();
+        let mut told = Vec::new();
+        for i in 0..750u16 {
+            let now = start + Duration::from_millis(u64::from(i) * 40);
+            let lossy = (250..500).contains(&i);
+            if !(lossy && i % 4 == 0) {
+                told.extend(t.arrived(now, &datagram(7, i), true).map(|l| (now, l)));
+            }
+        }
+        let lossy_at = |from: u64, to: u64| {
+            told.iter()
+                .filter(|(n, _)| (from..to).contains(&(*n - start).as_secs()))
+                .all(|(_, l)| l.lost > 0.2)
+        };
+        let clean_at = |from: u64, to: u64| {
+            told.iter()
+                .filter(|(n, _)| (from..to).contains(&(*n - start).as_secs()))
+                .all(|(_, l)| l.lost == 0.0)
+        };
+        // Counting by packets alone told of this loss from 30 s on.
+        assert!(clean_at(0, 11), "{told:?}");
+        assert!(lossy_at(13, 21), "within 3 s of its start: {told:?}");
+        assert!(clean_at(23, 30), "gone within 3 s of its end: {told:?}");
+        assert!(told.len() >= 25, "{}", told.len());
+    }
+
+    #[test]
+    fn a_packet_later_than_the_settling_time_stays_lost() {
+        let (mut a, start) = (Arrivals::default(), Instant::now());
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        for i in 0..100u16 {
+            if i != 10 {
+                a.arrive(at(u64::from(i) * 40), 3, i);
+            }
+        }
+        // Number 10 comes 3.6 s after its turn: settled lost by then, not counted again.
+        a.arrive(at(4_000), 3, 10);
+        for i in 100..200u16 {
+            a.arrive(at(u64::from(i) * 40), 3, i);
+        }
+        assert_eq!(a.settled.lost, 1, "{:?}", a.settled);
+        assert!(a.settled.arrived > 100, "{:?}", a.settled);
     }
 }

@@ -34,6 +34,10 @@ const GROWTH: f64 = 1.08;
 const MIN_GROWTH_BPS: u64 = 10_000;
 const NEAR_CEILING: f64 = 0.9;
 const PROBE_AFTER: u8 = 30;
+/// Where a cut puts the rate that went wrong: what was sent, but no more than this much over
+/// what got through (a send rate far over the link, as a camera starting too high, says
+/// little about where the link is).
+const CEILING_OVER_DELIVERED: f64 = 1.25;
 /// After a cut, loss within these bounds of the loss that caused it is the link's own.
 const SAME_LOSS: (f32, f32) = (0.6, 1.5);
 /// Once the loss is judged the link's own, only a clear rise of its running average is
@@ -145,7 +149,11 @@ impl LossRate {
                 let delivered = rate as f64 * f64::from(1.0 - loss);
                 self.limit = Some(((delivered * UNDER_DELIVERED) as u64).max(FLOOR_BPS));
                 self.cut_at = Some(loss);
-                self.ceiling = Some(rate);
+                // The link is near what got through, not where what was sent was: a
+                // camera starting at 1.2 Mbit/s on a 500 kbit/s uplink, cut to 280 kbit/s,
+                // grew back to 560 within 8 s under a ceiling of 1.2 Mbit/s.
+                let near_delivered = (delivered * CEILING_OVER_DELIVERED) as u64;
+                self.ceiling = Some(rate.min(near_delivered).max(FLOOR_BPS));
                 self.since_cut = 0;
             }
         } else if loss < GROW_BELOW && queued > QUEUE_DRAINS {
@@ -272,6 +280,21 @@ mod tests {
         );
         let mean = settled.iter().sum::<u64>() / settled.len() as u64;
         assert!(mean < 500_000, "{mean}: {limits:?}");
+    }
+
+    #[test]
+    fn a_rate_far_over_the_link_does_not_grow_back_far_over_it() {
+        // A camera starting at 1.2 Mbit/s on an uplink that carries 300 kbit/s of it: three
+        // quarters lost. Then resends fill in what is lost, and reports read clean.
+        let mut r = LossRate::default();
+        let cut = r.report(0.75, None, 1_200_000).expect("cut");
+        assert!((250_000..300_000).contains(&cut), "{cut}");
+        let limits: Vec<u64> = (0..29)
+            .map(|_| r.report(0.0, None, 1_200_000).expect("limited"))
+            .collect();
+        // It grew 8 % a report up to 560 kbit/s under a ceiling of what was sent.
+        assert!(limits.iter().all(|l| *l <= 375_000), "{limits:?}");
+        assert!(limits[28] > cut, "{limits:?}");
     }
 
     #[test]
