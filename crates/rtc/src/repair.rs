@@ -455,6 +455,12 @@ impl Repairs {
 }
 
 /// RFC 5761: RTCP packet types 192–223 sit where RTP has its marker bit and payload type.
+/// Whether a datagram `rtc` sends is video or a resend of it (not audio, RTCP, padding or
+/// anything else).
+pub fn is_video(d: &[u8], rtc: &Rtc) -> bool {
+    matches!(kind(d, rtc), Kind::Video | Kind::Resend)
+}
+
 fn kind(d: &[u8], rtc: &Rtc) -> Kind {
     if d.len() < 20 || d[0] >> 6 != 2 {
         return Kind::Other;

@@ -31,6 +31,8 @@ pub struct Camera {
     pub keyframe_every: u64,
     /// Keyframes made because a receiver (through the server) asked for one.
     pub asked_keyframes: u32,
+    /// A keyframe is this many times the size of a frame.
+    pub keyframe_size: u64,
 }
 
 impl Camera {
@@ -42,6 +44,7 @@ impl Camera {
             frame: 0,
             keyframe_every: KEYFRAME_EVERY,
             asked_keyframes: 0,
+            keyframe_size: 3,
         }
     }
 
@@ -64,24 +67,27 @@ impl Camera {
         let regular = self.frame.is_multiple_of(self.keyframe_every);
         self.frame += 1;
         let big = u64::from(self.bitrate());
+        let k = self.keyframe_size;
         if !self.simulcast {
-            return vec![frame(None, big, asked || regular)];
+            return vec![frame(None, big, (asked || regular).then_some(k))];
         }
         let mut frames = Vec::new();
         if !c.skip_big.load(Ordering::Relaxed) {
-            frames.push(frame(Some(VideoStreamType::Big), big, asked || regular));
+            let keyframe = (asked || regular).then_some(k);
+            frames.push(frame(Some(VideoStreamType::Big), big, keyframe));
         }
         if !c.skip_small.load(Ordering::Relaxed) {
-            let keyframe = asked || asked_small || regular;
+            let keyframe = (asked || asked_small || regular).then_some(k);
             frames.push(frame(Some(VideoStreamType::Small), SMALL_BPS, keyframe));
         }
         frames
     }
 }
 
-/// A frame at `bps` (a keyframe is three times the size), H.264 NAL framing.
-fn frame(layer: Option<VideoStreamType>, bps: u64, keyframe: bool) -> Frame {
-    let size = (bps / 8 / VIDEO_FPS * if keyframe { 3 } else { 1 }).max(20);
+/// A frame at `bps` (a keyframe, `keyframe` times the size), H.264 NAL framing.
+fn frame(layer: Option<VideoStreamType>, bps: u64, keyframe: Option<u64>) -> Frame {
+    let size = (bps / 8 / VIDEO_FPS * keyframe.unwrap_or(1)).max(20);
+    let keyframe = keyframe.is_some();
     let mut data = vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }];
     data.extend((0..size).map(|i| (i as u8).wrapping_mul(31) | 1));
     Frame {

@@ -398,6 +398,14 @@ impl World {
         c.camera = Some(Camera::new(controls, now, simulcast));
     }
 
+    /// Client `i`'s camera makes keyframes `times` the size of a frame (3 unless set: a real
+    /// 640x360 keyframe at 600 kbit/s is 15–30 KB, 3–6 frames).
+    pub fn set_keyframe_size(&mut self, i: usize, times: u64) {
+        if let Some(c) = self.clients[i].camera.as_mut() {
+            c.keyframe_size = times.max(1);
+        }
+    }
+
     /// Client `i`'s camera makes a keyframe of its own every `every` (a real encoder: about
     /// once a minute), besides the ones asked for.
     pub fn set_keyframe_interval(&mut self, i: usize, every: Duration) {

@@ -59,6 +59,8 @@ pub struct DownlinkCopies {
     held_until: Option<Instant>,
     /// …and the wait after they next do not.
     wait: Duration,
+    /// The subscriber measures its downlink (an engine; a browser does not).
+    measured: bool,
 }
 
 impl Default for DownlinkCopies {
@@ -68,6 +70,7 @@ impl Default for DownlinkCopies {
             full_reports: 0,
             held_until: None,
             wait: FULL_WAIT,
+            measured: false,
         }
     }
 }
@@ -75,12 +78,19 @@ impl Default for DownlinkCopies {
 impl DownlinkCopies {
     /// The subscriber measured `loss`; `reduced` if it gets less video for a narrow link.
     pub fn measure(&mut self, now: Instant, loss: Loss, reduced: bool, repairs: &mut Repairs) {
+        self.measured = true;
         let held = self.held_until.is_some_and(|t| now < t);
         let random = random_loss(loss, repairs.video_transmissions());
         repairs.hold_video(reduced || held);
         repairs.judge_video(now, random);
         self.random = repairs.copying_video() || (random >= VIDEO_TWICE_FROM && !held);
         repairs.hold_resends(!self.random);
+    }
+
+    /// Whether the subscriber measures its downlink, so that a narrow link is told from a
+    /// lossy one.
+    pub fn measured(&self) -> bool {
+        self.measured
     }
 
     /// A receiver report from the subscriber on video: whether it counts for telling a

@@ -9,6 +9,7 @@ mod downlink;
 mod holes;
 mod keyframes_only;
 mod layers;
+mod pace;
 mod peer;
 mod simulcast;
 
@@ -391,7 +392,12 @@ impl Worker {
             })
         });
         let downlinks = self.downlinks.next_deadline();
+        let paced = self
+            .members
+            .values()
+            .filter_map(|m| m.peer.as_ref().and_then(|p| p.pacer.next_due()));
         peers
+            .chain(paced)
             .chain(rooms)
             .chain(keyframes)
             .chain(downlinks)
@@ -404,6 +410,9 @@ impl Worker {
             self.set_reduced(now, sub, false);
         }
         for (id, m) in self.members.iter_mut() {
+            if let Some(p) = m.peer.as_mut() {
+                self.outbox.extend(p.pacer.due(now));
+            }
             if let Some(p) = m.peer.as_mut()
                 && p.timeout <= now
             {
@@ -521,11 +530,18 @@ impl Worker {
                     copies.extend(peer.repairs.copies_of(now, &t, &peer.rtc));
                     let sent = 1 + copies.len() as u64;
                     self.stats.datagrams_out.fetch_add(sent, Ordering::Relaxed);
-                    self.outbox.push(t);
-                    self.outbox.extend(copies);
+                    if roomcast_rtc::repair::is_video(&t.contents, &peer.rtc) {
+                        let all = std::iter::once(t).chain(copies);
+                        let unpaced = all.filter_map(|t| peer.pacer.push(now, t));
+                        self.outbox.extend(unpaced);
+                    } else {
+                        self.outbox.push(t);
+                        self.outbox.extend(copies);
+                    }
                 }
                 Ok(Output::Timeout(t)) => {
                     peer.timeout = t;
+                    self.outbox.extend(peer.pacer.due(now));
                     return;
                 }
                 Ok(Output::Event(e)) => match e {
@@ -600,6 +616,13 @@ impl Worker {
                     && self.downlinks.report(now, member, loss)
                 {
                     self.set_reduced(now, member, true);
+                    if let Some(p) = self.members.get_mut(&member).and_then(|m| m.peer.as_mut()) {
+                        p.pacer.start(now, 1.0 - loss);
+                        tracing::debug!(
+                            "video to {member:?} paced at {:?} bit/s",
+                            p.pacer.rate_bps()
+                        );
+                    }
                 }
             }
             Forward::Lost { member } => {

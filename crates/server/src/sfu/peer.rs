@@ -14,6 +14,7 @@ use roomcast_rtc::resend::allow_resends;
 use str0m::change::SdpOffer;
 
 use super::copies::DownlinkCopies;
+use super::pace::Pacer;
 use str0m::media::{Direction, Mid};
 use str0m::{Candidate, Rtc};
 
@@ -45,6 +46,10 @@ pub struct Peer {
     arrivals: LossTeller,
     /// Whether video goes out twice towards the client (from its `downlink_loss`).
     pub copies: DownlinkCopies,
+    /// Its link is too narrow for the video it asked for (`downlink`): it gets less.
+    pub narrow: bool,
+    /// Video towards it, paced while `narrow`.
+    pub pacer: Pacer,
 }
 
 /// The server copies RTCP (its NACKs to a publisher on a lossy link), and resends only
@@ -84,6 +89,8 @@ impl Peer {
             repairs: server_repairs(),
             arrivals: LossTeller::default(),
             copies: DownlinkCopies::default(),
+            narrow: false,
+            pacer: Pacer::new(now),
         })
     }
 
@@ -169,9 +176,25 @@ impl Peer {
     /// This client's receiver reports on `mid` say `loss`: protect the audio we forward there
     /// accordingly (RED towards it while it loses packets).
     pub fn loss_report(&mut self, mid: Mid, loss: f32) {
+        // A client that measures its downlink (`copies`) was moved to less video only for a
+        // link too narrow, not a lossy one (that it would have said): there, RED's four
+        // repeated frames are more of what overflows it.
+        let overflow = self.narrow && self.copies.measured();
         if let Some(p) = self.loss.get_mut(&mid) {
-            let red = p.report(loss).red;
+            let red = p.report(loss).red && !overflow;
             self.rtc.direct_api().set_red_send(mid, red);
+        }
+    }
+
+    /// This client's link turned out too narrow for the video it was sent, and gets less
+    /// now: the loss so far was that overflow, not a reason for redundancy. Audio goes out
+    /// without RED until reports on what the link does from now on say otherwise (RED
+    /// repeats four frames: 270 kbit/s of a 300 kbit/s link, so the little video it was
+    /// reduced to did not fit either).
+    pub fn audio_afresh(&mut self) {
+        for (mid, p) in &mut self.loss {
+            *p = LossProtection::new();
+            self.rtc.direct_api().set_red_send(*mid, false);
         }
     }
 

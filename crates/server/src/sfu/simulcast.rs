@@ -59,7 +59,9 @@ impl Worker {
     }
 
     /// Holds subscriber `sub` to small layers (`on`, its link does not carry more) or lets it
-    /// back to what it asked for. Video goes out once to a link too narrow for it.
+    /// back to what it asked for. Video and audio go out once to a link too narrow for them:
+    /// copies of audio there are more of what fills it (a 300 kbit/s link got 270 kbit/s of
+    /// audio, RED and three transmissions, and the keyframes it was reduced to did not fit).
     pub(super) fn set_reduced(&mut self, now: Instant, sub: MemberId, on: bool) {
         let Some(member) = self.members.get_mut(&sub) else {
             return;
@@ -67,6 +69,14 @@ impl Worker {
         let room = member.room;
         if let Some(peer) = member.peer.as_mut() {
             peer.repairs.hold_video(on);
+            peer.repairs.hold_audio(on);
+            peer.narrow = on;
+            if on {
+                peer.audio_afresh();
+            } else {
+                let held = peer.pacer.stop();
+                self.outbox.extend(held);
+            }
         }
         for (user, layer) in self.layers.reduce(sub, on) {
             self.request_keyframe(now, room, &user, MediaKind::Video, Stream::Main, layer);
