@@ -97,7 +97,12 @@ impl Core {
             return;
         };
         let was = self.audio_loss.protection();
-        let p = if self.video_rates.values().any(|r| r.congested()) {
+        // Until our video's first report is judged, loss the audio sees may be the video's
+        // own first burst over a narrow link: RED turned on then (one real call in four on a
+        // 500 kbit/s uplink) made the audio 250-285 kbit/s and kept the link full, and the
+        // queue 340 ms long, for the rest of the call.
+        let video_unjudged = self.video_rates.is_empty() && !self.video_controls.is_empty();
+        let p = if video_unjudged || self.video_rates.values().any(|r| r.congested()) {
             self.audio_loss.settle()
         } else {
             self.audio_loss.report(loss)
