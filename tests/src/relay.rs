@@ -23,6 +23,8 @@ struct Links {
     planned: HashMap<usize, (Impairment, Impairment)>,
     /// The link of every other client, both ways.
     default: Impairment,
+    /// Clients whose mapping to the server is to change (a NAT rebinding).
+    rebind: Vec<SocketAddr>,
 }
 
 pub struct Relay {
@@ -55,6 +57,7 @@ impl Relay {
             clients: Vec::new(),
             planned: HashMap::new(),
             default: link,
+            rebind: Vec::new(),
         }));
         let dropped = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(forward(front, server, links.clone(), dropped.clone()));
@@ -81,6 +84,16 @@ impl Relay {
         }
     }
 
+    /// The client that came `n`th reaches the server from a new address from now on, and
+    /// what the server sends to its old one is lost (a NAT that rebinds, or a network
+    /// change the client itself does not see).
+    pub fn rebind(&self, n: usize) {
+        let mut l = self.links();
+        if let Some(addr) = l.clients.get(n).copied() {
+            l.rebind.push(addr);
+        }
+    }
+
     /// How many clients have sent through the relay.
     pub fn clients(&self) -> usize {
         self.links().clients.len()
@@ -95,9 +108,14 @@ async fn forward(
 ) {
     let lock = || links.lock().unwrap_or_else(|e| e.into_inner());
     let (back_tx, mut back_rx) = mpsc::unbounded_channel::<(SocketAddr, Vec<u8>)>();
-    let mut legs: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
+    let mut legs: HashMap<SocketAddr, Leg> = HashMap::new();
     let mut buf = vec![0u8; 2048];
     loop {
+        let rebind = std::mem::take(&mut lock().rebind);
+        for client in rebind {
+            // The old leg's socket closes with its listener.
+            legs.insert(client, Leg::open(client, &back_tx).await);
+        }
         let next = lock().net.next_arrival();
         let due = async {
             match next {
@@ -109,9 +127,7 @@ async fn forward(
             r = front.recv_from(&mut buf) => {
                 let Ok((n, client)) = r else { continue };
                 if let std::collections::hash_map::Entry::Vacant(e) = legs.entry(client) {
-                    let leg = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("relay leg"));
-                    tokio::spawn(listen_back(leg.clone(), client, back_tx.clone()));
-                    e.insert(leg);
+                    e.insert(Leg::open(client, &back_tx).await);
                     let mut l = lock();
                     let n = l.clients.len();
                     l.clients.push(client);
@@ -143,13 +159,33 @@ async fn forward(
         for d in due {
             let _ = if d.to == server {
                 match legs.get(&d.from) {
-                    Some(leg) => leg.send_to(&d.data, server).await,
+                    Some(leg) => leg.socket.send_to(&d.data, server).await,
                     None => continue,
                 }
             } else {
                 front.send_to(&d.data, d.to).await
             };
         }
+    }
+}
+
+/// One client's socket towards the server, and the task that listens on it.
+struct Leg {
+    socket: Arc<UdpSocket>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Leg {
+    async fn open(client: SocketAddr, back: &mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>) -> Self {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("relay leg"));
+        let listener = tokio::spawn(listen_back(socket.clone(), client, back.clone()));
+        Leg { socket, listener }
+    }
+}
+
+impl Drop for Leg {
+    fn drop(&mut self) {
+        self.listener.abort();
     }
 }
 

@@ -220,6 +220,53 @@ async fn after_a_ten_second_outage_media_is_back_within_two_seconds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_bobs_address_changes_under_him_media_follows() {
+    // A NAT that rebinds, or a network change the client does not see itself: 6 s in, Bob's
+    // datagrams reach the server from a new address, and what goes to the old one is lost.
+    // (A change the client sees, of its own address, restarts ICE: the virtual test.)
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (server, relay) = TestServer::behind_impaired_relay(8, clean()).await;
+    let change = async {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        relay.rebind(1);
+    };
+    let r = call(
+        &server,
+        &relay,
+        "weak-rebind",
+        &[("alice", 18, &[], 0), ("bob", 16, &[], 0)],
+        change,
+    )
+    .await;
+    let (to_bob, to_alice) = (&r[1]["remotes"]["alice"], &r[0]["remotes"]["bob"]);
+    println!(
+        "Bob: {to_bob}\nAlice: {to_alice}; reconnects {}",
+        r[1]["reconnects"]
+    );
+    // Both ways, the longest gap is a moment, not the rest of the call.
+    for remote in [to_bob, to_alice] {
+        let longest = remote["video"]["max_freeze_ms"]
+            .as_f64()
+            .expect("max_freeze_ms");
+        assert!(longest <= 2_000.0, "{remote}");
+        assert!(
+            remote["video"]["frames"].as_u64().unwrap_or(0) >= 180,
+            "{remote}"
+        );
+        let audio = &remote["audio"];
+        assert!(
+            audio["concealed_ratio"].as_f64().is_some_and(|c| c <= 0.1),
+            "{audio}"
+        );
+    }
+    assert_eq!(
+        r[1]["reconnects"].as_u64(),
+        Some(0),
+        "the same session carried on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_on_a_narrow_link_does_not_hurt_the_others() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (server, relay) = TestServer::behind_impaired_relay(7, clean()).await;

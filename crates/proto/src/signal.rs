@@ -469,6 +469,10 @@ pub enum ServerMessage {
     /// lost where the packet before had come (`scattered`: random loss, not runs). Its own
     /// reports cannot tell: they count late packets lost and resent ones received.
     UplinkLoss { video: f32, scattered: f32 },
+    /// My media reaches the server from another address than the one ICE chose (a NAT that
+    /// rebinds, a network change I did not see): media to me still goes to the old one until
+    /// I restart ICE, which I should do now.
+    AddressChanged,
 }
 
 impl ServerMessage {

@@ -227,6 +227,8 @@ struct Member {
     keyframe_pending: Vec<(Mid, Option<Rid>)>,
     /// The simulcast layers this member (as a publisher) was last told are wanted.
     demand: Option<(bool, bool)>,
+    /// When it was last told its media comes from a new address.
+    told_moved: Option<Instant>,
 }
 
 /// The media worker's state: rooms, members and their `Rtc`s. It does no IO itself: time is a
@@ -284,6 +286,8 @@ enum Forward {
 }
 
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
+/// A member whose media comes from a new address is told so at most this often.
+const MOVED_EVERY: Duration = Duration::from_secs(5);
 
 impl Worker {
     pub fn new(
@@ -474,6 +478,14 @@ impl Worker {
         if member.addr != Some(source) {
             if let Some(old) = member.addr.replace(source) {
                 self.by_addr.remove(&old);
+                // ICE-lite keeps sending to the address it chose: the client restarts ICE
+                // from where it is now (at most once per `MOVED_EVERY`: datagrams from the
+                // old address may still be on their way).
+                let told = member.told_moved.is_some_and(|t| now < t + MOVED_EVERY);
+                if !told {
+                    member.told_moved = Some(now);
+                    let _ = member.events.send(ServerMessage::AddressChanged);
+                }
             }
             self.by_addr.insert(source, owner);
         }
@@ -1033,6 +1045,7 @@ impl Worker {
                 last_keyframe_request: HashMap::new(),
                 keyframe_pending: Vec::new(),
                 demand: None,
+                told_moved: None,
             },
         );
         self.stats.members.fetch_add(1, Ordering::Relaxed);

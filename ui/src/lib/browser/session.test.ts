@@ -190,6 +190,17 @@ describe('Session', () => {
     }
   });
 
+  test('the server seeing my media come from a new address restarts ICE at once', async () => {
+    const { session, pc, server } = start();
+    await session.enter({ audio: mic(), video: null });
+    pc.setConnectionState('connected');
+    server.push({ type: 'address_changed' });
+    const offers = () => server.of('negotiate').map((m) => m.sdp as string);
+    await vi.waitFor(() => expect(offers()).toHaveLength(2));
+    expect(pc.iceRestarts).toBe(1);
+    expect(offers()[1]).toContain('new ICE credentials');
+  });
+
   test('a refused enter closes everything', async () => {
     const server = new FakeServer();
     server.refuse = { code: 2001, message: 'UserSig expired' };

@@ -391,6 +391,7 @@ export class Session {
     // Before the UI hears it, so that turning the device on again finds it locked.
     if (m.type === 'muted') void this.mutedByHost(m.kind, m.locked).catch(() => {});
     if (m.type === 'unlocked') this.locked.delete(m.kind);
+    if (m.type === 'address_changed') this.restartIce();
     applyToRoster(this.roster, m);
     if (m.type === 'user_leave') this.unsubscribeUser(m.user_id);
     // Subscribe before telling the UI, so that a tile asking for the stream finds its track.

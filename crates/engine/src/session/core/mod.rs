@@ -204,6 +204,8 @@ pub struct Core {
     offer_in_flight: bool,
     /// The next offer restarts ICE: our address changed.
     restart_ice: bool,
+    /// When our last ICE restart went out.
+    ice_restarted_at: Option<Instant>,
     /// m-lines to add in the next offer (str0m assigns their mids when the offer is made).
     queued: Vec<Queued>,
     waiting: Vec<Token>,
@@ -281,6 +283,7 @@ impl Core {
             order: Vec::new(),
             offer_in_flight: false,
             restart_ice: false,
+            ice_restarted_at: None,
             queued: Vec::new(),
             waiting: Vec::new(),
             video_controls: HashMap::new(),

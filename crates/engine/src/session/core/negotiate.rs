@@ -62,6 +62,7 @@ impl Core {
         if restart {
             // The old address is gone: its candidate goes, the new one comes with the answer.
             api.ice_restart(false);
+            self.ice_restarted_at = Some(self.now);
         }
         let mut added = Vec::new();
         for q in queued {

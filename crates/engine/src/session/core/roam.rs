@@ -6,6 +6,10 @@
 
 use super::*;
 
+/// The server telling of a new address this soon after our own ICE restart is telling of
+/// that restart.
+const OWN_RESTART_SEEN: Duration = Duration::from_secs(5);
+
 impl Core {
     /// Media now leaves from `local` (the driver found that the route to the server goes
     /// through another address and opened a socket there; the old one is gone).
@@ -25,6 +29,22 @@ impl Core {
         }
         // Until ICE is connected again; past ICE_GIVE_UP we enter again.
         self.ice_lost.get_or_insert(now);
+        self.restart_ice = true;
+        self.negotiate();
+    }
+
+    /// The server sees our media come from another address than the one ICE chose (a NAT
+    /// that rebinds, a change of network we did not see): its media to us still goes to the
+    /// old one. An ICE restart from where we are moves it; the call goes on meanwhile.
+    pub(super) fn moved_under_us(&mut self) {
+        // Our own restart (from a new address we saw) is what the server saw, or one is due.
+        let ours = self
+            .ice_restarted_at
+            .is_some_and(|t| self.now < t + OWN_RESTART_SEEN);
+        if self.finished || !self.link.is_up() || self.restart_ice || ours {
+            return;
+        }
+        tracing::info!("the server sees us at another address: restarting ICE");
         self.restart_ice = true;
         self.negotiate();
     }

@@ -92,6 +92,7 @@ impl Core {
                     c.skip_small.store(!small, Ordering::Relaxed);
                 }
             }
+            ServerMessage::AddressChanged => self.moved_under_us(),
             ServerMessage::UplinkLoss { scattered, .. } => {
                 let link = self.repairs.video_link_loss(scattered);
                 self.repairs.judge_video(self.now, link);
