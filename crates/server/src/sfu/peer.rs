@@ -59,6 +59,7 @@ pub struct Peer {
 fn server_repairs() -> Repairs {
     let mut r = Repairs::default();
     r.hold_resends(true);
+    r.copy_resends_once();
     r
 }
 
