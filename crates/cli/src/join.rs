@@ -13,7 +13,7 @@ use roomcast_engine::codec::AudioProfile;
 use roomcast_engine::media::measure::{Measured, VideoMarks};
 use roomcast_engine::media::{
     AudioFrame, AudioSink, AudioSource, MediaError, NullSink, PatternSource, ToneSource,
-    VideoFrame, VideoSink, VideoSource, WavSink, WavSource, Y4mSink, Y4mSource,
+    VideoFrame, VideoSink, VideoSource, WavSink, WavSource, Y4mSink, Y4mSource, now_us,
 };
 use roomcast_engine::stats::{AudioStats, VideoStats};
 use roomcast_engine::video::SmallStream;
@@ -299,7 +299,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let stats = engine.statistics();
+    let mut stats = engine.statistics();
+    roster.count_stalls(&mut stats, now_us());
     engine.exit_room().await;
     let mut report = report(&stats, &measured);
     roster.add_to(&mut report);
@@ -491,6 +492,27 @@ impl Roster {
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
             entry.insert(format!("{key}_off_events"), json!(n + 1));
+        }
+    }
+
+    /// Counts, for each remote video still available at `now_us`, the time since its last
+    /// frame as a gap (`VideoStats::until`): a picture that stopped for good is a freeze.
+    fn count_stalls(&self, stats: &mut Statistics, now_us: u64) {
+        for (user, r) in stats.remotes.iter_mut() {
+            let Some(fields) = self.users.get(user) else {
+                continue;
+            };
+            let on = |key: &str| fields.get(key).and_then(Value::as_bool) == Some(true);
+            for (key, video) in [
+                ("video_available", &mut r.video),
+                ("sub_video_available", &mut r.sub_video),
+            ] {
+                if on(key)
+                    && let Some(v) = video.as_mut()
+                {
+                    *v = v.until(now_us);
+                }
+            }
         }
     }
 

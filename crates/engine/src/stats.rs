@@ -72,6 +72,21 @@ impl VideoStats {
         }
         self.last_decoded_us = Some(now_us);
     }
+
+    /// These statistics with the time from the last decoded frame to `now_us` counted as a
+    /// gap too: for a stream still expected at the end of a call, a picture that stopped and
+    /// never came back is a freeze (gaps between frames alone would not show it).
+    pub fn until(&self, now_us: u64) -> VideoStats {
+        let mut s = self.clone();
+        if let Some(last) = s.last_decoded_us {
+            let gap_ms = now_us.saturating_sub(last) as f64 / 1000.0;
+            if gap_ms > FREEZE_MS {
+                s.freezes += 1;
+            }
+            s.max_freeze_ms = s.max_freeze_ms.max(gap_ms);
+        }
+        s
+    }
 }
 
 pub type Shared<T> = Arc<Mutex<T>>;
@@ -145,6 +160,12 @@ mod tests {
         // 334 ms is a stutter, 767 and 501 ms are freezes.
         assert_eq!(s.freezes, 2);
         assert_eq!(s.max_freeze_ms, 767.0);
+        // A picture that stops for the rest of the call is a freeze as well…
+        let end = s.until(11_734_000);
+        assert_eq!((end.freezes, end.max_freeze_ms), (3, 10_000.0));
+        // …and one still moving at the end is not.
+        let end = s.until(1_800_000);
+        assert_eq!((end.freezes, end.max_freeze_ms), (2, 767.0));
         let a = AudioStats {
             frames: 200,
             concealed: 5,
