@@ -52,9 +52,10 @@ fn at_20_percent_loss_each_way_copied_repairs_bring_back_nearly_every_frame() {
 fn under_heavy_jitter_the_video_playout_turns_stalls_into_delay() {
     // Alice's link loses 30 % and delays each datagram 0–700 ms. The server forwards her
     // frames in order, so a frame waiting for a resend holds back those behind it, which then
-    // come in a burst: shown as they came, the picture stops for more than 500 ms about
-    // every two seconds (9-12 times in 20 s; at 20 %, since video goes out twice, only a
-    // few times). Bob's video playout holds frames long enough for nearly all of these.
+    // come in a burst: shown as they came, the picture stops for more than 500 ms 4-8 times
+    // in 20 s (9-12 before repairs went out three times; at 20 %, since video goes out
+    // twice, only a few times). Bob's video playout holds frames long enough for nearly all
+    // of these.
     let bad = Impairment {
         loss: 0.3,
         jitter: Duration::from_millis(700),
@@ -72,7 +73,7 @@ fn under_heavy_jitter_the_video_playout_turns_stalls_into_delay() {
         freezes(&shown, since, w.now).0,
     );
     println!("freezes over 20 s: {came} as they came, {seen} shown; longest hold {held:?}");
-    assert!(came >= 5, "the link should stall the video: {came}");
+    assert!(came >= 3, "the link should stall the video: {came}");
     assert!(
         seen * 2 <= came,
         "{seen} freezes shown, {came} as they came"

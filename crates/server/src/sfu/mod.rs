@@ -227,7 +227,9 @@ struct Member {
     keyframe_pending: Vec<(Mid, Option<Rid>)>,
     /// The simulcast layers this member (as a publisher) was last told are wanted.
     demand: Option<(bool, bool)>,
-    /// When it was last told its media comes from a new address.
+    /// Where its media (RTP, RTCP) last came from…
+    media_addr: Option<SocketAddr>,
+    /// …and when it was last told its media comes from a new address.
     told_moved: Option<Instant>,
 }
 
@@ -478,16 +480,20 @@ impl Worker {
         if member.addr != Some(source) {
             if let Some(old) = member.addr.replace(source) {
                 self.by_addr.remove(&old);
-                // ICE-lite keeps sending to the address it chose: the client restarts ICE
-                // from where it is now (at most once per `MOVED_EVERY`: datagrams from the
-                // old address may still be on their way).
-                let told = member.told_moved.is_some_and(|t| now < t + MOVED_EVERY);
-                if !told {
-                    member.told_moved = Some(now);
-                    let _ = member.events.send(ServerMessage::AddressChanged);
-                }
             }
             self.by_addr.insert(source, owner);
+        }
+        // Media (RTP, RTCP: not the connectivity checks a full-ICE client sends from each of
+        // its candidates) from a new address: ICE-lite keeps sending to the address it chose,
+        // so the client restarts ICE from where it is now (told at most once per
+        // `MOVED_EVERY`: datagrams from the old address may still be on their way).
+        if (128..192).contains(&data[0]) && member.media_addr != Some(source) {
+            let moved = member.media_addr.replace(source).is_some();
+            let told = member.told_moved.is_some_and(|t| now < t + MOVED_EVERY);
+            if moved && !told {
+                member.told_moved = Some(now);
+                let _ = member.events.send(ServerMessage::AddressChanged);
+            }
         }
         let received = peer.repairs.receive(now, data, &peer.rtc);
         if received == Received::Copy {
@@ -1045,6 +1051,7 @@ impl Worker {
                 last_keyframe_request: HashMap::new(),
                 keyframe_pending: Vec::new(),
                 demand: None,
+                media_addr: None,
                 told_moved: None,
             },
         );
@@ -1152,6 +1159,7 @@ impl Worker {
         let m = self.members.get_mut(&member).expect("checked above");
         if m.peer.is_none() {
             m.peer = Some(Peer::new(now, advertised).map_err(|e| (ErrorCode::Internal, e))?);
+            m.media_addr = None;
         }
         let peer = m.peer.as_mut().expect("created above");
         let answer = peer
