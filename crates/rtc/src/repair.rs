@@ -415,6 +415,12 @@ impl Repairs {
     /// `t` goes out at `now`: the copies to send right after it, if it is a repair or audio
     /// and the link is lossy.
     pub fn copies_of(&mut self, now: Instant, t: &Transmit, rtc: &Rtc) -> Vec<Transmit> {
+        self.sending(now, t, rtc).0
+    }
+
+    /// [`copies_of`](Self::copies_of), and whether `t` is video or a resend of it (from the
+    /// same look at the datagram: a sender that paces video need not look again).
+    pub fn sending(&mut self, now: Instant, t: &Transmit, rtc: &Rtc) -> (Vec<Transmit>, bool) {
         let kind = kind(&t.contents, rtc);
         self.count(now);
         self.sent.add(kind);
@@ -428,7 +434,8 @@ impl Repairs {
             Kind::Video => usize::from(self.copying_video()),
             Kind::Other => 0,
         };
-        (0..copies).map(|_| crate::setup::copy(t)).collect()
+        let video = matches!(kind, Kind::Video | Kind::Resend);
+        ((0..copies).map(|_| crate::setup::copy(t)).collect(), video)
     }
 
     /// Whether a datagram received at `now` is the copy of one we already had (drop it).
@@ -482,12 +489,6 @@ impl Repairs {
 }
 
 /// RFC 5761: RTCP packet types 192–223 sit where RTP has its marker bit and payload type.
-/// Whether a datagram `rtc` sends is video or a resend of it (not audio, RTCP, padding or
-/// anything else).
-pub fn is_video(d: &[u8], rtc: &Rtc) -> bool {
-    matches!(kind(d, rtc), Kind::Video | Kind::Resend)
-}
-
 fn kind(d: &[u8], rtc: &Rtc) -> Kind {
     if d.len() < 20 || d[0] >> 6 != 2 {
         return Kind::Other;

@@ -545,10 +545,11 @@ impl Worker {
                 Ok(Output::Transmit(t)) => {
                     let copies = roomcast_rtc::setup::extra_copies(&t, peer.connected);
                     let mut copies: Vec<Transmit> = copies.collect();
-                    copies.extend(peer.repairs.copies_of(now, &t, &peer.rtc));
+                    let (repairs, video) = peer.repairs.sending(now, &t, &peer.rtc);
+                    copies.extend(repairs);
                     let sent = 1 + copies.len() as u64;
                     self.stats.datagrams_out.fetch_add(sent, Ordering::Relaxed);
-                    if roomcast_rtc::repair::is_video(&t.contents, &peer.rtc) {
+                    if video {
                         let all = std::iter::once(t).chain(copies);
                         let unpaced = all.filter_map(|t| peer.pacer.push(now, t));
                         self.outbox.extend(unpaced);
