@@ -10,7 +10,7 @@ use roomcast_proto::{MediaKind, ServerMessage, Stream, Track, UserId};
 use roomcast_rtc::arrivals::LossTeller;
 use roomcast_rtc::protect::{LossProtection, RED_DISTANCES, REPORT_EVERY};
 use roomcast_rtc::repair::Repairs;
-use roomcast_rtc::resend::allow_resends;
+use roomcast_rtc::resend::{FORWARDED_RESEND_SHARE_CAP, allow_resends};
 use str0m::change::SdpOffer;
 
 use super::copies::DownlinkCopies;
@@ -166,7 +166,9 @@ impl Peer {
                     self.loss.insert(*mid, LossProtection::provisional());
                     self.rtc.direct_api().set_red_send(*mid, true);
                 }
-                MediaKind::Video => allow_resends(&mut self.rtc, *mid, &[None]),
+                MediaKind::Video => {
+                    allow_resends(&mut self.rtc, *mid, &[None], FORWARDED_RESEND_SHARE_CAP)
+                }
             }
         }
         self.loss.retain(|mid, _| uses.contains_key(mid));

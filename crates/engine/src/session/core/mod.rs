@@ -303,7 +303,11 @@ impl Core {
             late_loss: HashMap::new(),
             loss_round: Default::default(),
             uplink_loss: 0.0,
-            repairs: Repairs::default(),
+            repairs: {
+                let mut r = Repairs::default();
+                r.cap_held_resends();
+                r
+            },
             downlink: LossTeller::default(),
             keyframes: HashMap::new(),
             users: HashMap::new(),
@@ -349,11 +353,13 @@ impl Core {
             }
             match self.rtc.poll_output() {
                 Ok(str0m::Output::Transmit(t)) => {
+                    let Some(repairs) = self.repairs.to_send(self.now, &t, &self.rtc) else {
+                        continue;
+                    };
                     let up = self.connected && self.ice_lost.is_none();
                     let copies = roomcast_rtc::setup::extra_copies(&t, up);
                     self.out.extend(copies.map(Output::Transmit));
-                    let copies = self.repairs.copies_of(self.now, &t, &self.rtc);
-                    self.out.extend(copies.into_iter().map(Output::Transmit));
+                    self.out.extend(repairs.into_iter().map(Output::Transmit));
                     return Some(Output::Transmit(t));
                 }
                 Ok(str0m::Output::Timeout(t)) => {

@@ -1,7 +1,7 @@
 //! Our m-lines and the offers that describe them (the client always offers).
 
 use super::*;
-use roomcast_rtc::resend::allow_resends;
+use roomcast_rtc::resend::{RESEND_SHARE_CAP, allow_resends};
 
 impl Core {
     /// The payload type to send on a publishing m-line: Opus, or H.264 constrained
@@ -188,9 +188,9 @@ impl Core {
                 MediaKind::Video if simulcast => {
                     let rids = [VideoStreamType::Big, VideoStreamType::Small]
                         .map(|l| Some(str0m::media::Rid::from(l.rid())));
-                    allow_resends(&mut self.rtc, mid, &rids);
+                    allow_resends(&mut self.rtc, mid, &rids, RESEND_SHARE_CAP);
                 }
-                MediaKind::Video => allow_resends(&mut self.rtc, mid, &[None]),
+                MediaKind::Video => allow_resends(&mut self.rtc, mid, &[None], RESEND_SHARE_CAP),
             }
         }
         Ok(())
