@@ -448,14 +448,19 @@ fn a_lost_audio_packet_does_not_hold_back_the_ones_after_it() {
         .collect();
     let least = transits.iter().copied().fold(f64::MAX, f64::min);
     let most = transits.iter().copied().fold(f64::MIN, f64::max);
+    let late = transits.iter().filter(|t| **t - least > 100.0).count();
     println!(
-        "{} packets, transit spread {:.0} ms",
+        "{} packets, transit spread {:.0} ms, {late} over 100 ms",
         transits.len(),
         most - least
     );
     assert!(transits.len() >= 800, "{} packets", transits.len());
     // A frame RED brings back comes with a later packet: at most 80 ms (distance 4) late.
-    assert!(most - least <= 100.0, "held {:.0} ms", most - least);
+    // Runs longer than RED reaches are sent again 200 ms later (`roomcast_rtc::spread`):
+    // those few come that late, and nothing waits longer.
+    let spread = 200.0; // roomcast_rtc::spread::SPREAD_AFTER
+    assert!(late * 100 <= transits.len() * 3, "{late} held over 100 ms");
+    assert!(most - least <= spread + 40.0, "held {:.0} ms", most - least);
 }
 
 /// Alice publishes audio with 30 % loss on her uplink (`uplink`) or Bob's downlink: how
@@ -524,6 +529,32 @@ fn at_seventy_percent_downlink_loss_nearly_all_the_audio_arrives() {
     for s in got {
         assert!(s >= 0.95, "{shares:?}");
     }
+}
+
+#[test]
+fn on_links_that_lose_in_runs_audio_goes_again_later_and_little_is_lost() {
+    // Both links lose 17 % of datagrams in runs of four on average (some of ten and more).
+    // RED's four earlier frames cannot bring back the fifth of a run: 6-11 % of the frames
+    // were concealed. Sent again 200 ms later, each is lost only if a run covers both.
+    let bursty = Impairment {
+        burst: Some((0.05, 0.25)),
+        ..Impairment::default()
+    };
+    let mut concealed = Vec::new();
+    for seed in [31, 32] {
+        let (mut w, _, bob) = call(seed);
+        for i in [0, bob] {
+            let addr = w.clients[i].addr;
+            w.net.set_link(addr, bursty.clone(), bursty.clone());
+        }
+        w.run_for(Duration::from_secs(40));
+        let s = w.clients[bob].play_audio(w.start, w.now);
+        let (early, last) = (&s[s.len() - 21], s.last().expect("statistics"));
+        let share = (last.concealed - early.concealed) as f64 / (last.frames - early.frames) as f64;
+        concealed.push(share);
+    }
+    println!("concealed over the last 20 s: {concealed:?}");
+    assert!(concealed.iter().all(|c| *c <= 0.025), "{concealed:?}");
 }
 
 /// Bob's downlink delays each datagram by `jitter` at most (uniformly: they overtake one

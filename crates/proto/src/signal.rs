@@ -218,6 +218,11 @@ pub enum Request {
     /// lost where the packet before had come (`scattered`). The server's receiver reports
     /// cannot tell random loss from a link too narrow for the video. Answered by `ok`.
     DownlinkLoss { video: f32, scattered: f32 },
+    /// About once a second while audio comes in: the share of its packets (first
+    /// transmissions) lost as the fifth or later of a run, which RED's four earlier frames
+    /// cannot bring back. While their running average is 1 % or more the server sends the
+    /// audio again 200 ms later. Answered by `ok`.
+    DownlinkAudioLoss { long_runs: f32 },
 }
 
 fn yes() -> bool {
@@ -469,6 +474,11 @@ pub enum ServerMessage {
     /// lost where the packet before had come (`scattered`: random loss, not runs). Its own
     /// reports cannot tell: they count late packets lost and resent ones received.
     UplinkLoss { video: f32, scattered: f32 },
+    /// To a publisher of audio, about once a second: the share of its audio packets (first
+    /// transmissions) lost on the way to the server as the fifth or later of a run, which RED
+    /// cannot bring back. An engine sends its audio again 200 ms later while their running
+    /// average is 1 % or more.
+    UplinkAudioLoss { long_runs: f32 },
     /// My media reaches the server from another address than the one ICE chose (a NAT that
     /// rebinds, a network change I did not see): media to me still goes to the old one until
     /// I restart ICE, which I should do now.

@@ -23,6 +23,11 @@ const SETTLE_AFTER: Duration = Duration::from_millis(1500);
 /// The highest sequence number is noted at most this often, for [`SETTLE_AFTER`].
 const NOTE_EVERY: Duration = Duration::from_millis(50);
 
+/// Audio packets lost in a run this long or longer are lost beyond what RED brings back: it
+/// repeats the four frames before each packet (`crate::protect::RED_DISTANCES`), so of a run
+/// of `n` lost packets, `n - 4` frames are gone (the [`LONG_RUN`]th lost onwards).
+pub const LONG_RUN: u64 = 5;
+
 /// The most SSRCs counted (a camera's two layers and a screen share, with room to spare).
 const MAX_STREAMS: usize = 8;
 
@@ -36,8 +41,10 @@ struct Stream {
     /// Every number below this is settled (counted as arrived or lost); it starts at the
     /// first number seen (none before it was sent).
     settled_to: u64,
-    /// Whether the last number settled had come.
+    /// Whether the last number settled had come…
     last_came: bool,
+    /// …and how many in a row before it had not.
+    run: u64,
     /// The highest number at a time, oldest first, for settling by time.
     notes: VecDeque<(Instant, u64)>,
 }
@@ -49,6 +56,8 @@ struct Settled {
     lost: u64,
     /// Lost where the packet before had come: loss a copy sent right after could repair.
     scattered: u64,
+    /// Lost as the [`LONG_RUN`]th or later of a run.
+    long_runs: u64,
 }
 
 impl Stream {
@@ -58,6 +67,7 @@ impl Stream {
             seen: [0; (WINDOW / 64) as usize],
             settled_to: seq,
             last_came: true,
+            run: 0,
             notes: VecDeque::from([(now, seq)]),
         };
         s.mark(seq);
@@ -70,9 +80,12 @@ impl Stream {
             let came = self.has(s);
             if came {
                 settled.arrived += 1;
+                self.run = 0;
             } else {
                 settled.lost += 1;
                 settled.scattered += u64::from(self.last_came);
+                self.run += 1;
+                settled.long_runs += u64::from(self.run >= LONG_RUN);
             }
             self.last_came = came;
         }
@@ -145,7 +158,7 @@ impl Stream {
     }
 }
 
-/// Counts first transmissions of video that arrive and that never do, per SSRC.
+/// Counts first transmissions of video (or of audio) that arrive and that never do, per SSRC.
 #[derive(Debug, Clone, Default)]
 pub struct Arrivals {
     streams: HashMap<u32, Stream>,
@@ -162,6 +175,8 @@ pub struct Loss {
     /// what it cannot send loses runs of packets, which copies sent back to back cannot
     /// repair (both go in the same run).
     pub scattered: f32,
+    /// Lost as the [`LONG_RUN`]th or later of a run: for audio, what RED cannot bring back.
+    pub long_runs: f32,
 }
 
 impl Loss {
@@ -172,6 +187,7 @@ impl Loss {
         Loss {
             lost,
             scattered: crate::loss_fraction(scattered).min(lost),
+            long_runs: 0.0,
         }
     }
 }
@@ -187,6 +203,7 @@ impl Arrivals {
                 self.settled.arrived += n.arrived;
                 self.settled.lost += n.lost;
                 self.settled.scattered += n.scattered;
+                self.settled.long_runs += n.long_runs;
             }
             // Packets are counted before SRTP checks them: forged ones must not grow this.
             None if full => {}
@@ -214,6 +231,7 @@ impl Arrivals {
             arrived,
             lost,
             scattered,
+            long_runs,
         } = self.settled;
         let all = arrived + lost;
         if all < min.max(1) {
@@ -223,24 +241,43 @@ impl Arrivals {
         Some(Loss {
             lost: lost as f32 / all as f32,
             scattered: scattered as f32 / all as f32,
+            long_runs: long_runs as f32 / all as f32,
         })
     }
 }
 
 /// How often the receiving end tells what the link lost…
 const TELL_EVERY: Duration = Duration::from_secs(1);
-/// …once this many packets are settled (arrived or lost for good).
+/// …once this many packets are settled (arrived or lost for good); for audio, a second's.
 const TELL_AFTER: u64 = 20;
+const AUDIO_TELL_AFTER: u64 = 50;
 
 /// [`Arrivals`] on one end of a link, told about once a second to the other end (the server
-/// tells a publisher its `uplink_loss`, a client tells the server its `downlink_loss`).
+/// tells a publisher its `uplink_loss`, a client tells the server its `downlink_loss`), and
+/// the same for audio (`uplink_audio_loss`, `downlink_audio_loss`).
 #[derive(Debug, Clone, Default)]
 pub struct LossTeller {
     arrivals: Arrivals,
     told: Option<Instant>,
+    audio: Arrivals,
+    audio_told: Option<Instant>,
 }
 
 impl LossTeller {
+    /// A datagram of audio (not a copy: [`crate::repair::Received::Audio`]) came in at
+    /// `now`. The share of audio lost beyond RED's reach ([`Loss::long_runs`]), when it is
+    /// time to tell.
+    pub fn arrived_audio(&mut self, now: Instant, datagram: &[u8]) -> Option<f32> {
+        self.audio.arrive_datagram(now, datagram);
+        let told = *self.audio_told.get_or_insert(now);
+        if now < told + TELL_EVERY {
+            return None;
+        }
+        let loss = self.audio.take_loss(AUDIO_TELL_AFTER)?;
+        self.audio_told = Some(now);
+        Some(loss.long_runs)
+    }
+
     /// A datagram (not a copy) came in at `now`: counted if it is `video` (a first
     /// transmission, [`crate::repair::Received::Video`]). What the link lost, when it is
     /// time to tell.
@@ -291,6 +328,21 @@ mod tests {
         assert!((loss.lost - 0.1).abs() < 0.01, "{loss:?}");
         assert_eq!(loss.scattered, loss.lost, "never two in a row");
         assert_eq!(a.take_loss(1), None, "counted once");
+    }
+
+    #[test]
+    fn runs_of_five_or_more_count_beyond_reds_reach() {
+        // Every 50 packets, a run of 7 (3 beyond RED's four) and one of 4 (none beyond).
+        let (mut a, now) = (Arrivals::default(), Instant::now());
+        for i in 0..5000u32 {
+            if !(10..17).contains(&(i % 50)) && !(30..34).contains(&(i % 50)) {
+                a.arrive(now, 5, i as u16);
+            }
+        }
+        let loss = a.take_loss(100).expect("enough packets");
+        assert!((loss.lost - 11.0 / 50.0).abs() < 0.01, "{loss:?}");
+        assert!((loss.scattered - 2.0 / 50.0).abs() < 0.01, "{loss:?}");
+        assert!((loss.long_runs - 3.0 / 50.0).abs() < 0.005, "{loss:?}");
     }
 
     #[test]

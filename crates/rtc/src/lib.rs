@@ -15,6 +15,7 @@ pub mod repair;
 pub mod resend;
 pub mod rtt;
 pub mod setup;
+pub mod spread;
 
 /// A loss fraction as a report gives it, made safe to compute with: within 0..=1, and 0 if
 /// it is not a number.

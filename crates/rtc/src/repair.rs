@@ -51,6 +51,7 @@ use str0m::Rtc;
 use str0m::net::Transmit;
 
 use crate::rtt::RoundTrips;
+use crate::spread::Spread;
 
 /// From this estimated loss on, repairs go out twice…
 pub const COPY_FROM: f32 = 0.05;
@@ -94,6 +95,8 @@ pub enum Received {
     Copy,
     /// A first transmission of video (RTP, not a resend or padding).
     Video,
+    /// Audio (Opus, plain or in RED), not a copy of one already had.
+    Audio,
     /// Anything else, to hand on.
     Other,
 }
@@ -279,6 +282,8 @@ pub struct Repairs {
     received: Count,
     /// The tails (authentication tags) of the last repairs received, with their lengths.
     seen: HashSet<u128>,
+    /// Audio sent again later, on a link that loses in runs.
+    spread: Spread,
     /// The same, oldest first, to forget them in order.
     order: VecDeque<u128>,
 }
@@ -301,6 +306,7 @@ impl Default for Repairs {
             sent: Count::default(),
             received: Count::default(),
             seen: HashSet::new(),
+            spread: Spread::default(),
             order: VecDeque::new(),
         }
     }
@@ -439,7 +445,7 @@ impl Repairs {
         if kind == Kind::Resend && self.held_resends_capped && self.resends_held && over {
             return None;
         }
-        Some(self.sent_as(kind, t))
+        Some(self.sent_as(now, kind, t))
     }
 
     /// [`copies_of`](Self::copies_of), and whether `t` is video or a resend of it (from the
@@ -448,11 +454,36 @@ impl Repairs {
         let kind = kind(&t.contents, rtc);
         self.count(now);
         let video = matches!(kind, Kind::Video | Kind::Resend);
-        (self.sent_as(kind, t), video)
+        (self.sent_as(now, kind, t), video)
+    }
+
+    /// The receiving end measured `long_runs` of our audio lost beyond RED's reach: whether
+    /// audio goes out again later ([`crate::spread`]).
+    pub fn measure_audio_runs(&mut self, now: Instant, long_runs: f32) {
+        self.spread.measure(now, long_runs);
+    }
+
+    /// Whether audio goes out again later now (not while audio is held, see
+    /// [`Repairs::hold_audio`]: a full link loses runs too, and copies only add to it).
+    pub fn spreading_audio(&self, now: Instant) -> bool {
+        self.spread.is_on(now) && !self.audio_held
+    }
+
+    /// The later copies of audio due at `now`.
+    pub fn due_copies(&mut self, now: Instant) -> Vec<Transmit> {
+        self.spread.due(now)
+    }
+
+    /// When the next later copy of audio is due.
+    pub fn next_copy_due(&self) -> Option<Instant> {
+        self.spread.next_due()
     }
 
     /// Counts `t` (of `kind`) sent; the copies to send after it.
-    fn sent_as(&mut self, kind: Kind, t: &Transmit) -> Vec<Transmit> {
+    fn sent_as(&mut self, now: Instant, kind: Kind, t: &Transmit) -> Vec<Transmit> {
+        if kind == Kind::Audio && !self.audio_held {
+            self.spread.sent(now, t);
+        }
         self.sent.add(kind);
         let copies = match kind {
             Kind::Resend => {
@@ -495,10 +526,10 @@ impl Repairs {
         }
         self.count(now);
         self.received.add(kind);
-        if kind == Kind::Video {
-            Received::Video
-        } else {
-            Received::Other
+        match kind {
+            Kind::Video => Received::Video,
+            Kind::Audio => Received::Audio,
+            _ => Received::Other,
         }
     }
 

@@ -162,6 +162,11 @@ async fn handle(
             let _ = state.worker.send(loss);
             Ok(ServerMessage::Ok { id })
         }
+        Request::DownlinkAudioLoss { long_runs } => {
+            let loss = Command::DownlinkAudioLoss { member, long_runs };
+            let _ = state.worker.send(loss);
+            Ok(ServerMessage::Ok { id })
+        }
         Request::Unsubscribe { mid } => {
             ask(state, |reply| Command::Unsubscribe { member, mid, reply })
                 .await

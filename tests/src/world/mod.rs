@@ -667,6 +667,13 @@ impl Client {
                     .handle_server(now, ServerMessage::Ok { id: msg.id });
                 return;
             }
+            Request::DownlinkAudioLoss { long_runs } => {
+                let c = sfu::Command::DownlinkAudioLoss { member, long_runs };
+                worker.handle_command(now, c);
+                self.core
+                    .handle_server(now, ServerMessage::Ok { id: msg.id });
+                return;
+            }
             Request::Ping => {
                 self.core
                     .handle_server(now, ServerMessage::Ok { id: msg.id });

@@ -107,6 +107,11 @@ pub enum Command {
         video: f32,
         scattered: f32,
     },
+    /// What this member's audio downlink loses beyond RED's reach (`downlink_audio_loss`).
+    DownlinkAudioLoss {
+        member: MemberId,
+        long_runs: f32,
+    },
     Shutdown,
 }
 
@@ -402,7 +407,12 @@ impl Worker {
             .members
             .values()
             .filter_map(|m| m.peer.as_ref().and_then(|p| p.pacer.next_due()));
+        let later = self
+            .members
+            .values()
+            .filter_map(|m| m.peer.as_ref().and_then(|p| p.repairs.next_copy_due()));
         peers
+            .chain(later)
             .chain(paced)
             .chain(rooms)
             .chain(keyframes)
@@ -418,6 +428,7 @@ impl Worker {
         for (id, m) in self.members.iter_mut() {
             if let Some(p) = m.peer.as_mut() {
                 self.outbox.extend(p.pacer.due(now));
+                self.outbox.extend(p.repairs.due_copies(now));
             }
             if let Some(p) = m.peer.as_mut()
                 && p.timeout <= now
@@ -499,7 +510,7 @@ impl Worker {
         if received == Received::Copy {
             return;
         }
-        if let Some(m) = peer.arrived(now, data, received == Received::Video) {
+        if let Some(m) = peer.arrived(now, data, received) {
             let _ = member.events.send(m);
         }
         if let Err(e) = peer.rtc.handle_input(input) {
@@ -978,6 +989,11 @@ impl Worker {
             } => {
                 let loss = roomcast_rtc::arrivals::Loss::reported(video, scattered);
                 self.downlink_loss(now, member, loss);
+            }
+            Command::DownlinkAudioLoss { member, long_runs } => {
+                if let Some(p) = self.members.get_mut(&member).and_then(|m| m.peer.as_mut()) {
+                    p.repairs.measure_audio_runs(now, long_runs);
+                }
             }
             Command::Shutdown => {}
         }

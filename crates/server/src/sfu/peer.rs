@@ -9,7 +9,7 @@ use std::time::Instant;
 use roomcast_proto::{MediaKind, ServerMessage, Stream, Track, UserId};
 use roomcast_rtc::arrivals::LossTeller;
 use roomcast_rtc::protect::{LossProtection, RED_DISTANCES, REPORT_EVERY};
-use roomcast_rtc::repair::Repairs;
+use roomcast_rtc::repair::{Received, Repairs};
 use roomcast_rtc::resend::{FORWARDED_RESEND_SHARE_CAP, allow_resends};
 use str0m::change::SdpOffer;
 
@@ -95,9 +95,20 @@ impl Peer {
         })
     }
 
-    /// A datagram from the client (not a copy) came in at `now`: counted if it is `video`
-    /// (a first transmission). At most once a second, what its uplink loses, to tell it.
-    pub fn arrived(&mut self, now: Instant, datagram: &[u8], video: bool) -> Option<ServerMessage> {
+    /// A datagram from the client (not a copy) came in at `now`: counted if it is video (a
+    /// first transmission) or audio. At most once a second each, what its uplink loses of
+    /// them, to tell it.
+    pub fn arrived(
+        &mut self,
+        now: Instant,
+        datagram: &[u8],
+        received: Received,
+    ) -> Option<ServerMessage> {
+        if received == Received::Audio {
+            let long_runs = self.arrivals.arrived_audio(now, datagram)?;
+            return Some(ServerMessage::UplinkAudioLoss { long_runs });
+        }
+        let video = received == Received::Video;
         let loss = self.arrivals.arrived(now, datagram, video)?;
         Some(ServerMessage::UplinkLoss {
             video: loss.lost,

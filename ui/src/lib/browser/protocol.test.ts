@@ -55,6 +55,7 @@ describe('server events become the UI events', () => {
     expect(toRoomEvents({ type: 'layer_demand', big: false, small: true }, NOW)).toEqual([]);
     // What my video loses on the way: the engine's to act on, nothing for the page.
     expect(toRoomEvents({ type: 'uplink_loss', video: 0.2, scattered: 0.16 }, NOW)).toEqual([]);
+    expect(toRoomEvents({ type: 'uplink_audio_loss', long_runs: 0.03 }, NOW)).toEqual([]);
     // My media comes from a new address: the session's to restart ICE, nothing for the page.
     expect(toRoomEvents({ type: 'address_changed' }, NOW)).toEqual([]);
   });

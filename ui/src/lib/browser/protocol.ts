@@ -133,6 +133,7 @@ export type ServerEvent =
   | { type: 'layer_demand'; big: boolean; small: boolean }
   /** To me as a publisher of video: what of it never reached the server (the engine's). */
   | { type: 'uplink_loss'; video: number; scattered: number }
+  | { type: 'uplink_audio_loss'; long_runs: number }
   /** My media reaches the server from a new address: restart ICE so that its media follows. */
   | { type: 'address_changed' };
 
@@ -287,6 +288,7 @@ export function toRoomEvents(m: ServerEvent, nowMs: number): RoomEvent[] {
     case 'admitted':
     case 'layer_demand': // for the session's encoder (which layers of my camera to send)
     case 'uplink_loss': // the browser's own WebRTC stack paces and protects its video
+    case 'uplink_audio_loss': // …and its audio
     case 'address_changed': // for the session (an ICE restart)
       return [];
   }

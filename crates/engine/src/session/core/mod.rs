@@ -351,6 +351,11 @@ impl Core {
             if self.finished {
                 return None;
             }
+            let due = self.repairs.due_copies(self.now);
+            if !due.is_empty() {
+                self.out.extend(due.into_iter().map(Output::Transmit));
+                continue;
+            }
             match self.rtc.poll_output() {
                 Ok(str0m::Output::Transmit(t)) => {
                     let Some(repairs) = self.repairs.to_send(self.now, &t, &self.rtc) else {
@@ -386,6 +391,7 @@ impl Core {
             .chain(self.exit_deadline)
             .chain(self.link_due())
             .chain(self.keyframes.values().filter_map(|(_, due)| *due))
+            .chain(self.repairs.next_copy_due())
             .min()
             .unwrap_or(self.now)
     }
@@ -443,20 +449,24 @@ impl Core {
         if received == Received::Copy {
             return;
         }
-        if let Some(loss) = self
+        // Measures: if the server cannot take one (we are entering again), no matter.
+        let quiet = || Pending::Reply {
+            token: None,
+            then: Then::Nothing,
+        };
+        if received == Received::Audio
+            && let Some(long_runs) = self.downlink.arrived_audio(now, data)
+        {
+            self.signal(Request::DownlinkAudioLoss { long_runs }, quiet());
+        } else if let Some(loss) = self
             .downlink
             .arrived(now, data, received == Received::Video)
         {
-            // A measure: if the server cannot take it (we are entering again), no matter.
             let request = Request::DownlinkLoss {
                 video: loss.lost,
                 scattered: loss.scattered,
             };
-            let quiet = Pending::Reply {
-                token: None,
-                then: Then::Nothing,
-            };
-            self.signal(request, quiet);
+            self.signal(request, quiet());
         }
         let Ok(contents) = data.try_into() else {
             return;

@@ -93,6 +93,9 @@ impl Core {
                 }
             }
             ServerMessage::AddressChanged => self.moved_under_us(),
+            ServerMessage::UplinkAudioLoss { long_runs } => {
+                self.repairs.measure_audio_runs(self.now, long_runs);
+            }
             ServerMessage::UplinkLoss { scattered, .. } => {
                 let link = self.repairs.video_link_loss(scattered);
                 self.repairs.judge_video(self.now, link);
