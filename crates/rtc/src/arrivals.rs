@@ -269,12 +269,7 @@ impl LossTeller {
     /// time to tell.
     pub fn arrived_audio(&mut self, now: Instant, datagram: &[u8]) -> Option<f32> {
         self.audio.arrive_datagram(now, datagram);
-        let told = *self.audio_told.get_or_insert(now);
-        if now < told + TELL_EVERY {
-            return None;
-        }
-        let loss = self.audio.take_loss(AUDIO_TELL_AFTER)?;
-        self.audio_told = Some(now);
+        let loss = tell(&mut self.audio, &mut self.audio_told, now, AUDIO_TELL_AFTER)?;
         Some(loss.long_runs)
     }
 
@@ -285,14 +280,25 @@ impl LossTeller {
         if video {
             self.arrivals.arrive_datagram(now, datagram);
         }
-        let told = *self.told.get_or_insert(now);
-        if now < told + TELL_EVERY {
-            return None;
-        }
-        let loss = self.arrivals.take_loss(TELL_AFTER)?;
-        self.told = Some(now);
-        Some(loss)
+        tell(&mut self.arrivals, &mut self.told, now, TELL_AFTER)
     }
+}
+
+/// What `arrivals` settled since it was last `told`, if [`TELL_EVERY`] has passed and at
+/// least `min` packets were.
+fn tell(
+    arrivals: &mut Arrivals,
+    told: &mut Option<Instant>,
+    now: Instant,
+    min: u64,
+) -> Option<Loss> {
+    let last = *told.get_or_insert(now);
+    if now < last + TELL_EVERY {
+        return None;
+    }
+    let loss = arrivals.take_loss(min)?;
+    *told = Some(now);
+    Some(loss)
 }
 
 #[cfg(test)]
