@@ -463,12 +463,6 @@ impl Repairs {
         self.spread.measure(now, long_runs);
     }
 
-    /// Whether audio goes out again later now (not while audio is held, see
-    /// [`Repairs::hold_audio`]: a full link loses runs too, and copies only add to it).
-    pub fn spreading_audio(&self, now: Instant) -> bool {
-        self.spread.is_on(now) && !self.audio_held
-    }
-
     /// The later copies of audio due at `now`.
     pub fn due_copies(&mut self, now: Instant) -> Vec<Transmit> {
         self.spread.due(now)
@@ -481,6 +475,8 @@ impl Repairs {
 
     /// Counts `t` (of `kind`) sent; the copies to send after it.
     fn sent_as(&mut self, now: Instant, kind: Kind, t: &Transmit) -> Vec<Transmit> {
+        // Not while audio is held (see [`Repairs::hold_audio`]): a full link loses runs too,
+        // and later copies only add to it.
         if kind == Kind::Audio && !self.audio_held {
             self.spread.sent(now, t);
         }
