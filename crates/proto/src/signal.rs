@@ -220,8 +220,8 @@ pub enum Request {
     DownlinkLoss { video: f32, scattered: f32 },
     /// About once a second while audio comes in: the share of its packets (first
     /// transmissions) lost as the fifth or later of a run, which RED's four earlier frames
-    /// cannot bring back. While their running average is 1 % or more the server sends the
-    /// audio again 200 ms later. Answered by `ok`.
+    /// cannot bring back. Once the last ten average 2 % or more (or the last three 5 %) the
+    /// server sends the audio again 200 ms later, for 30 s. Answered by `ok`.
     DownlinkAudioLoss { long_runs: f32 },
 }
 
@@ -476,8 +476,8 @@ pub enum ServerMessage {
     UplinkLoss { video: f32, scattered: f32 },
     /// To a publisher of audio, about once a second: the share of its audio packets (first
     /// transmissions) lost on the way to the server as the fifth or later of a run, which RED
-    /// cannot bring back. An engine sends its audio again 200 ms later while their running
-    /// average is 1 % or more.
+    /// cannot bring back. Once the last ten average 2 % or more (or the last three 5 %), an
+    /// engine sends its audio again 200 ms later, for 30 s.
     UplinkAudioLoss { long_runs: f32 },
     /// My media reaches the server from another address than the one ICE chose (a NAT that
     /// rebinds, a network change I did not see): media to me still goes to the old one until
