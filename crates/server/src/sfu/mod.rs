@@ -23,9 +23,10 @@ use roomcast_proto::{
     ErrorCode, MediaKind, RemoteUser, Role, RoomId, RoomOptions, RoomView, Scene, SdkAppId,
     ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
+use roomcast_rtc::reorder::udp_input;
 use roomcast_rtc::repair::Received;
 use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
-use str0m::net::{Protocol, Receive, Transmit};
+use str0m::net::Transmit;
 use str0m::{Event, IceConnectionState, Input, Output};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -411,8 +412,13 @@ impl Worker {
             .members
             .values()
             .filter_map(|m| m.peer.as_ref().and_then(|p| p.repairs.next_copy_due()));
+        let held = self
+            .members
+            .values()
+            .filter_map(|m| m.peer.as_ref().and_then(|p| p.reorder.next_due()));
         peers
             .chain(later)
+            .chain(held)
             .chain(paced)
             .chain(rooms)
             .chain(keyframes)
@@ -429,6 +435,15 @@ impl Worker {
             if let Some(p) = m.peer.as_mut() {
                 self.outbox.extend(p.pacer.due(now));
                 self.outbox.extend(p.repairs.due_copies(now));
+                let held = p.reorder.due(now);
+                if !held.is_empty() {
+                    if let Some(source) = m.media_addr {
+                        for d in held {
+                            receive_held(now, source, self.advertised, p, &d);
+                        }
+                    }
+                    self.dirty.push(*id);
+                }
             }
             if let Some(p) = m.peer.as_mut()
                 && p.timeout <= now
@@ -455,21 +470,12 @@ impl Worker {
 
     fn datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         self.stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
-        let Ok(contents) = data.try_into() else {
+        // The destination str0m must see is the address we advertised in our candidate
+        // (behind NAT or a relay it differs from the socket's own address).
+        let Some(input) = udp_input(now, source, self.advertised, data) else {
             self.stats.garbage_in.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        // The destination str0m must see is the address we advertised in our candidate
-        // (behind NAT or a relay it differs from the socket's own address).
-        let input = Input::Receive(
-            now,
-            Receive {
-                proto: Protocol::Udp,
-                source,
-                destination: self.advertised,
-                contents,
-            },
-        );
         let owner = match self.by_addr.get(&source) {
             Some(m) => Some(*m),
             None => self
@@ -513,7 +519,11 @@ impl Worker {
         if let Some(m) = peer.arrived(now, data, received) {
             let _ = member.events.send(m);
         }
-        if let Err(e) = peer.rtc.handle_input(input) {
+        if received == Received::Video {
+            for d in peer.reorder.push(now, data) {
+                receive_held(now, source, self.advertised, peer, &d);
+            }
+        } else if let Err(e) = peer.rtc.handle_input(input) {
             tracing::debug!("dropping a peer after bad input: {e}");
             peer.rtc.disconnect();
         }
@@ -1291,5 +1301,22 @@ fn meeting(
         MeetingAction::Options(options) => room.handle_set_options(now, member, options),
         MeetingAction::End => room.handle_end(now, member),
         MeetingAction::Admit { user, accept } => room.handle_admit(now, member, &user, accept),
+    }
+}
+
+/// Hands a held datagram of video to its peer's str0m.
+fn receive_held(
+    now: Instant,
+    source: SocketAddr,
+    destination: SocketAddr,
+    peer: &mut Peer,
+    d: &[u8],
+) {
+    let Some(input) = udp_input(now, source, destination, d) else {
+        return;
+    };
+    if let Err(e) = peer.rtc.handle_input(input) {
+        tracing::debug!("dropping a peer after bad input: {e}");
+        peer.rtc.disconnect();
     }
 }

@@ -42,6 +42,8 @@ pub struct Peer {
     loss: HashMap<Mid, LossProtection>,
     /// Resends and RTCP go out twice while this client's link is lossy.
     pub repairs: Repairs,
+    /// Video from the client handed to str0m in order (see `roomcast_rtc::reorder`).
+    pub reorder: roomcast_rtc::reorder::Reorder,
     /// The client's video as it arrives, for `uplink_loss`.
     arrivals: LossTeller,
     /// Whether video goes out twice towards the client (from its `downlink_loss`).
@@ -88,6 +90,7 @@ impl Peer {
             timeout: now,
             loss: HashMap::new(),
             repairs: server_repairs(),
+            reorder: Default::default(),
             arrivals: LossTeller::default(),
             copies: DownlinkCopies::default(),
             narrow: false,

@@ -16,11 +16,12 @@ use roomcast_proto::{
     ClientMessage, MediaKind, Request, Role, ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
 use roomcast_rtc::arrivals::LossTeller;
+use roomcast_rtc::reorder::{Reorder, udp_input};
 use roomcast_rtc::repair::{Received, Repairs};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaTime, Mid, Pt};
-use str0m::net::{Protocol, Receive, Transmit};
+use str0m::net::Transmit;
 use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 
 mod negotiate;
@@ -243,6 +244,10 @@ pub struct Core {
     repairs: Repairs,
     /// The video we receive as it arrives, for `downlink_loss`.
     downlink: LossTeller,
+    /// The video we receive, handed to str0m in order (see `roomcast_rtc::reorder`), and
+    /// where it last came from.
+    reorder: Reorder,
+    video_from: Option<SocketAddr>,
     /// Per video stream (and small layer or not): when we last made it send a keyframe, and
     /// a request held back until then.
     keyframes: HashMap<(Stream, bool), (Instant, Option<Instant>)>,
@@ -309,6 +314,8 @@ impl Core {
                 r
             },
             downlink: LossTeller::default(),
+            reorder: Reorder::default(),
+            video_from: None,
             keyframes: HashMap::new(),
             users: HashMap::new(),
             locked: Vec::new(),
@@ -392,6 +399,7 @@ impl Core {
             .chain(self.link_due())
             .chain(self.keyframes.values().filter_map(|(_, due)| *due))
             .chain(self.repairs.next_copy_due())
+            .chain(self.reorder.next_due())
             .min()
             .unwrap_or(self.now)
     }
@@ -405,6 +413,12 @@ impl Core {
         self.link_timeout(now);
         if self.finished {
             return;
+        }
+        let held = self.reorder.due(now);
+        if let Some(source) = self.video_from {
+            for d in held {
+                self.receive(now, source, &d);
+            }
         }
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             tracing::debug!("media timeout: {e}");
@@ -468,18 +482,21 @@ impl Core {
             };
             self.signal(request, quiet());
         }
-        let Ok(contents) = data.try_into() else {
+        if received == Received::Video {
+            self.video_from = Some(source);
+            for d in self.reorder.push(now, data) {
+                self.receive(now, source, &d);
+            }
+        } else {
+            self.receive(now, source, data);
+        }
+    }
+
+    /// Hands a datagram to str0m.
+    fn receive(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        let Some(input) = udp_input(now, source, self.local, data) else {
             return;
         };
-        let input = Input::Receive(
-            now,
-            Receive {
-                proto: Protocol::Udp,
-                source,
-                destination: self.local,
-                contents,
-            },
-        );
         if let Err(e) = self.rtc.handle_input(input) {
             tracing::debug!("bad media input: {e}");
         }
