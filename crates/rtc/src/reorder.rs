@@ -51,8 +51,10 @@ pub fn udp_input(
 const MAX_HELD: usize = 256;
 /// A sequence number this far ahead of the next expected is a new start, not a gap.
 const JUMP: u16 = 1000;
-/// The most streams followed.
-const MAX_STREAMS: usize = 8;
+/// The most streams followed (a subscriber in a large meeting receives many)…
+const MAX_STREAMS: usize = 32;
+/// …a stream silent this long making room for a new one.
+const IDLE: Duration = Duration::from_secs(5);
 /// The longest hold: a packet really lost is asked for this much later. At 20 % loss and
 /// 0–700 ms of jitter, 300 ms left the fewest freezes (400 ms and more delayed repairs
 /// too long); on the same link without loss, 400 ms and more left none.
@@ -77,11 +79,23 @@ struct Lane {
     highest: u16,
     /// Numbers not seen below `highest`, with when they were first missed.
     missing: BTreeMap<u16, Instant>,
-    /// Packets after a gap, by how far after `next` they are numbered, with when they came.
+    /// Packets after a gap, by sequence number, with when they came.
     held: BTreeMap<u16, (Instant, Vec<u8>)>,
+    /// When a packet last came.
+    last: Instant,
 }
 
 impl Lane {
+    fn new(now: Instant, seq: u16) -> Self {
+        Lane {
+            next: seq.wrapping_add(1),
+            highest: seq,
+            missing: BTreeMap::new(),
+            held: BTreeMap::new(),
+            last: now,
+        }
+    }
+
     /// Hands over what follows `next` without a gap.
     fn flush(&mut self, out: &mut Vec<Vec<u8>>) {
         while let Some((_, d)) = self.held.remove(&self.next) {
@@ -116,17 +130,6 @@ impl Lane {
             self.skip_gap(out);
         }
     }
-}
-
-impl Lane {
-    fn new(seq: u16) -> Self {
-        Lane {
-            next: seq.wrapping_add(1),
-            highest: seq,
-            missing: BTreeMap::new(),
-            held: BTreeMap::new(),
-        }
-    }
 
     /// Notes `seq` seen at `now`; how long it was overtaken for, if it was.
     fn seen(&mut self, now: Instant, seq: u16) -> Option<Duration> {
@@ -144,6 +147,26 @@ impl Lane {
         }
         self.highest = seq;
         None
+    }
+}
+
+/// What [`Reorder::push`] hands to str0m.
+#[derive(Debug, Default, PartialEq)]
+#[must_use]
+pub struct Handover {
+    /// The datagram pushed, first.
+    pub this: bool,
+    /// Then these, held before.
+    pub then: Vec<Vec<u8>>,
+}
+
+impl Handover {
+    /// The datagram goes to str0m now, nothing held with it (what is not video).
+    pub fn now() -> Self {
+        Handover {
+            this: true,
+            then: Vec::new(),
+        }
     }
 }
 
@@ -189,49 +212,56 @@ impl Reorder {
         };
     }
 
-    /// A datagram of video (a first transmission) came at `now`: the datagrams to hand to
-    /// str0m now, in order.
-    pub fn push(&mut self, now: Instant, datagram: &[u8]) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
+    /// A datagram of video (a first transmission) came at `now`: whether to hand it to str0m
+    /// now, and the held datagrams to hand over after it, in order.
+    pub fn push(&mut self, now: Instant, datagram: &[u8]) -> Handover {
+        let mut then = Vec::new();
         if datagram.len() < 12 {
-            out.push(datagram.to_vec());
-            return out;
+            return Handover { this: true, then };
         }
         let seq = u16::from_be_bytes([datagram[2], datagram[3]]);
         let ssrc = u32::from_be_bytes([datagram[8], datagram[9], datagram[10], datagram[11]]);
+        if !self.lanes.contains_key(&ssrc) && self.lanes.len() >= MAX_STREAMS {
+            self.lanes.retain(|_, lane| {
+                let idle = now >= lane.last + IDLE;
+                if idle {
+                    lane.flush_all(&mut then);
+                }
+                !idle
+            });
+        }
         let full = self.lanes.len() >= MAX_STREAMS;
         let Some(lane) = self.lanes.get_mut(&ssrc) else {
             if !full {
-                self.lanes.insert(ssrc, Lane::new(seq));
+                self.lanes.insert(ssrc, Lane::new(now, seq));
             }
-            out.push(datagram.to_vec());
-            return out;
+            return Handover { this: true, then };
         };
+        lane.last = now;
         let overtaken = lane.seen(now, seq);
-        let hold = self.hold;
         let ahead = seq.wrapping_sub(lane.next);
-        if ahead == 0 {
-            out.push(datagram.to_vec());
+        let this = if ahead == 0 {
             lane.next = lane.next.wrapping_add(1);
-            lane.flush(&mut out);
+            lane.flush(&mut then);
+            true
         } else if ahead >= u16::MAX / 2 {
             // Behind: late after its gap was given up, or a duplicate. str0m judges.
-            out.push(datagram.to_vec());
-        } else if ahead >= JUMP {
-            lane.flush_all(&mut out);
-            out.push(datagram.to_vec());
+            true
+        } else if lane.held.is_empty() && (ahead >= JUMP || self.hold.is_zero()) {
+            // A new start, or a gap not waited for.
             lane.next = seq.wrapping_add(1);
-        } else if hold.is_zero() {
-            lane.held.entry(seq).or_insert((now, datagram.to_vec()));
-            lane.flush_all(&mut out);
+            true
         } else {
             lane.held.entry(seq).or_insert((now, datagram.to_vec()));
-            if lane.held.len() > MAX_HELD {
-                lane.skip_gap(&mut out);
+            if ahead >= JUMP || self.hold.is_zero() {
+                lane.flush_all(&mut then);
+            } else if lane.held.len() > MAX_HELD {
+                lane.skip_gap(&mut then);
             }
-        }
+            false
+        };
         self.note_overtaken(now, overtaken);
-        out
+        Handover { this, then }
     }
 
     /// The datagrams whose gap waited long enough by `now`, in order.
@@ -273,22 +303,33 @@ mod tests {
             .collect()
     }
 
+    /// What str0m gets when `d` comes at `now`.
+    fn push(r: &mut Reorder, now: Instant, d: &[u8]) -> Vec<Vec<u8>> {
+        let Handover { this, then } = r.push(now, d);
+        let mut out = Vec::new();
+        if this {
+            out.push(d.to_vec());
+        }
+        out.extend(then);
+        out
+    }
+
     /// Teaches `r` a link on which every fifth packet is overtaken by the four after it and
     /// comes `by` after the first of them. Returns the time after and the next number.
     fn learn(r: &mut Reorder, t0: Instant, by: Duration) -> (Instant, u16) {
         let mut now = t0;
         let mut seq = 0u16;
-        r.push(now, &packet(1, seq));
+        push(r, now, &packet(1, seq));
         for _ in 0..30 {
             let mut handed = Vec::new();
             let overtaken = now + Duration::from_millis(10);
             for k in 2..=5u16 {
                 now += Duration::from_millis(10);
-                handed.extend(r.push(now, &packet(1, seq.wrapping_add(k))));
+                handed.extend(push(r, now, &packet(1, seq.wrapping_add(k))));
             }
             now = now.max(overtaken + by);
             handed.extend(r.due(now));
-            handed.extend(r.push(now, &packet(1, seq.wrapping_add(1))));
+            handed.extend(push(r, now, &packet(1, seq.wrapping_add(1))));
             assert_eq!(seqs(&handed).len(), 5, "all handed over");
             seq = seq.wrapping_add(5);
         }
@@ -298,10 +339,10 @@ mod tests {
     #[test]
     fn on_a_link_that_does_not_reorder_nothing_waits() {
         let (mut r, t0) = (Reorder::default(), Instant::now());
-        assert_eq!(seqs(&r.push(t0, &packet(1, 10))), [10]);
-        assert_eq!(seqs(&r.push(t0, &packet(1, 11))), [11]);
+        assert_eq!(seqs(&push(&mut r, t0, &packet(1, 10))), [10]);
+        assert_eq!(seqs(&push(&mut r, t0, &packet(1, 11))), [11]);
         // 12 is lost: 13 goes on at once, and 12's resend (another SSRC) is str0m's.
-        assert_eq!(seqs(&r.push(t0, &packet(1, 13))), [13]);
+        assert_eq!(seqs(&push(&mut r, t0, &packet(1, 13))), [13]);
         assert_eq!(r.hold(), Duration::ZERO);
         assert_eq!(r.next_due(), None);
     }
@@ -312,12 +353,12 @@ mod tests {
         let (mut now, next) = learn(&mut r, t0, Duration::from_millis(120));
         assert_eq!(r.hold(), Duration::from_millis(120));
         // `next` is overtaken by the two after it, and comes 100 ms later.
-        assert!(r.push(now, &packet(1, next.wrapping_add(1))).is_empty());
-        assert!(r.push(now, &packet(1, next.wrapping_add(2))).is_empty());
+        assert!(push(&mut r, now, &packet(1, next.wrapping_add(1))).is_empty());
+        assert!(push(&mut r, now, &packet(1, next.wrapping_add(2))).is_empty());
         assert_eq!(r.next_due(), Some(now + Duration::from_millis(120)));
         now += Duration::from_millis(100);
         assert!(r.due(now).is_empty());
-        let handed = r.push(now, &packet(1, next));
+        let handed = push(&mut r, now, &packet(1, next));
         let expect: Vec<u16> = (0..3).map(|k| next.wrapping_add(k)).collect();
         assert_eq!(seqs(&handed), expect);
         assert_eq!(r.next_due(), None);
@@ -328,7 +369,7 @@ mod tests {
         let (mut r, t0) = (Reorder::default(), Instant::now());
         let (mut now, next) = learn(&mut r, t0, Duration::from_millis(80));
         for k in 1..4u16 {
-            assert!(r.push(now, &packet(1, next.wrapping_add(k))).is_empty());
+            assert!(push(&mut r, now, &packet(1, next.wrapping_add(k))).is_empty());
             now += Duration::from_millis(10);
         }
         assert!(r.due(now).is_empty());
@@ -337,10 +378,10 @@ mod tests {
         let expect: Vec<u16> = (1..4).map(|k| next.wrapping_add(k)).collect();
         assert_eq!(seqs(&handed), expect);
         // The lost one turning up after all goes straight on (str0m judges it).
-        assert_eq!(seqs(&r.push(given_up, &packet(1, next))), [next]);
+        assert_eq!(seqs(&push(&mut r, given_up, &packet(1, next))), [next]);
         // And what follows in order passes.
         let after = next.wrapping_add(4);
-        assert_eq!(seqs(&r.push(given_up, &packet(1, after))), [after]);
+        assert_eq!(seqs(&push(&mut r, given_up, &packet(1, after))), [after]);
     }
 
     #[test]
@@ -354,14 +395,24 @@ mod tests {
     fn streams_are_ordered_apart_and_across_the_wrap() {
         let (mut r, t0) = (Reorder::default(), Instant::now());
         let (now, _) = learn(&mut r, t0, Duration::from_millis(50));
-        assert_eq!(seqs(&r.push(now, &packet(2, 65_534))), [65_534]);
-        assert!(r.push(now, &packet(2, 0)).is_empty(), "65 535 is missing");
-        assert!(r.push(now, &packet(2, 1)).is_empty());
-        assert_eq!(seqs(&r.push(now, &packet(2, 65_535))), [65_535, 0, 1]);
-        assert_eq!(seqs(&r.push(now, &packet(2, 2))), [2]);
+        assert_eq!(seqs(&push(&mut r, now, &packet(2, 65_534))), [65_534]);
+        assert!(
+            push(&mut r, now, &packet(2, 0)).is_empty(),
+            "65 535 is missing"
+        );
+        assert!(push(&mut r, now, &packet(2, 1)).is_empty());
+        assert_eq!(seqs(&push(&mut r, now, &packet(2, 65_535))), [65_535, 0, 1]);
+        assert_eq!(seqs(&push(&mut r, now, &packet(2, 2))), [2]);
         // A jump of thousands is a new start, not a gap.
-        assert_eq!(seqs(&r.push(now, &packet(2, 30_000))), [30_000]);
+        assert_eq!(seqs(&push(&mut r, now, &packet(2, 30_000))), [30_000]);
+        // Streams that went quiet make room for new ones.
+        let later = now + IDLE;
+        for ssrc in 100..100 + MAX_STREAMS as u32 {
+            push(&mut r, later, &packet(ssrc, 7));
+        }
+        assert!(r.lanes.len() <= MAX_STREAMS);
+        assert!(r.lanes.contains_key(&(100 + MAX_STREAMS as u32 - 1)));
         // Too short to be RTP: passed on for str0m to refuse.
-        assert_eq!(r.push(now, &[0x80, 1, 2]).len(), 1);
+        assert_eq!(push(&mut r, now, &[0x80, 1, 2]).len(), 1);
     }
 }

@@ -23,7 +23,7 @@ use roomcast_proto::{
     ErrorCode, MediaKind, RemoteUser, Role, RoomId, RoomOptions, RoomView, Scene, SdkAppId,
     ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
-use roomcast_rtc::reorder::udp_input;
+use roomcast_rtc::reorder::{Handover, udp_input};
 use roomcast_rtc::repair::Received;
 use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
 use str0m::net::Transmit;
@@ -519,13 +519,19 @@ impl Worker {
         if let Some(m) = peer.arrived(now, data, received) {
             let _ = member.events.send(m);
         }
-        if received == Received::Video {
-            for d in peer.reorder.push(now, data) {
-                receive_held(now, source, self.advertised, peer, &d);
-            }
-        } else if let Err(e) = peer.rtc.handle_input(input) {
+        let handover = if received == Received::Video {
+            peer.reorder.push(now, data)
+        } else {
+            Handover::now()
+        };
+        if handover.this
+            && let Err(e) = peer.rtc.handle_input(input)
+        {
             tracing::debug!("dropping a peer after bad input: {e}");
             peer.rtc.disconnect();
+        }
+        for d in handover.then {
+            receive_held(now, source, self.advertised, peer, &d);
         }
         self.dirty.push(owner);
     }

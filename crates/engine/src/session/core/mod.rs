@@ -16,7 +16,7 @@ use roomcast_proto::{
     ClientMessage, MediaKind, Request, Role, ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
 use roomcast_rtc::arrivals::LossTeller;
-use roomcast_rtc::reorder::{Reorder, udp_input};
+use roomcast_rtc::reorder::{Handover, Reorder, udp_input};
 use roomcast_rtc::repair::{Received, Repairs};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
@@ -482,13 +482,17 @@ impl Core {
             };
             self.signal(request, quiet());
         }
-        if received == Received::Video {
+        let handover = if received == Received::Video {
             self.video_from = Some(source);
-            for d in self.reorder.push(now, data) {
-                self.receive(now, source, &d);
-            }
+            self.reorder.push(now, data)
         } else {
+            Handover::now()
+        };
+        if handover.this {
             self.receive(now, source, data);
+        }
+        for d in handover.then {
+            self.receive(now, source, &d);
         }
     }
 
