@@ -458,8 +458,8 @@ fn on_a_link_that_only_reorders_no_packet_is_given_up() {
     // then reads tens of milliseconds; it then gave up packets only overtaken, and the
     // picture stopped until a keyframe. In 96 calls of a minute, none lost: 11–21 freezes
     // over 500 ms on Alice's link, 69 (in 16 calls) on Bob's. Held until the gap fills, the
-    // packets reach str0m in order: 0–1 and 0 (the world is not quite deterministic: str0m
-    // draws its own randomness, so a call may freeze once).
+    // packets reach str0m in order. Twenty runs of these 24 calls froze 0–3 times in all
+    // (under once on average), each time on Alice's link; four without the hold, 6–13.
     let mut all = Vec::new();
     for seed in 1..=24 {
         let whose = (seed % 2) as usize;
@@ -477,7 +477,7 @@ fn on_a_link_that_only_reorders_no_packet_is_given_up() {
     }
     let total: usize = all.iter().map(|f| f.2).sum();
     assert!(
-        total <= 2,
+        total <= 4,
         "freezes (seed, whose link, count, longest): {all:?}"
     );
 }

@@ -18,7 +18,8 @@
 //! their own SSRC and are never held.
 //!
 //! In 96 calls each, freezes over 500 ms: without loss, 0–700 ms of jitter on the
-//! publisher's link, 11–21 → 0–1 (the subscriber's link: 69 → 0); 20 % loss with
+//! publisher's link, 11–21 → 0–1 (0–3 in 24 shorter calls of the debug-built test; the
+//! subscriber's link: 69 → 0); 20 % loss with
 //! 0–200 ms, 32 → 15; 20 % with 0–700 ms, 47–57 → 38–47 (the subscriber's: 41–63 → 47);
 //! 40 % with 0–700 ms, unchanged (152 and 121); 20 % without jitter, unchanged (4).
 
