@@ -474,8 +474,9 @@ fn main() {
          together, how many calls had none, the longest gap (median over the calls, and the \
          worst), the share of Alice's frames shown (median) (the receiving ends hand video \
          overtaken by later packets to str0m in order, waiting up to 300 ms as recent packets \
-         were overtaken; video packets sent twice while the receiving end sees a tenth or \
-         more lost at random; NACK/RTX resends, sent twice while the link is lossy; keyframes \
+         were overtaken (150 ms while parities come); video packets sent twice while the \
+         receiving end sees a tenth or more lost at random, with a parity of every four packets \
+         (twice) that rebuilds one lost; NACK/RTX resends, sent twice while the link is lossy; keyframes \
          after holes; above 100 % when the playout's hold shrinks within the 40 s) and how long the \
          engine's video playout held a frame (median). Frames are shown when the playout releases them \
          (`video_shown`: the engine's `VideoPlayout` on the virtual clock); in brackets, the \

@@ -2,6 +2,7 @@
 //! under loss and jitter, and the camera and the server following a narrow link. How often
 //! the picture freezes is measured by `cargo bench -p roomcast-tests --bench weak_network`.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use roomcast_engine::quality::Quality;
@@ -314,23 +315,40 @@ fn at_twenty_percent_random_loss_the_camera_neither_freezes_nor_sinks() {
     // Resends alone: 4 freezes over 500 ms in 20 calls, and the camera ended at 91-328
     // kbit/s (every report that showed the loss cut it again). With its packets going out
     // twice once the server has seen three seconds of scattered loss, a packet is lost only
-    // if both copies are (4 %), resends bring back the rest and the rate grows: 0-2 freezes
-    // in 20 calls, and most cameras end at the 600 kbit/s they want.
-    let (mut stops, mut rates) = (0, Vec::new());
-    for seed in 1..=10 {
+    // if both copies are (4 %), resends bring back the rest and the rate grows, and most
+    // cameras end at the 600 kbit/s they want; that still froze 4 times in 96 calls on
+    // Alice's link, 7 on Bob's. With a parity of every four packets besides (twice too),
+    // a packet lost both times comes back from the rest of its group without a round trip,
+    // and NACKs go out twice towards a sender that copies: none in 96 calls either way.
+    let (mut stops, mut rates) = (Vec::new(), Vec::new());
+    for seed in 1..=12 {
+        let whose = (seed % 2) as usize;
         let lossy = Impairment {
             loss: 0.2,
             ..Impairment::default()
         };
-        let w = World::camera_through(seed, lossy, 600_000, 60);
+        let w = World::camera_over(seed, whose, lossy, 600_000, 60);
         let shown = w.clients[1].video_shown(w.start);
-        stops += freezes(&shown, w.now - Duration::from_secs(40), w.now).0;
+        let (n, longest) = freezes(&shown, w.now - Duration::from_secs(40), w.now);
+        if n > 0 {
+            stops.push((seed, whose, n, longest));
+        }
         rates.push(w.video_bitrate(0).unwrap_or(0));
+        let rebuilt = w.server_stats.video_rebuilt.load(Ordering::Relaxed);
+        if whose == 0 {
+            assert!(
+                rebuilt >= 50,
+                "seed {seed}: {rebuilt} packets rebuilt from parity"
+            );
+        }
     }
     rates.sort_unstable();
-    println!("10 calls: {stops} freezes; camera at {rates:?} bit/s");
-    assert!(stops <= 1, "{stops} freezes");
-    assert!(rates[5] >= 400_000, "{rates:?}");
+    println!("12 calls: freezes {stops:?}; camera at {rates:?} bit/s");
+    assert!(
+        stops.is_empty(),
+        "(seed, whose link, freezes, longest): {stops:?}"
+    );
+    assert!(rates[6] >= 400_000, "{rates:?}");
 }
 
 #[test]

@@ -120,6 +120,8 @@ pub struct World {
     pub now: Instant,
     pub net: Network,
     worker: Worker,
+    /// The server's counters (new ones when it restarts).
+    pub server_stats: Arc<sfu::WorkerStats>,
     pub server_addr: SocketAddr,
     pub clients: Vec<Client>,
     next_member: u64,
@@ -160,11 +162,13 @@ impl World {
         let start = Instant::now();
         let server_addr = SocketAddr::from(([10, 0, 0, 1], 5000));
         let (ledger, _) = mpsc::unbounded_channel();
+        let server_stats = Arc::new(sfu::WorkerStats::default());
         Self {
             start,
             now: start,
             net: Network::new(start, seed),
-            worker: Worker::new(server_addr, ledger, Arc::new(sfu::WorkerStats::default())),
+            worker: Worker::new(server_addr, ledger, server_stats.clone()),
+            server_stats,
             server_addr,
             clients: Vec::new(),
             next_member: 1,
@@ -247,9 +251,9 @@ impl World {
     /// client's signaling connection closes. It comes back at once on the same address.
     pub fn restart_server(&mut self) {
         let (ledger, _) = mpsc::unbounded_channel();
-        let stats = Arc::new(sfu::WorkerStats::default());
+        self.server_stats = Arc::new(sfu::WorkerStats::default());
         self.worker.shut_down();
-        self.worker = Worker::new(self.server_addr, ledger, stats);
+        self.worker = Worker::new(self.server_addr, ledger, self.server_stats.clone());
         let now = self.now;
         for c in &mut self.clients {
             if std::mem::take(&mut c.signal_up) {

@@ -79,10 +79,12 @@ impl DownlinkCopies {
     /// The subscriber measured `loss`; `reduced` if it gets less video for a narrow link.
     pub fn measure(&mut self, now: Instant, loss: Loss, reduced: bool, repairs: &mut Repairs) {
         self.measured = true;
+        // Only an engine measures its downlink, and an engine rebuilds from parity.
+        repairs.send_parity(true);
         let held = self.held_until.is_some_and(|t| now < t);
         let random = random_loss(loss, repairs.video_transmissions());
         repairs.hold_video(reduced || held);
-        repairs.judge_video(now, random);
+        repairs.judge_video(random);
         self.random = repairs.copying_video() || (random >= VIDEO_TWICE_FROM && !held);
         repairs.hold_resends(!self.random);
     }

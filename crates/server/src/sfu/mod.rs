@@ -23,6 +23,7 @@ use roomcast_proto::{
     ErrorCode, MediaKind, RemoteUser, Role, RoomId, RoomOptions, RoomView, Scene, SdkAppId,
     ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
+use roomcast_rtc::parity;
 use roomcast_rtc::reorder::{Handover, udp_input};
 use roomcast_rtc::repair::Received;
 use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
@@ -164,6 +165,8 @@ pub struct WorkerStats {
     pub frames_forwarded: AtomicU64,
     /// UDP datagrams that were not STUN/DTLS/RTP or that no client claimed.
     pub garbage_in: AtomicU64,
+    /// Packets of publishers' video rebuilt from their parities (`roomcast_rtc::parity`).
+    pub video_rebuilt: AtomicU64,
     /// Sum over forwarded frames of the time from the frame's arrival to its forwarding, µs.
     pub forward_delay_us_total: AtomicU64,
     pub members: AtomicU64,
@@ -178,6 +181,7 @@ impl WorkerStats {
             "datagrams_out": g(&self.datagrams_out),
             "frames_forwarded": g(&self.frames_forwarded),
             "garbage_in": g(&self.garbage_in),
+            "video_rebuilt": g(&self.video_rebuilt),
             "forward_delay_us_total": g(&self.forward_delay_us_total),
             "members": g(&self.members),
             "rooms": g(&self.rooms),
@@ -470,6 +474,10 @@ impl Worker {
 
     fn datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         self.stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
+        if parity::is_parity(data) {
+            self.parity(now, source, data);
+            return;
+        }
         // The destination str0m must see is the address we advertised in our candidate
         // (behind NAT or a relay it differs from the socket's own address).
         let Some(input) = udp_input(now, source, self.advertised, data) else {
@@ -533,7 +541,30 @@ impl Worker {
         for d in handover.then {
             receive_held(now, source, self.advertised, peer, &d);
         }
+        if received == Received::Video
+            && let Some(rebuilt) = peer.parity.arrived(data)
+        {
+            self.stats.video_rebuilt.fetch_add(1, Ordering::Relaxed);
+            receive_rebuilt(now, source, self.advertised, peer, &rebuilt);
+        }
         self.dirty.push(owner);
+    }
+
+    /// A parity datagram from a client's address: the video it rebuilds goes to str0m.
+    fn parity(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        let Some(owner) = self.by_addr.get(&source).copied() else {
+            self.stats.garbage_in.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let Some(peer) = self.members.get_mut(&owner).and_then(|m| m.peer.as_mut()) else {
+            return;
+        };
+        peer.reorder.parity_seen(now);
+        if let Some(rebuilt) = peer.parity.parity(data) {
+            self.stats.video_rebuilt.fetch_add(1, Ordering::Relaxed);
+            receive_rebuilt(now, source, self.advertised, peer, &rebuilt);
+            self.dirty.push(owner);
+        }
     }
 
     /// Polls every peer that got input until all are idle, forwarding what they produce.
@@ -1311,6 +1342,24 @@ fn meeting(
 }
 
 /// Hands a held datagram of video to its peer's str0m.
+/// Video rebuilt from parity, as if it had arrived (but not counted as the link's: it
+/// measures what the link loses; the packet itself coming later is a duplicate str0m drops).
+fn receive_rebuilt(
+    now: Instant,
+    source: SocketAddr,
+    destination: SocketAddr,
+    peer: &mut Peer,
+    d: &[u8],
+) {
+    let handover = peer.reorder.push(now, d);
+    if handover.this {
+        receive_held(now, source, destination, peer, d);
+    }
+    for d in handover.then {
+        receive_held(now, source, destination, peer, &d);
+    }
+}
+
 fn receive_held(
     now: Instant,
     source: SocketAddr,

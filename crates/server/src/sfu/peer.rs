@@ -44,6 +44,8 @@ pub struct Peer {
     pub repairs: Repairs,
     /// Video from the client handed to str0m in order (see `roomcast_rtc::reorder`).
     pub reorder: roomcast_rtc::reorder::Reorder,
+    /// The client's video rebuilt from its parities (see `roomcast_rtc::parity`).
+    pub parity: roomcast_rtc::parity::ParityReceiver,
     /// The client's video as it arrives, for `uplink_loss`.
     arrivals: LossTeller,
     /// Whether video goes out twice towards the client (from its `downlink_loss`).
@@ -91,6 +93,7 @@ impl Peer {
             loss: HashMap::new(),
             repairs: server_repairs(),
             reorder: Default::default(),
+            parity: Default::default(),
             arrivals: LossTeller::default(),
             copies: DownlinkCopies::default(),
             narrow: false,

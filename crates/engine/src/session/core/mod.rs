@@ -16,6 +16,7 @@ use roomcast_proto::{
     ClientMessage, MediaKind, Request, Role, ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
 use roomcast_rtc::arrivals::LossTeller;
+use roomcast_rtc::parity::{self, ParityReceiver};
 use roomcast_rtc::reorder::{Handover, Reorder, udp_input};
 use roomcast_rtc::repair::{Received, Repairs};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
@@ -248,6 +249,8 @@ pub struct Core {
     /// where it last came from.
     reorder: Reorder,
     video_from: Option<SocketAddr>,
+    /// The video we receive rebuilt from the server's parities (`roomcast_rtc::parity`).
+    parity: ParityReceiver,
     /// Per video stream (and small layer or not): when we last made it send a keyframe, and
     /// a request held back until then.
     keyframes: HashMap<(Stream, bool), (Instant, Option<Instant>)>,
@@ -311,11 +314,13 @@ impl Core {
             repairs: {
                 let mut r = Repairs::default();
                 r.cap_held_resends();
+                r.send_parity(true);
                 r
             },
             downlink: LossTeller::default(),
             reorder: Reorder::default(),
             video_from: None,
+            parity: ParityReceiver::default(),
             keyframes: HashMap::new(),
             users: HashMap::new(),
             locked: Vec::new(),
@@ -459,6 +464,13 @@ impl Core {
     /// A datagram from `source` arrived on our socket.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         self.tick(now);
+        if parity::is_parity(data) {
+            self.reorder.parity_seen(now);
+            if let Some(rebuilt) = self.parity.parity(data) {
+                self.receive_rebuilt(now, source, &rebuilt);
+            }
+            return;
+        }
         let received = self.repairs.receive(now, data, &self.rtc);
         if received == Received::Copy {
             return;
@@ -488,6 +500,24 @@ impl Core {
         } else {
             Handover::now()
         };
+        self.hand_over(now, source, data, handover);
+        if received == Received::Video
+            && let Some(rebuilt) = self.parity.arrived(data)
+        {
+            self.receive_rebuilt(now, source, &rebuilt);
+        }
+    }
+
+    /// Video rebuilt from parity, as if it had arrived (not counted as the link's: the
+    /// server is told what the link loses; the packet itself coming later is a duplicate
+    /// str0m drops).
+    fn receive_rebuilt(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        let handover = self.reorder.push(now, data);
+        self.hand_over(now, source, data, handover);
+    }
+
+    /// Hands `data` (if the reorder says so) and what it held to str0m.
+    fn hand_over(&mut self, now: Instant, source: SocketAddr, data: &[u8], handover: Handover) {
         if handover.this {
             self.receive(now, source, data);
         }

@@ -195,6 +195,7 @@ impl Core {
         self.rtc.disconnect();
         self.rtc = new_rtc(local, now)?;
         self.reorder = Default::default();
+        self.parity = Default::default();
         self.local = local;
         self.link = Link::Up;
         self.ice_lost = None;

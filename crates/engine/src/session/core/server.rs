@@ -98,7 +98,7 @@ impl Core {
             }
             ServerMessage::UplinkLoss { scattered, .. } => {
                 let link = self.repairs.video_link_loss(scattered);
-                self.repairs.judge_video(self.now, link);
+                self.repairs.judge_video(link);
             }
             ServerMessage::UserLeave { user_id, reason } => {
                 self.users.remove(&user_id);
