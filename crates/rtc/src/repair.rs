@@ -38,8 +38,13 @@
 //!
 //! The server sends video twice the same way towards a subscriber whose downlink loses at
 //! random (measured by the subscriber: `downlink_loss`; see the server's `sfu::copies`).
-//! An end that receives video twice copies its RTCP (its NACKs) as well: the parities
-//! rebuild most of what that link loses, so the resends that used to tell it are few.
+//! An end that receives video twice copies its RTCP (its NACKs) as well, and one that sends
+//! it copies its resends: the parities rebuild most of what that link loses, so the resends
+//! that used to tell it are few. A NACK or resend whose copies were all lost waited for
+//! str0m to ask again a round-trip sample later (up to 1.4 s under 0–700 ms of jitter), so
+//! one more copy of each goes [`crate::spread::SPREAD_AFTER`] later (dropped on arrival if
+//! one came): at 20 % loss and 0–700 ms, 122 → 71 freezes in 384 calls on the subscriber's
+//! link (93 with NACKs alone), 66 on the publisher's either way.
 //!
 //! Audio is, where RED's four earlier frames are not enough: from 50 % loss of the link it
 //! goes out twice, from 60 % three times (at 70 % a frame is then lost only if fifteen
@@ -282,6 +287,8 @@ pub struct Repairs {
     video_twice: bool,
     /// …and while it does, what the latest measures found lost both times, newest last.
     video_lost_twice: VecDeque<f32>,
+    /// When the other end's video last came twice.
+    copied_at: Option<Instant>,
     /// Whether parities go with copied video (see [`Repairs::send_parity`])…
     sends_parity: bool,
     /// …and the groups they cover.
@@ -311,6 +318,7 @@ impl Default for Repairs {
             video_lossy_for: 0,
             video_twice: false,
             video_lost_twice: VecDeque::new(),
+            copied_at: None,
             sends_parity: false,
             parity: ParitySender::default(),
             round_since: None,
@@ -439,14 +447,22 @@ impl Repairs {
         }
     }
 
-    /// Whether resends go out twice now.
+    /// Whether resends go out twice now: while what we send is lost, measured by our resends
+    /// and the reports, or by the other end (then our video goes out twice, and parities
+    /// rebuild most of what is lost, so few resends tell it).
     pub fn copying_resends(&self) -> bool {
-        self.outgoing.lossy && !self.resends_held
+        (self.outgoing.lossy || self.copying_video()) && !self.resends_held
     }
 
     /// Whether RTCP goes out twice now.
     pub fn copying_rtcp(&self) -> bool {
         self.incoming.lossy
+    }
+
+    /// Whether the other end sends its video twice (a copy came within the last second).
+    fn copied_to_us(&self, now: Instant) -> bool {
+        self.copied_at
+            .is_some_and(|at| now.saturating_duration_since(at) < ROUND)
     }
 
     /// `t` goes out at `now`: the copies to send right after it, if it is a repair or audio
@@ -511,17 +527,26 @@ impl Repairs {
             Kind::Other => 0,
         };
         let mut out: Vec<Transmit> = (0..copies).map(|_| crate::setup::copy(t)).collect();
+        // A repair whose copies were all lost would wait for str0m to ask again, one round
+        // trip sample later (up to 1.4 s under 0–700 ms of jitter): one more copy goes later.
+        // Only where the loss is the link's own (video goes out twice one way or the other):
+        // on a full link (1 Mbit/s under a 1.2 Mbit/s camera) the extra resends cost the
+        // camera a sixth of its rate.
+        let later = match kind {
+            Kind::Resend => copies > 0 && self.copying_video(),
+            Kind::Rtcp => copies > 0 && self.copied_to_us(now) && is_nack(&t.contents),
+            _ => false,
+        };
+        if later {
+            self.spread.later(now, t);
+        }
         if kind == Kind::Video && self.sends_parity && self.copying_video() {
-            if let Some(p) = self.parity.sent(&t.contents) {
-                let parity = Transmit {
-                    proto: t.proto,
-                    source: t.source,
-                    destination: t.destination,
-                    contents: p.into(),
-                };
-                out.push(crate::setup::copy(&parity));
-                out.push(parity);
-            }
+            out.extend(self.parity.sent(&t.contents).into_iter().map(|p| Transmit {
+                proto: t.proto,
+                source: t.source,
+                destination: t.destination,
+                contents: p.into(),
+            }));
         } else if kind == Kind::Video {
             self.parity.reset();
         }
@@ -556,6 +581,7 @@ impl Repairs {
                     // its way, likely ours too, where our NACKs go. Its parities repair
                     // most of what it loses, so few resends come to tell it.
                     self.incoming.measure(now, VIDEO_TWICE_FROM);
+                    self.copied_at = Some(now);
                 }
                 return Received::Copy;
             }
@@ -588,6 +614,12 @@ impl Repairs {
         (self.sent, self.received) = (Count::default(), Count::default());
         self.round_since = Some(now);
     }
+}
+
+/// Whether an RTCP datagram starts with a generic NACK (RTPFB, FMT 1; the first header is in
+/// the clear in SRTCP). str0m sends its NACKs in datagrams of their own.
+fn is_nack(d: &[u8]) -> bool {
+    d.len() >= 2 && d[0] & 0x1F == 1 && d[1] == 205
 }
 
 /// RFC 5761: RTCP packet types 192–223 sit where RTP has its marker bit and payload type.
@@ -974,12 +1006,12 @@ mod tests {
         assert_eq!(r.receive(now, &media, &rtc), Received::Video);
         assert_eq!(r.receive(now, &media, &rtc), Received::Copy);
         assert_eq!(r.copies_of(now, &report, &rtc).len(), 1);
-        // Our own video, copied, carries a parity of every group (twice) where the other end
-        // rebuilds from them.
+        // Our own video, copied, carries parities where the other end rebuilds from them: of
+        // packets 0–3, and of 2–5.
         let mut r = Repairs::default();
         r.send_parity(true);
         video_measures(&mut r, 3, 0.2);
-        let parities: Vec<Vec<u8>> = (0..u32::from(crate::parity::GROUP))
+        let parities: Vec<Vec<u8>> = (0..6u32)
             .flat_map(|i| {
                 let mut d = rtp(video_pt(&rtc), i);
                 d[2..4].copy_from_slice(&(i as u16).to_be_bytes());
@@ -994,6 +1026,34 @@ mod tests {
         let sent =
             (0..8u32).flat_map(|i| r.copies_of(now, &transmit(rtp(video_pt(&rtc), i)), &rtc));
         assert_eq!(sent.count(), 8, "copies only");
+    }
+
+    #[test]
+    fn nacks_and_resends_go_once_more_a_little_later() {
+        let (rtc, now) = (rtc(), Instant::now());
+        let later = now + crate::spread::SPREAD_AFTER;
+        // The other end copies its video: our RTCP is copied, and a NACK (RTPFB, FMT 1)
+        // goes once more later; a report does not.
+        let mut r = Repairs::default();
+        let media = rtp(video_pt(&rtc), 9);
+        r.receive(now, &media, &rtc);
+        r.receive(now, &media, &rtc);
+        let mut nack = rtp(205, 1);
+        nack[0] = 0x81;
+        assert_eq!(r.copies_of(now, &transmit(nack.clone()), &rtc).len(), 1);
+        assert_eq!(r.copies_of(now, &transmit(rtp(201, 2)), &rtc).len(), 1);
+        assert_eq!(r.next_copy_due(), Some(later));
+        let due = r.due_copies(later);
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].contents.to_vec(), nack);
+        // We copy our video: our resends are copied, even with few resends to measure the
+        // loss by, and go once more later.
+        let mut r = Repairs::default();
+        video_measures(&mut r, 3, 0.2);
+        let resend = transmit(rtp(rtx_pt(&rtc), 5));
+        assert_eq!(r.copies_of(now, &resend, &rtc).len(), 1);
+        assert!(r.due_copies(now).is_empty());
+        assert_eq!(r.due_copies(later).len(), 1);
     }
 
     #[test]

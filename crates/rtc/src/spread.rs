@@ -42,8 +42,9 @@ pub const SOON: usize = 3;
 pub const ON_FOR: Duration = Duration::from_secs(30);
 /// How many of the latest measures (about one a second) are averaged; fewer count as none.
 pub const MEASURES: usize = 10;
-/// The most copies waiting (a second and more of audio with RED, at any bitrate a call uses).
-const MAX_WAITING: usize = 128;
+/// The most copies waiting (a second and more of audio with RED, at any bitrate a call uses,
+/// with the repairs sent again later).
+const MAX_WAITING: usize = 256;
 
 /// A copy waiting for its time.
 #[derive(Debug, Clone)]
@@ -85,6 +86,21 @@ impl Spread {
     /// `t`, a packet of audio, went out at `now`: its copy waits if copies go out.
     pub fn sent(&mut self, now: Instant, t: &Transmit) {
         if !self.is_on(now) || self.waiting.len() >= MAX_WAITING {
+            return;
+        }
+        self.waiting.push_back(Waiting {
+            at: now + SPREAD_AFTER,
+            proto: t.proto,
+            source: t.source,
+            destination: t.destination,
+            contents: t.contents.to_vec(),
+        });
+    }
+
+    /// `t` (a repair: a resend, a NACK) went out at `now`: its copy waits [`SPREAD_AFTER`]
+    /// whether audio's do or not.
+    pub fn later(&mut self, now: Instant, t: &Transmit) {
+        if self.waiting.len() >= MAX_WAITING {
             return;
         }
         self.waiting.push_back(Waiting {

@@ -541,11 +541,11 @@ impl Worker {
         for d in handover.then {
             receive_held(now, source, self.advertised, peer, &d);
         }
-        if received == Received::Video
-            && let Some(rebuilt) = peer.parity.arrived(data)
-        {
-            self.stats.video_rebuilt.fetch_add(1, Ordering::Relaxed);
-            receive_rebuilt(now, source, self.advertised, peer, &rebuilt);
+        if received == Received::Video {
+            for rebuilt in peer.parity.arrived(data) {
+                self.stats.video_rebuilt.fetch_add(1, Ordering::Relaxed);
+                receive_rebuilt(now, source, self.advertised, peer, &rebuilt);
+            }
         }
         self.dirty.push(owner);
     }
@@ -560,9 +560,12 @@ impl Worker {
             return;
         };
         peer.reorder.parity_seen(now);
-        if let Some(rebuilt) = peer.parity.parity(data) {
+        let rebuilt = peer.parity.parity(data);
+        for d in &rebuilt {
             self.stats.video_rebuilt.fetch_add(1, Ordering::Relaxed);
-            receive_rebuilt(now, source, self.advertised, peer, &rebuilt);
+            receive_rebuilt(now, source, self.advertised, peer, d);
+        }
+        if !rebuilt.is_empty() {
             self.dirty.push(owner);
         }
     }

@@ -466,7 +466,7 @@ impl Core {
         self.tick(now);
         if parity::is_parity(data) {
             self.reorder.parity_seen(now);
-            if let Some(rebuilt) = self.parity.parity(data) {
+            for rebuilt in self.parity.parity(data) {
                 self.receive_rebuilt(now, source, &rebuilt);
             }
             return;
@@ -501,10 +501,10 @@ impl Core {
             Handover::now()
         };
         self.hand_over(now, source, data, handover);
-        if received == Received::Video
-            && let Some(rebuilt) = self.parity.arrived(data)
-        {
-            self.receive_rebuilt(now, source, &rebuilt);
+        if received == Received::Video {
+            for rebuilt in self.parity.arrived(data) {
+                self.receive_rebuilt(now, source, &rebuilt);
+            }
         }
     }
 
