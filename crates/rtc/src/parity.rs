@@ -270,25 +270,25 @@ impl ParityReceiver {
 
     fn outcome(&self, p: &Parity) -> Outcome {
         let kept = self.streams.get(&p.ssrc);
-        let mut missing = None;
-        let mut bytes = p.bytes.clone();
-        let mut length = p.lengths;
-        for seq in p.seqs() {
-            match kept.and_then(|k| k.by_seq.get(&seq)) {
-                Some(d) => {
-                    if d.len() > bytes.len() {
-                        return Outcome::Done; // not the group this parity was made from
-                    }
-                    xor_into(&mut bytes, d);
-                    length ^= d.len() as u16;
-                }
-                None if missing.is_some() => return Outcome::Wait,
-                None => missing = Some(seq),
-            }
-        }
-        let Some(seq) = missing else {
+        let get = |seq: u16| kept.and_then(|k| k.by_seq.get(&seq));
+        // Which one is missing, before any bytes are touched: under jitter most parities
+        // checked on an arrival still lack two.
+        let mut missing = p.seqs().filter(|s| get(*s).is_none());
+        let Some(seq) = missing.next() else {
             return Outcome::Done;
         };
+        if missing.next().is_some() {
+            return Outcome::Wait;
+        }
+        let mut bytes = p.bytes.clone();
+        let mut length = p.lengths;
+        for d in p.seqs().filter_map(get) {
+            if d.len() > bytes.len() {
+                return Outcome::Done; // not the group this parity was made from
+            }
+            xor_into(&mut bytes, d);
+            length ^= d.len() as u16;
+        }
         let length = usize::from(length);
         if length > bytes.len() {
             return Outcome::Done;

@@ -85,16 +85,9 @@ impl Spread {
 
     /// `t`, a packet of audio, went out at `now`: its copy waits if copies go out.
     pub fn sent(&mut self, now: Instant, t: &Transmit) {
-        if !self.is_on(now) || self.waiting.len() >= MAX_WAITING {
-            return;
+        if self.is_on(now) {
+            self.later(now, t);
         }
-        self.waiting.push_back(Waiting {
-            at: now + SPREAD_AFTER,
-            proto: t.proto,
-            source: t.source,
-            destination: t.destination,
-            contents: t.contents.to_vec(),
-        });
     }
 
     /// `t` (a repair: a resend, a NACK) went out at `now`: its copy waits [`SPREAD_AFTER`]
