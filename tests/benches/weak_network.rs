@@ -156,6 +156,8 @@ struct VideoRun {
     share: f64,
     /// How long frames waited to be shown, median (ms).
     held_ms: f64,
+    /// What the impaired link carried over the call, both ways (kbit/s, before loss).
+    link_kbps: f64,
 }
 
 /// Alice sends a 600 kbit/s camera through a link losing `loss` each way and delaying each
@@ -182,7 +184,9 @@ fn video_run(whose: usize, loss: f64, jitter: Duration, seed: u64) -> VideoRun {
         .map(|(a, s)| (*s - *a).as_secs_f64() * 1000.0)
         .collect();
     held.sort_by(f64::total_cmp);
+    let (up, down) = w.net.stats(w.clients[whose].addr);
     VideoRun {
+        link_kbps: (up.bytes + down.bytes) as f64 * 8.0 / 60.0 / 1000.0,
         freezes: shown_freezes,
         longest_ms: longest.as_secs_f64() * 1000.0,
         arrived_freezes,
@@ -329,14 +333,15 @@ fn main() {
         let longest = median(&|r| r.longest_ms);
         let share = median(&|r| r.share) * 100.0;
         let held = median(&|r| r.held_ms);
+        let kbps = median(&|r| r.link_kbps);
         eprintln!(
             "video, {name} link {pct} % + 700 ms: {freezes} freezes ({arrived} as they came) in \
              {VIDEO_CALLS} calls, {smooth} without; longest {longest:.0} ms (worst {worst:.0}); \
-             {share:.0} %; held {held:.0} ms"
+             {share:.0} %; held {held:.0} ms; {kbps:.0} kbit/s on the link"
         );
         videos.push(format!(
             "| {name}, {pct} % + 0–700 ms | {freezes} ({arrived}) | {smooth} | {longest:.0} \
-             ({worst:.0}) | {share:.0} % | {held:.0} | {target} |"
+             ({worst:.0}) | {share:.0} % | {held:.0} | {kbps:.0} | {target} |"
         ));
     }
     let mut uplinks = Vec::new();
@@ -475,13 +480,16 @@ fn main() {
          worst), the share of Alice's frames shown (median) (the receiving ends hand video \
          overtaken by later packets to str0m in order, waiting up to 300 ms as recent packets \
          were overtaken (150 ms while parities come); video packets sent twice while the \
-         receiving end sees a tenth or more lost at random, with a parity of every four packets \
-         (twice) that rebuilds one lost; NACK/RTX resends, sent twice while the link is lossy; keyframes \
-         after holes; above 100 % when the playout's hold shrinks within the 40 s) and how long the \
-         engine's video playout held a frame (median). Frames are shown when the playout releases them \
+         receiving end sees a tenth or more lost at random, with parities in two staggered \
+         series of four packets that rebuild what is lost; NACK/RTX resends, sent twice while the \
+         link is lossy, and while video is copied NACKs and keyframe requests again every 25 ms \
+         for 300 ms and resends again 150 and 300 ms later; keyframes after holes; above 100 % \
+         when the playout's hold shrinks within the 40 s), how long the engine's video playout \
+         held a frame (median), and what the impaired link carried both ways (median, kbit/s, \
+         all datagrams before loss). Frames are shown when the playout releases them \
          (`video_shown`: the engine's `VideoPlayout` on the virtual clock); in brackets, the \
          freezes if each frame were shown as str0m handed it over, as before the playout.\n\n\
-         | link, loss + jitter | freezes > 500 ms (as they came) | calls without | longest gap ms (worst) | frames | held ms | target |\n|---|---|---|---|---|---|---|\n{}\n\n\
+         | link, loss + jitter | freezes > 500 ms (as they came) | calls without | longest gap ms (worst) | frames | held ms | link kbit/s | target |\n|---|---|---|---|---|---|---|---|\n{}\n\n\
          A narrow uplink: Alice talks and sends a 1.2 Mbit/s camera through an uplink that \
          carries the given rate with 300 ms of queue (three seeds, 30 s): when her camera first \
          sends below the link's rate, and over the last 10 s the video Bob receives and the \

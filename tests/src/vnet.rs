@@ -50,6 +50,8 @@ pub struct LinkStats {
     pub sent: u64,
     pub lost: u64,
     pub dropped_by_cap: u64,
+    /// Bytes of the datagrams sent (lost ones too).
+    pub bytes: u64,
 }
 
 struct Direction {
@@ -210,6 +212,7 @@ impl Network {
             .or_insert_with(|| Link::new(seed, addr));
         let dir = if up { &mut link.up } else { &mut link.down };
         dir.stats.sent += 1;
+        dir.stats.bytes += size as u64;
         let since = now.saturating_duration_since(start);
         let out = dir
             .imp

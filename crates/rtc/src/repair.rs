@@ -41,10 +41,19 @@
 //! An end that receives video twice copies its RTCP (its NACKs) as well, and one that sends
 //! it copies its resends: the parities rebuild most of what that link loses, so the resends
 //! that used to tell it are few. A NACK or resend whose copies were all lost waited for
-//! str0m to ask again a round-trip sample later (up to 1.4 s under 0–700 ms of jitter), so
-//! one more copy of each goes [`crate::spread::SPREAD_AFTER`] later (dropped on arrival if
-//! one came): at 20 % loss and 0–700 ms, 122 → 71 freezes in 384 calls on the subscriber's
-//! link (93 with NACKs alone), 66 on the publisher's either way.
+//! str0m to ask again a round-trip sample later (up to 1.4 s under 0–700 ms of jitter). And
+//! copies sent back to back only beat loss, not jitter: the first of two through 0–700 ms
+//! comes after 233 ms on average, and a repair's round trip is two such waits. So on such a
+//! link each NACK goes again every 25 ms for 300 ms ([`NACK_AGAIN`]), and each resend once
+//! more right after it and again 150 and 300 ms later ([`RESEND_AGAIN`]); the receiver drops
+//! every copy after the first that came. The first of thirteen NACKs comes after 50 ms on
+//! average. At 20 % loss and 0–700 ms of jitter, freezes over 500 ms in 384 calls on the
+//! subscriber's link: 76 with one copy 200 ms later, 22 with the NACKs spread (2.6 Mbit/s
+//! on that link either way), 16 with the resends spread too (2.9 Mbit/s). On the
+//! publisher's link they stayed about as many (40–57 against 45–49): half of those are
+//! frames never shown, not late ones. NACKs are small (98 against 65 kbit/s from the
+//! subscriber), resends are not, hence fewer of them. A link with loss but no jitter has
+//! few resends, and pays next to nothing for this.
 //!
 //! Audio is, where RED's four earlier frames are not enough: from 50 % loss of the link it
 //! goes out twice, from 60 % three times (at 70 % a frame is then lost only if fifteen
@@ -76,6 +85,22 @@ const COPY_UNTIL: f32 = 0.02;
 /// with two transmissions, 70 with three (the first of three copies also comes sooner
 /// through the jitter).
 const THRICE_FROM: f32 = 0.12;
+/// While video is copied, each NACK goes again after each of these: every 25 ms for 300 ms
+/// (see the module's text).
+const NACK_AGAIN: [Duration; 12] = every_ms(25);
+/// …and each resend after each of these (with one copy right after it).
+const RESEND_AGAIN: [Duration; 2] = [Duration::from_millis(150), Duration::from_millis(300)];
+
+const fn every_ms<const N: usize>(step: u64) -> [Duration; N] {
+    let mut all = [Duration::ZERO; N];
+    let mut i = 0;
+    while i < N {
+        all[i] = Duration::from_millis(step * (i as u64 + 1));
+        i += 1;
+    }
+    all
+}
+
 /// How much of the estimate a second without a higher measure keeps.
 const FADE_PER_SEC: f32 = 0.85;
 /// How long resends are counted for one measure…
@@ -518,8 +543,13 @@ impl Repairs {
         self.sent.add(kind);
         let copies = match kind {
             Kind::Resend => {
-                usize::from(self.copying_resends())
-                    * repair_copies(self.outgoing).min(self.resend_copies)
+                // With video copied, the later copies do more than a third one now.
+                let most = if self.copying_video() {
+                    1
+                } else {
+                    self.resend_copies
+                };
+                usize::from(self.copying_resends()) * repair_copies(self.outgoing).min(most)
             }
             Kind::Rtcp => usize::from(self.copying_rtcp()) * repair_copies(self.incoming),
             Kind::Audio => self.audio_copies(),
@@ -527,19 +557,19 @@ impl Repairs {
             Kind::Other => 0,
         };
         let mut out: Vec<Transmit> = (0..copies).map(|_| crate::setup::copy(t)).collect();
-        // A repair whose copies were all lost would wait for str0m to ask again, one round
-        // trip sample later (up to 1.4 s under 0–700 ms of jitter): one more copy goes later.
-        // Only where the loss is the link's own (video goes out twice one way or the other):
-        // on a full link (1 Mbit/s under a 1.2 Mbit/s camera) the extra resends cost the
-        // camera a sixth of its rate.
-        let later = match kind {
-            Kind::Resend => copies > 0 && self.copying_video(),
-            Kind::Rtcp => copies > 0 && self.copied_to_us(now) && is_nack(&t.contents),
-            _ => false,
+        // A repair whose copies were all lost or held up would wait for str0m to ask again,
+        // one round trip sample later (up to 1.4 s under 0–700 ms of jitter): more copies go
+        // later. Only where the loss is the link's own (video goes out twice one way or the
+        // other): on a full link (1 Mbit/s under a 1.2 Mbit/s camera) the extra resends cost
+        // the camera a sixth of its rate.
+        let later: &[Duration] = match kind {
+            Kind::Resend if copies > 0 && self.copying_video() => &RESEND_AGAIN,
+            Kind::Rtcp if copies > 0 && self.copied_to_us(now) && is_request(&t.contents) => {
+                &NACK_AGAIN
+            }
+            _ => &[],
         };
-        if later {
-            self.spread.later(now, t);
-        }
+        self.spread.later(now, t, later);
         if kind == Kind::Video && self.sends_parity && self.copying_video() {
             out.extend(self.parity.sent(&t.contents).into_iter().map(|p| Transmit {
                 proto: t.proto,
@@ -616,10 +646,12 @@ impl Repairs {
     }
 }
 
-/// Whether an RTCP datagram starts with a generic NACK (RTPFB, FMT 1; the first header is in
-/// the clear in SRTCP). str0m sends its NACKs in datagrams of their own.
-fn is_nack(d: &[u8]) -> bool {
-    d.len() >= 2 && d[0] & 0x1F == 1 && d[1] == 205
+/// Whether an RTCP datagram starts with a request for video: a generic NACK (RTPFB, FMT 1)
+/// or a keyframe request (PSFB, PLI FMT 1 or FIR FMT 4). The first header is in the clear in
+/// SRTCP; str0m sends these in datagrams of their own. A keyframe request ends a freeze
+/// after a frame lost for good: it is worth sending again as much as a NACK.
+fn is_request(d: &[u8]) -> bool {
+    d.len() >= 2 && matches!((d[1], d[0] & 0x1F), (205, 1) | (206, 1) | (206, 4))
 }
 
 /// RFC 5761: RTCP packet types 192–223 sit where RTP has its marker bit and payload type.
@@ -1029,11 +1061,11 @@ mod tests {
     }
 
     #[test]
-    fn nacks_and_resends_go_once_more_a_little_later() {
+    fn requests_and_resends_go_again_spread_over_300_ms() {
         let (rtc, now) = (rtc(), Instant::now());
-        let later = now + crate::spread::SPREAD_AFTER;
+        let ms = Duration::from_millis;
         // The other end copies its video: our RTCP is copied, and a NACK (RTPFB, FMT 1)
-        // goes once more later; a report does not.
+        // goes again every 25 ms for 300 ms; a report or transport feedback does not.
         let mut r = Repairs::default();
         let media = rtp(video_pt(&rtc), 9);
         r.receive(now, &media, &rtc);
@@ -1042,18 +1074,35 @@ mod tests {
         nack[0] = 0x81;
         assert_eq!(r.copies_of(now, &transmit(nack.clone()), &rtc).len(), 1);
         assert_eq!(r.copies_of(now, &transmit(rtp(201, 2)), &rtc).len(), 1);
-        assert_eq!(r.next_copy_due(), Some(later));
-        let due = r.due_copies(later);
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].contents.to_vec(), nack);
-        // We copy our video: our resends are copied, even with few resends to measure the
-        // loss by, and go once more later.
+        let mut twcc = rtp(205, 3);
+        twcc[0] = 0x8F;
+        assert_eq!(r.copies_of(now, &transmit(twcc), &rtc).len(), 1);
+        assert_eq!(r.next_copy_due(), Some(now + ms(25)));
+        let due: Vec<usize> = (1..=13)
+            .map(|i| r.due_copies(now + ms(25 * i)).len())
+            .collect();
+        assert_eq!(due, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+        // So does a keyframe request (PSFB, PLI).
+        let mut pli = rtp(206, 4);
+        pli[0] = 0x81;
+        r.copies_of(now, &transmit(pli.clone()), &rtc);
+        assert!(
+            r.due_copies(now + ms(400))
+                .iter()
+                .all(|t| *t.contents == pli)
+        );
+        // We copy our video: our resends go out twice, even with few resends to measure the
+        // loss by (never three times: the later copies do more), and again 150 and 300 ms
+        // later.
         let mut r = Repairs::default();
         video_measures(&mut r, 3, 0.2);
+        r.outgoing.measure(now, 0.3);
         let resend = transmit(rtp(rtx_pt(&rtc), 5));
         assert_eq!(r.copies_of(now, &resend, &rtc).len(), 1);
-        assert!(r.due_copies(now).is_empty());
-        assert_eq!(r.due_copies(later).len(), 1);
+        assert!(r.due_copies(now + ms(149)).is_empty());
+        assert_eq!(r.due_copies(now + ms(150)).len(), 1);
+        assert_eq!(r.due_copies(now + ms(300)).len(), 1);
+        assert_eq!(r.next_copy_due(), None);
     }
 
     #[test]

@@ -43,8 +43,8 @@ pub const ON_FOR: Duration = Duration::from_secs(30);
 /// How many of the latest measures (about one a second) are averaged; fewer count as none.
 pub const MEASURES: usize = 10;
 /// The most copies waiting (a second and more of audio with RED, at any bitrate a call uses,
-/// with the repairs sent again later).
-const MAX_WAITING: usize = 256;
+/// with the repairs sent again later: some 150 waited at 20 % loss and 0–700 ms of jitter).
+const MAX_WAITING: usize = 512;
 
 /// A copy waiting for its time.
 #[derive(Debug, Clone)]
@@ -86,23 +86,29 @@ impl Spread {
     /// `t`, a packet of audio, went out at `now`: its copy waits if copies go out.
     pub fn sent(&mut self, now: Instant, t: &Transmit) {
         if self.is_on(now) {
-            self.later(now, t);
+            self.later(now, t, &[SPREAD_AFTER]);
         }
     }
 
-    /// `t` (a repair: a resend, a NACK) went out at `now`: its copy waits [`SPREAD_AFTER`]
+    /// `t` (a repair: a resend, a NACK) went out at `now`: a copy waits for each of `after`,
     /// whether audio's do or not.
-    pub fn later(&mut self, now: Instant, t: &Transmit) {
-        if self.waiting.len() >= MAX_WAITING {
-            return;
+    pub fn later(&mut self, now: Instant, t: &Transmit, after: &[Duration]) {
+        for &wait in after {
+            if self.waiting.len() >= MAX_WAITING {
+                return;
+            }
+            let at = now + wait;
+            // Copies wait in the order they come due.
+            let i = self.waiting.partition_point(|w| w.at <= at);
+            let w = Waiting {
+                at,
+                proto: t.proto,
+                source: t.source,
+                destination: t.destination,
+                contents: t.contents.to_vec(),
+            };
+            self.waiting.insert(i, w);
         }
-        self.waiting.push_back(Waiting {
-            at: now + SPREAD_AFTER,
-            proto: t.proto,
-            source: t.source,
-            destination: t.destination,
-            contents: t.contents.to_vec(),
-        });
     }
 
     /// The copies due at `now`.
@@ -201,6 +207,22 @@ mod tests {
             s.measure(now, long_runs);
             assert!(!s.is_on(now), "on after {i} s");
         }
+    }
+
+    #[test]
+    fn repairs_sent_again_come_due_in_time_order() {
+        let (mut s, t0) = (Spread::default(), Instant::now());
+        let ms = Duration::from_millis;
+        s.later(t0, &audio(1), &[ms(100), ms(300)]);
+        s.later(t0 + ms(50), &audio(2), &[ms(100), ms(300)]);
+        assert_eq!(s.next_due(), Some(t0 + ms(100)));
+        let order: Vec<u8> = [100, 150, 300, 350]
+            .iter()
+            .flat_map(|&at| s.due(t0 + ms(at)))
+            .map(|t| t.contents[0])
+            .collect();
+        assert_eq!(order, [1, 2, 1, 2]);
+        assert_eq!(s.next_due(), None);
     }
 
     #[test]
