@@ -479,11 +479,11 @@ fn main() {
          together, how many calls had none, the longest gap (median over the calls, and the \
          worst), the share of Alice's frames shown (median) (the receiving ends hand video \
          overtaken by later packets to str0m in order, waiting up to 300 ms as recent packets \
-         were overtaken (150 ms while parities come); video packets sent twice while the \
-         receiving end sees a tenth or more lost at random, with parities in two staggered \
-         series of four packets that rebuild what is lost; NACK/RTX resends, sent twice while the \
-         link is lossy, and while video is copied NACKs and keyframe requests again every 25 ms \
-         for 300 ms and resends again 150 and 300 ms later; keyframes after holes; above 100 % \
+         were overtaken; video packets sent twice while the receiving end sees a tenth or more \
+         lost at random, with parities in two staggered series of four packets that rebuild what \
+         is lost, and what is still missing asked for below SRTP (every 100 ms, answered twice); \
+         NACK/RTX resends, sent twice while the link is lossy, and while video is copied NACKs \
+         and keyframe requests again every 25 ms for 300 ms; keyframes after holes; above 100 % \
          when the playout's hold shrinks within the 40 s), how long the engine's video playout \
          held a frame (median), and what the impaired link carried both ways (median, kbit/s, \
          all datagrams before loss). Frames are shown when the playout releases them \

@@ -60,14 +60,6 @@ const IDLE: Duration = Duration::from_secs(5);
 /// 0–700 ms of jitter, 300 ms left the fewest freezes (400 ms and more delayed repairs
 /// too long); on the same link without loss, 400 ms and more left none.
 pub const MAX_HOLD: Duration = Duration::from_millis(300);
-/// The longest hold while the sender sends parities ([`crate::parity`]): most packets lost
-/// are rebuilt from them, and most overtaken ones too before str0m could give them up, so a
-/// packet lost for good is better asked for sooner. At 20 % loss and 0–700 ms of jitter, in
-/// 192 calls, 58 freezes over 500 ms on the publisher's link with 300 ms, 40 with 150 ms (81
-/// and 69 on the subscriber's).
-pub const PARITY_HOLD: Duration = Duration::from_millis(150);
-/// A parity this recent means the sender sends them.
-const PARITY_FOR: Duration = Duration::from_secs(2);
 /// The hold covers this share of the recent times by which packets were overtaken…
 const COVER: f64 = 0.95;
 /// …over this long…
@@ -188,32 +180,12 @@ pub struct Reorder {
     /// Recent times by which packets were overtaken, with when they came, oldest first.
     overtaken: VecDeque<(Instant, Duration)>,
     hold: Duration,
-    /// Until when the sender is taken to send parities.
-    parity_until: Option<Instant>,
 }
 
 impl Reorder {
     /// How long a gap is waited for now.
     pub fn hold(&self) -> Duration {
-        let most = if self.parity_until.is_some() {
-            PARITY_HOLD
-        } else {
-            MAX_HOLD
-        };
-        self.hold.min(most)
-    }
-
-    /// The sender sent a parity at `now`: gaps are waited for less (see [`PARITY_HOLD`]).
-    pub fn parity_seen(&mut self, now: Instant) {
-        self.parity_until = Some(now + PARITY_FOR);
-    }
-
-    /// The hold at `now`.
-    fn hold_at(&mut self, now: Instant) -> Duration {
-        if self.parity_until.is_some_and(|t| now >= t) {
-            self.parity_until = None;
-        }
-        self.hold()
+        self.hold.min(MAX_HOLD)
     }
 
     fn note_overtaken(&mut self, now: Instant, by: Option<Duration>) {
@@ -245,7 +217,7 @@ impl Reorder {
     /// now, and the held datagrams to hand over after it, in order.
     pub fn push(&mut self, now: Instant, datagram: &[u8]) -> Handover {
         let mut then = Vec::new();
-        let hold = self.hold_at(now);
+        let hold = self.hold();
         if datagram.len() < 12 {
             return Handover { this: true, then };
         }
@@ -297,7 +269,7 @@ impl Reorder {
     /// The datagrams whose gap waited long enough by `now`, in order.
     pub fn due(&mut self, now: Instant) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        let hold = self.hold_at(now);
+        let hold = self.hold();
         for lane in self.lanes.values_mut() {
             while lane.gap_seen().is_some_and(|seen| now >= seen + hold) {
                 lane.skip_gap(&mut out);
@@ -419,15 +391,9 @@ mod tests {
         let (mut r, t0) = (Reorder::default(), Instant::now());
         let (now, next) = learn(&mut r, t0, Duration::from_millis(900));
         assert_eq!(r.hold(), MAX_HOLD);
-        // While the sender sends parities, a gap is given up sooner.
-        r.parity_seen(now);
-        assert_eq!(r.hold(), PARITY_HOLD);
         assert!(push(&mut r, now, &packet(1, next.wrapping_add(1))).is_empty());
-        assert_eq!(r.next_due(), Some(now + PARITY_HOLD));
-        assert_eq!(seqs(&r.due(now + PARITY_HOLD)), [next.wrapping_add(1)]);
-        // Once they stop, the hold is back to its bound.
-        r.due(now + PARITY_FOR);
-        assert_eq!(r.hold(), MAX_HOLD);
+        assert_eq!(r.next_due(), Some(now + MAX_HOLD));
+        assert_eq!(seqs(&r.due(now + MAX_HOLD)), [next.wrapping_add(1)]);
     }
 
     #[test]

@@ -40,20 +40,16 @@
 //! random (measured by the subscriber: `downlink_loss`; see the server's `sfu::copies`).
 //! An end that receives video twice copies its RTCP (its NACKs) as well, and one that sends
 //! it copies its resends: the parities rebuild most of what that link loses, so the resends
-//! that used to tell it are few. A NACK or resend whose copies were all lost waited for
-//! str0m to ask again a round-trip sample later (up to 1.4 s under 0–700 ms of jitter). And
-//! copies sent back to back only beat loss, not jitter: the first of two through 0–700 ms
-//! comes after 233 ms on average, and a repair's round trip is two such waits. So on such a
-//! link each NACK goes again every 25 ms for 300 ms ([`NACK_AGAIN`]), and each resend once
-//! more right after it and again 150 and 300 ms later ([`RESEND_AGAIN`]); the receiver drops
-//! every copy after the first that came. The first of thirteen NACKs comes after 50 ms on
-//! average. At 20 % loss and 0–700 ms of jitter, freezes over 500 ms in 384 calls on the
-//! subscriber's link: 76 with one copy 200 ms later, 22 with the NACKs spread (2.6 Mbit/s
-//! on that link either way), 16 with the resends spread too (2.9 Mbit/s). On the
-//! publisher's link they stayed about as many (40–57 against 45–49): half of those are
-//! frames never shown, not late ones. NACKs are small (98 against 65 kbit/s from the
-//! subscriber), resends are not, hence fewer of them. A link with loss but no jitter has
-//! few resends, and pays next to nothing for this.
+//! that used to tell it are few. Most of what parities leave is then asked for below SRTP
+//! ([`crate::fetch`]), and str0m's NACKs are what is left. A NACK whose copies were all lost
+//! or held up waited for str0m to ask again a round-trip sample later (up to 1.4 s under
+//! 0–700 ms of jitter), and copies sent back to back only beat loss, not jitter: the first
+//! of two through 0–700 ms comes after 233 ms on average. So on such a link each NACK and
+//! keyframe request goes again every 25 ms for 300 ms ([`NACK_AGAIN`]); the receiver drops
+//! every copy after the first that came, and the first of thirteen comes after about 50 ms.
+//! They are small (98 against 65 kbit/s from a subscriber at 20 % loss and 0–700 ms), and
+//! before the asks they took the freezes over 500 ms on the subscriber's link from 76 to 22
+//! in 384 calls. Resends go out twice then, not three times: the asks do more for the bytes.
 //!
 //! Audio is, where RED's four earlier frames are not enough: from 50 % loss of the link it
 //! goes out twice, from 60 % three times (at 70 % a frame is then lost only if fifteen
@@ -68,9 +64,12 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use std::net::SocketAddr;
 use str0m::Rtc;
-use str0m::net::Transmit;
 
+use str0m::net::{Protocol, Transmit};
+
+use crate::fetch::Keeper;
 use crate::parity::ParitySender;
 use crate::rtt::RoundTrips;
 use crate::spread::Spread;
@@ -85,11 +84,9 @@ const COPY_UNTIL: f32 = 0.02;
 /// with two transmissions, 70 with three (the first of three copies also comes sooner
 /// through the jitter).
 const THRICE_FROM: f32 = 0.12;
-/// While video is copied, each NACK goes again after each of these: every 25 ms for 300 ms
-/// (see the module's text).
+/// While video is copied, each NACK or keyframe request goes again after each of these:
+/// every 25 ms for 300 ms (see the module's text).
 const NACK_AGAIN: [Duration; 12] = every_ms(25);
-/// …and each resend after each of these (with one copy right after it).
-const RESEND_AGAIN: [Duration; 2] = [Duration::from_millis(150), Duration::from_millis(300)];
 
 const fn every_ms<const N: usize>(step: u64) -> [Duration; N] {
     let mut all = [Duration::ZERO; N];
@@ -327,6 +324,8 @@ pub struct Repairs {
     spread: Spread,
     /// The same, oldest first, to forget them in order.
     order: VecDeque<u128>,
+    /// What we sent lately, for the other end's asks ([`crate::fetch`]).
+    keeper: Keeper,
 }
 
 impl Default for Repairs {
@@ -352,6 +351,7 @@ impl Default for Repairs {
             seen: HashSet::new(),
             spread: Spread::default(),
             order: VecDeque::new(),
+            keeper: Keeper::default(),
         }
     }
 }
@@ -543,7 +543,7 @@ impl Repairs {
         self.sent.add(kind);
         let copies = match kind {
             Kind::Resend => {
-                // With video copied, the later copies do more than a third one now.
+                // With video copied, the asks (`crate::fetch`) do more than a third one.
                 let most = if self.copying_video() {
                     1
                 } else {
@@ -557,20 +557,14 @@ impl Repairs {
             Kind::Other => 0,
         };
         let mut out: Vec<Transmit> = (0..copies).map(|_| crate::setup::copy(t)).collect();
-        // A repair whose copies were all lost or held up would wait for str0m to ask again,
+        // A request whose copies were all lost or held up would wait for str0m to ask again,
         // one round trip sample later (up to 1.4 s under 0–700 ms of jitter): more copies go
-        // later. Only where the loss is the link's own (video goes out twice one way or the
-        // other): on a full link (1 Mbit/s under a 1.2 Mbit/s camera) the extra resends cost
-        // the camera a sixth of its rate.
-        let later: &[Duration] = match kind {
-            Kind::Resend if copies > 0 && self.copying_video() => &RESEND_AGAIN,
-            Kind::Rtcp if copies > 0 && self.copied_to_us(now) && is_request(&t.contents) => {
-                &NACK_AGAIN
-            }
-            _ => &[],
-        };
-        self.spread.later(now, t, later);
+        // later. Only where the other end copies its video (the loss is the link's own).
+        if kind == Kind::Rtcp && copies > 0 && self.copied_to_us(now) && is_request(&t.contents) {
+            self.spread.later(now, t, &NACK_AGAIN);
+        }
         if kind == Kind::Video && self.sends_parity && self.copying_video() {
+            self.keeper.sent(&t.contents);
             out.extend(self.parity.sent(&t.contents).into_iter().map(|p| Transmit {
                 proto: t.proto,
                 source: t.source,
@@ -579,8 +573,33 @@ impl Repairs {
             }));
         } else if kind == Kind::Video {
             self.parity.reset();
+            self.keeper.clear();
         }
         out
+    }
+
+    /// The other end asked for packets of our video (`ask`, see [`crate::fetch`]) from
+    /// `from`: the answers to send it, each twice.
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        ask: &[u8],
+        local: SocketAddr,
+        from: SocketAddr,
+    ) -> Vec<Transmit> {
+        self.keeper
+            .asked(now, ask)
+            .into_iter()
+            .flat_map(|a| {
+                let t = Transmit {
+                    proto: Protocol::Udp,
+                    source: local,
+                    destination: from,
+                    contents: a.into(),
+                };
+                [crate::setup::copy(&t), t]
+            })
+            .collect()
     }
 
     /// The other end rebuilds video from parity ([`crate::parity`]): while our video goes
@@ -1061,7 +1080,7 @@ mod tests {
     }
 
     #[test]
-    fn requests_and_resends_go_again_spread_over_300_ms() {
+    fn requests_go_again_spread_over_300_ms_and_resends_do_not() {
         let (rtc, now) = (rtc(), Instant::now());
         let ms = Duration::from_millis;
         // The other end copies its video: our RTCP is copied, and a NACK (RTPFB, FMT 1)
@@ -1092,17 +1111,38 @@ mod tests {
                 .all(|t| *t.contents == pli)
         );
         // We copy our video: our resends go out twice, even with few resends to measure the
-        // loss by (never three times: the later copies do more), and again 150 and 300 ms
-        // later.
+        // loss by, never three times (the asks do more), and not again later.
         let mut r = Repairs::default();
         video_measures(&mut r, 3, 0.2);
         r.outgoing.measure(now, 0.3);
         let resend = transmit(rtp(rtx_pt(&rtc), 5));
         assert_eq!(r.copies_of(now, &resend, &rtc).len(), 1);
-        assert!(r.due_copies(now + ms(149)).is_empty());
-        assert_eq!(r.due_copies(now + ms(150)).len(), 1);
-        assert_eq!(r.due_copies(now + ms(300)).len(), 1);
         assert_eq!(r.next_copy_due(), None);
+    }
+
+    #[test]
+    fn a_sender_copying_its_video_answers_asks_for_it_twice() {
+        let (rtc, now) = (rtc(), Instant::now());
+        let (local, peer) = ("10.0.0.1:1".parse().unwrap(), "10.0.0.2:2".parse().unwrap());
+        let mut media = rtp(video_pt(&rtc), 1);
+        media[2..4].copy_from_slice(&7u16.to_be_bytes());
+        media[8..12].copy_from_slice(&5u32.to_be_bytes());
+        let ask = [crate::fetch::ASK, 1, 0, 0, 0, 5, 0, 7];
+        let mut r = Repairs::default();
+        r.send_parity(true);
+        r.copies_of(now, &transmit(media.clone()), &rtc);
+        assert!(
+            r.answer(now, &ask, local, peer).is_empty(),
+            "not copying: not kept"
+        );
+        video_measures(&mut r, 3, 0.2);
+        r.copies_of(now, &transmit(media.clone()), &rtc);
+        let answers = r.answer(now, &ask, local, peer);
+        assert_eq!(answers.len(), 2);
+        for a in answers {
+            assert_eq!(a.destination, peer);
+            assert_eq!(crate::fetch::answered(&a.contents), Some(&media[..]));
+        }
     }
 
     #[test]

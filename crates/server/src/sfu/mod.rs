@@ -23,11 +23,12 @@ use roomcast_proto::{
     ErrorCode, MediaKind, RemoteUser, Role, RoomId, RoomOptions, RoomView, Scene, SdkAppId,
     ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
+use roomcast_rtc::fetch;
 use roomcast_rtc::parity;
 use roomcast_rtc::reorder::{Handover, udp_input};
 use roomcast_rtc::repair::Received;
 use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
-use str0m::net::Transmit;
+use str0m::net::{Protocol, Transmit};
 use str0m::{Event, IceConnectionState, Input, Output};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -167,6 +168,8 @@ pub struct WorkerStats {
     pub garbage_in: AtomicU64,
     /// Packets of publishers' video rebuilt from their parities (`roomcast_rtc::parity`).
     pub video_rebuilt: AtomicU64,
+    /// Packets of publishers' video that came in answer to our asks (`roomcast_rtc::fetch`).
+    pub video_answered: AtomicU64,
     /// Sum over forwarded frames of the time from the frame's arrival to its forwarding, µs.
     pub forward_delay_us_total: AtomicU64,
     pub members: AtomicU64,
@@ -182,6 +185,7 @@ impl WorkerStats {
             "frames_forwarded": g(&self.frames_forwarded),
             "garbage_in": g(&self.garbage_in),
             "video_rebuilt": g(&self.video_rebuilt),
+            "video_answered": g(&self.video_answered),
             "forward_delay_us_total": g(&self.forward_delay_us_total),
             "members": g(&self.members),
             "rooms": g(&self.rooms),
@@ -416,10 +420,13 @@ impl Worker {
             .members
             .values()
             .filter_map(|m| m.peer.as_ref().and_then(|p| p.repairs.next_copy_due()));
-        let held = self
-            .members
-            .values()
-            .filter_map(|m| m.peer.as_ref().and_then(|p| p.reorder.next_due()));
+        let held = self.members.values().filter_map(|m| {
+            let p = m.peer.as_ref()?;
+            [p.reorder.next_due(), p.asker.next_due()]
+                .into_iter()
+                .flatten()
+                .min()
+        });
         peers
             .chain(later)
             .chain(held)
@@ -439,6 +446,14 @@ impl Worker {
             if let Some(p) = m.peer.as_mut() {
                 self.outbox.extend(p.pacer.due(now));
                 self.outbox.extend(p.repairs.due_copies(now));
+                if let (Some(ask), Some(to)) = (p.asker.due(now), m.media_addr) {
+                    self.outbox.push(Transmit {
+                        proto: Protocol::Udp,
+                        source: self.advertised,
+                        destination: to,
+                        contents: ask.into(),
+                    });
+                }
                 let held = p.reorder.due(now);
                 if !held.is_empty() {
                     if let Some(source) = m.media_addr {
@@ -474,8 +489,8 @@ impl Worker {
 
     fn datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         self.stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
-        if parity::is_parity(data) {
-            self.parity(now, source, data);
+        if parity::is_parity(data) || fetch::is_ask(data) || fetch::is_answer(data) {
+            self.below_srtp(now, source, data);
             return;
         }
         // The destination str0m must see is the address we advertised in our candidate
@@ -528,6 +543,7 @@ impl Worker {
             let _ = member.events.send(m);
         }
         let handover = if received == Received::Video {
+            peer.asker.arrived(now, data);
             peer.reorder.push(now, data)
         } else {
             Handover::now()
@@ -550,8 +566,10 @@ impl Worker {
         self.dirty.push(owner);
     }
 
-    /// A parity datagram from a client's address: the video it rebuilds goes to str0m.
-    fn parity(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+    /// One of our own datagrams below SRTP from a client's address: a parity (the video it
+    /// rebuilds goes to str0m), an ask for video we sent it, or an answer to ours (see
+    /// `roomcast_rtc::parity` and `roomcast_rtc::fetch`).
+    fn below_srtp(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         let Some(owner) = self.by_addr.get(&source).copied() else {
             self.stats.garbage_in.fetch_add(1, Ordering::Relaxed);
             return;
@@ -559,8 +577,20 @@ impl Worker {
         let Some(peer) = self.members.get_mut(&owner).and_then(|m| m.peer.as_mut()) else {
             return;
         };
-        peer.reorder.parity_seen(now);
-        let rebuilt = peer.parity.parity(data);
+        if fetch::is_ask(data) {
+            let answers = peer.repairs.answer(now, data, self.advertised, source);
+            self.outbox.extend(answers);
+            return;
+        }
+        let rebuilt = if let Some(answered) = fetch::answered(data) {
+            self.stats.video_answered.fetch_add(1, Ordering::Relaxed);
+            receive_rebuilt(now, source, self.advertised, peer, answered);
+            self.dirty.push(owner);
+            peer.parity.arrived(answered)
+        } else {
+            peer.asker.parity_seen(now);
+            peer.parity.parity(data)
+        };
         for d in &rebuilt {
             self.stats.video_rebuilt.fetch_add(1, Ordering::Relaxed);
             receive_rebuilt(now, source, self.advertised, peer, d);
@@ -1354,6 +1384,7 @@ fn receive_rebuilt(
     peer: &mut Peer,
     d: &[u8],
 ) {
+    peer.asker.arrived(now, d);
     let handover = peer.reorder.push(now, d);
     if handover.this {
         receive_held(now, source, destination, peer, d);

@@ -46,6 +46,8 @@ pub struct Peer {
     pub reorder: roomcast_rtc::reorder::Reorder,
     /// The client's video rebuilt from its parities (see `roomcast_rtc::parity`).
     pub parity: roomcast_rtc::parity::ParityReceiver,
+    /// Asks the client for video lost on the way (see `roomcast_rtc::fetch`).
+    pub asker: roomcast_rtc::fetch::Asker,
     /// The client's video as it arrives, for `uplink_loss`.
     arrivals: LossTeller,
     /// Whether video goes out twice towards the client (from its `downlink_loss`).
@@ -94,6 +96,7 @@ impl Peer {
             repairs: server_repairs(),
             reorder: Default::default(),
             parity: Default::default(),
+            asker: Default::default(),
             arrivals: LossTeller::default(),
             copies: DownlinkCopies::default(),
             narrow: false,

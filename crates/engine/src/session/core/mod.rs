@@ -16,13 +16,14 @@ use roomcast_proto::{
     ClientMessage, MediaKind, Request, Role, ServerMessage, Stream, Track, UserId, VideoStreamType,
 };
 use roomcast_rtc::arrivals::LossTeller;
+use roomcast_rtc::fetch::{self, Asker};
 use roomcast_rtc::parity::{self, ParityReceiver};
 use roomcast_rtc::reorder::{Handover, Reorder, udp_input};
 use roomcast_rtc::repair::{Received, Repairs};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaTime, Mid, Pt};
-use str0m::net::Transmit;
+use str0m::net::{Protocol, Transmit};
 use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 
 mod negotiate;
@@ -251,6 +252,10 @@ pub struct Core {
     video_from: Option<SocketAddr>,
     /// The video we receive rebuilt from the server's parities (`roomcast_rtc::parity`).
     parity: ParityReceiver,
+    /// Asks the server for video lost on the way (`roomcast_rtc::fetch`).
+    asker: Asker,
+    /// Where our media goes (str0m's latest transmit): asks for our video come from there.
+    media_to: Option<SocketAddr>,
     /// Per video stream (and small layer or not): when we last made it send a keyframe, and
     /// a request held back until then.
     keyframes: HashMap<(Stream, bool), (Instant, Option<Instant>)>,
@@ -321,6 +326,8 @@ impl Core {
             reorder: Reorder::default(),
             video_from: None,
             parity: ParityReceiver::default(),
+            asker: Asker::default(),
+            media_to: None,
             keyframes: HashMap::new(),
             users: HashMap::new(),
             locked: Vec::new(),
@@ -370,6 +377,7 @@ impl Core {
             }
             match self.rtc.poll_output() {
                 Ok(str0m::Output::Transmit(t)) => {
+                    self.media_to = Some(t.destination);
                     let Some(repairs) = self.repairs.to_send(self.now, &t, &self.rtc) else {
                         continue;
                     };
@@ -405,6 +413,7 @@ impl Core {
             .chain(self.keyframes.values().filter_map(|(_, due)| *due))
             .chain(self.repairs.next_copy_due())
             .chain(self.reorder.next_due())
+            .chain(self.asker.next_due())
             .min()
             .unwrap_or(self.now)
     }
@@ -423,6 +432,14 @@ impl Core {
         if let Some(source) = self.video_from {
             for d in held {
                 self.receive(now, source, &d);
+            }
+            if let Some(ask) = self.asker.due(now) {
+                self.out.push_back(Output::Transmit(Transmit {
+                    proto: Protocol::Udp,
+                    source: self.local,
+                    destination: source,
+                    contents: ask.into(),
+                }));
             }
         }
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
@@ -465,9 +482,25 @@ impl Core {
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         self.tick(now);
         if parity::is_parity(data) {
-            self.reorder.parity_seen(now);
+            self.asker.parity_seen(now);
             for rebuilt in self.parity.parity(data) {
                 self.receive_rebuilt(now, source, &rebuilt);
+            }
+            return;
+        }
+        if fetch::is_ask(data) {
+            if self.media_to == Some(source) {
+                let answers = self.repairs.answer(now, data, self.local, source);
+                self.out.extend(answers.into_iter().map(Output::Transmit));
+            }
+            return;
+        }
+        if let Some(answered) = fetch::answered(data) {
+            if self.video_from == Some(source) {
+                self.receive_rebuilt(now, source, answered);
+                for rebuilt in self.parity.arrived(answered) {
+                    self.receive_rebuilt(now, source, &rebuilt);
+                }
             }
             return;
         }
@@ -496,6 +529,7 @@ impl Core {
         }
         let handover = if received == Received::Video {
             self.video_from = Some(source);
+            self.asker.arrived(now, data);
             self.reorder.push(now, data)
         } else {
             Handover::now()
@@ -512,6 +546,7 @@ impl Core {
     /// server is told what the link loses; the packet itself coming later is a duplicate
     /// str0m drops).
     fn receive_rebuilt(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        self.asker.arrived(now, data);
         let handover = self.reorder.push(now, data);
         self.hand_over(now, source, data, handover);
     }

@@ -196,6 +196,7 @@ impl Core {
         self.rtc = new_rtc(local, now)?;
         self.reorder = Default::default();
         self.parity = Default::default();
+        self.asker = Default::default();
         self.local = local;
         self.link = Link::Up;
         self.ice_lost = None;
