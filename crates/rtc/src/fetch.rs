@@ -36,6 +36,9 @@ pub const GIVE_UP: Duration = Duration::from_millis(1500);
 const ACTIVE_FOR: Duration = Duration::from_secs(2);
 /// The most packets missing at once per SSRC (more is an outage, not loss).
 const MAX_MISSING: usize = 256;
+/// A packet this far behind the highest means the stream started again (a late one is never
+/// this late: 1.5 s of a 4 Mbit/s stream is some 700 packets).
+const RESTARTED_BEHIND: u64 = 1000;
 /// The most packets in one ask.
 const MAX_ASKED: usize = 200;
 /// The most SSRCs followed.
@@ -128,6 +131,11 @@ impl Asker {
         let s = self.streams.entry(ssrc).or_default();
         let n = s.extend(seq);
         match s.highest {
+            // Far behind: the stream started again (numbers are not asked for backwards).
+            Some(h) if h.saturating_sub(n) > RESTARTED_BEHIND => {
+                *s = Stream::default();
+                s.highest = Some(s.extend(seq));
+            }
             Some(h) if n <= h => {
                 s.missing.remove(&n);
             }
@@ -306,6 +314,16 @@ mod tests {
         a.parity_seen(t0 + GIVE_UP);
         assert_eq!(a.due(t0 + GIVE_UP), None, "given up");
         assert_eq!(a.due(t0 + GIVE_UP + ACTIVE_FOR), None);
+    }
+
+    #[test]
+    fn a_stream_that_starts_again_lower_is_followed_again() {
+        let (mut a, t0) = (Asker::default(), Instant::now());
+        a.parity_seen(t0);
+        a.arrived(t0, &packet(3, 40_000));
+        a.arrived(t0, &packet(3, 30_000));
+        a.arrived(t0, &packet(3, 30_002));
+        assert_eq!(asked(&a.due(t0 + FIRST_ASK).unwrap()), [(3, 30_001)]);
     }
 
     #[test]
