@@ -21,6 +21,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::parity::ssrc_seq;
+
 /// The first byte of an ask.
 pub const ASK: u8 = 0xFD;
 /// The first byte of an answer.
@@ -59,15 +61,6 @@ pub fn is_answer(d: &[u8]) -> bool {
 /// The datagram an answer carries.
 pub fn answered(d: &[u8]) -> Option<&[u8]> {
     is_answer(d).then(|| &d[1..]).filter(|d| d.len() >= 12)
-}
-
-/// An RTP datagram's SSRC and sequence number.
-fn ssrc_seq(d: &[u8]) -> Option<(u32, u16)> {
-    if d.len() < 12 || d[0] >> 6 != 2 {
-        return None;
-    }
-    let seq = u16::from_be_bytes([d[2], d[3]]);
-    Some((u32::from_be_bytes([d[8], d[9], d[10], d[11]]), seq))
 }
 
 #[derive(Debug, Clone)]

@@ -46,8 +46,8 @@ pub fn is_parity(d: &[u8]) -> bool {
     d.first() == Some(&MARK)
 }
 
-/// An RTP datagram's SSRC and sequence number.
-fn ssrc_seq(d: &[u8]) -> Option<(u32, u16)> {
+/// An RTP datagram's SSRC and sequence number (in the clear in SRTP).
+pub(crate) fn ssrc_seq(d: &[u8]) -> Option<(u32, u16)> {
     if d.len() < 12 || d[0] >> 6 != 2 {
         return None;
     }
