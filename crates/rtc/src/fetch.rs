@@ -10,16 +10,23 @@
 //! missing [`FIRST_ASK`] after a later one came is asked for, and again every [`ASK_EVERY`]
 //! until it comes or [`GIVE_UP`] passes. The sender keeps what it sent ([`Keeper`]) and
 //! answers with the very datagram (SRTP and all), so str0m authenticates it as any other,
-//! and its replay check drops one that came twice. Meanwhile the receiver holds later packets
-//! back from str0m longer (see `crate::reorder`), so str0m rarely sees the gap at all.
+//! and its replay check drops one that came twice. str0m sees the gap only once the
+//! receiver's reorder hold (`crate::reorder`) ends, and then asks too.
 //!
-//! An ask: [`ASK`], how many packets, then each one's SSRC and sequence number. An answer:
+//! An ask goes twice ([`ASK_COPIES`]): one lost, or slow through the jitter, would leave its
+//! packets unasked for until the next.
+//!
+//! An ask: [`ASK`], how many packets, then each one's SSRC, sequence number, and how many
+//! times it was asked for (the sender answers each count once, not each copy). An answer:
 //! [`ANSWER`] and the datagram. Both first bytes are ones RFC 7983 gives nothing (dropped
 //! by STUN, DTLS and RTP demultiplexers). An ask is not authenticated: the answer goes only
 //! to the address the peer's media comes from, and holds only what we sent it already.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use str0m::net::{Protocol, Transmit};
 
 use crate::parity::ssrc_seq;
 
@@ -41,6 +48,13 @@ const MAX_MISSING: usize = 256;
 /// A packet this far behind the highest means the stream started again (a late one is never
 /// this late: 1.5 s of a 4 Mbit/s stream is some 700 packets).
 const RESTARTED_BEHIND: u64 = 1000;
+/// How many times each ask goes. At 20 % loss with 0–700 ms of jitter, in 768 calls of a
+/// minute, freezes over 500 ms went from 35 to 15 on the publisher's link and from 20 to 6
+/// on the subscriber's, for 5–7 % more bytes on the link (the answers to the asks that now
+/// arrive).
+pub const ASK_COPIES: usize = 2;
+/// One packet in an ask: its SSRC, sequence number, and how many times it was asked for.
+const ENTRY: usize = 7;
 /// The most packets in one ask.
 const MAX_ASKED: usize = 200;
 /// The most SSRCs followed.
@@ -67,6 +81,8 @@ pub fn answered(d: &[u8]) -> Option<&[u8]> {
 struct Missing {
     since: Instant,
     ask_at: Instant,
+    /// How many times it was asked for.
+    asks: u8,
 }
 
 /// One SSRC's highest packet (extended over wraps) and those missing below it.
@@ -138,7 +154,12 @@ impl Asker {
                 } else {
                     let ask_at = now + FIRST_ASK;
                     for m in h + 1..n {
-                        s.missing.insert(m, Missing { since: now, ask_at });
+                        let missing = Missing {
+                            since: now,
+                            ask_at,
+                            asks: 0,
+                        };
+                        s.missing.insert(m, missing);
                     }
                 }
                 s.highest = Some(n);
@@ -165,13 +186,31 @@ impl Asker {
                     continue;
                 }
                 m.ask_at = now + ASK_EVERY;
+                m.asks = m.asks.saturating_add(1);
                 ask.extend(ssrc.to_be_bytes());
                 ask.extend((*n as u16).to_be_bytes());
+                ask.push(m.asks);
                 count += 1;
             }
         }
         ask[1] = count as u8;
         (count > 0).then_some(ask)
+    }
+
+    /// The datagrams to send `to` the sender from `local` at `now`: the ask due, if any, in
+    /// [`ASK_COPIES`].
+    pub fn sends(&mut self, now: Instant, local: SocketAddr, to: SocketAddr) -> Vec<Transmit> {
+        let Some(ask) = self.due(now) else {
+            return Vec::new();
+        };
+        let t = Transmit {
+            proto: Protocol::Udp,
+            source: local,
+            destination: to,
+            contents: ask.into(),
+        };
+        let copies: Vec<Transmit> = (1..ASK_COPIES).map(|_| crate::setup::copy(&t)).collect();
+        copies.into_iter().chain([t]).collect()
     }
 
     /// When the next ask may be due.
@@ -183,10 +222,17 @@ impl Asker {
     }
 }
 
+/// A packet the sender keeps, and when it last answered it, for which count of asks.
+#[derive(Debug, Clone)]
+struct Kept {
+    datagram: Vec<u8>,
+    answered: Option<(Instant, u8)>,
+}
+
 /// The sending end: the video it sent lately, to answer asks with.
 #[derive(Debug, Clone, Default)]
 pub struct Keeper {
-    kept: HashMap<(u32, u16), (Vec<u8>, Option<Instant>)>,
+    kept: HashMap<(u32, u16), Kept>,
     order: VecDeque<(u32, u16)>,
 }
 
@@ -196,7 +242,11 @@ impl Keeper {
         let Some(key) = ssrc_seq(d) else {
             return;
         };
-        if self.kept.insert(key, (d.to_vec(), None)).is_none() {
+        let kept = Kept {
+            datagram: d.to_vec(),
+            answered: None,
+        };
+        if self.kept.insert(key, kept).is_none() {
             self.order.push_back(key);
         }
         while self.order.len() > KEPT {
@@ -214,21 +264,24 @@ impl Keeper {
         }
         let count = usize::from(ask[1]);
         ask[2..]
-            .chunks_exact(6)
+            .chunks_exact(ENTRY)
             .take(count)
             .filter_map(|e| {
                 let key = (
                     u32::from_be_bytes([e[0], e[1], e[2], e[3]]),
                     u16::from_be_bytes([e[4], e[5]]),
                 );
-                let (d, at) = self.kept.get_mut(&key)?;
-                if at.is_some_and(|t| now.saturating_duration_since(t) < ANSWERED_AGAIN_AFTER) {
+                let kept = self.kept.get_mut(&key)?;
+                // A copy of an ask answered already, or an ask right after an answer.
+                if kept.answered.is_some_and(|(t, n)| {
+                    n >= e[6] || now.saturating_duration_since(t) < ANSWERED_AGAIN_AFTER
+                }) {
                     return None;
                 }
-                *at = Some(now);
-                let mut answer = Vec::with_capacity(d.len() + 1);
+                kept.answered = Some((now, e[6]));
+                let mut answer = Vec::with_capacity(kept.datagram.len() + 1);
                 answer.push(ANSWER);
-                answer.extend_from_slice(d);
+                answer.extend_from_slice(&kept.datagram);
                 Some(answer)
             })
             .collect()
@@ -256,7 +309,7 @@ mod tests {
 
     fn asked(ask: &[u8]) -> Vec<(u32, u16)> {
         ask[2..]
-            .chunks_exact(6)
+            .chunks_exact(ENTRY)
             .map(|e| {
                 (
                     u32::from_be_bytes([e[0], e[1], e[2], e[3]]),
@@ -295,6 +348,36 @@ mod tests {
     }
 
     #[test]
+    fn an_ask_goes_in_copies_and_only_one_of_them_is_answered() {
+        let (mut a, mut k, t0) = (Asker::default(), Keeper::default(), Instant::now());
+        let (local, to) = (
+            "10.0.0.1:5000".parse().unwrap(),
+            "10.0.0.2:6000".parse().unwrap(),
+        );
+        a.parity_seen(t0);
+        for seq in [1, 3] {
+            a.arrived(t0, &packet(9, seq));
+        }
+        k.sent(&packet(9, 2));
+        assert!(a.sends(t0, local, to).is_empty());
+        let asks = a.sends(t0 + FIRST_ASK, local, to);
+        assert_eq!(asks.len(), ASK_COPIES);
+        assert!(
+            asks.iter()
+                .all(|t| t.source == local && t.destination == to)
+        );
+        let answers = |k: &mut Keeper, t: &Transmit, at| k.asked(at, &t.contents).len();
+        // The copies took different times through the jitter: the second came later than a
+        // repeated ask would have been answered, and is still not answered again.
+        let late = t0 + FIRST_ASK + ANSWERED_AGAIN_AFTER * 2;
+        assert_eq!(answers(&mut k, &asks[1], t0 + FIRST_ASK), 1);
+        assert_eq!(answers(&mut k, &asks[0], late), 0, "a copy");
+        let again = a.sends(t0 + FIRST_ASK + ASK_EVERY, local, to);
+        assert_eq!(answers(&mut k, &again[0], late), 1, "asked again: answered");
+        assert_eq!(answers(&mut k, &again[1], late + ASK_EVERY), 0);
+    }
+
+    #[test]
     fn asks_stop_after_giving_up_and_without_parities() {
         let (mut a, t0) = (Asker::default(), Instant::now());
         a.arrived(t0, &packet(1, 10));
@@ -325,8 +408,12 @@ mod tests {
         k.sent(&packet(1, 1));
         assert!(k.asked(now, &[ASK]).is_empty());
         assert!(k.asked(now, &[ASK, 200, 0, 0, 0, 1, 0]).is_empty());
-        assert!(k.asked(now, &[ASK, 1, 0, 0, 0, 2, 0, 1]).is_empty());
-        assert_eq!(k.asked(now, &[ASK, 1, 0, 0, 0, 1, 0, 1]).len(), 1);
+        assert!(k.asked(now, &[ASK, 1, 0, 0, 0, 2, 0, 1, 1]).is_empty());
+        assert!(
+            k.asked(now, &[ASK, 1, 0, 0, 0, 1, 0, 1]).is_empty(),
+            "cut short"
+        );
+        assert_eq!(k.asked(now, &[ASK, 1, 0, 0, 0, 1, 0, 1, 1]).len(), 1);
         assert_eq!(answered(&[ANSWER, 1, 2]), None);
     }
 }

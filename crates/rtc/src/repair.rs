@@ -1127,7 +1127,7 @@ mod tests {
         let mut media = rtp(video_pt(&rtc), 1);
         media[2..4].copy_from_slice(&7u16.to_be_bytes());
         media[8..12].copy_from_slice(&5u32.to_be_bytes());
-        let ask = [crate::fetch::ASK, 1, 0, 0, 0, 5, 0, 7];
+        let ask = [crate::fetch::ASK, 1, 0, 0, 0, 5, 0, 7, 1];
         let mut r = Repairs::default();
         r.send_parity(true);
         r.copies_of(now, &transmit(media.clone()), &rtc);

@@ -28,7 +28,7 @@ use roomcast_rtc::parity;
 use roomcast_rtc::reorder::{Handover, udp_input};
 use roomcast_rtc::repair::Received;
 use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
-use str0m::net::{Protocol, Transmit};
+use str0m::net::Transmit;
 use str0m::{Event, IceConnectionState, Input, Output};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -446,13 +446,8 @@ impl Worker {
             if let Some(p) = m.peer.as_mut() {
                 self.outbox.extend(p.pacer.due(now));
                 self.outbox.extend(p.repairs.due_copies(now));
-                if let (Some(ask), Some(to)) = (p.asker.due(now), m.media_addr) {
-                    self.outbox.push(Transmit {
-                        proto: Protocol::Udp,
-                        source: self.advertised,
-                        destination: to,
-                        contents: ask.into(),
-                    });
+                if let Some(to) = m.media_addr {
+                    self.outbox.extend(p.asker.sends(now, self.advertised, to));
                 }
                 let held = p.reorder.due(now);
                 if !held.is_empty() {

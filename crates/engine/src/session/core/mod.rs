@@ -23,7 +23,7 @@ use roomcast_rtc::repair::{Received, Repairs};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaTime, Mid, Pt};
-use str0m::net::{Protocol, Transmit};
+use str0m::net::Transmit;
 use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 
 mod negotiate;
@@ -433,14 +433,8 @@ impl Core {
             for d in held {
                 self.receive(now, source, &d);
             }
-            if let Some(ask) = self.asker.due(now) {
-                self.out.push_back(Output::Transmit(Transmit {
-                    proto: Protocol::Udp,
-                    source: self.local,
-                    destination: source,
-                    contents: ask.into(),
-                }));
-            }
+            let asks = self.asker.sends(now, self.local, source);
+            self.out.extend(asks.into_iter().map(Output::Transmit));
         }
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             tracing::debug!("media timeout: {e}");
