@@ -160,12 +160,13 @@ struct VideoRun {
     link_kbps: f64,
 }
 
-/// Alice sends a 600 kbit/s camera through a link losing `loss` each way and delaying each
-/// datagram by up to `jitter`, for a minute; Bob's frames go through the engine's video
-/// playout.
-fn video_run(whose: usize, loss: f64, jitter: Duration, seed: u64) -> VideoRun {
+/// Alice sends a 600 kbit/s camera through a link losing `loss` each way (or, `bursty`,
+/// 17 % in runs of four datagrams on average) and delaying each datagram by up to `jitter`,
+/// for a minute; Bob's frames go through the engine's video playout.
+fn video_run(whose: usize, loss: f64, bursty: bool, jitter: Duration, seed: u64) -> VideoRun {
     let bad = Impairment {
         loss,
+        burst: bursty.then_some((0.05, 0.25)),
         jitter,
         ..Impairment::default()
     };
@@ -309,18 +310,25 @@ fn main() {
     }
     let mut videos = Vec::new();
     let rows = [
-        (0, "Alice's", 0, ""),
-        (0, "Alice's", 20, "no freeze > 500 ms"),
-        (0, "Alice's", 40, ""),
-        (1, "Bob's", 0, ""),
-        (1, "Bob's", 20, "no freeze > 500 ms"),
-        (1, "Bob's", 40, ""),
+        (0, "Alice's", 0, false, ""),
+        (0, "Alice's", 20, false, "no freeze > 500 ms"),
+        (0, "Alice's", 40, false, ""),
+        (0, "Alice's", 17, true, ""),
+        (1, "Bob's", 0, false, ""),
+        (1, "Bob's", 20, false, "no freeze > 500 ms"),
+        (1, "Bob's", 40, false, ""),
+        (1, "Bob's", 17, true, ""),
     ];
-    for (whose, name, pct, target) in rows {
-        let loss = f64::from(pct) / 100.0;
+    for (whose, name, pct, bursty, target) in rows {
+        let loss = if bursty { 0.0 } else { f64::from(pct) / 100.0 };
         let runs: Vec<VideoRun> = (1..=VIDEO_CALLS)
-            .map(|seed| video_run(whose, loss, Duration::from_millis(700), seed))
+            .map(|seed| video_run(whose, loss, bursty, Duration::from_millis(700), seed))
             .collect();
+        let pct = if bursty {
+            format!("{pct} % in runs")
+        } else {
+            format!("{pct} %")
+        };
         let sum = |f: &dyn Fn(&VideoRun) -> usize| runs.iter().map(f).sum::<usize>();
         let (freezes, arrived) = (sum(&|r| r.freezes), sum(&|r| r.arrived_freezes));
         let smooth = runs.iter().filter(|r| r.freezes == 0).count();
@@ -335,12 +343,12 @@ fn main() {
         let held = median(&|r| r.held_ms);
         let kbps = median(&|r| r.link_kbps);
         eprintln!(
-            "video, {name} link {pct} % + 700 ms: {freezes} freezes ({arrived} as they came) in \
+            "video, {name} link {pct} + 700 ms: {freezes} freezes ({arrived} as they came) in \
              {VIDEO_CALLS} calls, {smooth} without; longest {longest:.0} ms (worst {worst:.0}); \
              {share:.0} %; held {held:.0} ms; {kbps:.0} kbit/s on the link"
         );
         videos.push(format!(
-            "| {name}, {pct} % + 0–700 ms | {freezes} ({arrived}) | {smooth} | {longest:.0} \
+            "| {name}, {pct} + 0–700 ms | {freezes} ({arrived}) | {smooth} | {longest:.0} \
              ({worst:.0}) | {share:.0} % | {held:.0} | {kbps:.0} | {target} |"
         ));
     }
@@ -474,7 +482,8 @@ fn main() {
          so about 0.5 % conceal by design.\n\n\
          | jitter | frames concealed | buffer aims at ms | target |\n|---|---|---|---|\n{}\n\n\
          Video: Alice's 600 kbit/s camera to Bob, her link or his losing the given share each \
-         way and delaying each datagram by 0–700 ms ({VIDEO_CALLS} calls, seeded); over Bob's last \
+         way (at random, or in runs of four datagrams on average, as a radio does) and delaying \
+         each datagram by 0–700 ms ({VIDEO_CALLS} calls, seeded); over Bob's last \
          40 s of a minute, the gaps between frames shown longer than 500 ms in all the calls \
          together, how many calls had none, the longest gap (median over the calls, and the \
          worst), the share of Alice's frames shown (median) (the receiving ends hand video \

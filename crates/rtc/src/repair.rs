@@ -371,9 +371,8 @@ impl Repairs {
     }
 
     /// For a sender that controls its own video rate: the share of its video its receiver
-    /// never got, however late, where the packet before had come (with video going out
-    /// twice, read back from what was lost both times). Loss measured while video is held
-    /// is the queue's: it does not count.
+    /// never got, however late (with video going out twice, read back from what was lost
+    /// both times). Loss measured while video is held is the queue's: it does not count.
     ///
     /// Video starts going out twice after [`VIDEO_TWICE_AFTER`] measures in a row at
     /// [`VIDEO_TWICE_FROM`] or more: a rate probing past a cap loses as much for a moment,

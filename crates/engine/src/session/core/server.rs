@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Loss with at least this share scattered is random (see [`copied_for`]).
+const RANDOM_SHARE: f32 = 0.5;
+
 impl Core {
     /// Takes the `entered` reply's roster.
     pub fn entered(&mut self, now: Instant, entered: ServerMessage) {
@@ -96,8 +99,8 @@ impl Core {
             ServerMessage::UplinkAudioLoss { long_runs } => {
                 self.repairs.measure_audio_runs(self.now, long_runs);
             }
-            ServerMessage::UplinkLoss { scattered, .. } => {
-                let link = self.repairs.video_link_loss(scattered);
+            ServerMessage::UplinkLoss { video, scattered } => {
+                let link = self.repairs.video_link_loss(copied_for(video, scattered));
                 self.repairs.judge_video(link);
             }
             ServerMessage::UserLeave { user_id, reason } => {
@@ -291,5 +294,15 @@ pub(super) fn slot(flags: &mut (bool, bool, bool), kind: MediaKind, stream: Stre
         (MediaKind::Audio, _) => &mut flags.0,
         (MediaKind::Video, Stream::Main) => &mut flags.1,
         (MediaKind::Video, Stream::Sub) => &mut flags.2,
+    }
+}
+
+/// The loss our video's copies are judged on, from what the server measured of it: all of
+/// it, scattered or `lost` in runs, or `scattered` (the loss where the packet before came).
+fn copied_for(lost: f32, scattered: f32) -> f32 {
+    if scattered >= RANDOM_SHARE * lost {
+        scattered
+    } else {
+        lost
     }
 }
