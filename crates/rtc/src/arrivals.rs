@@ -165,6 +165,11 @@ pub struct Arrivals {
     settled: Settled,
 }
 
+/// Loss is random when this share of it or more was scattered. At 20 % random loss 80 % is,
+/// at 40 % 60 %; on a 300 kbit/s link under 600 kbit/s of video, 20–40 % was, and on a link
+/// losing 17 % in runs of four about a third.
+pub const RANDOM_SHARE: f32 = 0.5;
+
 /// The share of packets lost among those settled over a while.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Loss {
@@ -189,6 +194,11 @@ impl Loss {
             scattered: crate::loss_fraction(scattered).min(lost),
             long_runs: 0.0,
         }
+    }
+
+    /// Whether most of it was scattered (random loss, not runs: see [`RANDOM_SHARE`]).
+    pub fn mostly_scattered(&self) -> bool {
+        self.scattered >= RANDOM_SHARE * self.lost
     }
 }
 

@@ -209,8 +209,9 @@ impl Asker {
             destination: to,
             contents: ask.into(),
         };
-        let copies: Vec<Transmit> = (1..ASK_COPIES).map(|_| crate::setup::copy(&t)).collect();
-        copies.into_iter().chain([t]).collect()
+        let mut sends: Vec<Transmit> = (1..ASK_COPIES).map(|_| crate::setup::copy(&t)).collect();
+        sends.push(t);
+        sends
     }
 
     /// When the next ask may be due.

@@ -22,10 +22,6 @@ use roomcast_rtc::repair::{Repairs, VIDEO_TWICE_FROM};
 use super::Worker;
 use crate::room::MemberId;
 
-/// Loss is random when this share of it or more was scattered. At 20 % random loss 80 % is,
-/// at 40 % 60 %; on a 300 kbit/s link under 600 kbit/s of video, 20–40 % was.
-const RANDOM_SHARE: f32 = 0.5;
-
 /// While video goes out twice, receiver reports saying this much is lost, this many in a row,
 /// mean the copies do not fit. After copies, random loss of 20–40 % with 0–700 ms of jitter
 /// left 0–28 % in the reports, links too narrow for the copies 23–60 %.
@@ -42,7 +38,7 @@ fn random_loss(loss: Loss, transmissions: u8) -> f32 {
     let root = 1.0 / f32::from(transmissions);
     // Too little loss to tell its shape from a second's packets: it is small either way.
     let judged = loss.lost.powf(root) >= VIDEO_TWICE_FROM;
-    if judged && loss.scattered < RANDOM_SHARE * loss.lost {
+    if judged && !loss.mostly_scattered() {
         return 0.0;
     }
     loss.scattered.powf(root)

@@ -2,9 +2,6 @@
 
 use super::*;
 
-/// Loss with at least this share scattered is random (see [`copied_for`]).
-const RANDOM_SHARE: f32 = 0.5;
-
 impl Core {
     /// Takes the `entered` reply's roster.
     pub fn entered(&mut self, now: Instant, entered: ServerMessage) {
@@ -100,7 +97,8 @@ impl Core {
                 self.repairs.measure_audio_runs(self.now, long_runs);
             }
             ServerMessage::UplinkLoss { video, scattered } => {
-                let link = self.repairs.video_link_loss(copied_for(video, scattered));
+                let loss = roomcast_rtc::arrivals::Loss::reported(video, scattered);
+                let link = self.repairs.video_link_loss(copied_for(loss));
                 self.repairs.judge_video(link);
             }
             ServerMessage::UserLeave { user_id, reason } => {
@@ -297,12 +295,14 @@ pub(super) fn slot(flags: &mut (bool, bool, bool), kind: MediaKind, stream: Stre
     }
 }
 
-/// The loss our video's copies are judged on, from what the server measured of it: all of
-/// it, scattered or `lost` in runs, or `scattered` (the loss where the packet before came).
-fn copied_for(lost: f32, scattered: f32) -> f32 {
-    if scattered >= RANDOM_SHARE * lost {
-        scattered
+/// The loss our video's copies are judged on: where most of it is scattered (random), that
+/// share, as back-to-back copies repair it; where most comes in runs (a radio's bursts), all
+/// of it, as the parities and asks that come with copies repair runs too. A full link, which
+/// loses runs as well, is told by the rate's cuts and round trips (`judge_repairs`).
+fn copied_for(loss: roomcast_rtc::arrivals::Loss) -> f32 {
+    if loss.mostly_scattered() {
+        loss.scattered
     } else {
-        lost
+        loss.lost
     }
 }
