@@ -6,7 +6,10 @@
 //!
 //! A link too narrow for the video loses too, and copies only add to that:
 //! - Its loss comes mostly in runs (a full queue drops what comes while it is full), random
-//!   loss mostly scattered. Loss counts as random only where most of it is scattered.
+//!   loss mostly scattered. Loss counts as random only where most of it is scattered, or
+//!   where receiver reports say the link carries the video (a radio's runs: `downlink`'s
+//!   `is_lossy`); then all of it counts, as the parities and asks that come with copies
+//!   repair runs too.
 //! - A link both narrow and lossy can still look random. While video goes out twice there,
 //!   receiver reports keep saying a lot is lost (after copies, random loss leaves little):
 //!   then the copies stop for a while.
@@ -32,13 +35,19 @@ const FULL_REPORTS: u8 = 2;
 const FULL_WAIT: Duration = Duration::from_secs(30);
 const LONGEST_WAIT: Duration = Duration::from_secs(240);
 
-/// The share of its video a link loses at random, read back from copies (a packet sent
-/// `transmissions` times is lost only if all were); 0 if its loss is not random.
-fn random_loss(loss: Loss, transmissions: u8) -> f32 {
+/// The share of its video a link loses on its own, read back from copies (a packet sent
+/// `transmissions` times is lost only if all were); 0 if its loss may be a full queue's.
+/// `lossy`: its loss is not a full queue's.
+fn random_loss(loss: Loss, transmissions: u8, lossy: bool) -> f32 {
     let root = 1.0 / f32::from(transmissions);
+    if loss.mostly_scattered() {
+        return loss.scattered.powf(root);
+    }
+    if lossy {
+        return loss.lost.powf(root);
+    }
     // Too little loss to tell its shape from a second's packets: it is small either way.
-    let judged = loss.lost.powf(root) >= VIDEO_TWICE_FROM;
-    if judged && !loss.mostly_scattered() {
+    if loss.lost.powf(root) >= VIDEO_TWICE_FROM {
         return 0.0;
     }
     loss.scattered.powf(root)
@@ -72,17 +81,29 @@ impl Default for DownlinkCopies {
 }
 
 impl DownlinkCopies {
-    /// The subscriber measured `loss`; `reduced` if it gets less video for a narrow link.
-    pub fn measure(&mut self, now: Instant, loss: Loss, reduced: bool, repairs: &mut Repairs) {
+    /// The subscriber measured `loss`; `reduced` if it gets less video for a narrow link,
+    /// `lossy` if its loss is not a full queue's.
+    pub fn measure(
+        &mut self,
+        now: Instant,
+        loss: Loss,
+        (reduced, lossy): (bool, bool),
+        repairs: &mut Repairs,
+    ) {
         self.measured = true;
         // Only an engine measures its downlink, and an engine rebuilds from parity.
         repairs.send_parity(true);
         let held = self.held_until.is_some_and(|t| now < t);
-        let random = random_loss(loss, repairs.video_transmissions());
+        let random = random_loss(loss, repairs.video_transmissions(), lossy);
         repairs.hold_video(reduced || held);
         repairs.judge_video(random);
         self.random = repairs.copying_video() || (random >= VIDEO_TWICE_FROM && !held);
         repairs.hold_resends(!self.random);
+    }
+
+    /// Whether copies did not fit lately (they wait to start again).
+    pub fn did_not_fit(&self, now: Instant) -> bool {
+        self.held_until.is_some_and(|t| now < t)
     }
 
     /// Whether the subscriber measures its downlink, so that a narrow link is told from a
@@ -119,18 +140,25 @@ impl DownlinkCopies {
 impl Worker {
     /// `member` measured what its video downlink lost.
     pub(super) fn downlink_loss(&mut self, now: Instant, member: MemberId, loss: Loss) {
-        let reduced = self.downlinks.is_reduced(member);
+        let link = (
+            self.downlinks.is_reduced(member),
+            self.downlinks.is_lossy(member),
+        );
         if let Some(peer) = self.members.get_mut(&member).and_then(|m| m.peer.as_mut()) {
-            peer.copies.measure(now, loss, reduced, &mut peer.repairs);
+            peer.copies.measure(now, loss, link, &mut peer.repairs);
         }
     }
 
     /// A receiver report on video from `member`: whether it may say the link is narrow.
     pub(super) fn narrow_downlink(&mut self, now: Instant, member: MemberId, loss: f32) -> bool {
-        match self.members.get_mut(&member).and_then(|m| m.peer.as_mut()) {
-            Some(peer) => peer.copies.report(now, loss, &mut peer.repairs),
-            None => true,
+        let Some(peer) = self.members.get_mut(&member).and_then(|m| m.peer.as_mut()) else {
+            return true;
+        };
+        let counts = peer.copies.report(now, loss, &mut peer.repairs);
+        if peer.copies.did_not_fit(now) {
+            self.downlinks.narrow(member);
         }
+        counts
     }
 }
 
@@ -146,19 +174,21 @@ mod tests {
     fn measure(c: &mut DownlinkCopies, r: &mut Repairs, t: &mut Instant, secs: u32, m: Loss) {
         for _ in 0..secs {
             *t += Duration::from_secs(1);
-            c.measure(*t, m, false, r);
+            c.measure(*t, m, (false, false), r);
         }
     }
 
     #[test]
     fn random_loss_is_told_from_runs_and_read_back_from_copies() {
-        assert_eq!(random_loss(loss(0.2, 0.16), 1), 0.16);
+        assert_eq!(random_loss(loss(0.2, 0.16), 1, false), 0.16);
         // A narrow link: half lost, mostly in runs.
-        assert_eq!(random_loss(loss(0.5, 0.12), 1), 0.0);
+        assert_eq!(random_loss(loss(0.5, 0.12), 1, false), 0.0);
+        // A radio's runs, found its own: all of it.
+        assert_eq!(random_loss(loss(0.17, 0.05), 1, true), 0.17);
         // Copied, 4 % lost both times is 20 % of the link.
-        assert!((random_loss(loss(0.04, 0.04), 2) - 0.2).abs() < 1e-6);
+        assert!((random_loss(loss(0.04, 0.04), 2, false) - 0.2).abs() < 1e-6);
         // Too little to tell its shape.
-        assert_eq!(random_loss(loss(0.005, 0.001), 2), 0.001f32.sqrt());
+        assert_eq!(random_loss(loss(0.005, 0.001), 2, false), 0.001f32.sqrt());
     }
 
     #[test]
@@ -181,7 +211,7 @@ mod tests {
         assert!(!c.report(t, 0.1, &mut r));
         // Reduced for a narrow link after all: no copies.
         t += Duration::from_secs(1);
-        c.measure(t, loss(0.04, 0.04), true, &mut r);
+        c.measure(t, loss(0.04, 0.04), (true, false), &mut r);
         assert!(!r.copying_video());
     }
 
