@@ -440,7 +440,7 @@ fn a_publisher_losing_in_bursts_keeps_its_picture() {
     // NACKs, and 282 freezes over 500 ms in 192 calls. Copied, the video goes with parities
     // and the server asks for what is missing, which repair runs too: 26 in 192. Copies
     // waited for three lossy seconds in a row, which in one call in a hundred never came
-    // (no parity at all); started on three of the last four, 4–5 in 96.
+    // (no parity at all); started on three of the last four, 31 in 384 against 57.
     let (stops, _) = bursty_calls(0, |seed, w| {
         let rebuilt = w.server_stats.video_rebuilt.load(Ordering::Relaxed);
         assert!(
@@ -456,8 +456,8 @@ fn a_subscriber_losing_in_bursts_keeps_its_picture() {
     // The same on Bob's link. His receiver reports say his link carries the video (str0m's
     // resends bring most of it back), so its loss in runs is no full queue's, yet it counted
     // as one: the server neither copied the video nor sent parities towards him, and held
-    // its resends to one each, 181 freezes over 500 ms in 48 calls. Now his loss counts as
-    // his link's own once his reports say it carries the video: 0–1 in 96.
+    // its resends to one each: 552 freezes over 500 ms in 192 calls. Now his loss counts as
+    // his link's own once his reports say it carries the video: 1 in 192.
     let (stops, mut shown) = bursty_calls(1, |_, _| {});
     shown.sort_unstable();
     assert!(stops <= 6, "{stops} freezes");
