@@ -140,6 +140,7 @@ impl DownlinkCopies {
 impl Worker {
     /// `member` measured what its video downlink lost.
     pub(super) fn downlink_loss(&mut self, now: Instant, member: MemberId, loss: Loss) {
+        self.downlinks.measures(member);
         let link = (
             self.downlinks.is_reduced(member),
             self.downlinks.is_lossy(member),

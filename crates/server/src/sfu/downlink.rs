@@ -10,7 +10,9 @@
 //! loss counts as its own (`is_lossy`): the video goes out twice with parities there (see
 //! `copies`), which repairs runs as well, and only reports as bad as a flooded link's
 //! reduce it. A link that turns out narrow too is found so by those copies
-//! ([`Downlinks::narrow`]), and its reports count as before.
+//! ([`Downlinks::narrow`]), and its reports count as before. So only a subscriber that
+//! measures its downlink (an engine, [`Downlinks::measures`]) gets that: a browser gets no
+//! copies, and a link that grew narrow under it would never be found.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -41,8 +43,10 @@ struct Link {
     flood_reports: u8,
     /// Reports in a row that said it carries the video.
     good_reports: u8,
-    /// Its loss is its own (see the module's text).
+    /// Its loss is its own (see the module's text)…
     lossy: bool,
+    /// …which only a subscriber that measures its downlink can have.
+    measures: bool,
     /// Reduced since then, until `wait` has passed.
     reduced: Option<Instant>,
     /// Trying the asked layers again since then.
@@ -57,6 +61,7 @@ impl Default for Link {
             flood_reports: 0,
             good_reports: 0,
             lossy: false,
+            measures: false,
             reduced: None,
             trying: None,
             wait: FIRST_WAIT,
@@ -84,7 +89,7 @@ impl Downlinks {
         if loss <= BAD_LOSS {
             l.bad_reports = 0;
             l.good_reports = l.good_reports.saturating_add(1);
-            l.lossy |= l.good_reports >= GOOD_REPORTS;
+            l.lossy |= l.measures && l.good_reports >= GOOD_REPORTS;
             if l.trying.is_some_and(|t| now >= t + TRY_HELD) {
                 l.trying = None;
                 l.wait = FIRST_WAIT;
@@ -105,6 +110,11 @@ impl Downlinks {
         l.lossy = false;
         l.reduced = Some(now);
         true
+    }
+
+    /// `sub` measures what its downlink loses (`downlink_loss`).
+    pub fn measures(&mut self, sub: MemberId) {
+        self.links.entry(sub).or_default().measures = true;
     }
 
     /// Whether what `sub`'s link loses is its own, not a full queue's.
@@ -189,6 +199,7 @@ mod tests {
         let mut d = Downlinks::default();
         assert_eq!(run(&mut d, &mut t, 3, 0.2).0, vec![3]);
         let mut d = Downlinks::default();
+        d.measures(SUB);
         run(&mut d, &mut t, 2, 0.0);
         assert!(run(&mut d, &mut t, 10, 0.2).0.is_empty());
     }
@@ -197,6 +208,12 @@ mod tests {
     fn a_link_whose_reports_say_it_carries_the_video_loses_on_its_own() {
         let mut d = Downlinks::default();
         let mut t = Instant::now();
+        // A browser's: its loss never counts as its own.
+        run(&mut d, &mut t, 5, 0.0);
+        assert!(!d.is_lossy(SUB));
+        assert_eq!(run(&mut d, &mut t, 3, 0.17).0, vec![3]);
+        let mut d = Downlinks::default();
+        d.measures(SUB);
         assert!(!d.is_lossy(SUB), "not before it reported");
         run(&mut d, &mut t, 1, 0.05);
         assert!(!d.is_lossy(SUB), "one report can be luck");
