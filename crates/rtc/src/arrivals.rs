@@ -200,6 +200,18 @@ impl Loss {
     pub fn mostly_scattered(&self) -> bool {
         self.scattered >= RANDOM_SHARE * self.lost
     }
+
+    /// What video copies are judged on where the loss is the link's own, not a full
+    /// queue's: where most of it is scattered, that share, as back-to-back copies repair
+    /// it; where most comes in runs (a radio's bursts), all of it, as the parities and asks
+    /// that come with copies repair runs too.
+    pub fn own(&self) -> f32 {
+        if self.mostly_scattered() {
+            self.scattered
+        } else {
+            self.lost
+        }
+    }
 }
 
 impl Arrivals {

@@ -26,9 +26,9 @@
 //!   packets lost while the one before came. A sender's own reports cannot tell: they count
 //!   late packets lost and resent ones received. A full queue loses runs, which copies sent
 //!   back to back would not survive either.
-//! - Three of the last four measures must say so, and none counts while the sender's rate control
-//!   has no verdict, is cutting for congestion on a steady link, or its latest round trip
-//!   says packets queue ([`Repairs::hold_video`]). On a jittery link a cut is more often
+//! - Three of the last four measures must say so, and none counts while the sender's rate
+//!   control has no verdict, is cutting for congestion on a steady link, or its latest round
+//!   trip says packets queue ([`Repairs::hold_video`]). On a jittery link a cut is more often
 //!   the jitter's doing and does not stop copies (a full cap holds round trips steady).
 //! - Copies stop on the last ten measures, not on one: at 20 % loss a second's 30 packets
 //!   often lose none twice, and two such seconds used to stop the copies for the three

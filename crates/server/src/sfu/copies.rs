@@ -40,11 +40,8 @@ const LONGEST_WAIT: Duration = Duration::from_secs(240);
 /// `lossy`: its loss is not a full queue's.
 fn random_loss(loss: Loss, transmissions: u8, lossy: bool) -> f32 {
     let root = 1.0 / f32::from(transmissions);
-    if loss.mostly_scattered() {
-        return loss.scattered.powf(root);
-    }
-    if lossy {
-        return loss.lost.powf(root);
+    if lossy || loss.mostly_scattered() {
+        return loss.own().powf(root);
     }
     // Too little loss to tell its shape from a second's packets: it is small either way.
     if loss.lost.powf(root) >= VIDEO_TWICE_FROM {
@@ -93,7 +90,7 @@ impl DownlinkCopies {
         self.measured = true;
         // Only an engine measures its downlink, and an engine rebuilds from parity.
         repairs.send_parity(true);
-        let held = self.held_until.is_some_and(|t| now < t);
+        let held = self.did_not_fit(now);
         let random = random_loss(loss, repairs.video_transmissions(), lossy);
         repairs.hold_video(reduced || held);
         repairs.judge_video(random);

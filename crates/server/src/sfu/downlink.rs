@@ -1,9 +1,9 @@
 //! Whether each subscriber's link carries the camera layers it asked for (sans-IO). A
 //! subscriber whose receiver reports on video say it loses more than a tenth three times in
-//! a row, or 30 % twice, is moved to the small layers of the publishers that send them, so one subscriber on a
-//! bad link costs only itself. After a while it tries its layers again; when that fails at
-//! once, it waits twice as long before the next try (up to a minute), so a link that cannot
-//! carry them is not flooded every few seconds.
+//! a row, or 30 % twice, is moved to the small layers of the publishers that send them, so
+//! one subscriber on a bad link costs only itself. After a while it tries its layers again;
+//! when that fails at once, it waits twice as long before the next try (up to a minute), so
+//! a link that cannot carry them is not flooded every few seconds.
 //!
 //! A radio losing in runs loses like a full queue, and a third of its reports say more than
 //! a tenth. Once two in a row said it carries the video (what it loses comes back), its

@@ -98,7 +98,9 @@ impl Core {
             }
             ServerMessage::UplinkLoss { video, scattered } => {
                 let loss = roomcast_rtc::arrivals::Loss::reported(video, scattered);
-                let link = self.repairs.video_link_loss(copied_for(loss));
+                // A full link, which loses runs as well, is told by the rate's cuts and
+                // round trips (`judge_repairs`).
+                let link = self.repairs.video_link_loss(loss.own());
                 self.repairs.judge_video(link);
             }
             ServerMessage::UserLeave { user_id, reason } => {
@@ -292,17 +294,5 @@ pub(super) fn slot(flags: &mut (bool, bool, bool), kind: MediaKind, stream: Stre
         (MediaKind::Audio, _) => &mut flags.0,
         (MediaKind::Video, Stream::Main) => &mut flags.1,
         (MediaKind::Video, Stream::Sub) => &mut flags.2,
-    }
-}
-
-/// The loss our video's copies are judged on: where most of it is scattered (random), that
-/// share, as back-to-back copies repair it; where most comes in runs (a radio's bursts), all
-/// of it, as the parities and asks that come with copies repair runs too. A full link, which
-/// loses runs as well, is told by the rate's cuts and round trips (`judge_repairs`).
-fn copied_for(loss: roomcast_rtc::arrivals::Loss) -> f32 {
-    if loss.mostly_scattered() {
-        loss.scattered
-    } else {
-        loss.lost
     }
 }
