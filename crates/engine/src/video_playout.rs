@@ -10,7 +10,8 @@
 //! delay covering [`PERCENTILE`] of recent frames' extra delay but for a short stall
 //! ([`STALL_US`]), so frames that come late but within the target are shown at their own
 //! pace. On a clean link, or one whose resends come within the stall, the target is 0 and
-//! frames show as they come.
+//! frames show as they come; so does a single longer stall in an otherwise calm window
+//! ([`LONE_STALL_US`]), until it happens again.
 //!
 //! Frames leave in arrival order (the decoder needs them so), each once due. The target grows
 //! at once when frames come later (a frame shown late is a freeze anyway) and shrinks by at
@@ -49,6 +50,17 @@ pub const STALL_US: f64 = 150_000.0;
 /// at 20 % loss and 0–700 ms of jitter on the publisher's link, 73 freezes over 500 ms in 96
 /// calls with the allowance, 38 without, frames held 540 ms instead of 390 (median).
 pub const STALL_TAPER_US: (f64, f64) = (300_000.0, 450_000.0);
+/// A stall seen once in a window otherwise calm is left to show, if shorter than this (a
+/// freeze). On a loopback losing 5 % each way, one frame 350 ms late (a resend lost again,
+/// or the machine busy for a moment) otherwise held every frame after it 250 ms for the
+/// next 10 s, video lagging the audio all that time. Seen a second time, it is the link's
+/// and covered.
+pub const LONE_STALL_US: f64 = 500_000.0;
+/// Frames arriving this close to the latest are the same stall (those queued behind it).
+pub const INCIDENT_US: u64 = 1_000_000;
+/// How many calm frames make a window calm: 2 s at 15 a second. Fewer (just after a start,
+/// or after a switch to another layer on a bad link) tell nothing.
+pub const CALM_FRAMES: usize = 30;
 /// The longest a frame is held.
 pub const MAX_DELAY_US: u64 = 2_500_000;
 /// No frame for this long is an outage. A frame waiting for its resends at 40 % loss and
@@ -168,20 +180,40 @@ impl<T> VideoPlayout<T> {
             .iter()
             .map(|&(_, t)| t)
             .fold(f64::INFINITY, f64::min);
+        let lone = self.lone_stall();
         let mut extra: Vec<f64> = self
             .arrivals
             .iter()
+            .filter(|&&(at, _)| lone.is_none_or(|l| at.abs_diff(l) > INCIDENT_US))
             .map(|&(_, t)| t - self.base_us)
             .collect();
         extra.sort_by(f64::total_cmp);
-        let i = ((extra.len() as f64 * PERCENTILE) as usize).min(extra.len() - 1);
-        let needed = (extra[i] - stall_allowance(extra[i])).clamp(0.0, MAX_DELAY_US as f64);
+        let i = ((extra.len() as f64 * PERCENTILE) as usize).min(extra.len().saturating_sub(1));
+        let worst = extra.get(i).copied().unwrap_or(0.0);
+        let needed = (worst - stall_allowance(worst)).clamp(0.0, MAX_DELAY_US as f64);
         let elapsed_s = self
             .updated_us
             .map_or(0.0, |u| now_us.saturating_sub(u) as f64 / 1e6);
         self.updated_us = Some(now_us);
         let lowest = self.target_us - SHRINK_PER_S * elapsed_s;
         self.target_us = needed.max(lowest);
+    }
+
+    /// When the window's latest frame came (µs), if it is a lone stall: under
+    /// [`LONE_STALL_US`] late, and every frame arriving more than [`INCIDENT_US`] from it
+    /// within [`STALL_TAPER_US`]`.0`, at least [`CALM_FRAMES`] of them.
+    fn lone_stall(&self) -> Option<u64> {
+        let extra = |t: f64| t - self.base_us;
+        let &(at, worst) = self.arrivals.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+        let (mut elsewhere, mut calm) = (0, true);
+        for &(t, transit) in &self.arrivals {
+            if t.abs_diff(at) > INCIDENT_US {
+                elsewhere += 1;
+                calm &= extra(transit) <= STALL_TAPER_US.0;
+            }
+        }
+        let lone = extra(worst) < LONE_STALL_US && calm && elsewhere >= CALM_FRAMES;
+        lone.then_some(at)
     }
 
     /// When the frame at `send_us` is due.

@@ -183,22 +183,72 @@ fn a_stall_shorter_than_an_outage_is_still_smoothed() {
     assert!(shown.iter().all(|g| *g <= 2 * FRAME_US), "{shown:?}");
 }
 
+/// The playout's target after frames `0..n` at 15 fps, frame `i` arriving `late(i)` µs
+/// after its turn.
+fn target_after(n: u64, late: impl Fn(u64) -> u64) -> f64 {
+    let mut p = VideoPlayout::default();
+    let (mut now, mut ts) = (0u64, 0u64);
+    for i in 0..n {
+        now += FRAME_US;
+        ts += TICKS_PER_FRAME;
+        p.push(now + late(i), ts, ());
+        while p.pop(u64::MAX).is_some() {}
+    }
+    p.target_ms()
+}
+
 #[test]
 fn a_short_stall_is_left_to_show_but_not_on_top_of_a_long_hold() {
+    // Stalls that recur (frames 30 and 60, 2 s apart) are the link's.
     for (late_ms, target_ms) in [(140, 0.0), (250, 100.0), (375, 300.0), (600, 600.0)] {
-        let mut p = VideoPlayout::default();
-        let (mut now, mut ts) = (0u64, 0u64);
-        for i in 0..40 {
-            now += FRAME_US;
-            ts += TICKS_PER_FRAME;
-            let late = if i == 30 { late_ms * 1000 } else { 0 };
-            p.push(now + late, ts, ());
-            while p.pop(u64::MAX).is_some() {}
-        }
+        let got = target_after(70, |i| {
+            if i == 30 || i == 60 {
+                late_ms * 1000
+            } else {
+                0
+            }
+        });
         assert!(
-            (p.target_ms() - target_ms).abs() < 15.0,
-            "a frame {late_ms} ms late: target {} ms, not {target_ms}",
-            p.target_ms()
+            (got - target_ms).abs() < 15.0,
+            "frames {late_ms} ms late: target {got} ms, not {target_ms}",
         );
     }
+}
+
+#[test]
+fn a_lone_stall_in_a_calm_window_is_left_to_show_until_it_recurs() {
+    // Frames up to 150 ms late (resends on a loopback), and after 3.3 s one 375 ms late.
+    let jitter = |i: u64| (i * 7919 % 11) * 15_000;
+    let once = |i: u64| if i == 50 { 375_000 } else { jitter(i) };
+    let got = target_after(90, once);
+    assert!(got < 1.0, "one stall held later frames {got} ms");
+    // Twice within the window, it is covered.
+    let twice = |i: u64| if i == 120 { 375_000 } else { once(i) };
+    let got = target_after(130, twice);
+    assert!(
+        (got - 300.0).abs() < 15.0,
+        "a recurring stall: target {got} ms"
+    );
+    // One longer than a freeze is covered at once (the next would freeze too).
+    let long = target_after(90, |i| if i == 50 { 600_000 } else { jitter(i) });
+    assert!(
+        (long - 600.0).abs() < 15.0,
+        "one 600 ms stall: target {long} ms"
+    );
+    // Too soon after the start to know the link calm, it is covered too.
+    let early = target_after(40, |i| if i == 20 { 375_000 } else { jitter(i) });
+    assert!(early > 200.0, "a stall 1.3 s in: target {early} ms");
+}
+
+#[test]
+fn the_lone_stall_rule_does_not_apply_where_frames_are_held_for_jitter() {
+    // Frames up to 400 ms late all along, and one 480 ms late: no calm window.
+    let got = target_after(100, |i| {
+        if i == 50 {
+            480_000
+        } else {
+            (i * 7919 % 9) * 50_000
+        }
+    });
+    assert!(got > 450.0, "target {got} ms");
 }
