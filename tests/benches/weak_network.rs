@@ -161,16 +161,23 @@ struct VideoRun {
 }
 
 /// Alice sends a 600 kbit/s camera through a link losing `loss` each way (or, `bursty`,
-/// 17 % in runs of four datagrams on average) and delaying each datagram by up to `jitter`,
-/// for a minute; Bob's frames go through the engine's video playout.
-fn video_run(whose: usize, loss: f64, bursty: bool, jitter: Duration, seed: u64) -> VideoRun {
+/// 17 % in runs of four datagrams on average) and delaying each datagram by 0–700 ms, for a
+/// minute; Bob's frames go through the engine's video playout. `narrow`: the link carries
+/// 1 Mbit/s (300 ms of queue), and the camera has a small layer.
+fn video_run(whose: usize, (loss, bursty, narrow): (f64, bool, bool), seed: u64) -> VideoRun {
     let bad = Impairment {
         loss,
         burst: bursty.then_some((0.05, 0.25)),
-        jitter,
+        jitter: Duration::from_millis(700),
+        rate_bps: narrow.then_some(1_000_000),
+        queue: Duration::from_millis(300),
         ..Impairment::default()
     };
-    let w = World::camera_over(seed, whose, bad, 600_000, 60);
+    let w = if narrow {
+        World::camera_with(seed, whose, bad, (600_000, true), 60)
+    } else {
+        World::camera_over(seed, whose, bad, 600_000, 60)
+    };
     let since = w.now - Duration::from_secs(40);
     let b = &w.clients[1];
     let arrived: Vec<std::time::Instant> = b.video_received().map(|r| r.at).collect();
@@ -318,11 +325,13 @@ fn main() {
         (1, "Bob's", 20, false, "no freeze > 500 ms"),
         (1, "Bob's", 40, false, ""),
         (1, "Bob's", 17, true, ""),
+        (1, "Bob's 1 Mbit/s (small layer sent)", 20, false, ""),
     ];
     for (whose, name, pct, bursty, target) in rows {
         let loss = if bursty { 0.0 } else { f64::from(pct) / 100.0 };
+        let narrow = name.contains("Mbit/s");
         let runs: Vec<VideoRun> = (1..=VIDEO_CALLS)
-            .map(|seed| video_run(whose, loss, bursty, Duration::from_millis(700), seed))
+            .map(|seed| video_run(whose, (loss, bursty, narrow), seed))
             .collect();
         let pct = if bursty {
             format!("{pct} % in runs")
@@ -497,7 +506,11 @@ fn main() {
          held a frame (median), and what the impaired link carried both ways (median, kbit/s, \
          all datagrams before loss). Frames are shown when the playout releases them \
          (`video_shown`: the engine's `VideoPlayout` on the virtual clock); in brackets, the \
-         freezes if each frame were shown as str0m handed it over, as before the playout.\n\n\
+         freezes if each frame were shown as str0m handed it over, as before the playout. In \
+         the last row Bob's link also carries only 1 Mbit/s (300 ms of queue) and Alice's \
+         camera has a 150 kbit/s small layer: twice the big layer with its parities does not \
+         fit there, so the server sends him the small layer twice (held ms includes the \
+         flood before it found that out).\n\n\
          | link, loss + jitter | freezes > 500 ms (as they came) | calls without | longest gap ms (worst) | frames | held ms | link kbit/s | target |\n|---|---|---|---|---|---|---|---|\n{}\n\n\
          A narrow uplink: Alice talks and sends a 1.2 Mbit/s camera through an uplink that \
          carries the given rate with 300 ms of queue (three seeds, 30 s): when her camera first \

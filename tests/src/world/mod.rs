@@ -148,12 +148,23 @@ impl World {
         bitrate_bps: u32,
         secs: u64,
     ) -> World {
+        Self::camera_with(seed, whose, link, (bitrate_bps, false), secs)
+    }
+
+    /// The same with the camera at `bitrate_bps` and, if `simulcast`, a small layer.
+    pub fn camera_with(
+        seed: u64,
+        whose: usize,
+        link: Impairment,
+        (bitrate_bps, simulcast): (u32, bool),
+        secs: u64,
+    ) -> World {
         let mut w = World::new(seed);
         let alice = w.join("alice");
         w.join("bob");
         let addr = w.clients[whose].addr;
         w.net.set_link(addr, link.clone(), link);
-        w.publish_video(alice, bitrate_bps);
+        w.publish_camera(alice, bitrate_bps, simulcast);
         w.run_for(Duration::from_secs(secs));
         w
     }

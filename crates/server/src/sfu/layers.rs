@@ -7,7 +7,9 @@
 //! decode and the picture never freezes while waiting: until the switch, the old layer keeps
 //! coming. A publisher that does not send simulcast has one layer (no RID): it always goes.
 //! A subscriber whose link cannot carry what it asked for (see `downlink`) is reduced: it
-//! gets small layers whatever it asked, until it is let back.
+//! gets small layers whatever it asked, until it is let back. So is one whose link loses
+//! too much for big layers to go out with their repairs (see `copies`): there a small layer
+//! sent twice makes a picture that keeps moving, where a big one sent once froze.
 
 use std::collections::{HashMap, HashSet};
 
@@ -34,8 +36,10 @@ struct Choice {
 pub struct Layers {
     /// subscriber → publisher → choice.
     choices: HashMap<MemberId, HashMap<UserId, Choice>>,
-    /// Subscribers held to small layers.
+    /// Subscribers held to small layers: for a narrow link…
     reduced: HashSet<MemberId>,
+    /// …or for a lossy one, so that the video's copies fit.
+    for_repairs: HashSet<MemberId>,
 }
 
 impl Layers {
@@ -57,13 +61,29 @@ impl Layers {
         self.reduced.contains(&sub)
     }
 
+    /// Whether the subscriber is held to small layers so that their copies fit.
+    pub fn is_small_for_repairs(&self, sub: MemberId) -> bool {
+        self.for_repairs.contains(&sub)
+    }
+
+    /// Whether the subscriber gets some publisher's big layer now (one that has a small one).
+    pub fn gets_big(&self, sub: MemberId) -> bool {
+        self.choices
+            .get(&sub)
+            .is_some_and(|m| m.values().any(|c| c.current == Some(VideoStreamType::Big)))
+    }
+
+    fn small(&self, sub: MemberId) -> bool {
+        self.reduced.contains(&sub) || self.for_repairs.contains(&sub)
+    }
+
     /// The layer the subscriber should be getting (what to ask a keyframe of).
     pub fn wanted(&self, sub: MemberId, publisher: &UserId) -> VideoStreamType {
         self.effective(sub, &self.choice(sub, publisher))
     }
 
     fn effective(&self, sub: MemberId, c: &Choice) -> VideoStreamType {
-        if self.reduced.contains(&sub) {
+        if self.small(sub) {
             VideoStreamType::Small
         } else {
             c.wanted
@@ -79,15 +99,30 @@ impl Layers {
     /// Holds the subscriber to small layers (`on`) or lets it back to what it asked for;
     /// returns the publishers whose layer for it changes, with the layer to ask a keyframe of.
     pub fn reduce(&mut self, sub: MemberId, on: bool) -> Vec<(UserId, VideoStreamType)> {
+        self.hold_small(sub, |l| &mut l.reduced, on)
+    }
+
+    /// Holds the subscriber to small layers so that their copies fit (`on`), or lets it back;
+    /// returns what [`reduce`](Self::reduce) does.
+    pub fn small_for_repairs(&mut self, sub: MemberId, on: bool) -> Vec<(UserId, VideoStreamType)> {
+        self.hold_small(sub, |l| &mut l.for_repairs, on)
+    }
+
+    fn hold_small(
+        &mut self,
+        sub: MemberId,
+        set: impl Fn(&mut Self) -> &mut HashSet<MemberId>,
+        on: bool,
+    ) -> Vec<(UserId, VideoStreamType)> {
         let before: Vec<(UserId, VideoStreamType)> = self
             .choices
             .get(&sub)
             .map(|m| m.keys().map(|u| (u.clone(), self.wanted(sub, u))).collect())
             .unwrap_or_default();
         if on {
-            self.reduced.insert(sub);
+            set(self).insert(sub);
         } else {
-            self.reduced.remove(&sub);
+            set(self).remove(&sub);
         }
         before
             .into_iter()
@@ -117,7 +152,7 @@ impl Layers {
         let Some(layer) = layer else {
             return Admit::Forward;
         };
-        let reduced = self.reduced.contains(&sub);
+        let reduced = self.small(sub);
         let per_sub = self.choices.entry(sub).or_default();
         let c = match per_sub.get_mut(publisher) {
             Some(c) => c,
@@ -163,6 +198,7 @@ impl Layers {
     pub fn forget(&mut self, member: MemberId, user: Option<&UserId>) {
         self.choices.remove(&member);
         self.reduced.remove(&member);
+        self.for_repairs.remove(&member);
         if let Some(user) = user {
             for m in self.choices.values_mut() {
                 m.remove(user);
@@ -215,6 +251,26 @@ mod tests {
         assert_eq!(l.reduce(sub, false), vec![(a.clone(), Big)]);
         assert_eq!(l.admit(sub, &a, Some(Big), true), Admit::Switched);
         assert_eq!(l.reduce(sub, false), vec![], "no change");
+    }
+
+    #[test]
+    fn small_for_repairs_and_for_a_narrow_link_hold_apart() {
+        let (mut l, a, sub) = (Layers::default(), alice(), MemberId(3));
+        assert!(!l.gets_big(sub));
+        assert_eq!(l.admit(sub, &a, Some(Big), true), Admit::Switched);
+        assert!(l.gets_big(sub));
+        assert_eq!(l.small_for_repairs(sub, true), vec![(a.clone(), Small)]);
+        assert!(l.is_small_for_repairs(sub) && !l.is_reduced(sub));
+        assert_eq!(l.admit(sub, &a, Some(Small), true), Admit::Switched);
+        assert!(!l.gets_big(sub));
+        // Reduced for a narrow link as well: small until both let it back.
+        assert_eq!(l.reduce(sub, true), vec![]);
+        assert_eq!(l.small_for_repairs(sub, false), vec![]);
+        assert_eq!(l.wanted(sub, &a), Small);
+        assert_eq!(l.reduce(sub, false), vec![(a.clone(), Big)]);
+        l.small_for_repairs(sub, true);
+        l.forget(sub, None);
+        assert!(!l.is_small_for_repairs(sub));
     }
 
     #[test]
