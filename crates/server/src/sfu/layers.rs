@@ -66,11 +66,15 @@ impl Layers {
         self.for_repairs.contains(&sub)
     }
 
-    /// Whether the subscriber gets some publisher's big layer now (one that has a small one).
+    /// Whether the subscriber gets some publisher's big layer now (one that has a small one),
+    /// or is switching to it.
     pub fn gets_big(&self, sub: MemberId) -> bool {
-        self.choices
-            .get(&sub)
-            .is_some_and(|m| m.values().any(|c| c.current == Some(VideoStreamType::Big)))
+        let big = |l| l == VideoStreamType::Big;
+        self.choices.get(&sub).is_some_and(|m| {
+            m.values().any(|c| {
+                c.current.is_some_and(big) || (c.current.is_some() && big(self.effective(sub, c)))
+            })
+        })
     }
 
     fn small(&self, sub: MemberId) -> bool {
