@@ -70,6 +70,13 @@ fn random_loss(loss: Loss, transmissions: u8, lossy: bool) -> f32 {
     loss.scattered.powf(root)
 }
 
+/// One more report (or measure) that says copies do not fit (`full`) or fit: how many in a
+/// row have said so.
+fn run_of(count: &mut u8, full: bool) -> u8 {
+    *count = if full { count.saturating_add(1) } else { 0 };
+    *count
+}
+
 /// Whether video goes out twice towards one subscriber (sans-IO: time is a parameter).
 #[derive(Debug)]
 pub struct DownlinkCopies {
@@ -168,15 +175,10 @@ impl DownlinkCopies {
             self.full_reports = 0;
             return !self.random;
         }
-        if self.counts(now, repairs) {
-            self.full_reports = if loss >= FULL_LOSS {
-                self.full_reports + 1
-            } else {
-                0
-            };
-            if self.full_reports >= self.full_after(now) {
-                self.full(now, big, repairs);
-            }
+        if self.counts(now, repairs)
+            && run_of(&mut self.full_reports, loss >= FULL_LOSS) >= self.full_after(now)
+        {
+            self.full(now, big, repairs);
         }
         false
     }
@@ -194,12 +196,7 @@ impl DownlinkCopies {
         if !self.counts(now, repairs) || self.measures_from.is_some_and(|t| now < t) {
             return;
         }
-        self.full_measures = if lost >= FULL_LOSS {
-            self.full_measures + 1
-        } else {
-            0
-        };
-        if self.full_measures >= self.full_after(now) {
+        if run_of(&mut self.full_measures, lost >= FULL_LOSS) >= self.full_after(now) {
             self.full(now, big, repairs);
         }
     }

@@ -69,10 +69,10 @@ impl Layers {
     /// Whether the subscriber gets some publisher's big layer now (one that has a small one),
     /// or is switching to it.
     pub fn gets_big(&self, sub: MemberId) -> bool {
-        let big = |l| l == VideoStreamType::Big;
+        let big = Some(VideoStreamType::Big);
         self.choices.get(&sub).is_some_and(|m| {
             m.values().any(|c| {
-                c.current.is_some_and(big) || (c.current.is_some() && big(self.effective(sub, c)))
+                c.current.is_some() && (c.current == big || Some(self.effective(sub, c)) == big)
             })
         })
     }
