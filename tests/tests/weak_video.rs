@@ -474,24 +474,12 @@ fn a_subscriber_on_a_narrow_lossy_link_gets_the_small_layer_copied() {
     // The big layer twice, with parities, does not fit there. The server used to stop the
     // copies and send it once: 77 freezes over 500 ms in 24 calls, the picture 2.4 s
     // behind. Bob now gets the small layer copied: none in 24, 0.9 s behind.
-    let link = Impairment {
-        loss: 0.2,
-        jitter: Duration::from_millis(700),
-        rate_bps: Some(1_000_000),
-        queue: Duration::from_millis(300),
-        ..Impairment::default()
-    };
-    let (mut stops, mut shown, mut small) = (0, Vec::new(), Vec::new());
-    for seed in 1..=12 {
-        let w = World::camera_with(seed, 1, link.clone(), (600_000, true), 60);
-        let since = w.now - Duration::from_secs(40);
-        let frames = w.clients[1].video_shown(w.start);
-        stops += freezes(&frames, since, w.now).0;
-        shown.push(frames.iter().filter(|t| **t >= since).count());
-        let sizes = w.clients[1].video_sizes(since);
+    let mut small = Vec::new();
+    let (stops, shown) = twelve_calls(1, narrow_lossy(), true, |_, w| {
+        let sizes = w.clients[1].video_sizes(w.now - Duration::from_secs(40));
         small.push(sizes.iter().filter(|&&s| s < 2_000).count() * 100 / sizes.len().max(1));
-    }
-    println!("12 calls: {stops} freezes in their last 40 s; frames {shown:?}; % small {small:?}");
+    });
+    println!("% of the small layer: {small:?}");
     assert!(stops <= 6, "{stops} freezes");
     assert!(
         shown.iter().all(|&n| n >= 500),
@@ -503,18 +491,55 @@ fn a_subscriber_on_a_narrow_lossy_link_gets_the_small_layer_copied() {
     );
 }
 
-/// Twelve calls of Alice's camera to Bob for a minute, the link of `whose` (Alice 0, Bob 1)
-/// losing 17 % each way in runs and delaying each datagram by 0–700 ms; `check` looks at
-/// each. The freezes over 500 ms in their last 40 s, and the frames Bob was shown then.
-fn bursty_calls(whose: usize, check: impl Fn(u64, &World)) -> (usize, Vec<usize>) {
-    let bursty = Impairment {
-        burst: Some((0.05, 0.25)),
+#[test]
+fn a_publisher_on_a_narrow_lossy_link_sends_less_so_that_its_copies_fit() {
+    // Alice's link carries 1 Mbit/s (300 ms of queue), loses 20 % at random and delays each
+    // datagram by 0–700 ms, each way; her camera wants 600 kbit/s. Her video goes out twice
+    // with parities, some 2.6 times the camera, and its copies hide the loss from her
+    // receiver reports: whenever her rate grew, they flooded the link for seconds, and the
+    // picture froze for up to 6 s (156 freezes over 500 ms in 96 calls). Her camera now
+    // grows slowly while copies go, and stays under what fitted once they did not: 42.
+    let mut rates = Vec::new();
+    let (stops, shown) = twelve_calls(0, narrow_lossy(), false, |_, w| {
+        rates.push(w.video_bitrate(0).unwrap_or(0));
+    });
+    println!("camera at {rates:?} bit/s");
+    assert!(stops <= 12, "{stops} freezes");
+    assert!(
+        shown.iter().all(|&n| n >= 550),
+        "Bob got less video: {shown:?} of 600 frames"
+    );
+    assert!(
+        rates.iter().all(|&r| r >= 80_000),
+        "the camera sank: {rates:?} bit/s"
+    );
+}
+
+/// A link that carries 1 Mbit/s (300 ms of queue), loses 20 % at random and delays each
+/// datagram by 0–700 ms.
+fn narrow_lossy() -> Impairment {
+    Impairment {
+        loss: 0.2,
         jitter: Duration::from_millis(700),
+        rate_bps: Some(1_000_000),
+        queue: Duration::from_millis(300),
         ..Impairment::default()
-    };
+    }
+}
+
+/// Twelve calls of Alice's camera (600 kbit/s, with a small layer if `simulcast`) to Bob for
+/// a minute, the link of `whose` (Alice 0, Bob 1) impaired as `link` says each way; `check`
+/// looks at each. The freezes over 500 ms in their last 40 s, and the frames Bob was shown
+/// then.
+fn twelve_calls(
+    whose: usize,
+    link: Impairment,
+    simulcast: bool,
+    mut check: impl FnMut(u64, &World),
+) -> (usize, Vec<usize>) {
     let (mut stops, mut shown) = (0, Vec::new());
     for seed in 1..=12 {
-        let w = World::camera_over(seed, whose, bursty.clone(), 600_000, 60);
+        let w = World::camera_with(seed, whose, link.clone(), (600_000, simulcast), 60);
         check(seed, &w);
         let since = w.now - Duration::from_secs(40);
         let frames = w.clients[1].video_shown(w.start);
@@ -523,6 +548,17 @@ fn bursty_calls(whose: usize, check: impl Fn(u64, &World)) -> (usize, Vec<usize>
     }
     println!("12 calls: {stops} freezes in their last 40 s; frames shown {shown:?}");
     (stops, shown)
+}
+
+/// [`twelve_calls`] where the link loses 17 % each way in runs and delays each datagram by
+/// 0–700 ms.
+fn bursty_calls(whose: usize, check: impl Fn(u64, &World)) -> (usize, Vec<usize>) {
+    let bursty = Impairment {
+        burst: Some((0.05, 0.25)),
+        jitter: Duration::from_millis(700),
+        ..Impairment::default()
+    };
+    twelve_calls(whose, bursty, false, check)
 }
 
 /// Alice sends a 600 kbit/s camera to Bob for a minute, the link of `whose` (Alice 0, Bob 1)

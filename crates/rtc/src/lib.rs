@@ -4,13 +4,15 @@
 //! send video ([`rate`]) from loss that late packets do not inflate ([`late`]) and from what
 //! round trips say ([`rtt`]), how much of it it may resend ([`resend`]), how connectivity
 //! checks get through a lossy link ([`setup`]) and how repairs do ([`repair`], with parity
-//! for video: [`parity`], and asks for what is still missing: [`fetch`]), what a receiver sees of its sender's loss ([`arrivals`]), and how
-//! it hands overtaken video to str0m in order ([`reorder`]). Sans-IO: time is always a
-//! parameter.
+//! for video: [`parity`], and asks for what is still missing: [`fetch`]; whether copies of
+//! video fit the link: [`fit`]), what a receiver sees of its sender's loss ([`arrivals`]),
+//! and how it hands overtaken video to str0m in order ([`reorder`]). Sans-IO: time is always
+//! a parameter.
 
 pub mod arrivals;
 pub mod dtls;
 pub mod fetch;
+pub mod fit;
 pub mod late;
 pub mod parity;
 pub mod protect;

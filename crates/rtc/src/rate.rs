@@ -15,9 +15,13 @@
 //! - While the link loses packets, it leaves room for repairs: str0m gives a missing packet
 //!   up once 100 newer ones are in, so those 100 must span three of the longest recent round
 //!   trips.
+//! - While the stream goes out twice its reports hide the loss, so they cannot say where
+//!   the link is: it grows slowly then, and stays under where its copies did not fit
+//!   ([`crate::fit::CopiesCeiling`]).
 
 use std::time::Duration;
 
+use crate::fit::CopiesCeiling;
 use crate::rtt::RoundTrips;
 
 /// Loss above which the rate is cut…
@@ -88,6 +92,8 @@ pub struct LossRate {
     packet_bytes: u64,
     /// The most the repair window allows, while it is below what the encoder wants.
     window: Option<u64>,
+    /// While the stream goes out twice: the most its copies may send.
+    copies: CopiesCeiling,
 }
 
 impl Default for LossRate {
@@ -102,6 +108,7 @@ impl Default for LossRate {
             since_loss: u8::MAX,
             packet_bytes: PACKET_BYTES,
             window: None,
+            copies: CopiesCeiling::default(),
         }
     }
 }
@@ -116,6 +123,7 @@ impl LossRate {
         }
         // What the stream sent since the last report: the loss is of that.
         let rate = self.limit().unwrap_or(wanted_bps).min(wanted_bps);
+        self.copies.sent(rate);
         self.window = self
             .repair_window()
             .filter(|w| *w < wanted_bps && self.since_loss < LOSSY_FOR);
@@ -191,12 +199,31 @@ impl LossRate {
         self.limit()
     }
 
+    /// The stream goes out twice, wanting `wanted_bps` (see [`CopiesCeiling`]).
+    pub fn copies_going(&mut self, wanted_bps: u64) {
+        let rate = self.limit().unwrap_or(wanted_bps).min(wanted_bps);
+        self.copies.going(rate);
+    }
+
+    /// Its copies do not fit the link (`sure`), or may not (see [`CopiesCeiling::flood`]):
+    /// the limit if it came down.
+    pub fn copies_flood(&mut self, wanted_bps: u64, sure: bool) -> Option<u64> {
+        let rate = self.limit().unwrap_or(wanted_bps).min(wanted_bps);
+        self.copies.flood(rate, sure)?;
+        self.limit()
+    }
+
+    /// The stream no longer goes out twice.
+    pub fn copies_stopped(&mut self) {
+        self.copies = CopiesCeiling::default();
+    }
+
     /// What the stream may send now (None: what it wants).
     pub fn limit(&self) -> Option<u64> {
-        match (self.limit, self.window) {
-            (Some(l), Some(w)) => Some(l.min(w)),
-            (l, w) => l.or(w),
-        }
+        [self.limit, self.window, self.copies.get()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// What a report says besides the loss [`report`](Self::report) judges: the loss as
@@ -324,6 +351,29 @@ mod tests {
         let first = limits[0].expect("cut");
         let last = limits[299].expect("limited");
         assert!(last * 10 >= first * 7, "{first} -> {last}: {limits:?}");
+    }
+
+    #[test]
+    fn while_copies_go_the_rate_grows_slowly_and_stays_under_where_they_did_not_fit() {
+        // Copies hide the loss: the reports read clean while the link floods.
+        let mut r = LossRate::default();
+        r.report(0.3, None, 600_000);
+        let before = r.limit().expect("cut");
+        r.copies_going(600_000);
+        let grown: Vec<u64> = (0..5)
+            .map(|_| r.report(0.0, None, 600_000).expect("limited"))
+            .collect();
+        // The loss-based rate grows 8 % a report; with copies, 2 %.
+        assert!(grown[4] < before * 111 / 100, "{before} -> {grown:?}");
+        assert!(grown[4] > before, "{before} -> {grown:?}");
+        let cut = r.copies_flood(600_000, true).expect("cut");
+        assert!(cut < before, "{before} -> {cut}");
+        for _ in 0..20 {
+            assert_eq!(r.report(0.0, None, 600_000), Some(cut));
+        }
+        // Once the copies stop, the loss-based rate alone limits it.
+        r.copies_stopped();
+        assert!(r.report(0.0, None, 600_000).is_none_or(|l| l > cut));
     }
 
     #[test]

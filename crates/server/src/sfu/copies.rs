@@ -27,15 +27,15 @@ use std::time::{Duration, Instant};
 
 use roomcast_proto::{MediaKind, Stream};
 use roomcast_rtc::arrivals::Loss;
+use roomcast_rtc::fit::{FULL_LOSS, SETTLE};
 use roomcast_rtc::repair::{Repairs, VIDEO_TWICE_FROM};
 
 use super::Worker;
 use crate::room::MemberId;
 
-/// While video goes out twice, receiver reports saying this much is lost, this many in a row,
-/// mean the copies do not fit. After copies, random loss of 20–40 % with 0–700 ms of jitter
-/// left 0–28 % in the reports, links too narrow for the copies 23–60 %.
-const FULL_LOSS: f32 = 0.3;
+/// While video goes out twice, receiver reports (or measures) saying [`FULL_LOSS`] is lost,
+/// this many in a row, mean the copies do not fit. After copies, random loss of 20–40 % with
+/// 0–700 ms of jitter left 0–28 % in the reports, links too narrow for the copies 23–60 %.
 const FULL_REPORTS: u8 = 2;
 /// Big layers tried again after small ones are judged on one report (or measure) for this
 /// long: on two, each try cost 4–7 freezes, on one 3–4 (3-minute calls at 1 Mbit/s and 20 %:
@@ -50,10 +50,6 @@ const LONGEST_WAIT: Duration = Duration::from_secs(240);
 /// Each try floods the link for 3–4 s, and the picture froze 4–7 times before it was back
 /// on small layers: with a 30 s wait, as often as a big layer sent once had frozen.
 const SMALL_WAIT: Duration = Duration::from_secs(60);
-/// After a move to small layers, what is lost this long is what the big ones left queued
-/// (the subscriber's measures lag its receiver reports by a second or two): with 3 s, the
-/// small layers' copies were judged on the big ones' loss and stopped.
-const SETTLE: Duration = Duration::from_secs(5);
 
 /// The share of its video a link loses on its own, read back from copies (a packet sent
 /// `transmissions` times is lost only if all were); 0 if its loss may be a full queue's.
@@ -225,6 +221,9 @@ impl DownlinkCopies {
         if big && !self.small(now) {
             self.small_until = Some(now + self.small_wait);
             self.small_wait = (self.small_wait * 2).min(LONGEST_WAIT);
+            // What is lost for a while after the move is what the big ones left queued
+            // (the subscriber's measures lag its receiver reports by a second or two): with
+            // 3 s, the small layers' copies were judged on the big ones' loss and stopped.
             self.settled_at = Some(now + SETTLE);
             return;
         }

@@ -242,6 +242,8 @@ pub struct Core {
     loss_round: uplink::Round,
     /// What our uplink loses (all of it, congestion too), for its quality.
     uplink_loss: f32,
+    /// Whether our video's copies fit the uplink, from the server's measures.
+    copies_fit: roomcast_rtc::fit::CopiesFit,
     /// Resends and RTCP go out twice while the link to the server is lossy.
     repairs: Repairs,
     /// The video we receive as it arrives, for `downlink_loss`.
@@ -316,6 +318,7 @@ impl Core {
             late_loss: HashMap::new(),
             loss_round: Default::default(),
             uplink_loss: 0.0,
+            copies_fit: Default::default(),
             repairs: {
                 let mut r = Repairs::default();
                 r.cap_held_resends();

@@ -97,11 +97,7 @@ impl Core {
                 self.repairs.measure_audio_runs(self.now, long_runs);
             }
             ServerMessage::UplinkLoss { video, scattered } => {
-                let loss = roomcast_rtc::arrivals::Loss::reported(video, scattered);
-                // A full link, which loses runs as well, is told by the rate's cuts and
-                // round trips (`judge_repairs`).
-                let link = self.repairs.video_link_loss(loss.own());
-                self.repairs.judge_video(link);
+                self.uplink_measured(roomcast_rtc::arrivals::Loss::reported(video, scattered));
             }
             ServerMessage::UserLeave { user_id, reason } => {
                 self.users.remove(&user_id);

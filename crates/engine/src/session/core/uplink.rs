@@ -9,6 +9,9 @@
 //! - Video follows that loss with its send rate (`roomcast_rtc::rate::LossRate`, one per
 //!   stream); each capture reads its limit from its controls and fits it (the camera lowers
 //!   its bitrate, the screen share its frame rate).
+//! - Where the server's measures say the link loses a tenth of our video at random, video
+//!   goes out twice (`roomcast_rtc::repair`); those measures also tell when the copies do
+//!   not fit the link, and the rates then come down under what fitted (`roomcast_rtc::fit`).
 //! - Audio is protected from the loss (RED, Opus FEC), except from loss our own video caused
 //!   by sending more than the link carries: that ends as the video rate comes down, and RED
 //!   would only add to it.
@@ -16,6 +19,8 @@
 //!   several frames' worth of bytes, and lost ones are asked for again, so unchecked they
 //!   keep the link overloaded.
 
+use roomcast_rtc::arrivals::Loss;
+use roomcast_rtc::fit::Fit;
 use str0m::media::Rid;
 use str0m::stats::RemoteIngressStats;
 
@@ -69,8 +74,11 @@ impl Core {
         match kind {
             MediaKind::Audio => self.loss_round.audio = Some((mid, loss, beyond_late)),
             MediaKind::Video if !small => {
+                // While our video goes out twice, a packet is reported lost only if both
+                // were: the link still loses what the repair window is for.
+                let link_loss = self.repairs.video_link_loss(loss);
                 let rate = self.video_rates.entry(stream).or_default();
-                rate.observe(loss, packet_bytes);
+                rate.observe(link_loss, packet_bytes);
                 self.loss_round.video.push((stream, loss, beyond_late, rtt))
             }
             MediaKind::Video => {}
@@ -181,10 +189,54 @@ impl Core {
             .entry(stream)
             .or_default()
             .report(loss, rtt, wanted);
-        let bps = limit.map_or(0, |l| u32::try_from(l).unwrap_or(u32::MAX));
-        c.network_bps.store(bps, Ordering::Relaxed);
-        if stream == Stream::Main {
-            lock(&self.registry.local).camera_limit_bps = limit;
+        limit_video(c, &self.registry, stream, limit);
+    }
+
+    /// The server measured what it never got of our video (`roomcast_rtc::arrivals`):
+    /// whether it goes out twice, and whether its copies fit our uplink
+    /// (`roomcast_rtc::fit`). Where they do not, or may not (`Fit::Doubtful`), each stream
+    /// sends less so that they do: stopping them would leave the video to the link's own
+    /// loss.
+    pub(super) fn uplink_measured(&mut self, loss: Loss) {
+        // A full link, which loses runs as well, is told by the rate's cuts and round trips
+        // (`judge_repairs`).
+        let link = self.repairs.video_link_loss(loss.own());
+        // The measure is of what was sent before this judgement.
+        let was_copying = self.repairs.copying_video();
+        self.repairs.judge_video(link);
+        let fit = self.copies_fit.measure(self.now, loss.lost, was_copying);
+        let copying = self.repairs.copying_video();
+        for (stream, c) in &self.video_controls {
+            let wanted = u64::from(c.bitrate_bps.load(Ordering::Relaxed));
+            let Some(rate) = self.video_rates.get_mut(stream) else {
+                continue;
+            };
+            if !copying {
+                rate.copies_stopped();
+                continue;
+            }
+            rate.copies_going(wanted);
+            if fit == Fit::Fits {
+                continue;
+            }
+            let Some(limit) = rate.copies_flood(wanted, fit == Fit::DoesNotFit) else {
+                continue;
+            };
+            tracing::debug!(
+                "copies of {stream:?} may not fit ({:.2} lost): {limit} bit/s",
+                loss.lost
+            );
+            self.copies_fit.answered(self.now);
+            limit_video(c, &self.registry, *stream, Some(limit));
         }
+    }
+}
+
+/// `stream`'s capture (`c`) may send `limit` (None: what it wants).
+fn limit_video(c: &Controls, registry: &Registry, stream: Stream, limit: Option<u64>) {
+    let bps = limit.map_or(0, |l| u32::try_from(l).unwrap_or(u32::MAX));
+    c.network_bps.store(bps, Ordering::Relaxed);
+    if stream == Stream::Main {
+        lock(&registry.local).camera_limit_bps = limit;
     }
 }
