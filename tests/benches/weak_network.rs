@@ -512,7 +512,8 @@ fn main() {
          Alice's camera has a 150 kbit/s small layer. On Alice's, her video twice with its \
          parities (some 2.6 times the camera) fits only at 200-250 kbit/s: her camera grows \
          slowly while copies go, and comes down under what fitted when the server's measures \
-         say they did not (before that: 165 freezes in 96 calls). On Bob's, twice the big \
+         say they did not, or that her video waits in a queue (before that: 165 freezes in 96 \
+         calls). On Bob's, twice the big \
          layer with its parities does not fit, so the server sends him the small layer twice \
          (held ms includes the flood before it found that out).\n\n\
          | link, loss + jitter | freezes > 500 ms (as they came) | calls without | longest gap ms (worst) | frames | held ms | link kbit/s | target |\n|---|---|---|---|---|---|---|---|\n{}\n\n\

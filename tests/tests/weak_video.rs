@@ -498,13 +498,14 @@ fn a_publisher_on_a_narrow_lossy_link_sends_less_so_that_its_copies_fit() {
     // with parities, some 2.6 times the camera, and its copies hide the loss from her
     // receiver reports: whenever her rate grew, they flooded the link for seconds, and the
     // picture froze for up to 6 s (156 freezes over 500 ms in 96 calls). Her camera now
-    // grows slowly while copies go, and stays under what fitted once they did not: 42.
+    // grows slowly while copies go, and stays under what fitted once they did not (40), or
+    // once the server sees her video wait in a queue after her rate rose (15).
     let mut rates = Vec::new();
     let (stops, shown) = twelve_calls(0, narrow_lossy(), false, |_, w| {
         rates.push(w.video_bitrate(0).unwrap_or(0));
     });
     println!("camera at {rates:?} bit/s");
-    assert!(stops <= 12, "{stops} freezes");
+    assert!(stops <= 6, "{stops} freezes");
     assert!(
         shown.iter().all(|&n| n >= 550),
         "Bob got less video: {shown:?} of 600 frames"

@@ -472,8 +472,15 @@ pub enum ServerMessage {
     /// To a publisher of video, about once a second: the share of its video packets (first
     /// transmissions) that never reached the server, however late (`video`), and of those
     /// lost where the packet before had come (`scattered`: random loss, not runs). Its own
-    /// reports cannot tell: they count late packets lost and resent ones received.
-    UplinkLoss { video: f32, scattered: f32 },
+    /// reports cannot tell: they count late packets lost and resent ones received. And how
+    /// long its video waited in a queue on the way lately (`queue_ms`: the least one-way
+    /// delay of the last second over the least of the last ten), which jitter does not hide.
+    UplinkLoss {
+        video: f32,
+        scattered: f32,
+        #[serde(default)]
+        queue_ms: u32,
+    },
     /// To a publisher of audio, about once a second: the share of its audio packets (first
     /// transmissions) lost on the way to the server as the fifth or later of a run, which RED
     /// cannot bring back. Once the last ten average 2 % or more (or the last three 5 %), an
@@ -781,5 +788,16 @@ mod tests {
         let mut e = enter();
         e.version = 99;
         assert_eq!(e.validate().unwrap_err().0, ErrorCode::UnsupportedVersion);
+    }
+
+    #[test]
+    fn uplink_loss_from_a_server_without_the_queue_reads_no_queue() {
+        let old = r#"{"type":"uplink_loss","video":0.2,"scattered":0.16}"#;
+        let m: ServerMessage = serde_json::from_str(old).expect("parses");
+        let queue_ms = match m {
+            ServerMessage::UplinkLoss { queue_ms, .. } => queue_ms,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(queue_ms, 0);
     }
 }

@@ -5,7 +5,9 @@
 //! too narrow for the copies drops what its queue cannot hold, runs that both copies fall
 //! in, and the receiver's measure of what never came stays high. After copies, random loss
 //! of 20–40 % with 0–700 ms of jitter left 0–28 % in a second's measure, links too narrow
-//! for them 30–65 % ([`CopiesFit`]).
+//! for them 30–65 % ([`CopiesFit`]). A link filling up shows sooner, before its queue
+//! overflows: the receiver's gauge of the queue the video waits in ([`crate::queue`]) says
+//! so while jitter alone does not.
 //!
 //! Copies sent twice with parities are some 2.6 times the stream, and on a link that also
 //! loses at random the sender's receiver reports show neither the queue nor where the link
@@ -14,7 +16,8 @@
 //! uplink losing 20 % for seconds, until the copies and resends filled it five times over
 //! and the picture froze for 2–6 s. So while copies go a stream grows slowly, and once they
 //! are found not to fit it stays under what fitted ([`CopiesCeiling`]): at 1 Mbit/s, 20 %
-//! and 0–700 ms of jitter on Alice's uplink, 156 freezes over 500 ms in 96 calls became 42.
+//! and 0–700 ms of jitter on Alice's uplink, 156 freezes over 500 ms in 96 calls became 40,
+//! and 15 with the queue's gauge.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -23,6 +26,9 @@ use std::time::{Duration, Instant};
 pub const FULL_LOSS: f32 = 0.3;
 /// …this many in a row, means the copies do not fit.
 const FULL_MEASURES: u8 = 2;
+/// A queue this long on the way to the receiver ([`crate::queue`]) says the copies may not
+/// fit: the link fills up before its queue overflows and loses what copies cannot bring back.
+pub const FULL_QUEUE: Duration = Duration::from_millis(100);
 /// Measures lag what is sent by a second or two: those this soon after copies start (of
 /// video sent once) or after the sender answered copies that did not fit (of what it sent
 /// before) do not count.
@@ -49,10 +55,10 @@ pub struct CopiesFit {
 }
 
 impl CopiesFit {
-    /// The receiver measured `lost` (0..1) of our video while it went out twice or not
-    /// (`copying`): whether the copies fit. Once they did not, the next measures count only
+    /// The receiver measured `lost` (0..1) of our video, and its `queue`, while it went out
+    /// twice or not (`copying`): whether the copies fit. Once they did not, the next measures count only
     /// after [`SETTLE`], for what the sender did about it.
-    pub fn measure(&mut self, now: Instant, lost: f32, copying: bool) -> Fit {
+    pub fn measure(&mut self, now: Instant, (lost, queue): (f32, Duration), copying: bool) -> Fit {
         if copying && !self.copying {
             self.counts_from = Some(now + SETTLE);
         }
@@ -67,6 +73,7 @@ impl CopiesFit {
             0
         };
         match self.full {
+            0 if queue >= FULL_QUEUE => Fit::Doubtful,
             0 => Fit::Fits,
             n if n < FULL_MEASURES => Fit::Doubtful,
             _ => {
@@ -179,7 +186,10 @@ mod tests {
     fn verdicts(fit: &mut CopiesFit, start: Instant, measures: &[(f32, bool)]) -> Vec<Fit> {
         (0..)
             .zip(measures)
-            .map(|(i, &(lost, copying))| fit.measure(start + Duration::from_secs(i), lost, copying))
+            .map(|(i, &(lost, copying))| {
+                let at = start + Duration::from_secs(i);
+                fit.measure(at, (lost, Duration::ZERO), copying)
+            })
             .collect()
     }
 
@@ -215,7 +225,11 @@ mod tests {
         assert_eq!(said[5], Fit::Doubtful);
         fit.answered(t + Duration::from_secs(5));
         let later = t + Duration::from_secs(6);
-        assert_eq!(fit.measure(later, 0.5, true), Fit::Fits);
+        assert_eq!(fit.measure(later, (0.5, Duration::ZERO), true), Fit::Fits);
+        // Once settled, a queue on the way alone makes a measure doubtful.
+        let settled = t + Duration::from_secs(11);
+        let queued = (0.0, Duration::from_millis(150));
+        assert_eq!(fit.measure(settled, queued, true), Fit::Doubtful);
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! round trips say ([`rtt`]), how much of it it may resend ([`resend`]), how connectivity
 //! checks get through a lossy link ([`setup`]) and how repairs do ([`repair`], with parity
 //! for video: [`parity`], and asks for what is still missing: [`fetch`]; whether copies of
-//! video fit the link: [`fit`]), what a receiver sees of its sender's loss ([`arrivals`]),
-//! and how it hands overtaken video to str0m in order ([`reorder`]). Sans-IO: time is always
-//! a parameter.
+//! video fit the link: [`fit`]), what a receiver sees of its sender's loss ([`arrivals`])
+//! and of the queue its video waits in ([`queue`]), and how it hands overtaken video to str0m
+//! in order ([`reorder`]). Sans-IO: time is always a parameter.
 
 pub mod arrivals;
 pub mod dtls;
@@ -16,6 +16,7 @@ pub mod fit;
 pub mod late;
 pub mod parity;
 pub mod protect;
+pub mod queue;
 pub mod rate;
 pub mod reorder;
 pub mod repair;

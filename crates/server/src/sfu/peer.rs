@@ -119,9 +119,11 @@ impl Peer {
         }
         let video = received == Received::Video;
         let loss = self.arrivals.arrived(now, datagram, video)?;
+        let queue = self.arrivals.queue().unwrap_or_default();
         Some(ServerMessage::UplinkLoss {
             video: loss.lost,
             scattered: loss.scattered,
+            queue_ms: u32::try_from(queue.as_millis()).unwrap_or(u32::MAX),
         })
     }
 

@@ -132,7 +132,7 @@ export type ServerEvent =
   /** To me as a publisher of a simulcast camera: which of its layers anyone receives now. */
   | { type: 'layer_demand'; big: boolean; small: boolean }
   /** To me as a publisher of video: what of it never reached the server (the engine's). */
-  | { type: 'uplink_loss'; video: number; scattered: number }
+  | { type: 'uplink_loss'; video: number; scattered: number; queue_ms?: number }
   | { type: 'uplink_audio_loss'; long_runs: number }
   /** My media reaches the server from a new address: restart ICE so that its media follows. */
   | { type: 'address_changed' };

@@ -96,8 +96,14 @@ impl Core {
             ServerMessage::UplinkAudioLoss { long_runs } => {
                 self.repairs.measure_audio_runs(self.now, long_runs);
             }
-            ServerMessage::UplinkLoss { video, scattered } => {
-                self.uplink_measured(roomcast_rtc::arrivals::Loss::reported(video, scattered));
+            ServerMessage::UplinkLoss {
+                video,
+                scattered,
+                queue_ms,
+            } => {
+                let loss = roomcast_rtc::arrivals::Loss::reported(video, scattered);
+                let queue = Duration::from_millis(u64::from(queue_ms));
+                self.uplink_measured(loss, queue);
             }
             ServerMessage::UserLeave { user_id, reason } => {
                 self.users.remove(&user_id);

@@ -192,19 +192,21 @@ impl Core {
         limit_video(c, &self.registry, stream, limit);
     }
 
-    /// The server measured what it never got of our video (`roomcast_rtc::arrivals`):
-    /// whether it goes out twice, and whether its copies fit our uplink
+    /// The server measured what it never got of our video (`roomcast_rtc::arrivals`) and how
+    /// long it waited in a queue (`roomcast_rtc::queue`): whether it goes out twice, and
+    /// whether its copies fit our uplink
     /// (`roomcast_rtc::fit`). Where they do not, or may not (`Fit::Doubtful`), each stream
     /// sends less so that they do: stopping them would leave the video to the link's own
     /// loss.
-    pub(super) fn uplink_measured(&mut self, loss: Loss) {
+    pub(super) fn uplink_measured(&mut self, loss: Loss, queue: Duration) {
         // A full link, which loses runs as well, is told by the rate's cuts and round trips
         // (`judge_repairs`).
         let link = self.repairs.video_link_loss(loss.own());
         // The measure is of what was sent before this judgement.
         let was_copying = self.repairs.copying_video();
         self.repairs.judge_video(link);
-        let fit = self.copies_fit.measure(self.now, loss.lost, was_copying);
+        let measured = (loss.lost, queue);
+        let fit = self.copies_fit.measure(self.now, measured, was_copying);
         let copying = self.repairs.copying_video();
         for (stream, c) in &self.video_controls {
             let wanted = u64::from(c.bitrate_bps.load(Ordering::Relaxed));
