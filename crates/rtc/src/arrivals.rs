@@ -280,7 +280,6 @@ const AUDIO_TELL_AFTER: u64 = 50;
 #[derive(Debug, Clone, Default)]
 pub struct LossTeller {
     arrivals: Arrivals,
-    queue: crate::queue::QueueGauge,
     told: Option<Instant>,
     audio: Arrivals,
     audio_told: Option<Instant>,
@@ -302,16 +301,8 @@ impl LossTeller {
     pub fn arrived(&mut self, now: Instant, datagram: &[u8], video: bool) -> Option<Loss> {
         if video {
             self.arrivals.arrive_datagram(now, datagram);
-            self.queue.arrive_datagram(now, datagram);
         }
         tell(&mut self.arrivals, &mut self.told, now, TELL_AFTER)
-    }
-}
-
-impl LossTeller {
-    /// How long the video waited in a queue on its way lately ([`crate::queue`]).
-    pub fn queue(&self) -> Option<Duration> {
-        self.queue.queue()
     }
 }
 

@@ -38,7 +38,8 @@ pub const SETTLE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
     Fits,
-    /// One measure said they do not fit: they may not (see `crate::rate`'s `copies_flood`).
+    /// One measure said they do not fit, or the video waits in a queue: they may not (see
+    /// [`CopiesCeiling::flood`]).
     Doubtful,
     DoesNotFit,
 }
@@ -56,8 +57,8 @@ pub struct CopiesFit {
 
 impl CopiesFit {
     /// The receiver measured `lost` (0..1) of our video, and its `queue`, while it went out
-    /// twice or not (`copying`): whether the copies fit. Once they did not, the next measures count only
-    /// after [`SETTLE`], for what the sender did about it.
+    /// twice or not (`copying`): whether the copies fit. Once they did not, the next
+    /// measures count only after [`SETTLE`], for what the sender did about it.
     pub fn measure(&mut self, now: Instant, (lost, queue): (f32, Duration), copying: bool) -> Fit {
         if copying && !self.copying {
             self.counts_from = Some(now + SETTLE);

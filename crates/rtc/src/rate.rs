@@ -122,7 +122,7 @@ impl LossRate {
             self.round_trips.push(r);
         }
         // What the stream sent since the last report: the loss is of that.
-        let rate = self.limit().unwrap_or(wanted_bps).min(wanted_bps);
+        let rate = self.sending(wanted_bps);
         self.copies.sent(rate);
         self.window = self
             .repair_window()
@@ -201,16 +201,19 @@ impl LossRate {
 
     /// The stream goes out twice, wanting `wanted_bps` (see [`CopiesCeiling`]).
     pub fn copies_going(&mut self, wanted_bps: u64) {
-        let rate = self.limit().unwrap_or(wanted_bps).min(wanted_bps);
-        self.copies.going(rate);
+        self.copies.going(self.sending(wanted_bps));
     }
 
     /// Its copies do not fit the link (`sure`), or may not (see [`CopiesCeiling::flood`]):
     /// the limit if it came down.
     pub fn copies_flood(&mut self, wanted_bps: u64, sure: bool) -> Option<u64> {
-        let rate = self.limit().unwrap_or(wanted_bps).min(wanted_bps);
-        self.copies.flood(rate, sure)?;
+        self.copies.flood(self.sending(wanted_bps), sure)?;
         self.limit()
+    }
+
+    /// What the stream sends now while it wants `wanted_bps`.
+    fn sending(&self, wanted_bps: u64) -> u64 {
+        self.limit().unwrap_or(wanted_bps).min(wanted_bps)
     }
 
     /// The stream no longer goes out twice.

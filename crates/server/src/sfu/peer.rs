@@ -9,6 +9,7 @@ use std::time::Instant;
 use roomcast_proto::{MediaKind, ServerMessage, Stream, Track, UserId};
 use roomcast_rtc::arrivals::LossTeller;
 use roomcast_rtc::protect::{LossProtection, RED_DISTANCES, REPORT_EVERY};
+use roomcast_rtc::queue::QueueGauge;
 use roomcast_rtc::repair::{Received, Repairs};
 use roomcast_rtc::resend::{FORWARDED_RESEND_SHARE_CAP, allow_resends};
 use str0m::change::SdpOffer;
@@ -48,8 +49,10 @@ pub struct Peer {
     pub parity: roomcast_rtc::parity::ParityReceiver,
     /// Asks the client for video lost on the way (see `roomcast_rtc::fetch`).
     pub asker: roomcast_rtc::fetch::Asker,
-    /// The client's video as it arrives, for `uplink_loss`.
+    /// The client's video as it arrives, for `uplink_loss`: what is lost…
     arrivals: LossTeller,
+    /// …and how long it waits in a queue on the way.
+    queue: QueueGauge,
     /// Whether video goes out twice towards the client (from its `downlink_loss`).
     pub copies: DownlinkCopies,
     /// Its link is too narrow for the video it asked for (`downlink`): it gets less.
@@ -98,6 +101,7 @@ impl Peer {
             parity: Default::default(),
             asker: Default::default(),
             arrivals: LossTeller::default(),
+            queue: QueueGauge::default(),
             copies: DownlinkCopies::default(),
             narrow: false,
             pacer: Pacer::new(now),
@@ -118,8 +122,11 @@ impl Peer {
             return Some(ServerMessage::UplinkAudioLoss { long_runs });
         }
         let video = received == Received::Video;
+        if video {
+            self.queue.arrive_datagram(now, datagram);
+        }
         let loss = self.arrivals.arrived(now, datagram, video)?;
-        let queue = self.arrivals.queue().unwrap_or_default();
+        let queue = self.queue.queue().unwrap_or_default();
         Some(ServerMessage::UplinkLoss {
             video: loss.lost,
             scattered: loss.scattered,

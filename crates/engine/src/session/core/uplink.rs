@@ -194,10 +194,9 @@ impl Core {
 
     /// The server measured what it never got of our video (`roomcast_rtc::arrivals`) and how
     /// long it waited in a queue (`roomcast_rtc::queue`): whether it goes out twice, and
-    /// whether its copies fit our uplink
-    /// (`roomcast_rtc::fit`). Where they do not, or may not (`Fit::Doubtful`), each stream
-    /// sends less so that they do: stopping them would leave the video to the link's own
-    /// loss.
+    /// whether its copies fit our uplink (`roomcast_rtc::fit`). Where they do not, or may
+    /// not (`Fit::Doubtful`), each stream sends less so that they do: stopping them would
+    /// leave the video to the link's own loss.
     pub(super) fn uplink_measured(&mut self, loss: Loss, queue: Duration) {
         // A full link, which loses runs as well, is told by the rate's cuts and round trips
         // (`judge_repairs`).
@@ -225,7 +224,7 @@ impl Core {
                 continue;
             };
             tracing::debug!(
-                "copies of {stream:?} may not fit ({:.2} lost): {limit} bit/s",
+                "copies of {stream:?} may not fit ({:.2} lost, {queue:?} queued): {limit} bit/s",
                 loss.lost
             );
             self.copies_fit.answered(self.now);
