@@ -534,8 +534,8 @@ fn at_seventy_percent_downlink_loss_nearly_all_the_audio_arrives() {
 #[test]
 fn on_links_that_lose_in_runs_audio_goes_again_later_and_little_is_lost() {
     // Both links lose 17 % of datagrams in runs of four on average (some of ten and more).
-    // RED's four earlier frames cannot bring back the fifth of a run: 6-11 % of the frames
-    // were concealed. Sent again 200 ms later, each is lost only if a run covers both.
+    // RED's earlier frames (four then) could not bring back the fifth of a run: 6-11 % of the
+    // frames were concealed. Sent again 200 ms later, each is lost only if a run covers both.
     let bursty = Impairment {
         burst: Some((0.05, 0.25)),
         ..Impairment::default()

@@ -219,8 +219,8 @@ pub enum Request {
     /// cannot tell random loss from a link too narrow for the video. Answered by `ok`.
     DownlinkLoss { video: f32, scattered: f32 },
     /// About once a second while audio comes in: the share of its packets (first
-    /// transmissions) lost as the fifth or later of a run, which RED's four earlier frames
-    /// cannot bring back. Once the last ten average 2 % or more (or the last three 5 %) the
+    /// transmissions) lost as the fifth or later of a run: a bursty link's runs (RED's six
+    /// earlier frames bring the fifth and sixth back only late). Once the last ten average 2 % or more (or the last three 5 %) the
     /// server sends the audio again 200 ms later, for 30 s. Answered by `ok`.
     DownlinkAudioLoss { long_runs: f32 },
 }

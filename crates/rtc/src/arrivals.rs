@@ -23,9 +23,12 @@ const SETTLE_AFTER: Duration = Duration::from_millis(1500);
 /// The highest sequence number is noted at most this often, for [`SETTLE_AFTER`].
 const NOTE_EVERY: Duration = Duration::from_millis(50);
 
-/// Audio packets lost in a run this long or longer are lost beyond what RED brings back: it
-/// repeats the four frames before each packet (`crate::protect::RED_DISTANCES`), so of a run
-/// of `n` lost packets, `n - 4` frames are gone (the [`LONG_RUN`]th lost onwards).
+/// Audio packets lost in a run this long or longer are what a bursty link loses. RED repeats
+/// the six frames before each packet (`crate::protect::RED_DISTANCES`), so it brings back the
+/// fifth and sixth of a run, 100–120 ms late; but where runs of five come, longer ones come
+/// too, and the copies sent later (`crate::spread`) are for those. Counting from the seventh
+/// (RED's reach) measured less, copies went on in fewer bursty calls, and speech there
+/// scored PESQ-WB 2.75 instead of 3.35 on average (30 simulated calls each).
 pub const LONG_RUN: u64 = 5;
 
 /// The most SSRCs counted (a camera's two layers and a screen share, with room to spare).
@@ -180,7 +183,7 @@ pub struct Loss {
     /// what it cannot send loses runs of packets, which copies sent back to back cannot
     /// repair (both go in the same run).
     pub scattered: f32,
-    /// Lost as the [`LONG_RUN`]th or later of a run: for audio, what RED cannot bring back.
+    /// Lost as the [`LONG_RUN`]th or later of a run: for audio, a bursty link's long runs.
     pub long_runs: f32,
 }
 
@@ -359,8 +362,8 @@ mod tests {
     }
 
     #[test]
-    fn runs_of_five_or_more_count_beyond_reds_reach() {
-        // Every 50 packets, a run of 7 (3 beyond RED's four) and one of 4 (none beyond).
+    fn runs_of_five_or_more_count_as_long_runs() {
+        // Every 50 packets, a run of 7 (3 from its fifth on) and one of 4 (none).
         let (mut a, now) = (Arrivals::default(), Instant::now());
         for i in 0..5000u32 {
             if !(10..17).contains(&(i % 50)) && !(30..34).contains(&(i % 50)) {

@@ -52,10 +52,10 @@
 //! before the asks they took the freezes over 500 ms on the subscriber's link from 76 to 22
 //! in 384 calls. Resends go out twice then, not three times: the asks do more for the bytes.
 //!
-//! Audio is, where RED's four earlier frames are not enough: from 50 % loss of the link it
-//! goes out twice, from 60 % three times (at 70 % a frame is then lost only if fifteen
-//! packets are, instead of five: 17 % of frames). That is two or three times RED's bytes,
-//! paid only on such a link, and not on a jittery one (`AudioCopies`).
+//! Audio is, where RED's six earlier frames are not enough: from 50 % loss of the link it
+//! goes out twice, from 60 % three times (at 70 % a frame is then lost only if 21 packets
+//! are, instead of seven: 8 % of frames). That is two or three times RED's bytes, paid only
+//! on such a link, and not on a jittery one (`AudioCopies`).
 //!
 //! The loss is what the resends show: each second, resent packets per packet of video sent
 //! (or received), and for what we send, the receiver reports too. Those alone cannot tell:

@@ -1,11 +1,13 @@
 //! Audio sent a second time a little later, on a link that loses packets in runs. RED repeats
-//! the four frames before each packet, so a run of five or more lost packets loses frames for
-//! good: on a link losing 17 % in runs of four on average (Wi-Fi under interference, a
-//! congested hop), 6–11 % of the frames of a call, and speech scored PESQ-WB 1.4–1.9. A copy
+//! the frames before each packet (four when this was measured, six now), so a long run of lost
+//! packets loses frames for good: on a link losing 17 % in runs of four on average (Wi-Fi
+//! under interference, a congested hop), 6–11 % of the frames of a call, and speech scored
+//! PESQ-WB 1.4–1.9. A copy
 //! of each packet [`SPREAD_AFTER`] later is lost only if a run covers both, and the receiver's
 //! jitter buffer, which covers 99.5 % of recent delays, learns to wait for it.
 //!
-//! The receiving end measures how much of the audio was lost beyond RED's reach (the server
+//! The receiving end measures how much of the audio was lost in runs of five or more
+//! ([`crate::arrivals::LONG_RUN`]; the server
 //! for a publisher's uplink: `uplink_audio_loss`; a client for its downlink:
 //! `downlink_audio_loss`; see [`crate::arrivals::LossTeller::arrived_audio`]), once a second.
 //! Copies go on for [`ON_FOR`] after the last [`MEASURES`] measures, about ten seconds of
@@ -13,14 +15,14 @@
 //! as the packet, so once copies go out the measure falls, and they stop [`ON_FOR`] later;
 //! runs that come back turn them on again within seconds.
 //!
-//! On random loss RED alone suffices (at 30 % a frame is lost only if five packets in a row
-//! are: 0.24 %), and copies only make the jitter buffer wait longer: always on at 30 %, they
+//! On random loss RED alone suffices (at 30 % a frame is lost only if seven packets in a row
+//! are: 0.02 %), and copies only make the jitter buffer wait longer: always on at 30 %, they
 //! took mouth-to-ear delay from 116–146 ms to 116–276 ms and concealed a little more. A run
-//! of seven there loses three frames of a second's fifty (6 %); a running average that one
+//! of seven there counts three packets of a second's fifty (6 %); a running average that one
 //! such second could lift to 1 % turned copies on in more than half of simulated minutes at
 //! 30 % (and in a CI run of `tests/speech.rs`). Ten seconds at 2 % or three at 5 % turn them
-//! on in 1 % of such minutes, in all at 50 % (3 % beyond RED), and within four seconds in
-//! most calls at the bench's bursty loss (5 % beyond RED on average, but lumpy: seconds
+//! on in 1 % of such minutes, in all at 50 % (3 % in long runs), and within four seconds
+//! in most calls at the bench's bursty loss (5 % in long runs on average, but lumpy: seconds
 //! without a long run, then one at 28 %).
 
 use std::collections::VecDeque;

@@ -209,7 +209,7 @@ impl Peer {
     /// accordingly (RED towards it while it loses packets).
     pub fn loss_report(&mut self, mid: Mid, loss: f32) {
         // A client that measures its downlink (`copies`) was moved to less video only for a
-        // link too narrow, not a lossy one (that it would have said): there, RED's four
+        // link too narrow, not a lossy one (that it would have said): there, RED's six
         // repeated frames are more of what overflows it.
         let overflow = self.narrow && self.copies.measured();
         if let Some(p) = self.loss.get_mut(&mid) {
@@ -221,8 +221,8 @@ impl Peer {
     /// This client's link turned out too narrow for the video it was sent, and gets less
     /// now: the loss so far was that overflow, not a reason for redundancy. Audio goes out
     /// without RED until reports on what the link does from now on say otherwise (RED
-    /// repeats four frames: 270 kbit/s of a 300 kbit/s link, so the little video it was
-    /// reduced to did not fit either).
+    /// repeats six frames: some 350 kbit/s, more than a 300 kbit/s link carries, so the
+    /// little video it was reduced to would not fit either).
     pub fn audio_afresh(&mut self) {
         for (mid, p) in &mut self.loss {
             *p = LossProtection::new();
