@@ -510,8 +510,14 @@ fn a_publisher_on_a_narrow_lossy_link_sends_less_so_that_its_copies_fit() {
         shown.iter().all(|&n| n >= 550),
         "Bob got less video: {shown:?} of 600 frames"
     );
+    // Where each call ends: 170-180 kbit/s on average, 80-100 at the least of 480 calls on
+    // this machine; one CI run caught a call at 66 kbit/s, its rate just cut for a queue.
+    // Sunk is at the floor (`FLOOR_BPS`, 50 kbit/s), where such a camera stayed before its
+    // copies were judged.
+    let mut sorted = rates.clone();
+    sorted.sort_unstable();
     assert!(
-        rates.iter().all(|&r| r >= 80_000),
+        sorted[0] >= 60_000 && sorted[sorted.len() / 2] >= 120_000,
         "the camera sank: {rates:?} bit/s"
     );
 }
