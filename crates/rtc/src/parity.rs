@@ -56,6 +56,12 @@ pub(crate) fn ssrc_seq(d: &[u8]) -> Option<(u32, u16)> {
     Some((ssrc, seq))
 }
 
+/// An RTP datagram's SSRC and timestamp (in the clear in SRTP).
+pub(crate) fn ssrc_ts(d: &[u8]) -> Option<(u32, u32)> {
+    let (ssrc, _) = ssrc_seq(d)?;
+    Some((ssrc, u32::from_be_bytes([d[4], d[5], d[6], d[7]])))
+}
+
 fn xor_into(acc: &mut Vec<u8>, d: &[u8]) {
     if acc.len() < d.len() {
         acc.resize(d.len(), 0);

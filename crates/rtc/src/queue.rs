@@ -77,11 +77,9 @@ pub struct QueueGauge {
 impl QueueGauge {
     /// An RTP datagram of video (a first transmission) arrived at `now`.
     pub fn arrive_datagram(&mut self, now: Instant, d: &[u8]) {
-        if d.len() < 12 {
+        let Some((ssrc, rtp)) = crate::parity::ssrc_ts(d) else {
             return;
-        }
-        let rtp = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
-        let ssrc = u32::from_be_bytes([d[8], d[9], d[10], d[11]]);
+        };
         let full = self.streams.len() >= MAX_STREAMS;
         match self.streams.get_mut(&ssrc) {
             Some(s) => s.arrive(now, rtp),
